@@ -1,0 +1,28 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Clearance(models.IntegerChoices):
+    """Simulated classification levels, ordered so that "at or below" is a comparison."""
+
+    UNCLASSIFIED = 0, "UNCLASSIFIED"
+    CUI = 1, "CUI"
+    SECRET = 2, "SECRET"
+
+
+class User(AbstractUser):
+    """A person using the portal. Roles are Django groups (see accounts.roles)."""
+
+    organization = models.ForeignKey(
+        "submissions.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="members",
+        help_text="The developer, trusted partner or review office this person works for.",
+    )
+    clearance = models.IntegerField(choices=Clearance.choices, default=Clearance.UNCLASSIFIED)
+    is_simulated = models.BooleanField(default=False, help_text="Created by a seed: not a real person.")
+
+    def __str__(self):
+        return self.get_full_name() or self.username

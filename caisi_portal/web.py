@@ -1,0 +1,18 @@
+"""Small helpers the pages share for turning service errors into form messages."""
+
+from caisi_portal.errors import ApplicationError
+
+
+def add_service_error(form, exc: ApplicationError) -> None:
+    """Put a service's refusal on the form: on the field it names, or on the whole form."""
+    placed = False
+    if isinstance(exc.details, dict):
+        for field, messages in exc.details.items():
+            if field in form.fields:
+                for message in messages if isinstance(messages, list) else [messages]:
+                    form.add_error(field, str(message))
+                placed = True
+    if not placed:
+        form.add_error(None, exc.message)
+    elif exc.message and not any(exc.message in errs for errs in form.errors.values()):
+        form.add_error(None, exc.message)

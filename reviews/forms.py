@@ -1,0 +1,63 @@
+from django import forms
+from django.contrib.auth import get_user_model
+
+from accounts.models import Clearance
+from accounts.roles import Role
+
+from .models import Assignment, EvaluationDomain, Finding
+
+
+class AssignmentForm(forms.Form):
+    reviewer = forms.ModelChoiceField(queryset=get_user_model().objects.none())
+    role = forms.ChoiceField(choices=Assignment.Role.choices, initial=Assignment.Role.MEMBER)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Every reviewer is listed: a conflicted one is refused with the reason, not hidden.
+        self.fields["reviewer"].queryset = (
+            get_user_model()
+            .objects.filter(groups__name__in=[Role.REVIEWER, Role.LEAD_REVIEWER], is_active=True)
+            .distinct()
+            .order_by("last_name", "username")
+        )
+
+
+class ResultForm(forms.Form):
+    domain = forms.ModelChoiceField(queryset=EvaluationDomain.objects.none())
+    score = forms.DecimalField(max_digits=9, decimal_places=3)
+    threshold = forms.DecimalField(max_digits=9, decimal_places=3, help_text="Score at which this domain is a concern.")
+    inconclusive = forms.BooleanField(required=False)
+    summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=20000)
+
+    def __init__(self, *args, submission, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["domain"].queryset = EvaluationDomain.objects.filter(
+            pk__in=submission.plan_items.values("domain_id")
+        )
+
+
+class FindingForm(forms.Form):
+    domain = forms.ModelChoiceField(queryset=EvaluationDomain.objects.none())
+    severity = forms.ChoiceField(choices=Finding.Severity.choices)
+    classification = forms.TypedChoiceField(choices=Clearance.choices, coerce=int)
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=50000)
+    recommendation = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=20000)
+    evidence = forms.FileField(required=False, help_text="PDF, Markdown, plain text, JSON or CSV.")
+
+    def __init__(self, *args, submission, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["domain"].queryset = EvaluationDomain.objects.filter(
+            pk__in=submission.plan_items.values("domain_id")
+        )
+        self.fields["classification"].choices = [(v, label) for v, label in Clearance.choices if v <= user.clearance]
+
+
+class ProposeFlagForm(forms.Form):
+    rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=20000)
+    partner_summary = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="Shown to the developer and trusted partners. No classified content.",
+    )
+    release_conditions = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)

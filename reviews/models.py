@@ -1,0 +1,178 @@
+"""The office's side of a review: who reviews, what they found, what they decided."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePath
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts import rules
+from accounts.models import Clearance
+
+
+class EvaluationDomain(models.Model):
+    """A capability or vulnerability area the office evaluates (administrators add more)."""
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True, help_text="Planned by default for new evaluations.")
+    sort_order = models.PositiveSmallIntegerField(default=100)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ConflictOfInterest(models.Model):
+    """A reason a reviewer may not review an organization's models."""
+
+    class Kind(models.TextChoices):
+        AFFILIATION = "affiliation", "Affiliated (current or former employment, equity)"
+        DECLARED = "declared", "Declared by the reviewer"
+
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conflicts")
+    organization = models.ForeignKey("submissions.Organization", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    note = models.TextField(blank=True)
+    declared_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "conflicts of interest"
+        constraints = [models.UniqueConstraint(fields=["reviewer", "organization"], name="one_conflict_per_pair")]
+
+    def __str__(self):
+        return f"{self.reviewer} / {self.organization}"
+
+
+class Assignment(models.Model):
+    class Role(models.TextChoices):
+        LEAD = "lead", "Lead reviewer"
+        MEMBER = "member", "Reviewer"
+
+    submission = models.ForeignKey(
+        "submissions.ModelSubmission", on_delete=models.CASCADE, related_name="assignments"
+    )
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    assigned_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["role", "assigned_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "reviewer"], name="one_assignment_per_reviewer"),
+            models.UniqueConstraint(fields=["submission"], condition=Q(role="lead"), name="one_lead_per_submission"),
+        ]
+
+    def __str__(self):
+        return f"{self.reviewer} ({self.get_role_display()}) on {self.submission}"
+
+
+class EvaluationPlanItem(models.Model):
+    submission = models.ForeignKey("submissions.ModelSubmission", on_delete=models.CASCADE, related_name="plan_items")
+    domain = models.ForeignKey(EvaluationDomain, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["submission", "domain"], name="domain_planned_once")]
+
+
+class EvaluationResult(models.Model):
+    class Outcome(models.TextChoices):
+        BELOW_THRESHOLD = "below_threshold", "Below threshold"
+        THRESHOLD_EXCEEDED = "threshold_exceeded", "Threshold exceeded"
+        INCONCLUSIVE = "inconclusive", "Inconclusive"
+
+    submission = models.ForeignKey("submissions.ModelSubmission", on_delete=models.CASCADE, related_name="results")
+    domain = models.ForeignKey(EvaluationDomain, on_delete=models.PROTECT, related_name="+")
+    score = models.DecimalField(max_digits=9, decimal_places=3)
+    threshold = models.DecimalField(max_digits=9, decimal_places=3)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    summary = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["domain__sort_order"]
+        constraints = [models.UniqueConstraint(fields=["submission", "domain"], name="one_result_per_domain")]
+
+
+class FindingQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return rules.scope_findings(self, user)
+
+
+def evidence_upload_to(instance, filename):
+    suffix = PurePath(filename).suffix.lower()[:10]
+    return f"evidence/{instance.submission_id}/{uuid.uuid4().hex}{suffix}"
+
+
+class Finding(models.Model):
+    class Severity(models.TextChoices):
+        INFORMATIONAL = "informational", "Informational"
+        LOW = "low", "Low"
+        MODERATE = "moderate", "Moderate"
+        HIGH = "high", "High"
+        CRITICAL = "critical", "Critical"
+
+    submission = models.ForeignKey("submissions.ModelSubmission", on_delete=models.CASCADE, related_name="findings")
+    domain = models.ForeignKey(EvaluationDomain, on_delete=models.PROTECT, related_name="+")
+    severity = models.CharField(max_length=20, choices=Severity.choices)
+    classification = models.IntegerField(choices=Clearance.choices, default=Clearance.UNCLASSIFIED)
+    title = models.CharField(max_length=200)
+    description = models.TextField()
+    recommendation = models.TextField(blank=True)
+    evidence = models.FileField(upload_to=evidence_upload_to, blank=True, max_length=300)
+    evidence_name = models.CharField(max_length=255, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    objects = FindingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["recorded_at", "pk"]
+
+    def __str__(self):
+        return f"[{self.get_classification_display()}] {self.title}"
+
+
+class Determination(models.Model):
+    """The lead reviewer's decision. A flag is proposed, concurred with, then issued."""
+
+    class Outcome(models.TextChoices):
+        CLEARED = "cleared", "Cleared"
+        FLAGGED = "flagged", "Flagged"
+
+    submission = models.OneToOneField(
+        "submissions.ModelSubmission", on_delete=models.CASCADE, related_name="determination"
+    )
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    rationale = models.TextField()
+    release_conditions = models.TextField(blank=True)
+    partner_summary = models.TextField(
+        blank=True, help_text="What developer staff and trusted partners are told: no classified content."
+    )
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField()
+    concurred_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    concurred_at = models.DateTimeField(null=True, blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        permissions = [("concur_determination", "Can concur with a proposed determination")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(concurred_by__isnull=True) | ~Q(concurred_by=models.F("decided_by")),
+                name="concurrence_by_a_second_person",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_outcome_display()}: {self.submission}"

@@ -1,0 +1,201 @@
+"""What changes the office's side of a review: assignments, results, findings, proposals."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.db import IntegrityError, transaction
+
+from accounts import rules
+from accounts.roles import Role, has_role
+from caisi_portal import clock
+from caisi_portal.errors import NotPermitted, ValidationFailed
+from submissions.services import artifact_validate, audit_record
+
+from .models import Assignment, ConflictOfInterest, Determination, EvaluationResult, Finding
+
+MSG_CONFLICT = "{reviewer} has a conflict of interest with {organization} and cannot review this submission."
+MSG_NOT_A_REVIEWER = "{reviewer} is not a reviewer."
+MSG_NOT_A_LEAD = "{reviewer} is not a lead reviewer and cannot lead a review."
+MSG_ALREADY_ASSIGNED = "{reviewer} is already assigned to this submission."
+MSG_LEAD_TAKEN = "This submission already has a lead reviewer."
+
+
+def assignment_create(*, submission, reviewer, role: str, actor) -> Assignment:
+    if not rules.may_assign_reviewers(actor, submission):
+        raise NotPermitted("You may not assign reviewers to this submission.")
+    if rules.is_conflicted(reviewer, submission.organization_id):
+        message = MSG_CONFLICT.format(reviewer=reviewer, organization=submission.organization)
+        raise ValidationFailed(message, details={"reviewer": [message]})
+    if not has_role(reviewer, Role.REVIEWER, Role.LEAD_REVIEWER):
+        message = MSG_NOT_A_REVIEWER.format(reviewer=reviewer)
+        raise ValidationFailed(message, details={"reviewer": [message]})
+    if role == Assignment.Role.LEAD and not has_role(reviewer, Role.LEAD_REVIEWER):
+        message = MSG_NOT_A_LEAD.format(reviewer=reviewer)
+        raise ValidationFailed(message, details={"role": [message]})
+    try:
+        with transaction.atomic():
+            assignment = Assignment.objects.create(
+                submission=submission, reviewer=reviewer, role=role, assigned_by=actor, assigned_at=clock.now()
+            )
+            audit_record(
+                submission=submission,
+                actor=actor,
+                action="reviewer_assigned",
+                comment=f"{reviewer} as {assignment.get_role_display().lower()}",
+                internal=True,
+            )
+    except IntegrityError:
+        # Unique constraints decide races; say which one was hit.
+        if Assignment.objects.filter(submission=submission, reviewer=reviewer).exists():
+            message = MSG_ALREADY_ASSIGNED.format(reviewer=reviewer)
+            raise ValidationFailed(message, details={"reviewer": [message]}) from None
+        raise ValidationFailed(MSG_LEAD_TAKEN, details={"role": [MSG_LEAD_TAKEN]}) from None
+    return assignment
+
+
+def conflict_declare(*, reviewer, organization, kind=ConflictOfInterest.Kind.DECLARED, note="") -> ConflictOfInterest:
+    conflict, _ = ConflictOfInterest.objects.get_or_create(
+        reviewer=reviewer, organization=organization, defaults={"kind": kind, "note": note, "declared_at": clock.now()}
+    )
+    return conflict
+
+
+def _decimal(value, field: str) -> Decimal:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        message = "Enter a number."
+        raise ValidationFailed(message, details={field: [message]}) from None
+    if not number.is_finite() or abs(number) >= Decimal("1000000"):
+        message = "Enter a number between -999999 and 999999."
+        raise ValidationFailed(message, details={field: [message]})
+    return number
+
+
+def evaluation_result_record(
+    *, submission, domain, actor, score, threshold, inconclusive=False, summary=""
+) -> EvaluationResult:
+    """Record (or replace) the result for one planned domain."""
+    if not rules.may_record_evaluation(actor, submission):
+        raise NotPermitted("Only reviewers assigned to this submission can record results during evaluation.")
+    if not submission.plan_items.filter(domain=domain).exists():
+        message = f"{domain} is not in this submission's evaluation plan."
+        raise ValidationFailed(message, details={"domain": [message]})
+    score, threshold = _decimal(score, "score"), _decimal(threshold, "threshold")
+    if inconclusive:
+        outcome = EvaluationResult.Outcome.INCONCLUSIVE
+    elif score >= threshold:
+        outcome = EvaluationResult.Outcome.THRESHOLD_EXCEEDED
+    else:
+        outcome = EvaluationResult.Outcome.BELOW_THRESHOLD
+    with transaction.atomic():
+        result, created = EvaluationResult.objects.update_or_create(
+            submission=submission,
+            domain=domain,
+            defaults={
+                "score": score,
+                "threshold": threshold,
+                "outcome": outcome,
+                "summary": summary,
+                "recorded_by": actor,
+                "recorded_at": clock.now(),
+            },
+        )
+        audit_record(
+            submission=submission,
+            actor=actor,
+            action="result_recorded" if created else "result_revised",
+            comment=f"{domain}: {result.get_outcome_display().lower()}",
+            internal=True,
+        )
+    return result
+
+
+def finding_record(
+    *,
+    submission,
+    actor,
+    domain,
+    severity,
+    classification,
+    title,
+    description,
+    recommendation="",
+    evidence=None,
+) -> Finding:
+    if not rules.may_record_finding(actor, submission):
+        raise NotPermitted("Only reviewers assigned to this submission can record findings during evaluation.")
+    if int(classification) > actor.clearance:
+        message = "You cannot record a finding above your own clearance."
+        raise ValidationFailed(message, details={"classification": [message]})
+    finding = Finding(
+        submission=submission,
+        domain=domain,
+        severity=severity,
+        classification=classification,
+        title=title.strip(),
+        description=description.strip(),
+        recommendation=recommendation.strip(),
+        recorded_by=actor,
+        recorded_at=clock.now(),
+    )
+    if not finding.title or not finding.description:
+        message = "A finding needs a title and a description."
+        raise ValidationFailed(message, details={"title": [message]})
+    with transaction.atomic():
+        if evidence is not None:
+            name, _ = artifact_validate(evidence)
+            finding.evidence_name = name
+            finding.evidence.save(name, evidence, save=False)
+        finding.save()
+        # The timeline names only the severity: the finding itself stays behind clearance.
+        audit_record(
+            submission=submission,
+            actor=actor,
+            action="finding_recorded",
+            comment=f"{finding.get_severity_display()} finding in {domain}",
+            internal=True,
+        )
+    return finding
+
+
+def determination_propose_flag(*, submission, actor, rationale, partner_summary="", release_conditions=""):
+    """A lead's proposal to flag, which a second reviewer must concur with before issue."""
+    if not rules.may_propose_determination(actor, submission):
+        raise NotPermitted("Only the lead reviewer can propose a determination during evaluation.")
+    if not rationale.strip():
+        message = "Give the rationale for flagging."
+        raise ValidationFailed(message, details={"rationale": [message]})
+    with transaction.atomic():
+        proposal, _ = Determination.objects.update_or_create(
+            submission=submission,
+            defaults={
+                "outcome": Determination.Outcome.FLAGGED,
+                "rationale": rationale.strip(),
+                "partner_summary": partner_summary.strip(),
+                "release_conditions": release_conditions.strip(),
+                "decided_by": actor,
+                "proposed_at": clock.now(),
+                "concurred_by": None,
+                "concurred_at": None,
+                "issued_at": None,
+            },
+        )
+        audit_record(submission=submission, actor=actor, action="flag_proposed", internal=True)
+    return proposal
+
+
+def determination_concur(*, determination: Determination, actor) -> Determination:
+    if not rules.may_concur(actor, determination):
+        raise NotPermitted("Only an assigned reviewer other than the proposer can concur, once.")
+    with transaction.atomic():
+        # Conditional update: two reviewers concurring at once, only one is recorded.
+        updated = Determination.objects.filter(
+            pk=determination.pk, concurred_by__isnull=True, issued_at__isnull=True
+        ).update(concurred_by=actor, concurred_at=clock.now())
+        if updated != 1:
+            raise ValidationFailed("Someone has already concurred with this proposal.")
+        audit_record(submission=determination.submission, actor=actor, action="flag_concurred", internal=True)
+    determination.refresh_from_db()
+    return determination

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "reviews"
+urlpatterns = [
+    path("<int:pk>/assign/", views.assign, name="assign"),
+    path("<int:pk>/results/", views.record_result, name="record_result"),
+    path("<int:pk>/findings/", views.record_finding, name="record_finding"),
+    path("<int:pk>/findings/<int:finding_pk>/evidence/", views.evidence_download, name="evidence"),
+    path("<int:pk>/propose-flag/", views.propose_flag, name="propose_flag"),
+    path("<int:pk>/concur/", views.concur, name="concur"),
+]

@@ -1,0 +1,120 @@
+"""Pages for the office's side of a review. Each answers on the submission page."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from caisi_portal.errors import ApplicationError
+from caisi_portal.web import add_service_error
+from submissions.models import ModelSubmission
+
+from . import services
+from .forms import AssignmentForm, FindingForm, ProposeFlagForm, ResultForm
+from .models import Determination, Finding
+
+
+def _submission(request, pk):
+    return get_object_or_404(ModelSubmission.objects.visible_to(request.user).select_related("organization"), pk=pk)
+
+
+def _handle(request, submission, form, call, success, title):
+    """Validate the form, call the service, and either redirect or show the form again."""
+    if form.is_valid():
+        try:
+            call(form.cleaned_data)
+        except ApplicationError as exc:
+            add_service_error(form, exc)
+            status = exc.status_code
+        else:
+            messages.success(request, success)
+            return redirect(submission)
+    else:
+        status = 400
+    return render(request, "reviews/form.html", {"submission": submission, "form": form, "title": title}, status=status)
+
+
+@login_required
+@require_POST
+def assign(request, pk):
+    submission = _submission(request, pk)
+    form = AssignmentForm(request.POST)
+    return _handle(
+        request,
+        submission,
+        form,
+        lambda d: services.assignment_create(
+            submission=submission, reviewer=d["reviewer"], role=d["role"], actor=request.user
+        ),
+        "Reviewer assigned.",
+        "Assign a reviewer",
+    )
+
+
+@login_required
+@require_POST
+def record_result(request, pk):
+    submission = _submission(request, pk)
+    form = ResultForm(request.POST, submission=submission)
+    return _handle(
+        request,
+        submission,
+        form,
+        lambda d: services.evaluation_result_record(submission=submission, actor=request.user, **d),
+        "Result recorded.",
+        "Record an evaluation result",
+    )
+
+
+@login_required
+@require_POST
+def record_finding(request, pk):
+    submission = _submission(request, pk)
+    form = FindingForm(request.POST, request.FILES, submission=submission, user=request.user)
+    return _handle(
+        request,
+        submission,
+        form,
+        lambda d: services.finding_record(submission=submission, actor=request.user, **d),
+        "Finding recorded.",
+        "Record a finding",
+    )
+
+
+@login_required
+@require_POST
+def propose_flag(request, pk):
+    submission = _submission(request, pk)
+    form = ProposeFlagForm(request.POST)
+    return _handle(
+        request,
+        submission,
+        form,
+        lambda d: services.determination_propose_flag(submission=submission, actor=request.user, **d),
+        "Flag proposed. A second reviewer must concur before you can issue it.",
+        "Propose to flag",
+    )
+
+
+@login_required
+@require_POST
+def concur(request, pk):
+    submission = _submission(request, pk)
+    determination = get_object_or_404(Determination, submission=submission, issued_at__isnull=True)
+    try:
+        services.determination_concur(determination=determination, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "You concurred with the proposed flag.")
+    return redirect(submission)
+
+
+@login_required
+def evidence_download(request, pk, finding_pk):
+    submission = _submission(request, pk)
+    finding = get_object_or_404(Finding.objects.visible_to(request.user), pk=finding_pk, submission=submission)
+    if not finding.evidence:
+        raise Http404
+    return FileResponse(finding.evidence.open("rb"), as_attachment=True, filename=finding.evidence_name)

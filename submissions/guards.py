@@ -1,0 +1,124 @@
+"""Transition guards that can explain themselves.
+
+Each guard returns the list of reasons a transition may not happen now (empty when it
+may). The FSM uses them as ``conditions``; the transition service uses the same
+functions to tell the person exactly what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+GUARDS: dict[str, Callable] = {}
+
+
+def guard(func):
+    GUARDS[func.__name__] = func
+    return func
+
+
+def condition(name: str):
+    """An FSM condition backed by the named guard."""
+
+    def check(instance) -> bool:
+        return not GUARDS[name](instance)
+
+    check.__name__ = name
+    check.guard_name = name
+    return check
+
+
+def problems_for(transition) -> Callable:
+    """Collect the explanations of every guard on one FSM transition."""
+
+    def explain(instance) -> list[str]:
+        reasons: list[str] = []
+        for cond in transition.conditions:
+            name = getattr(cond, "guard_name", None)
+            if name:
+                reasons.extend(GUARDS[name](instance))
+            elif not cond(instance):
+                reasons.append(f"The condition {cond.__name__} is not met.")
+        return reasons
+
+    return explain
+
+
+@guard
+def agreement_allows_submission(submission) -> list[str]:
+    from .models import Agreement
+
+    agreement = Agreement.objects.filter(organization_id=submission.organization_id).first()
+    if agreement is None:
+        return [f"{submission.organization} has no review agreement with the office, so it cannot submit."]
+    if not agreement.allows_submission:
+        return [
+            f"{submission.organization}'s review agreement is {agreement.get_status_display().lower()}: "
+            "only an organization with a signed, unsuspended agreement can submit."
+        ]
+    return []
+
+
+REQUIRED_FOR_SUBMIT = {
+    "model_name": "the model name",
+    "model_version": "the version",
+    "release_channel": "the release channel",
+    "planned_release_date": "the planned release date",
+    "capabilities": "the description of capabilities",
+    "intended_use": "the intended use",
+    "evaluator_access": "how evaluators get access",
+}
+
+
+@guard
+def required_fields_present(submission) -> list[str]:
+    missing = [label for field, label in REQUIRED_FOR_SUBMIT.items() if not getattr(submission, field)]
+    reasons = []
+    if missing:
+        reasons.append("Fill in " + ", ".join(missing) + ".")
+    reasons.extend(artifacts_received(submission))
+    return reasons
+
+
+@guard
+def artifacts_received(submission) -> list[str]:
+    from .models import Artifact
+
+    cards = (Artifact.Kind.MODEL_CARD, Artifact.Kind.SYSTEM_CARD)
+    if not submission.pk or not submission.artifacts.filter(kind__in=cards).exists():
+        return ["Upload a model card or system card first."]
+    return []
+
+
+@guard
+def every_planned_domain_has_result(submission) -> list[str]:
+    planned = list(submission.plan_items.select_related("domain").order_by("domain__sort_order"))
+    if not planned:
+        return ["The evaluation plan has no domains."]
+    done = set(submission.results.values_list("domain_id", flat=True))
+    missing = [item.domain.name for item in planned if item.domain_id not in done]
+    if missing:
+        return ["Record a result for every planned domain: missing " + ", ".join(missing) + "."]
+    return []
+
+
+@guard
+def has_serious_finding(submission) -> list[str]:
+    from reviews.models import Finding
+
+    serious = (Finding.Severity.HIGH, Finding.Severity.CRITICAL)
+    if not submission.findings.filter(severity__in=serious).exists():
+        return ["Flagging needs at least one finding of severity high or critical."]
+    return []
+
+
+@guard
+def flag_proposal_concurred(submission) -> list[str]:
+    from reviews.models import Determination
+
+    proposal = Determination.objects.filter(submission=submission, issued_at__isnull=True).first()
+    if proposal is None or proposal.outcome != Determination.Outcome.FLAGGED:
+        return ["Propose the flag with its rationale first (two-person rule)."]
+    if proposal.concurred_by_id is None:
+        return ["A second reviewer must concur with the proposed flag (two-person rule)."]
+    return []

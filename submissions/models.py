@@ -1,0 +1,446 @@
+"""Organizations, agreements, model submissions (the FSM), artifacts and the audit trail.
+
+Transition methods here only move the state and set the fields that belong to the move.
+Everything else a transition causes (audit entry, related rows) happens in
+``submissions.services.submission_transition``, the one path every caller uses.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+
+from accounts import rules
+from caisi_portal import clock
+
+from .guards import condition
+
+
+class Organization(models.Model):
+    class Kind(models.TextChoices):
+        DEVELOPER = "developer", "AI developer"
+        TRUSTED_PARTNER = "trusted_partner", "Trusted partner"
+        REVIEW_OFFICE = "review_office", "Review office"
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    is_simulated = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class AgreementQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return rules.scope_agreements(self, user)
+
+
+class Agreement(ConcurrentTransitionMixin, models.Model):
+    """The voluntary pre-release review agreement between a developer and the office."""
+
+    class Status(models.TextChoices):
+        NONE = "none", "No agreement"
+        NEGOTIATING = "negotiating", "Negotiating"
+        SIGNED = "signed", "Signed"
+        SUSPENDED = "suspended", "Suspended"
+        TERMINATED = "terminated", "Terminated"
+
+    organization = models.OneToOneField(
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="agreement",
+        limit_choices_to={"kind": Organization.Kind.DEVELOPER},
+    )
+    status = FSMField(default=Status.NONE, choices=Status.choices, protected=True)
+    review_window_days = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(30)],
+        help_text="Calendar days the office has to review a submission (at most 30).",
+    )
+    negotiation_started_on = models.DateField(null=True, blank=True)
+    signed_on = models.DateField(null=True, blank=True)
+    suspended_on = models.DateField(null=True, blank=True)
+    terminated_on = models.DateField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+
+    objects = AgreementQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organization__name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(review_window_days__gte=1, review_window_days__lte=30),
+                name="agreement_window_at_most_30_days",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.organization} ({self.get_status_display()})"
+
+    @property
+    def allows_submission(self) -> bool:
+        return self.status == self.Status.SIGNED
+
+    @transition(field=status, source=Status.NONE, target=Status.NEGOTIATING)
+    def open_negotiation(self):
+        self.negotiation_started_on = clock.now().date()
+
+    @transition(field=status, source=[Status.NONE, Status.NEGOTIATING], target=Status.SIGNED)
+    def sign(self):
+        self.signed_on = clock.now().date()
+
+    @transition(field=status, source=Status.SIGNED, target=Status.SUSPENDED)
+    def suspend(self):
+        self.suspended_on = clock.now().date()
+
+    @transition(field=status, source=Status.SUSPENDED, target=Status.SIGNED)
+    def reinstate(self):
+        self.suspended_on = None
+
+    @transition(
+        field=status, source=[Status.NEGOTIATING, Status.SIGNED, Status.SUSPENDED], target=Status.TERMINATED
+    )
+    def terminate(self):
+        self.terminated_on = clock.now().date()
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("This record is append-only: entries cannot be changed.")
+
+    def delete(self):
+        raise PermissionError("This record is append-only: entries cannot be deleted.")
+
+
+class AppendOnlyModel(models.Model):
+    """A log row: written once, never changed or deleted through the ORM."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("This record is append-only: entries cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("This record is append-only: entries cannot be deleted.")
+
+
+class AgreementEvent(AppendOnlyModel):
+    """Who changed an agreement's status, when and why."""
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="events")
+    from_status = models.CharField(max_length=20)
+    to_status = models.CharField(max_length=20)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True)
+    recorded_at = models.DateTimeField()
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["recorded_at", "pk"]
+
+
+class State(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    INTAKE = "intake", "Intake"
+    INFORMATION_REQUESTED = "information_requested", "Information requested"
+    EVALUATION = "evaluation", "Evaluation"
+    CLEARED = "cleared", "Cleared"
+    FLAGGED = "flagged", "Flagged"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    RELEASED = "released", "Released"
+    ACCESS_REMOVED = "access_removed", "Access removed"
+
+
+OPEN_REVIEW_STATES = (State.INTAKE, State.INFORMATION_REQUESTED, State.EVALUATION)
+DETERMINED_STATES = (State.CLEARED, State.FLAGGED)
+# States whose outcome has been announced to trusted partners.
+ANNOUNCED_STATES = (State.CLEARED, State.FLAGGED, State.RELEASED, State.ACCESS_REMOVED)
+
+
+class ReleaseChannel(models.TextChoices):
+    OPEN_WEIGHTS = "open_weights", "Open weights"
+    API = "api", "API"
+    CLOSED_PRODUCT = "closed_product", "Closed product"
+
+
+class SubmissionQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The submissions this user may know exist (see accounts.rules)."""
+        return rules.scope_submissions(self, user)
+
+
+class ModelSubmission(ConcurrentTransitionMixin, models.Model):
+    """A developer's model handed to the office for pre-release review."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="submissions")
+    model_name = models.CharField(max_length=200)
+    model_version = models.CharField(max_length=100)
+    release_channel = models.CharField(max_length=20, choices=ReleaseChannel.choices)
+    planned_release_date = models.DateField(null=True, blank=True)
+    capabilities = models.TextField("capabilities", blank=True, help_text="What the model can do.")
+    intended_use = models.TextField(blank=True)
+    training_compute_flops = models.FloatField(
+        "training compute (FLOPs)", null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    evaluator_access = models.TextField(
+        "how evaluators get access", blank=True, help_text="Endpoints, credentials process, weights transfer."
+    )
+
+    state = FSMField(default=State.DRAFT, choices=State.choices, protected=True, db_index=True)
+    # Where an answered information request returns the submission to.
+    resume_state = models.CharField(max_length=30, blank=True, choices=State.choices)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    created_at = models.DateTimeField()
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    intake_checklist = models.JSONField(default=dict, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    release_note = models.TextField(blank=True)
+    released_after_flag = models.BooleanField(default=False)
+    access_removal_order = models.TextField(blank=True)
+    access_removed_at = models.DateTimeField(null=True, blank=True)
+    is_simulated = models.BooleanField(default=False)
+
+    objects = SubmissionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        permissions = [
+            ("submit_modelsubmission", "Can submit a model for review"),
+            ("withdraw_modelsubmission", "Can withdraw a submission"),
+            ("accept_modelsubmission", "Can accept a submission into evaluation"),
+            ("request_information", "Can request information from the developer"),
+            ("answer_information_request", "Can answer an information request"),
+            ("record_release", "Can record a model's release"),
+            ("record_access_removal", "Can record a government order to remove access"),
+            ("view_partner_announcement", "Can see determinations announced to trusted partners"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "model_name", "model_version"],
+                condition=~Q(state="withdrawn"),
+                name="one_live_submission_per_model_version",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.model_name} {self.model_version}"
+
+    def save(self, *args, **kwargs):
+        if self.created_at is None:
+            self.created_at = clock.now()
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse("submissions:detail", args=[self.pk])
+
+    @property
+    def is_open_weights(self) -> bool:
+        return self.release_channel == ReleaseChannel.OPEN_WEIGHTS
+
+    # --- transitions -------------------------------------------------------------
+    # Guards explain themselves (see guards.py); permissions live in accounts.rules.
+
+    @transition(
+        field=state,
+        source=State.DRAFT,
+        target=State.INTAKE,
+        conditions=[condition("agreement_allows_submission"), condition("required_fields_present")],
+        permission=rules.may_act_for_developer("submissions.submit_modelsubmission"),
+        custom={"label": "Submit for review"},
+    )
+    def submit(self, *, actor):
+        self.submitted_by = actor
+        self.submitted_at = clock.now()
+
+    @transition(
+        field=state,
+        source=State.INTAKE,
+        target=State.EVALUATION,
+        conditions=[condition("artifacts_received")],
+        permission=rules.may_accept,
+        custom={"label": "Accept into evaluation"},
+    )
+    def accept(self, *, actor, checklist):
+        self.intake_checklist = checklist
+
+    @transition(
+        field=state,
+        source=[State.INTAKE, State.EVALUATION],
+        target=State.INFORMATION_REQUESTED,
+        permission=rules.may_request_information,
+        custom={"label": "Request information"},
+    )
+    def request_information(self, *, actor):
+        self.resume_state = self.state
+
+    @transition(
+        field=state,
+        source=State.INFORMATION_REQUESTED,
+        target=RETURN_VALUE(State.INTAKE, State.EVALUATION),
+        permission=rules.may_act_for_developer("submissions.answer_information_request"),
+        custom={"label": "Answer information request"},
+    )
+    def answer_information_request(self, *, actor):
+        back_to, self.resume_state = self.resume_state or State.INTAKE, ""
+        return back_to
+
+    @transition(
+        field=state,
+        source=State.EVALUATION,
+        target=State.CLEARED,
+        conditions=[condition("every_planned_domain_has_result")],
+        permission=rules.may_determine,
+        custom={"label": "Clear for release"},
+    )
+    def clear(self, *, actor):
+        pass
+
+    @transition(
+        field=state,
+        source=State.EVALUATION,
+        target=State.FLAGGED,
+        conditions=[condition("has_serious_finding"), condition("flag_proposal_concurred")],
+        permission=rules.may_determine,
+        custom={"label": "Flag"},
+    )
+    def flag(self, *, actor):
+        pass
+
+    @transition(
+        field=state,
+        source=[State.DRAFT, State.INTAKE, State.INFORMATION_REQUESTED, State.EVALUATION],
+        target=State.WITHDRAWN,
+        permission=rules.may_act_for_developer("submissions.withdraw_modelsubmission"),
+        custom={"label": "Withdraw"},
+    )
+    def withdraw(self, *, actor):
+        pass
+
+    @transition(
+        field=state,
+        source=[State.CLEARED, State.FLAGGED],
+        target=State.RELEASED,
+        permission=rules.may_act_for_developer("submissions.record_release"),
+        custom={"label": "Record release"},
+    )
+    def record_release(self, *, actor, released_at, note=""):
+        # The agreement is voluntary: a flagged model can still be released, on the record.
+        self.released_after_flag = self.state == State.FLAGGED
+        self.released_at = released_at
+        self.release_note = note
+
+    @transition(
+        field=state,
+        source=State.RELEASED,
+        target=State.ACCESS_REMOVED,
+        permission=rules.may_record_access_removal,
+        custom={"label": "Record access-removal order"},
+    )
+    def remove_access(self, *, actor, order):
+        self.access_removal_order = order
+        self.access_removed_at = clock.now()
+
+
+def artifact_upload_to(instance, filename):
+    # Never reuse the uploader's name on disk: it is kept, sanitised, only as metadata.
+    suffix = PurePath(filename).suffix.lower()[:10]
+    return f"artifacts/{instance.submission_id}/{uuid.uuid4().hex}{suffix}"
+
+
+class Artifact(models.Model):
+    class Kind(models.TextChoices):
+        MODEL_CARD = "model_card", "Model card"
+        SYSTEM_CARD = "system_card", "System card"
+        EVALUATION_REPORT = "evaluation_report", "Evaluation report"
+        OTHER = "other", "Other"
+
+    submission = models.ForeignKey(ModelSubmission, on_delete=models.CASCADE, related_name="artifacts")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    file = models.FileField(upload_to=artifact_upload_to, max_length=300)
+    original_name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["uploaded_at", "pk"]
+
+    def __str__(self):
+        return self.original_name
+
+
+class InformationRequest(models.Model):
+    """Questions the office put to the developer; the review clock waits for the answer."""
+
+    submission = models.ForeignKey(
+        ModelSubmission, on_delete=models.CASCADE, related_name="information_requests"
+    )
+    questions = models.TextField()
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    answer = models.TextField(blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["requested_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission"], condition=Q(answered_at__isnull=True), name="one_open_request_per_submission"
+            )
+        ]
+
+
+class AuditEntryQuerySet(AppendOnlyQuerySet):
+    def for_viewer(self, user):
+        """Entries this user may read on a submission they can already see."""
+        return rules.scope_audit_entries(self, user)
+
+
+class AuditEntry(AppendOnlyModel):
+    """One thing that happened to a submission. Written once, never changed."""
+
+    submission = models.ForeignKey(ModelSubmission, on_delete=models.PROTECT, related_name="audit_entries")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    action = models.CharField(max_length=60)
+    from_state = models.CharField(max_length=30, blank=True)
+    to_state = models.CharField(max_length=30, blank=True)
+    comment = models.TextField(blank=True)
+    # Internal entries (assignments, findings, concurrences) are the office's own business.
+    internal = models.BooleanField(default=False)
+    at = models.DateTimeField()
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action}"

@@ -1,0 +1,185 @@
+"""Load a seed file (YAML) idempotently: what exists already is left as it is.
+
+Submissions are carried to their state through the same services people use, so each
+has a real timeline. Everything created is marked as simulated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+
+from accounts.models import Clearance
+from accounts.roles import Role
+from reviews import services as review_services
+from reviews.models import Assignment, ConflictOfInterest, EvaluationDomain
+
+from . import services
+from .models import Agreement, AgreementEvent, Artifact, ModelSubmission, Organization
+
+
+class SeedError(Exception):
+    pass
+
+
+@dataclass
+class SeedReport:
+    created: list[str] = field(default_factory=list)
+    passwords: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def load_seed(path: Path) -> SeedReport:
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as exc:
+        raise SeedError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise SeedError(f"{path}: expected a mapping at the top level.")
+    report = SeedReport()
+    with transaction.atomic():
+        _organizations(data, report)
+        users = _users(data, report)
+        _conflicts(data, users)
+        for spec in data.get("submissions", []):
+            _submission(spec, users, report)
+    return report
+
+
+def _organizations(data, report):
+    office = data["review_office"]
+    _org(office, Organization.Kind.REVIEW_OFFICE, report)
+    for spec in data.get("developers", []):
+        org = _org(spec, Organization.Kind.DEVELOPER, report)
+        agreement, created = Agreement.objects.get_or_create(organization=org)
+        if not created:
+            continue
+        wanted = spec.get("agreement", "none")
+        if wanted in ("negotiating", "signed", "suspended"):
+            if wanted == "negotiating":
+                agreement.open_negotiation()
+            else:
+                agreement.sign()
+            if wanted == "suspended":
+                agreement.suspend()
+        agreement.negotiation_started_on = spec.get("negotiation_started_on")
+        agreement.signed_on = spec.get("signed_on")
+        agreement.review_window_days = spec.get("review_window_days", 30)
+        agreement.save()
+        if wanted != "none":
+            AgreementEvent.objects.create(
+                agreement=agreement,
+                from_status="none",
+                to_status=agreement.status,
+                recorded_by=None,
+                recorded_at=services.clock.now(),
+                note="Loaded from the demo seed.",
+            )
+    for spec in data.get("trusted_partners", []):
+        _org(spec, Organization.Kind.TRUSTED_PARTNER, report)
+
+
+def _org(spec, kind, report):
+    org, created = Organization.objects.get_or_create(
+        slug=spec["slug"], defaults={"name": spec["name"], "kind": kind, "is_simulated": True}
+    )
+    if created:
+        report.created.append(f"organization {org}")
+    return org
+
+
+def _users(data, report):
+    User = get_user_model()
+    users = {}
+    for spec in data.get("users", []):
+        try:
+            role = Role(spec["role"])
+        except ValueError:
+            raise SeedError(f"user {spec.get('username')}: unknown role {spec.get('role')!r}.") from None
+        user, created = User.objects.get_or_create(
+            username=spec["username"],
+            defaults={
+                "first_name": spec.get("first_name", ""),
+                "last_name": spec.get("last_name", ""),
+                "email": f"{spec['username']}@example.test",
+                "organization": Organization.objects.get(slug=spec["organization"]),
+                "clearance": Clearance[spec.get("clearance", "UNCLASSIFIED")],
+                "is_simulated": True,
+                "is_staff": bool(spec.get("superuser")),
+                "is_superuser": bool(spec.get("superuser")),
+            },
+        )
+        if created:
+            user.set_password(spec["password"])
+            user.save(update_fields=["password"])
+            user.groups.add(Group.objects.get(name=role))
+            report.created.append(f"user {user.username}")
+        report.passwords.append((user.username, role.label, spec["password"]))
+        users[user.username] = user
+    return users
+
+
+def _conflicts(data, users):
+    for spec in data.get("conflicts", []):
+        ConflictOfInterest.objects.get_or_create(
+            reviewer=users[spec["reviewer"]],
+            organization=Organization.objects.get(slug=spec["organization"]),
+            defaults={
+                "kind": spec.get("kind", ConflictOfInterest.Kind.DECLARED),
+                "note": spec.get("note", ""),
+                "declared_at": services.clock.now(),
+            },
+        )
+
+
+DRAFT_KEYS = services.DRAFT_FIELDS
+
+
+def _submission(spec, users, report):
+    org = Organization.objects.get(slug=spec["organization"])
+    if ModelSubmission.objects.filter(
+        organization=org, model_name=spec["model_name"], model_version=str(spec["model_version"])
+    ).exists():
+        return
+    author = users[spec["created_by"]]
+    fields = {k: spec[k] for k in DRAFT_KEYS if k in spec}
+    fields["model_version"] = str(fields["model_version"])
+    submission = services.submission_create_draft(actor=author, **fields)
+    submission.is_simulated = True
+    submission.save(update_fields=["is_simulated"])
+    if spec.get("model_card"):
+        card = SimpleUploadedFile("model-card.md", spec["model_card"].encode(), content_type="text/markdown")
+        services.artifact_upload(submission=submission, actor=author, kind=Artifact.Kind.MODEL_CARD, uploaded=card)
+    for step in spec.get("steps", []):
+        _step(submission, step, users, author)
+    for a in spec.get("assignments", []):
+        review_services.assignment_create(
+            submission=submission, reviewer=users[a["reviewer"]], role=a.get("role", Assignment.Role.MEMBER),
+            actor=users[a["by"]],
+        )
+    for r in spec.get("results", []):
+        review_services.evaluation_result_record(
+            submission=submission,
+            domain=EvaluationDomain.objects.get(slug=r["domain"]),
+            actor=users[r["by"]],
+            score=r["score"],
+            threshold=r["threshold"],
+        )
+    for step in spec.get("final", []):
+        _step(submission, step, users, author)
+    report.created.append(f"submission {submission} ({submission.get_state_display()})")
+
+
+def _step(submission, step, users, default_actor):
+    actor = users[step["actor"]] if "actor" in step else default_actor
+    data = {k: v for k, v in step.items() if k not in ("name", "actor", "comment")}
+    if step["name"] == "accept":
+        data.setdefault("checklist", dict.fromkeys(services.INTAKE_CHECKLIST, True))
+    services.submission_transition(
+        submission=submission, name=step["name"], actor=actor, comment=step.get("comment", ""), data=data
+    )

@@ -1,0 +1,139 @@
+"""What the pages read about submissions, scoped by who is asking."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch, Q
+
+from accounts import rules
+from accounts.roles import Role, has_role
+
+from .models import OPEN_REVIEW_STATES, Agreement, InformationRequest, ModelSubmission, State
+
+
+def submission_list(user):
+    return ModelSubmission.objects.visible_to(user).select_related("organization")
+
+
+def home_sections(user) -> list[dict]:
+    """The lists a person's home page shows, by role, each with its empty-state hint."""
+    sections = []
+    base = submission_list(user)
+    if has_role(user, Role.DEVELOPER_STAFF) and user.organization_id:
+        mine = base.filter(organization_id=user.organization_id)
+        sections.append(
+            {
+                "title": "What you owe the office",
+                "items": mine.filter(Q(state=State.INFORMATION_REQUESTED) | Q(state=State.DRAFT)),
+                "empty": "Nothing is waiting on you: no open information request, no unfinished draft.",
+            }
+        )
+        sections.append(
+            {
+                "title": f"{user.organization} submissions",
+                "items": mine,
+                "empty": "Your organization has filed nothing yet. Start with “New submission”.",
+            }
+        )
+    if has_role(user, Role.REVIEWER, Role.LEAD_REVIEWER):
+        sections.append(
+            {
+                "title": "Your review queue",
+                "items": base.filter(assignments__reviewer=user, state__in=OPEN_REVIEW_STATES),
+                "empty": "No open review is assigned to you.",
+            }
+        )
+    if has_role(user, Role.LEAD_REVIEWER):
+        sections.append(
+            {
+                "title": "Intake queue",
+                "items": base.filter(state=State.INTAKE),
+                "empty": "No submission is waiting for intake.",
+            }
+        )
+    if rules.is_administrator(user):
+        sections.append(
+            {
+                "title": "Open reviews",
+                "items": base.filter(state__in=OPEN_REVIEW_STATES),
+                "empty": "No review is open.",
+            }
+        )
+        sections.append(
+            {
+                "title": "Determined and released",
+                "items": base.exclude(state__in=(*OPEN_REVIEW_STATES, State.DRAFT)),
+                "empty": "No determination has been issued yet.",
+            }
+        )
+    if has_role(user, Role.TRUSTED_PARTNER):
+        sections.append(
+            {
+                "title": "Determinations announced to trusted partners",
+                "items": base,
+                "empty": "Nothing has been announced to trusted partners yet.",
+            }
+        )
+    return sections
+
+
+def state_counts(user) -> dict[str, int]:
+    rows = submission_list(user).values("state").annotate(n=Count("pk"))
+    return {row["state"]: row["n"] for row in rows}
+
+
+def submission_detail_context(submission, user) -> dict:
+    """Everything the submission page shows this user, and nothing more."""
+    from reviews.models import Determination, Finding
+
+    office_view = rules.may_see_internal_review(user, submission)
+    developer_view = rules.is_developer_of(user, submission.organization_id)
+    context = {
+        "office_view": office_view,
+        "developer_view": developer_view,
+        "partner_view": not office_view and not developer_view and not rules.is_office_staff(user),
+        "timeline": submission.audit_entries.for_viewer(user).select_related("actor"),
+        "artifacts": submission.artifacts.select_related("uploaded_by") if rules.may_view_artifacts(user, submission) else None,
+        "information_requests": (
+            submission.information_requests.select_related("requested_by", "answered_by")
+            if developer_view or rules.is_office_staff(user)
+            else None
+        ),
+        "agreement": Agreement.objects.filter(organization_id=submission.organization_id).first(),
+    }
+    determination = Determination.objects.filter(submission=submission).select_related(
+        "decided_by", "concurred_by"
+    ).first()
+    if office_view:
+        context.update(
+            assignments=submission.assignments.select_related("reviewer"),
+            plan=_plan_with_results(submission),
+            findings=Finding.objects.visible_to(user).filter(submission=submission).select_related("domain", "recorded_by"),
+            hidden_findings=submission.findings.exclude(
+                pk__in=Finding.objects.visible_to(user).filter(submission=submission).values("pk")
+            ).count(),
+            proposal=determination,
+        )
+    # Outside the office, only an issued determination, and only its released summary.
+    context["issued_determination"] = determination if determination and determination.issued_at else None
+    context["open_information_request"] = (
+        InformationRequest.objects.filter(submission=submission, answered_at__isnull=True).first()
+        if submission.state == State.INFORMATION_REQUESTED
+        else None
+    )
+    return context
+
+
+def _plan_with_results(submission):
+    results = {r.domain_id: r for r in submission.results.select_related("recorded_by")}
+    return [
+        {"domain": item.domain, "result": results.get(item.domain_id)}
+        for item in submission.plan_items.select_related("domain").order_by("domain__sort_order")
+    ]
+
+
+def agreements_for(user):
+    return (
+        Agreement.objects.visible_to(user)
+        .select_related("organization")
+        .prefetch_related(Prefetch("events", to_attr="history"))
+    )

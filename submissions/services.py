@@ -1,0 +1,464 @@
+"""What changes submissions, agreements and artifacts.
+
+``submission_transition`` is the single path for every state change: views, the API,
+Celery tasks and the exercise engine all call it, so no path can move a submission
+without its guard checks, its permission check and its audit entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils.text import get_valid_filename
+from django_fsm import ConcurrentTransition
+
+from accounts import rules
+from caisi_portal import clock
+from caisi_portal.errors import NotPermitted, SubmissionChanged, TransitionRefused, ValidationFailed
+
+from .guards import problems_for
+from .models import (
+    Agreement,
+    AgreementEvent,
+    Artifact,
+    AuditEntry,
+    InformationRequest,
+    ModelSubmission,
+    Organization,
+    State,
+)
+
+# --- audit -----------------------------------------------------------------------------
+
+
+def audit_record(*, submission, actor, action, from_state="", to_state="", comment="", internal=False):
+    return AuditEntry.objects.create(
+        submission=submission,
+        actor=actor,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        comment=comment,
+        internal=internal,
+        at=clock.now(),
+    )
+
+
+# --- transitions -------------------------------------------------------------------------
+
+INTAKE_CHECKLIST = {
+    "cards_received": "The model card or system card is present and readable.",
+    "access_confirmed": "Evaluators' access to the model has been confirmed.",
+    "release_plan_confirmed": "The release channel and planned release date are confirmed.",
+}
+
+MSG_NOT_PERMITTED = "You may not {label} this submission."
+MSG_NOT_FROM_STATE = "A submission that is {state} cannot be moved by '{label}'."
+MSG_UNKNOWN_TRANSITION = "There is no action called '{name}'."
+
+
+def _fsm_transitions(submission) -> dict:
+    """name -> django_fsm Transition leaving the current state, whatever its guards say."""
+    field = ModelSubmission._meta.get_field("state")
+    return {
+        t.name: t for t in field.get_all_transitions(ModelSubmission) if t.source in (submission.state, "*")
+    }
+
+
+def transition_label(name: str) -> str:
+    for t in ModelSubmission._meta.get_field("state").get_all_transitions(ModelSubmission):
+        if t.name == name:
+            return t.custom.get("label", name.replace("_", " "))
+    return name.replace("_", " ")
+
+
+def all_transition_names() -> list[str]:
+    seen: list[str] = []
+    for t in ModelSubmission._meta.get_field("state").get_all_transitions(ModelSubmission):
+        if t.name not in seen:
+            seen.append(t.name)
+    return seen
+
+
+def available_transitions(submission, user) -> list:
+    """The transitions this user may take now: right state, guards met, permitted."""
+    return list(submission.get_available_user_state_transitions(user))
+
+
+def transition_blockers(submission, name: str, user) -> list[str]:
+    """Why this user cannot take this transition now (empty when they can)."""
+    transitions = _fsm_transitions(submission)
+    label = transition_label(name).lower()
+    if name not in all_transition_names():
+        return [MSG_UNKNOWN_TRANSITION.format(name=name)]
+    if name not in transitions:
+        return [MSG_NOT_FROM_STATE.format(state=submission.get_state_display().lower(), label=label)]
+    fsm = transitions[name]
+    if not fsm.has_perm(submission, user):
+        return [MSG_NOT_PERMITTED.format(label=label)]
+    return problems_for(fsm)(submission)
+
+
+def _require(data: dict, field: str, message: str) -> str:
+    value = (data.get(field) or "").strip() if isinstance(data.get(field, ""), str) else data.get(field)
+    if not value:
+        raise ValidationFailed(message, details={field: [message]})
+    return value
+
+
+def _effects_accept(submission, actor, data):
+    from reviews.models import EvaluationDomain, EvaluationPlanItem
+
+    domains = data.get("domains")
+    if domains is None:
+        domains = list(EvaluationDomain.objects.filter(is_active=True))
+    EvaluationPlanItem.objects.bulk_create([EvaluationPlanItem(submission=submission, domain=d) for d in domains])
+
+
+def _effects_request_information(submission, actor, data):
+    InformationRequest.objects.create(
+        submission=submission, questions=data["questions"], requested_by=actor, requested_at=clock.now()
+    )
+
+
+def _effects_answer(submission, actor, data):
+    updated = InformationRequest.objects.filter(submission=submission, answered_at__isnull=True).update(
+        answer=data["answer"], answered_by=actor, answered_at=clock.now()
+    )
+    if updated != 1:
+        raise SubmissionChanged(state=submission.state)
+
+
+def _effects_clear(submission, actor, data):
+    from reviews.models import Determination
+
+    # Clearing supersedes any flag that was proposed but not issued.
+    Determination.objects.update_or_create(
+        submission=submission,
+        defaults={
+            "outcome": Determination.Outcome.CLEARED,
+            "rationale": data["rationale"],
+            "release_conditions": data.get("release_conditions", ""),
+            "partner_summary": data.get("partner_summary", ""),
+            "decided_by": actor,
+            "proposed_at": clock.now(),
+            "concurred_by": None,
+            "concurred_at": None,
+            "issued_at": clock.now(),
+        },
+    )
+
+
+def _effects_flag(submission, actor, data):
+    from reviews.models import Determination
+
+    issued = Determination.objects.filter(
+        submission=submission, issued_at__isnull=True, concurred_by__isnull=False
+    ).update(issued_at=clock.now(), decided_by=actor)
+    if issued != 1:
+        raise SubmissionChanged(state=submission.state)
+
+
+def _validate_inputs(name: str, data: dict) -> tuple[dict, dict]:
+    """Check the inputs one transition needs; return (method kwargs, effect data)."""
+    if name == "accept":
+        checklist = data.get("checklist") or {}
+        missing = [text for key, text in INTAKE_CHECKLIST.items() if not checklist.get(key)]
+        if missing:
+            raise ValidationFailed(
+                "Complete the intake checklist before accepting.", details={"checklist": missing}
+            )
+        return {"checklist": {k: True for k in INTAKE_CHECKLIST}}, data
+    if name == "request_information":
+        _require(data, "questions", "Write the questions the developer must answer.")
+    if name == "answer_information_request":
+        _require(data, "answer", "Write the answer to the office's questions.")
+    if name == "clear":
+        _require(data, "rationale", "Give the rationale for clearing.")
+    if name == "record_release":
+        released_at = data.get("released_at") or clock.now()
+        if isinstance(released_at, dt.date) and not isinstance(released_at, dt.datetime):
+            released_at = dt.datetime.combine(released_at, dt.time(12), tzinfo=dt.UTC)
+        if released_at > clock.now():
+            raise ValidationFailed(
+                "A release can only be recorded once it has happened.",
+                details={"released_at": ["The release date is in the future."]},
+            )
+        return {"released_at": released_at, "note": data.get("note", "")}, data
+    if name == "remove_access":
+        order = _require(data, "order", "Quote the government order to remove access.")
+        return {"order": order}, data
+    return {}, data
+
+
+EFFECTS = {
+    "accept": _effects_accept,
+    "request_information": _effects_request_information,
+    "answer_information_request": _effects_answer,
+    "clear": _effects_clear,
+    "flag": _effects_flag,
+}
+
+
+def submission_transition(
+    *,
+    submission: ModelSubmission,
+    name: str,
+    actor,
+    comment: str = "",
+    expected_state: str | None = None,
+    data: dict | None = None,
+) -> ModelSubmission:
+    """Move a submission by the named transition, with every side effect, atomically.
+
+    Raises TransitionRefused (wrong state or unmet guard), NotPermitted, ValidationFailed
+    (missing inputs) or SubmissionChanged (someone else moved it first).
+    """
+    data = dict(data or {})
+    if expected_state is not None and submission.state != expected_state:
+        raise SubmissionChanged(state=submission.state)
+    blockers = transition_blockers(submission, name, actor)
+    if blockers:
+        label = transition_label(name).lower()
+        if blockers[0] == MSG_NOT_PERMITTED.format(label=label):
+            raise NotPermitted(blockers[0])
+        raise TransitionRefused(" ".join(blockers), state=submission.state, details={"reasons": blockers})
+    method_kwargs, effect_data = _validate_inputs(name, data)
+    from_state = submission.state
+    try:
+        with transaction.atomic():
+            getattr(submission, name)(actor=actor, **method_kwargs)
+            submission.save()
+            effect = EFFECTS.get(name)
+            if effect:
+                effect(submission, actor, effect_data)
+            audit_record(
+                submission=submission,
+                actor=actor,
+                action=name,
+                from_state=from_state,
+                to_state=submission.state,
+                comment=comment.strip(),
+            )
+    except ConcurrentTransition:
+        current = ModelSubmission.objects.filter(pk=submission.pk).values_list("state", flat=True).first()
+        submission.refresh_from_db()
+        raise SubmissionChanged(state=current or from_state) from None
+    except SubmissionChanged:
+        submission.refresh_from_db()
+        raise
+    return submission
+
+
+# --- drafts and artifacts ----------------------------------------------------------------
+
+DRAFT_FIELDS = (
+    "model_name",
+    "model_version",
+    "release_channel",
+    "planned_release_date",
+    "capabilities",
+    "intended_use",
+    "training_compute_flops",
+    "evaluator_access",
+)
+MSG_DUPLICATE_VERSION = "Your organization already has a submission for {name} {version}."
+
+
+def submission_create_draft(*, actor, **fields) -> ModelSubmission:
+    if not rules.may_create_submission(actor):
+        raise NotPermitted("Only developer staff of an AI developer organization can file submissions.")
+    submission = ModelSubmission(organization=actor.organization, created_by=actor, **_draft_values(fields))
+    _save_draft(submission)
+    audit_record(submission=submission, actor=actor, action="draft_created", to_state=State.DRAFT)
+    return submission
+
+
+def submission_update_draft(*, submission: ModelSubmission, actor, **fields) -> ModelSubmission:
+    if not rules.may_edit_draft(actor, submission):
+        raise NotPermitted("Only the developer's staff can edit a submission, and only while it is a draft.")
+    for key, value in _draft_values(fields).items():
+        setattr(submission, key, value)
+    try:
+        _save_draft(submission)
+    except ConcurrentTransition:
+        raise SubmissionChanged(state=submission.state) from None
+    return submission
+
+
+def _draft_values(fields: dict) -> dict:
+    unknown = set(fields) - set(DRAFT_FIELDS)
+    if unknown:
+        raise ValidationFailed("Unknown fields: " + ", ".join(sorted(unknown)))
+    return fields
+
+
+def _save_draft(submission):
+    try:
+        submission.full_clean(exclude=["state", "created_at", "created_by", "organization"])
+    except DjangoValidationError as exc:
+        details = exc.message_dict
+        if NON_FIELD_ERRORS in details:
+            # The only model-wide rule is one live submission per model version.
+            message = MSG_DUPLICATE_VERSION.format(name=submission.model_name, version=submission.model_version)
+            details = {**details, "model_version": [message]}
+            del details[NON_FIELD_ERRORS]
+        first = next(iter(details.values()))[0]
+        raise ValidationFailed(first, details=details) from None
+    try:
+        with transaction.atomic():
+            submission.save()
+    except IntegrityError:
+        message = MSG_DUPLICATE_VERSION.format(name=submission.model_name, version=submission.model_version)
+        raise ValidationFailed(message, details={"model_version": [message]}) from None
+
+
+# What an artifact may be: sniffed from its bytes, and its name must agree.
+PDF_SUFFIXES = {".pdf"}
+TEXT_SUFFIXES = {".md", ".txt", ".json", ".csv"}
+MSG_TOO_LARGE = "The file is {size} MB; the largest artifact accepted is {limit} MB."
+MSG_BAD_TYPE = "Artifacts must be PDF, Markdown, plain text, JSON or CSV files."
+MSG_MISMATCH = "The file's content does not match its name ({suffix})."
+
+
+def _sniff(head: bytes) -> str | None:
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if b"\x00" in head:
+        return None
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the sample is still text.
+        if exc.start < len(head) - 4:
+            return None
+    return "text/plain"
+
+
+def artifact_validate(uploaded) -> tuple[str, str]:
+    """Return (safe original name, content type) or raise ValidationFailed."""
+    limit = settings.ARTIFACT_MAX_BYTES
+    if uploaded.size > limit:
+        message = MSG_TOO_LARGE.format(size=round(uploaded.size / 1_048_576, 1), limit=round(limit / 1_048_576, 1))
+        raise ValidationFailed(message, details={"file": [message]})
+    name = get_valid_filename(PurePath(uploaded.name or "artifact").name)[:200] or "artifact"
+    suffix = PurePath(name).suffix.lower()
+    uploaded.seek(0)
+    head = uploaded.read(64 * 1024)
+    uploaded.seek(0)
+    sniffed = _sniff(head)
+    if suffix not in PDF_SUFFIXES | TEXT_SUFFIXES or sniffed is None:
+        raise ValidationFailed(MSG_BAD_TYPE, details={"file": [MSG_BAD_TYPE]})
+    if (suffix in PDF_SUFFIXES) != (sniffed == "application/pdf"):
+        message = MSG_MISMATCH.format(suffix=suffix)
+        raise ValidationFailed(message, details={"file": [message]})
+    if suffix == ".json":
+        try:
+            json.loads(uploaded.read().decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            message = "The JSON file could not be read as JSON."
+            raise ValidationFailed(message, details={"file": [message]}) from None
+        finally:
+            uploaded.seek(0)
+    content_type = {".md": "text/markdown", ".json": "application/json", ".csv": "text/csv"}.get(suffix, sniffed)
+    return name, content_type
+
+
+def artifact_upload(*, submission: ModelSubmission, actor, kind: str, uploaded) -> Artifact:
+    if not rules.may_upload_artifact(actor, submission):
+        raise NotPermitted("Only the developer's staff can add artifacts, and only before evaluation starts.")
+    if kind not in Artifact.Kind.values:
+        raise ValidationFailed("Choose what kind of artifact this is.", details={"kind": ["Unknown kind."]})
+    name, content_type = artifact_validate(uploaded)
+    digest = hashlib.sha256()
+    for chunk in uploaded.chunks():
+        digest.update(chunk)
+    uploaded.seek(0)
+    artifact = Artifact(
+        submission=submission,
+        kind=kind,
+        original_name=name,
+        size=uploaded.size,
+        content_type=content_type,
+        sha256=digest.hexdigest(),
+        uploaded_by=actor,
+        uploaded_at=clock.now(),
+    )
+    with transaction.atomic():
+        artifact.file.save(name, uploaded, save=False)
+        artifact.save()
+        audit_record(
+            submission=submission,
+            actor=actor,
+            action="artifact_uploaded",
+            comment=f"{artifact.get_kind_display()}: {name}",
+        )
+    return artifact
+
+
+# --- agreements -----------------------------------------------------------------------------
+
+AGREEMENT_ACTIONS = {
+    "open_negotiation": "Open negotiation",
+    "sign": "Record signature",
+    "suspend": "Suspend",
+    "reinstate": "Reinstate",
+    "terminate": "Terminate",
+}
+
+
+def agreement_available_actions(agreement: Agreement) -> list[tuple[str, str]]:
+    names = {t.name for t in agreement.get_available_status_transitions()}
+    return [(name, label) for name, label in AGREEMENT_ACTIONS.items() if name in names]
+
+
+def agreement_change_status(*, agreement: Agreement, action: str, actor, note: str = "") -> Agreement:
+    if not rules.may_manage_agreements(actor):
+        raise NotPermitted("Only administrators can change agreements.")
+    if action not in dict(agreement_available_actions(agreement)):
+        raise TransitionRefused(
+            f"An agreement that is {agreement.get_status_display().lower()} cannot be changed that way.",
+            state=agreement.status,
+        )
+    from_status = agreement.status
+    try:
+        with transaction.atomic():
+            getattr(agreement, action)()
+            agreement.save()
+            AgreementEvent.objects.create(
+                agreement=agreement,
+                from_status=from_status,
+                to_status=agreement.status,
+                recorded_by=actor,
+                recorded_at=clock.now(),
+                note=note,
+            )
+    except ConcurrentTransition:
+        agreement.refresh_from_db()
+        raise TransitionRefused(
+            "This agreement changed while you were working on it. Reload and try again.", state=agreement.status
+        ) from None
+    return agreement
+
+
+def agreement_set_window(*, agreement: Agreement, actor, days: int) -> Agreement:
+    if not rules.may_manage_agreements(actor):
+        raise NotPermitted("Only administrators can change agreements.")
+    if not 1 <= int(days) <= 30:
+        message = "The review window is between 1 and 30 days."
+        raise ValidationFailed(message, details={"review_window_days": [message]})
+    agreement.review_window_days = int(days)
+    agreement.save(update_fields=["review_window_days"])
+    return agreement
+
+
+def organization_ensure_agreement(organization: Organization) -> Agreement:
+    agreement, _ = Agreement.objects.get_or_create(organization=organization)
+    return agreement

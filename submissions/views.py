@@ -1,0 +1,221 @@
+"""Pages for submissions and agreements. Thin: parse, call a service, render."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from caisi_portal import clock
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import rules
+from caisi_portal.errors import ApplicationError
+from caisi_portal.web import add_service_error
+from reviews.forms import AssignmentForm, FindingForm, ProposeFlagForm, ResultForm
+
+from . import selectors, services
+from .forms import ArtifactForm, SubmissionForm, transition_form_class
+from .models import Agreement, Artifact, ModelSubmission
+
+
+def _visible_submission(request, pk) -> ModelSubmission:
+    # Out of scope is "not found": nobody learns that another lab's submission exists.
+    return get_object_or_404(ModelSubmission.objects.visible_to(request.user).select_related("organization"), pk=pk)
+
+
+@login_required
+def home(request):
+    return render(
+        request,
+        "submissions/home.html",
+        {
+            "sections": selectors.home_sections(request.user),
+            "counts": selectors.state_counts(request.user) if rules.is_administrator(request.user) else None,
+            "may_create": rules.may_create_submission(request.user),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def submission_create(request):
+    if not rules.may_create_submission(request.user):
+        raise Http404
+    form = SubmissionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            submission = services.submission_create_draft(actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, "Draft saved. Upload a model card, then submit it for review.")
+            return redirect(submission)
+    return render(request, "submissions/form.html", {"form": form, "title": "New submission"})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def submission_edit(request, pk):
+    submission = _visible_submission(request, pk)
+    if not rules.may_edit_draft(request.user, submission):
+        messages.error(request, "Only a draft can be edited, by its developer's staff.")
+        return redirect(submission)
+    form = SubmissionForm(request.POST or None, instance=submission)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.submission_update_draft(submission=submission, actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, "Draft saved.")
+            return redirect(submission)
+    return render(
+        request, "submissions/form.html", {"form": form, "title": f"Edit {submission}", "submission": submission}
+    )
+
+
+@login_required
+def submission_detail(request, pk):
+    submission = _visible_submission(request, pk)
+    user = request.user
+    context = {
+        "submission": submission,
+        "transitions": services.available_transitions(submission, user),
+        "may_edit": rules.may_edit_draft(user, submission),
+        "artifact_form": ArtifactForm() if rules.may_upload_artifact(user, submission) else None,
+        "assignment_form": AssignmentForm() if rules.may_assign_reviewers(user, submission) else None,
+        "result_form": ResultForm(submission=submission) if rules.may_record_evaluation(user, submission) else None,
+        "finding_form": (
+            FindingForm(submission=submission, user=user) if rules.may_record_finding(user, submission) else None
+        ),
+        "propose_form": ProposeFlagForm() if rules.may_propose_determination(user, submission) else None,
+        **selectors.submission_detail_context(submission, user),
+    }
+    proposal = context.get("proposal")
+    context["may_concur"] = bool(proposal) and rules.may_concur(user, proposal)
+    return render(request, "submissions/detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def submission_action(request, pk, name):
+    """One transition: its form on GET, the service call on POST."""
+    submission = _visible_submission(request, pk)
+    if name not in services.all_transition_names():
+        raise Http404
+    form_class = transition_form_class(name)
+    form = form_class(request.POST or None, initial={"expected_state": submission.state})
+    blockers = services.transition_blockers(submission, name, request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.submission_transition(
+                submission=submission,
+                name=name,
+                actor=request.user,
+                comment=form.cleaned_data["comment"],
+                expected_state=form.cleaned_data["expected_state"],
+                data=form.transition_data(),
+            )
+        except ApplicationError as exc:
+            add_service_error(form, exc)
+            status = exc.status_code
+        else:
+            messages.success(
+                request, f"{services.transition_label(name)}: the submission is now {submission.get_state_display()}."
+            )
+            return redirect(submission)
+    else:
+        status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "submissions/action.html",
+        {
+            "submission": submission,
+            "form": form,
+            "name": name,
+            "label": services.transition_label(name),
+            "blockers": blockers,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def artifact_upload(request, pk):
+    submission = _visible_submission(request, pk)
+    form = ArtifactForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.artifact_upload(
+                submission=submission,
+                actor=request.user,
+                kind=form.cleaned_data["kind"],
+                uploaded=form.cleaned_data["file"],
+            )
+        except ApplicationError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, "Artifact uploaded.")
+            return redirect(submission)
+    return render(
+        request,
+        "submissions/artifact_form.html",
+        {"submission": submission, "form": form},
+        status=400,
+    )
+
+
+@login_required
+def artifact_download(request, pk, artifact_pk):
+    submission = _visible_submission(request, pk)
+    if not rules.may_view_artifacts(request.user, submission):
+        raise Http404
+    artifact = get_object_or_404(Artifact, pk=artifact_pk, submission=submission)
+    return FileResponse(
+        artifact.file.open("rb"), as_attachment=True, filename=artifact.original_name, content_type=artifact.content_type
+    )
+
+
+@login_required
+def agreement_list(request):
+    agreements = selectors.agreements_for(request.user)
+    if not agreements.exists() and not rules.is_office_staff(request.user):
+        raise Http404
+    rows = [
+        {
+            "agreement": a,
+            "actions": services.agreement_available_actions(a) if rules.may_manage_agreements(request.user) else [],
+            "negotiating_days": (
+                (clock.now().date() - a.negotiation_started_on).days
+                if a.status == Agreement.Status.NEGOTIATING and a.negotiation_started_on
+                else None
+            ),
+        }
+        for a in agreements
+    ]
+    return render(
+        request, "submissions/agreements.html", {"rows": rows, "may_manage": rules.may_manage_agreements(request.user)}
+    )
+
+
+@login_required
+@require_POST
+def agreement_change(request, pk):
+    agreement = get_object_or_404(Agreement.objects.visible_to(request.user), pk=pk)
+    try:
+        if "review_window_days" in request.POST:
+            services.agreement_set_window(
+                agreement=agreement, actor=request.user, days=request.POST.get("review_window_days") or 0
+            )
+        else:
+            services.agreement_change_status(
+                agreement=agreement,
+                action=request.POST.get("action", ""),
+                actor=request.user,
+                note=request.POST.get("note", ""),
+            )
+    except (ApplicationError, ValueError) as exc:
+        messages.error(request, getattr(exc, "message", "The review window must be a whole number of days."))
+    else:
+        messages.success(request, f"{agreement.organization}: agreement updated.")
+    return redirect("submissions:agreements")
