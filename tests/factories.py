@@ -1,0 +1,208 @@
+"""Factories for the portal's tests. Users get roles through real groups."""
+
+import datetime as dt
+import itertools
+
+import factory
+from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from accounts.models import Clearance, User
+from accounts.roles import Role
+from caisi_portal import clock
+from reviews import services as review_services
+from reviews.models import Assignment, EvaluationDomain, Finding
+from submissions import services
+from submissions.models import Agreement, Artifact, Organization, State
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Lab {n}")
+    slug = factory.Sequence(lambda n: f"lab-{n}")
+    kind = Organization.Kind.DEVELOPER
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.test")
+    clearance = Clearance.UNCLASSIFIED
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        if extracted:
+            self.groups.add(Group.objects.get(name=extracted))
+
+    @factory.post_generation
+    def password(self, create, extracted, **kwargs):
+        self.set_password(extracted or "correct-horse-battery")
+        self.save()
+
+
+def signed_agreement(org, window=30):
+    agreement, _ = Agreement.objects.get_or_create(organization=org)
+    if agreement.status != Agreement.Status.SIGNED:
+        agreement.sign()
+    agreement.review_window_days = window
+    agreement.save()
+    return agreement
+
+
+def developer_org(name, *, status="signed"):
+    org = OrganizationFactory(name=name, slug=name.lower().replace(" ", "-"))
+    agreement, _ = Agreement.objects.get_or_create(organization=org)
+    if status == "signed":
+        signed_agreement(org)
+    elif status == "negotiating":
+        agreement.open_negotiation()
+        agreement.save()
+    elif status == "suspended":
+        agreement.sign()
+        agreement.suspend()
+        agreement.save()
+    return org
+
+
+def model_card(name="model-card.md", body=b"# Model card\nA simulated card.\n"):
+    return SimpleUploadedFile(name, body, content_type="text/markdown")
+
+
+DRAFT_DEFAULTS = {
+    "release_channel": "api",
+    "capabilities": "Reasoning and code.",
+    "intended_use": "API customers.",
+    "evaluator_access": "A dedicated endpoint.",
+}
+
+
+_model_numbers = itertools.count(1)
+
+
+def draft(developer, **overrides):
+    fields = {
+        "model_name": overrides.pop("model_name", f"Model-{next(_model_numbers)}"),
+        "model_version": "1.0",
+        "planned_release_date": clock.now().date() + dt.timedelta(days=60),
+        **DRAFT_DEFAULTS,
+        **overrides,
+    }
+    submission = services.submission_create_draft(actor=developer, **fields)
+    services.artifact_upload(
+        submission=submission, actor=developer, kind=Artifact.Kind.MODEL_CARD, uploaded=model_card()
+    )
+    return submission
+
+
+def move(submission, name, actor, **data):
+    if name == "accept":
+        data.setdefault("checklist", dict.fromkeys(services.INTAKE_CHECKLIST, True))
+    if name == "request_information":
+        data.setdefault("questions", "What safeguards ship with the model?")
+    if name == "answer_information_request":
+        data.setdefault("answer", "Refusal training and a classifier.")
+    if name == "clear":
+        data.setdefault("rationale", "No threshold exceeded.")
+    if name == "remove_access":
+        data.setdefault("order", "Order 2026-17: remove access.")
+    return services.submission_transition(submission=submission, name=name, actor=actor, data=data)
+
+
+def record_all_results(submission, reviewer, score=0.1, threshold=0.5):
+    for item in submission.plan_items.select_related("domain"):
+        review_services.evaluation_result_record(
+            submission=submission, domain=item.domain, actor=reviewer, score=score, threshold=threshold
+        )
+
+
+def serious_finding(submission, reviewer, *, classification=Clearance.UNCLASSIFIED, severity=Finding.Severity.HIGH):
+    return review_services.finding_record(
+        submission=submission,
+        actor=reviewer,
+        domain=EvaluationDomain.objects.first(),
+        severity=severity,
+        classification=classification,
+        title="Exploit generation",
+        description="Produces working exploits for known CVEs.",
+    )
+
+
+class Cast:
+    """The people of one test: a lab with its staff, the office, a partner, outsiders."""
+
+    def __init__(self):
+        self.office = OrganizationFactory(name="Review Office", slug="office", kind=Organization.Kind.REVIEW_OFFICE)
+        self.lab = developer_org("Lab Alpha")
+        self.other_lab = developer_org("Lab Beta")
+        self.holdout = developer_org("Lab Holdout", status="negotiating")
+        self.partner_org = OrganizationFactory(
+            name="Partner", slug="partner", kind=Organization.Kind.TRUSTED_PARTNER
+        )
+        self.developer = UserFactory(username="dev", role=Role.DEVELOPER_STAFF, organization=self.lab)
+        self.other_developer = UserFactory(
+            username="dev.beta", role=Role.DEVELOPER_STAFF, organization=self.other_lab
+        )
+        self.holdout_developer = UserFactory(
+            username="dev.holdout", role=Role.DEVELOPER_STAFF, organization=self.holdout
+        )
+        self.lead = UserFactory(
+            username="lead", role=Role.LEAD_REVIEWER, organization=self.office, clearance=Clearance.SECRET
+        )
+        self.reviewer = UserFactory(
+            username="reviewer", role=Role.REVIEWER, organization=self.office, clearance=Clearance.SECRET
+        )
+        self.low_reviewer = UserFactory(
+            username="reviewer.cui", role=Role.REVIEWER, organization=self.office, clearance=Clearance.CUI
+        )
+        self.unassigned_reviewer = UserFactory(
+            username="reviewer.idle", role=Role.REVIEWER, organization=self.office, clearance=Clearance.SECRET
+        )
+        self.admin = UserFactory(
+            username="admin", role=Role.ADMINISTRATOR, organization=self.office, clearance=Clearance.SECRET
+        )
+        self.partner = UserFactory(username="partner", role=Role.TRUSTED_PARTNER, organization=self.partner_org)
+        self.trainee = UserFactory(username="trainee", role=Role.TRAINEE, organization=self.office)
+
+    def submission(self, state=State.DRAFT, **overrides):
+        """A submission of Lab Alpha carried to `state` through the services."""
+        s = draft(self.developer, **overrides)
+        if state == State.DRAFT:
+            return s
+        if state == State.WITHDRAWN:
+            return move(s, "withdraw", self.developer)
+        move(s, "submit", self.developer)
+        if state == State.INTAKE:
+            return s
+        if state == State.INFORMATION_REQUESTED:
+            return move(s, "request_information", self.admin)
+        move(s, "accept", self.admin)
+        review_services.assignment_create(submission=s, reviewer=self.lead, role=Assignment.Role.LEAD, actor=self.admin)
+        review_services.assignment_create(
+            submission=s, reviewer=self.reviewer, role=Assignment.Role.MEMBER, actor=self.admin
+        )
+        review_services.assignment_create(
+            submission=s, reviewer=self.low_reviewer, role=Assignment.Role.MEMBER, actor=self.admin
+        )
+        if state == State.EVALUATION:
+            return s
+        record_all_results(s, self.reviewer)
+        if state in (State.FLAGGED,):
+            serious_finding(s, self.reviewer)
+            proposal = review_services.determination_propose_flag(submission=s, actor=self.lead, rationale="Uplift.")
+            review_services.determination_concur(determination=proposal, actor=self.reviewer)
+            return move(s, "flag", self.lead)
+        move(s, "clear", self.lead, partner_summary="Cleared; no threshold exceeded.")
+        if state == State.CLEARED:
+            return s
+        move(s, "record_release", self.developer)
+        if state == State.RELEASED:
+            return s
+        return move(s, "remove_access", self.admin)
