@@ -25,9 +25,7 @@ def is_office_staff(user) -> bool:
 
 def is_developer_of(user, organization_id) -> bool:
     return (
-        has_role(user, Role.DEVELOPER_STAFF)
-        and organization_id is not None
-        and user.organization_id == organization_id
+        has_role(user, Role.DEVELOPER_STAFF) and organization_id is not None and user.organization_id == organization_id
     )
 
 
@@ -54,9 +52,7 @@ def assignment_role(user, submission) -> str | None:
 
     if not user.is_authenticated or submission.pk is None:
         return None
-    return (
-        Assignment.objects.filter(submission_id=submission.pk, reviewer=user).values_list("role", flat=True).first()
-    )
+    return Assignment.objects.filter(submission_id=submission.pk, reviewer=user).values_list("role", flat=True).first()
 
 
 # --- scopes ---------------------------------------------------------------------------
@@ -64,7 +60,6 @@ def assignment_role(user, submission) -> str | None:
 
 def scope_submissions(qs, user):
     from reviews.models import Assignment
-
     from submissions.models import ANNOUNCED_STATES, State
 
     if not user.is_authenticated or not user.is_active:
@@ -114,7 +109,10 @@ def scope_agreements(qs, user):
 def scope_audit_entries(qs, user):
     if is_office_staff(user):
         return qs
-    return qs.filter(internal=False)
+    if has_role(user, Role.DEVELOPER_STAFF) and user.organization_id:
+        # The developer follows its own submissions' public steps, not the office's work.
+        return qs.filter(internal=False, submission__organization_id=user.organization_id)
+    return qs.none()
 
 
 # --- predicates used as FSM permissions: (submission, user) -> bool -----------------

@@ -12,7 +12,5 @@ def add_service_error(form, exc: ApplicationError) -> None:
                 for message in messages if isinstance(messages, list) else [messages]:
                     form.add_error(field, str(message))
                 placed = True
-    if not placed:
-        form.add_error(None, exc.message)
-    elif exc.message and not any(exc.message in errs for errs in form.errors.values()):
+    if not placed or (exc.message and not any(exc.message in errs for errs in form.errors.values())):
         form.add_error(None, exc.message)

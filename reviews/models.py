@@ -55,9 +55,7 @@ class Assignment(models.Model):
         LEAD = "lead", "Lead reviewer"
         MEMBER = "member", "Reviewer"
 
-    submission = models.ForeignKey(
-        "submissions.ModelSubmission", on_delete=models.CASCADE, related_name="assignments"
-    )
+    submission = models.ForeignKey("submissions.ModelSubmission", on_delete=models.CASCADE, related_name="assignments")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -81,6 +79,9 @@ class EvaluationPlanItem(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["submission", "domain"], name="domain_planned_once")]
 
+    def __str__(self):
+        return f"{self.domain} for {self.submission}"
+
 
 class EvaluationResult(models.Model):
     class Outcome(models.TextChoices):
@@ -100,6 +101,9 @@ class EvaluationResult(models.Model):
     class Meta:
         ordering = ["domain__sort_order"]
         constraints = [models.UniqueConstraint(fields=["submission", "domain"], name="one_result_per_domain")]
+
+    def __str__(self):
+        return f"{self.domain}: {self.get_outcome_display()}"
 
 
 class FindingQuerySet(models.QuerySet):

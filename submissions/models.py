@@ -107,9 +107,7 @@ class Agreement(ConcurrentTransitionMixin, models.Model):
     def reinstate(self):
         self.suspended_on = None
 
-    @transition(
-        field=status, source=[Status.NEGOTIATING, Status.SIGNED, Status.SUSPENDED], target=Status.TERMINATED
-    )
+    @transition(field=status, source=[Status.NEGOTIATING, Status.SIGNED, Status.SUSPENDED], target=Status.TERMINATED)
     def terminate(self):
         self.terminated_on = clock.now().date()
 
@@ -151,6 +149,9 @@ class AgreementEvent(AppendOnlyModel):
 
     class Meta:
         ordering = ["recorded_at", "pk"]
+
+    def __str__(self):
+        return f"{self.agreement.organization}: {self.from_status} → {self.to_status}"
 
 
 class State(models.TextChoices):
@@ -204,9 +205,7 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
     # Where an answered information request returns the submission to.
     resume_state = models.CharField(max_length=30, blank=True, choices=State.choices)
 
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True)
     created_at = models.DateTimeField()
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
@@ -396,9 +395,7 @@ class Artifact(models.Model):
 class InformationRequest(models.Model):
     """Questions the office put to the developer; the review clock waits for the answer."""
 
-    submission = models.ForeignKey(
-        ModelSubmission, on_delete=models.CASCADE, related_name="information_requests"
-    )
+    submission = models.ForeignKey(ModelSubmission, on_delete=models.CASCADE, related_name="information_requests")
     questions = models.TextField()
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField()
@@ -415,6 +412,9 @@ class InformationRequest(models.Model):
                 fields=["submission"], condition=Q(answered_at__isnull=True), name="one_open_request_per_submission"
             )
         ]
+
+    def __str__(self):
+        return f"Information request on {self.submission}"
 
 
 class AuditEntryQuerySet(AppendOnlyQuerySet):

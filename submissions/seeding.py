@@ -159,7 +159,9 @@ def _submission(spec, users, report):
         _step(submission, step, users, author)
     for a in spec.get("assignments", []):
         review_services.assignment_create(
-            submission=submission, reviewer=users[a["reviewer"]], role=a.get("role", Assignment.Role.MEMBER),
+            submission=submission,
+            reviewer=users[a["reviewer"]],
+            role=a.get("role", Assignment.Role.MEMBER),
             actor=users[a["by"]],
         )
     for r in spec.get("results", []):

@@ -92,7 +92,9 @@ def submission_detail_context(submission, user) -> dict:
         "developer_view": developer_view,
         "partner_view": not office_view and not developer_view and not rules.is_office_staff(user),
         "timeline": submission.audit_entries.for_viewer(user).select_related("actor"),
-        "artifacts": submission.artifacts.select_related("uploaded_by") if rules.may_view_artifacts(user, submission) else None,
+        "artifacts": submission.artifacts.select_related("uploaded_by")
+        if rules.may_view_artifacts(user, submission)
+        else None,
         "information_requests": (
             submission.information_requests.select_related("requested_by", "answered_by")
             if developer_view or rules.is_office_staff(user)
@@ -100,14 +102,16 @@ def submission_detail_context(submission, user) -> dict:
         ),
         "agreement": Agreement.objects.filter(organization_id=submission.organization_id).first(),
     }
-    determination = Determination.objects.filter(submission=submission).select_related(
-        "decided_by", "concurred_by"
-    ).first()
+    determination = (
+        Determination.objects.filter(submission=submission).select_related("decided_by", "concurred_by").first()
+    )
     if office_view:
         context.update(
             assignments=submission.assignments.select_related("reviewer"),
             plan=_plan_with_results(submission),
-            findings=Finding.objects.visible_to(user).filter(submission=submission).select_related("domain", "recorded_by"),
+            findings=Finding.objects.visible_to(user)
+            .filter(submission=submission)
+            .select_related("domain", "recorded_by"),
             hidden_findings=submission.findings.exclude(
                 pk__in=Finding.objects.visible_to(user).filter(submission=submission).values("pk")
             ).count(),

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils.text import get_valid_filename
 from django_fsm import ConcurrentTransition
 
@@ -67,9 +68,7 @@ MSG_UNKNOWN_TRANSITION = "There is no action called '{name}'."
 def _fsm_transitions(submission) -> dict:
     """name -> django_fsm Transition leaving the current state, whatever its guards say."""
     field = ModelSubmission._meta.get_field("state")
-    return {
-        t.name: t for t in field.get_all_transitions(ModelSubmission) if t.source in (submission.state, "*")
-    }
+    return {t.name: t for t in field.get_all_transitions(ModelSubmission) if t.source in (submission.state, "*")}
 
 
 def transition_label(name: str) -> str:
@@ -172,9 +171,7 @@ def _validate_inputs(name: str, data: dict) -> tuple[dict, dict]:
         checklist = data.get("checklist") or {}
         missing = [text for key, text in INTAKE_CHECKLIST.items() if not checklist.get(key)]
         if missing:
-            raise ValidationFailed(
-                "Complete the intake checklist before accepting.", details={"checklist": missing}
-            )
+            raise ValidationFailed("Complete the intake checklist before accepting.", details={"checklist": missing})
         return {"checklist": {k: True for k in INTAKE_CHECKLIST}}, data
     if name == "request_information":
         _require(data, "questions", "Write the questions the developer must answer.")
@@ -185,7 +182,8 @@ def _validate_inputs(name: str, data: dict) -> tuple[dict, dict]:
     if name == "record_release":
         released_at = data.get("released_at") or clock.now()
         if isinstance(released_at, dt.date) and not isinstance(released_at, dt.datetime):
-            released_at = dt.datetime.combine(released_at, dt.time(12), tzinfo=dt.UTC)
+            # A day without a time: the start of that day, so "today" is never in the future.
+            released_at = dt.datetime.combine(released_at, dt.time(0), tzinfo=dt.UTC)
         if released_at > clock.now():
             raise ValidationFailed(
                 "A release can only be recorded once it has happened.",
@@ -323,7 +321,7 @@ def _save_draft(submission):
 # What an artifact may be: sniffed from its bytes, and its name must agree.
 PDF_SUFFIXES = {".pdf"}
 TEXT_SUFFIXES = {".md", ".txt", ".json", ".csv"}
-MSG_TOO_LARGE = "The file is {size} MB; the largest artifact accepted is {limit} MB."
+MSG_TOO_LARGE = "The file is {size}; the largest artifact accepted is {limit}."
 MSG_BAD_TYPE = "Artifacts must be PDF, Markdown, plain text, JSON or CSV files."
 MSG_MISMATCH = "The file's content does not match its name ({suffix})."
 
@@ -346,7 +344,7 @@ def artifact_validate(uploaded) -> tuple[str, str]:
     """Return (safe original name, content type) or raise ValidationFailed."""
     limit = settings.ARTIFACT_MAX_BYTES
     if uploaded.size > limit:
-        message = MSG_TOO_LARGE.format(size=round(uploaded.size / 1_048_576, 1), limit=round(limit / 1_048_576, 1))
+        message = MSG_TOO_LARGE.format(size=filesizeformat(uploaded.size), limit=filesizeformat(limit))
         raise ValidationFailed(message, details={"file": [message]})
     name = get_valid_filename(PurePath(uploaded.name or "artifact").name)[:200] or "artifact"
     suffix = PurePath(name).suffix.lower()

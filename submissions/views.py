@@ -4,10 +4,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from caisi_portal import clock
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import rules
+from caisi_portal import clock
 from caisi_portal.errors import ApplicationError
 from caisi_portal.web import add_service_error
 from reviews.forms import AssignmentForm, FindingForm, ProposeFlagForm, ResultForm
@@ -172,7 +172,10 @@ def artifact_download(request, pk, artifact_pk):
         raise Http404
     artifact = get_object_or_404(Artifact, pk=artifact_pk, submission=submission)
     return FileResponse(
-        artifact.file.open("rb"), as_attachment=True, filename=artifact.original_name, content_type=artifact.content_type
+        artifact.file.open("rb"),
+        as_attachment=True,
+        filename=artifact.original_name,
+        content_type=artifact.content_type,
     )
 
 

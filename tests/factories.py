@@ -143,13 +143,9 @@ class Cast:
         self.lab = developer_org("Lab Alpha")
         self.other_lab = developer_org("Lab Beta")
         self.holdout = developer_org("Lab Holdout", status="negotiating")
-        self.partner_org = OrganizationFactory(
-            name="Partner", slug="partner", kind=Organization.Kind.TRUSTED_PARTNER
-        )
+        self.partner_org = OrganizationFactory(name="Partner", slug="partner", kind=Organization.Kind.TRUSTED_PARTNER)
         self.developer = UserFactory(username="dev", role=Role.DEVELOPER_STAFF, organization=self.lab)
-        self.other_developer = UserFactory(
-            username="dev.beta", role=Role.DEVELOPER_STAFF, organization=self.other_lab
-        )
+        self.other_developer = UserFactory(username="dev.beta", role=Role.DEVELOPER_STAFF, organization=self.other_lab)
         self.holdout_developer = UserFactory(
             username="dev.holdout", role=Role.DEVELOPER_STAFF, organization=self.holdout
         )

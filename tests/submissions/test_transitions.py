@@ -222,9 +222,7 @@ class TestFlag:
 
 
 class TestWithdraw:
-    @pytest.mark.parametrize(
-        "state", [State.DRAFT, State.INTAKE, State.INFORMATION_REQUESTED, State.EVALUATION]
-    )
+    @pytest.mark.parametrize("state", [State.DRAFT, State.INTAKE, State.INFORMATION_REQUESTED, State.EVALUATION])
     def test_developer_withdraws_before_a_determination(self, cast, state):
         s = cast.submission(state)
         move(s, "withdraw", cast.developer)
@@ -306,7 +304,12 @@ def test_every_transition_writes_one_audit_entry(cast):
     s = cast.submission(State.ACCESS_REMOVED)
     transitions = [a for a in audit_actions(s) if a[2]]
     assert [t[0] for t in transitions] == [
-        "draft_created", "submit", "accept", "clear", "record_release", "remove_access"
+        "draft_created",
+        "submit",
+        "accept",
+        "clear",
+        "record_release",
+        "remove_access",
     ]
 
 

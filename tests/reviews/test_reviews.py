@@ -1,0 +1,148 @@
+"""Assignments with conflict-of-interest checks, results, and the clearance rule for findings."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Clearance
+from caisi_portal.errors import NotPermitted, ValidationFailed
+from reviews import services
+from reviews.models import Assignment, ConflictOfInterest, EvaluationDomain, EvaluationResult, Finding
+from submissions.models import State
+from tests.factories import UserFactory, serious_finding
+
+pytestmark = pytest.mark.django_db
+
+
+class TestAssignment:
+    def test_reviewer_declared_conflicted_is_refused_with_the_reason(self, cast):
+        s = cast.submission(State.INTAKE)
+        services.conflict_declare(
+            reviewer=cast.unassigned_reviewer, organization=cast.lab, kind=ConflictOfInterest.Kind.AFFILIATION
+        )
+        with pytest.raises(ValidationFailed, match="conflict of interest with Lab Alpha"):
+            services.assignment_create(submission=s, reviewer=cast.unassigned_reviewer, role="member", actor=cast.admin)
+        assert not Assignment.objects.filter(submission=s, reviewer=cast.unassigned_reviewer).exists()
+
+    def test_reviewer_affiliated_with_the_organization_is_refused(self, cast):
+        from accounts.roles import Role
+
+        insider = UserFactory(username="insider", role=Role.REVIEWER, organization=cast.lab)
+        s = cast.submission(State.INTAKE)
+        with pytest.raises(ValidationFailed, match="conflict of interest"):
+            services.assignment_create(submission=s, reviewer=insider, role="member", actor=cast.admin)
+
+    def test_only_one_lead_and_no_double_assignment(self, cast):
+        s = cast.submission(State.EVALUATION)
+        with pytest.raises(ValidationFailed, match="already assigned"):
+            services.assignment_create(submission=s, reviewer=cast.reviewer, role="member", actor=cast.admin)
+        from accounts.roles import Role
+
+        second_lead = UserFactory(username="lead2", role=Role.LEAD_REVIEWER, organization=cast.office)
+        with pytest.raises(ValidationFailed, match="already has a lead"):
+            services.assignment_create(submission=s, reviewer=second_lead, role="lead", actor=cast.admin)
+
+    def test_a_reviewer_cannot_lead(self, cast):
+        s = cast.submission(State.INTAKE)
+        with pytest.raises(ValidationFailed, match="not a lead reviewer"):
+            services.assignment_create(submission=s, reviewer=cast.unassigned_reviewer, role="lead", actor=cast.admin)
+
+    def test_non_reviewers_cannot_be_assigned(self, cast):
+        s = cast.submission(State.INTAKE)
+        with pytest.raises(ValidationFailed, match="not a reviewer"):
+            services.assignment_create(submission=s, reviewer=cast.trainee, role="member", actor=cast.admin)
+
+    @pytest.mark.parametrize("who", ["developer", "reviewer", "partner"])
+    def test_only_admins_and_leads_assign(self, cast, who):
+        s = cast.submission(State.INTAKE)
+        with pytest.raises(NotPermitted):
+            services.assignment_create(
+                submission=s, reviewer=cast.unassigned_reviewer, role="member", actor=getattr(cast, who)
+            )
+
+    def test_conflicted_reviewer_is_refused_on_the_page(self, cast, client):
+        s = cast.submission(State.INTAKE)
+        services.conflict_declare(reviewer=cast.unassigned_reviewer, organization=cast.lab)
+        client.force_login(cast.admin)
+        response = client.post(
+            reverse("reviews:assign", args=[s.pk]), {"reviewer": cast.unassigned_reviewer.pk, "role": "member"}
+        )
+        assert response.status_code == 400
+        assert "has a conflict of interest with Lab Alpha" in response.content.decode()
+
+
+class TestResults:
+    def test_outcome_follows_score_and_threshold(self, cast):
+        s = cast.submission(State.EVALUATION)
+        cyber = EvaluationDomain.objects.get(slug="cyber-offense")
+        r = services.evaluation_result_record(submission=s, domain=cyber, actor=cast.reviewer, score=0.7, threshold=0.5)
+        assert r.outcome == EvaluationResult.Outcome.THRESHOLD_EXCEEDED
+        r = services.evaluation_result_record(submission=s, domain=cyber, actor=cast.reviewer, score=0.2, threshold=0.5)
+        assert r.outcome == EvaluationResult.Outcome.BELOW_THRESHOLD
+        assert EvaluationResult.objects.filter(submission=s).count() == 1
+
+    def test_domain_must_be_planned(self, cast):
+        s = cast.submission(State.EVALUATION)
+        extra = EvaluationDomain.objects.create(slug="persuasion", name="Persuasion")
+        with pytest.raises(ValidationFailed, match="not in this submission's evaluation plan"):
+            services.evaluation_result_record(submission=s, domain=extra, actor=cast.reviewer, score=1, threshold=2)
+
+    def test_not_a_number_is_a_clear_error(self, cast):
+        s = cast.submission(State.EVALUATION)
+        cyber = EvaluationDomain.objects.get(slug="cyber-offense")
+        with pytest.raises(ValidationFailed, match="Enter a number"):
+            services.evaluation_result_record(submission=s, domain=cyber, actor=cast.reviewer, score="NaN", threshold=1)
+
+    def test_unassigned_reviewer_cannot_record(self, cast):
+        s = cast.submission(State.EVALUATION)
+        cyber = EvaluationDomain.objects.get(slug="cyber-offense")
+        with pytest.raises(NotPermitted):
+            services.evaluation_result_record(
+                submission=s, domain=cyber, actor=cast.unassigned_reviewer, score=1, threshold=2
+            )
+
+
+class TestFindingClearance:
+    @pytest.fixture
+    def findings(self, cast):
+        s = cast.submission(State.EVALUATION)
+        return s, {
+            level: serious_finding(s, cast.reviewer, classification=level)
+            for level in (Clearance.UNCLASSIFIED, Clearance.CUI, Clearance.SECRET)
+        }
+
+    @pytest.mark.parametrize(
+        ("who", "expected"),
+        [
+            ("reviewer", {Clearance.UNCLASSIFIED, Clearance.CUI, Clearance.SECRET}),
+            ("low_reviewer", {Clearance.UNCLASSIFIED, Clearance.CUI}),
+            ("admin", {Clearance.UNCLASSIFIED, Clearance.CUI, Clearance.SECRET}),
+            ("unassigned_reviewer", set()),
+            ("developer", set()),
+            ("partner", set()),
+            ("other_developer", set()),
+        ],
+    )
+    def test_findings_only_at_or_below_clearance(self, cast, findings, who, expected):
+        s, _ = findings
+        user = getattr(cast, who)
+        seen = set(Finding.objects.visible_to(user).filter(submission=s).values_list("classification", flat=True))
+        assert seen == expected
+
+    def test_page_hides_findings_above_clearance(self, cast, findings, client):
+        s, by_level = findings
+        client.force_login(cast.low_reviewer)
+        page = client.get(s.get_absolute_url()).content.decode()
+        assert "[SECRET]" not in page and page.count("Exploit generation") == 2
+        assert "1 finding above your clearance is not shown" in page
+        secret = by_level[Clearance.SECRET]
+        assert client.get(reverse("reviews:evidence", args=[s.pk, secret.pk])).status_code == 404
+
+    def test_cannot_record_above_own_clearance(self, cast):
+        s = cast.submission(State.EVALUATION)
+        with pytest.raises(ValidationFailed, match="above your own clearance"):
+            serious_finding(s, cast.low_reviewer, classification=Clearance.SECRET)
+
+    def test_developer_never_sees_findings_even_unclassified(self, cast, findings, client):
+        s, _ = findings
+        client.force_login(cast.developer)
+        assert "Exploit generation" not in client.get(s.get_absolute_url()).content.decode()

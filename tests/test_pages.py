@@ -1,0 +1,205 @@
+"""The demo journey through the pages: each role does its part, by forms, not services."""
+
+import datetime as dt
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from caisi_portal import clock
+from reviews.models import EvaluationDomain
+from submissions.models import ModelSubmission, State
+
+pytestmark = pytest.mark.django_db
+
+
+def act(client, submission, name, **fields):
+    url = reverse("submissions:action", args=[submission.pk, name])
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"expected_state": submission.state, "comment": "", **fields})
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    submission.refresh_from_db()
+    return submission
+
+
+def file_draft(client, cast, name):
+    client.force_login(cast.developer)
+    response = client.post(
+        reverse("submissions:create"),
+        {
+            "model_name": name,
+            "model_version": "1.0",
+            "release_channel": "api",
+            "planned_release_date": (clock.now().date() + dt.timedelta(days=45)).isoformat(),
+            "capabilities": "Coding agent.",
+            "intended_use": "API.",
+            "evaluator_access": "Endpoint.",
+        },
+    )
+    assert response.status_code == 302
+    s = ModelSubmission.objects.get(model_name=name)
+    card = SimpleUploadedFile("card.md", b"# card")
+    assert (
+        client.post(
+            reverse("submissions:artifact_upload", args=[s.pk]), {"kind": "model_card", "file": card}
+        ).status_code
+        == 302
+    )
+    return act(client, s, "submit")
+
+
+def accept_and_assign(client, cast, s):
+    client.force_login(cast.admin)
+    checklist = {"check_cards_received": "on", "check_access_confirmed": "on", "check_release_plan_confirmed": "on"}
+    domains = [str(pk) for pk in EvaluationDomain.objects.values_list("pk", flat=True)]
+    act(client, s, "accept", domains=domains, **checklist)
+    for reviewer, role in ((cast.lead, "lead"), (cast.reviewer, "member")):
+        r = client.post(reverse("reviews:assign", args=[s.pk]), {"reviewer": reviewer.pk, "role": role})
+        assert r.status_code == 302
+
+
+def record_results(client, cast, s):
+    client.force_login(cast.reviewer)
+    for domain in EvaluationDomain.objects.all():
+        r = client.post(
+            reverse("reviews:record_result", args=[s.pk]), {"domain": domain.pk, "score": "0.2", "threshold": "0.5"}
+        )
+        assert r.status_code == 302
+
+
+def test_draft_to_cleared_to_released_through_the_pages(cast, client):
+    s = file_draft(client, cast, "Page-Cleared")
+    assert s.state == State.INTAKE
+    accept_and_assign(client, cast, s)
+    record_results(client, cast, s)
+    client.force_login(cast.lead)
+    page = client.get(s.get_absolute_url()).content.decode()
+    assert "Clear for release" in page and "Flag</a>" not in page
+    act(client, s, "clear", rationale="All below threshold.", partner_summary="Cleared for partners.")
+    assert s.state == State.CLEARED
+
+    client.force_login(cast.partner)
+    assert "Cleared for partners." in client.get(s.get_absolute_url()).content.decode()
+
+    client.force_login(cast.developer)
+    act(client, s, "record_release", released_on=clock.now().date().isoformat(), note="GA")
+    assert s.state == State.RELEASED
+
+
+def test_draft_to_flagged_through_the_pages(cast, client):
+    s = file_draft(client, cast, "Page-Flagged")
+    accept_and_assign(client, cast, s)
+    record_results(client, cast, s)
+    domain = EvaluationDomain.objects.first()
+    r = client.post(
+        reverse("reviews:record_finding", args=[s.pk]),
+        {
+            "domain": domain.pk,
+            "severity": "high",
+            "classification": "0",
+            "title": "Exploit chain",
+            "description": "Writes a working exploit chain.",
+        },
+    )
+    assert r.status_code == 302
+    client.force_login(cast.lead)
+    r = client.post(reverse("reviews:propose_flag", args=[s.pk]), {"rationale": "Cyber uplift."})
+    assert r.status_code == 302
+    assert "Flag</a>" not in client.get(s.get_absolute_url()).content.decode()
+    client.force_login(cast.reviewer)
+    assert "Concur with this flag" in client.get(s.get_absolute_url()).content.decode()
+    assert client.post(reverse("reviews:concur", args=[s.pk])).status_code == 302
+    client.force_login(cast.lead)
+    act(client, s, "flag")
+    assert s.state == State.FLAGGED
+
+
+def test_page_shows_only_actions_the_user_may_take_now(cast, client):
+    s = cast.submission(State.INTAKE)
+    client.force_login(cast.developer)
+    page = client.get(s.get_absolute_url()).content.decode()
+    assert "Withdraw" in page and "Accept into evaluation" not in page
+    client.force_login(cast.admin)
+    page = client.get(s.get_absolute_url()).content.decode()
+    assert "Accept into evaluation" in page and "Withdraw" not in page
+
+
+def test_guard_refusal_is_explained_on_the_action_page(cast, client):
+    from tests.factories import draft
+
+    s = draft(cast.holdout_developer)
+    client.force_login(cast.holdout_developer)
+    page = client.get(reverse("submissions:action", args=[s.pk, "submit"])).content.decode()
+    assert "agreement is negotiating" in page
+    r = client.post(reverse("submissions:action", args=[s.pk, "submit"]), {"expected_state": "draft"})
+    assert r.status_code == 409 and "agreement is negotiating" in r.content.decode()
+
+
+def test_stale_form_gets_reload_message(cast, client):
+    s = cast.submission(State.INTAKE)
+    client.force_login(cast.developer)
+    r = client.post(reverse("submissions:action", args=[s.pk, "withdraw"]), {"expected_state": "evaluation"})
+    assert r.status_code == 409 and "Reload and try again" in r.content.decode()
+
+
+def test_bad_form_input_gets_field_messages(cast, client):
+    client.force_login(cast.developer)
+    r = client.post(reverse("submissions:create"), {"model_name": "", "release_channel": "telepathy"})
+    assert r.status_code == 200
+    body = r.content.decode()
+    assert "This field is required." in body and "Select a valid choice" in body
+    s = cast.submission(State.EVALUATION)
+    client.force_login(cast.reviewer)
+    r = client.post(reverse("reviews:record_result", args=[s.pk]), {"domain": "", "score": "lots"})
+    assert r.status_code == 400 and "Enter a number." in r.content.decode()
+
+
+def test_oversized_upload_is_refused_on_the_page(cast, client, settings):
+    s = cast.submission()
+    settings.ARTIFACT_MAX_BYTES = 10
+    client.force_login(cast.developer)
+    r = client.post(
+        reverse("submissions:artifact_upload", args=[s.pk]),
+        {"kind": "other", "file": SimpleUploadedFile("big.txt", b"x" * 100)},
+    )
+    assert (
+        r.status_code == 400
+        and "The file is 100\xa0bytes; the largest artifact accepted is 10\xa0bytes" in r.content.decode()
+    )
+
+
+@pytest.mark.parametrize("who", ["developer", "admin", "lead", "reviewer", "partner", "trainee"])
+def test_every_role_has_a_home(cast, client, who):
+    cast.submission(State.CLEARED)
+    client.force_login(getattr(cast, who))
+    assert client.get(reverse("home")).status_code == 200
+
+
+def test_admin_manages_agreements(cast, client):
+    from submissions.models import Agreement
+
+    client.force_login(cast.admin)
+    holdout = Agreement.objects.get(organization=cast.holdout)
+    page = client.get(reverse("submissions:agreements")).content.decode()
+    assert "Lab Holdout" in page and "Negotiating" in page
+    r = client.post(reverse("submissions:agreement_change", args=[holdout.pk]), {"action": "sign", "note": "Signed."})
+    assert r.status_code == 302
+    holdout.refresh_from_db()
+    assert holdout.status == "signed" and holdout.events.get().recorded_by == cast.admin
+    client.post(reverse("submissions:agreement_change", args=[holdout.pk]), {"review_window_days": "45"})
+    holdout.refresh_from_db()
+    assert holdout.review_window_days == 30
+
+
+def test_developer_cannot_change_agreements(cast, client):
+    from submissions.models import Agreement
+
+    client.force_login(cast.developer)
+    own = Agreement.objects.get(organization=cast.lab)
+    client.post(reverse("submissions:agreement_change", args=[own.pk]), {"action": "suspend"})
+    own.refresh_from_db()
+    assert own.status == "signed"
+    other = Agreement.objects.get(organization=cast.other_lab)
+    assert (
+        client.post(reverse("submissions:agreement_change", args=[other.pk]), {"action": "suspend"}).status_code == 404
+    )

@@ -1,0 +1,70 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from accounts.roles import ROLE_PERMISSIONS
+from submissions.models import Agreement, AuditEntry, ModelSubmission, Organization
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.django_db
+def test_demo_seed_loads_once_and_is_simulated(settings):
+    settings.DEBUG = True
+    call_command("load_seed")
+    counts = (Organization.objects.count(), ModelSubmission.objects.count(), AuditEntry.objects.count())
+    call_command("load_seed")
+    assert (Organization.objects.count(), ModelSubmission.objects.count(), AuditEntry.objects.count()) == counts
+    statuses = sorted(Agreement.objects.values_list("status", flat=True))
+    assert statuses == ["negotiating"] + ["signed"] * 5
+    assert not Organization.objects.filter(is_simulated=False).exists()
+    assert not ModelSubmission.objects.filter(is_simulated=False).exists()
+    assert set(ModelSubmission.objects.values_list("state", flat=True)) >= {"draft", "intake", "evaluation", "cleared"}
+
+
+@pytest.mark.django_db
+def test_seed_refuses_without_debug(settings):
+    from django.core.management.base import CommandError
+
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG false"):
+        call_command("load_seed")
+
+
+@pytest.mark.django_db
+def test_every_role_permission_exists():
+    from django.contrib.auth.models import Permission
+
+    for role, perms in ROLE_PERMISSIONS.items():
+        for dotted in perms:
+            app, codename = dotted.split(".")
+            assert Permission.objects.filter(content_type__app_label=app, codename=codename).exists(), (role, dotted)
+
+
+def _settings_import(env):
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; import os; os.environ['DJANGO_SETTINGS_MODULE']='caisi_portal.settings';"
+            "from django.conf import settings; print(settings.DEBUG)",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_missing_production_secret_is_a_clear_startup_error():
+    result = _settings_import({"PATH": "/usr/bin:/bin", "DEBUG": "false"})
+    assert result.returncode != 0 and "SECRET_KEY is not set" in result.stderr
+
+
+def test_debug_accepts_only_true_or_false():
+    result = _settings_import({"PATH": "/usr/bin:/bin", "DEBUG": "maybe", "SECRET_KEY": "x"})
+    assert result.returncode != 0 and "DEBUG must be true or false" in result.stderr
