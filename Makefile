@@ -22,7 +22,7 @@ run: $(STAMP)
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py load_seed
 	@echo "Portal: http://127.0.0.1:8000/  (Ctrl-C stops the web server, worker and beat)"
-	$(BIN)/honcho start -f Procfile
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 # DATABASE_URL chooses the database (SQLite when unset); Redis is always the real one.
 test: export SECRET_KEY ?= insecure-key-for-the-test-suite-only

@@ -423,6 +423,27 @@ class AuditEntryQuerySet(AppendOnlyQuerySet):
         return rules.scope_audit_entries(self, user)
 
 
+AUDIT_ACTION_LABELS = {
+    "draft_created": "Draft created",
+    "artifact_uploaded": "Artifact uploaded",
+    "submit": "Submitted for review",
+    "accept": "Accepted into evaluation",
+    "request_information": "Information requested",
+    "answer_information_request": "Information provided",
+    "clear": "Cleared",
+    "flag": "Flagged",
+    "withdraw": "Withdrawn",
+    "record_release": "Release recorded",
+    "remove_access": "Access-removal order recorded",
+    "reviewer_assigned": "Reviewer assigned",
+    "result_recorded": "Result recorded",
+    "result_revised": "Result revised",
+    "finding_recorded": "Finding recorded",
+    "flag_proposed": "Flag proposed",
+    "flag_concurred": "Concurrence with flag",
+}
+
+
 class AuditEntry(AppendOnlyModel):
     """One thing that happened to a submission. Written once, never changed."""
 
@@ -444,3 +465,7 @@ class AuditEntry(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+
+    @property
+    def label(self) -> str:
+        return AUDIT_ACTION_LABELS.get(self.action, self.action.replace("_", " ").capitalize())

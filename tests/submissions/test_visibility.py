@@ -96,8 +96,8 @@ def test_developer_never_sees_internal_timeline_or_findings(cast, client):
     client.force_login(cast.developer)
     page = client.get(s.get_absolute_url()).content.decode()
     assert "Exploit generation" not in page
-    assert "reviewer_assigned" not in page and "finding_recorded" not in page
-    assert "submit" in page
+    assert "Reviewer assigned" not in page and "Finding recorded" not in page
+    assert "Submitted for review" in page
 
 
 def test_artifact_of_another_submission_is_not_found(cast, client):
