@@ -152,6 +152,11 @@ def may_determine(submission, user) -> bool:
     return user.has_perm("reviews.add_determination") and assignment_role(user, submission) == "lead"
 
 
+def is_review_clock(submission, user) -> bool:
+    """Only the review clock itself (no person) lets a window elapse."""
+    return user is None
+
+
 def may_record_access_removal(submission, user) -> bool:
     return user.has_perm("submissions.record_access_removal")
 

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "accounts",
     "submissions",
     "reviews",
+    "partners",
 ]
 
 MIDDLEWARE = [
@@ -149,6 +150,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CAISI Review Portal <portal@caisi.example>")
 
 # Celery on Redis. Late acknowledgement plus idempotent tasks means a worker that dies
@@ -170,6 +172,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
 # (etas reach 30 days), so the sweep, not the eta, is what guarantees deadlines.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Declared here; django-celery-beat copies it into its database schedule at start-up.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-review-clocks": {"task": "submissions.tasks.sweep_review_clocks", "schedule": 60.0},
+}
 CELERY_TASK_ALWAYS_EAGER = _strict_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 SESSION_COOKIE_HTTPONLY = True

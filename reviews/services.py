@@ -10,6 +10,7 @@ from accounts import rules
 from accounts.roles import Role, has_role
 from caisi_portal import clock
 from caisi_portal.errors import NotPermitted, ValidationFailed
+from submissions import review_clock
 from submissions.services import artifact_validate, audit_record
 
 from .models import Assignment, ConflictOfInterest, Determination, EvaluationResult, Finding
@@ -38,6 +39,8 @@ def assignment_create(*, submission, reviewer, role: str, actor) -> Assignment:
             assignment = Assignment.objects.create(
                 submission=submission, reviewer=reviewer, role=role, assigned_by=actor, assigned_at=clock.now()
             )
+            if role == Assignment.Role.LEAD:
+                review_clock.on_lead_assigned(submission, clock.now())
             audit_record(
                 submission=submission,
                 actor=actor,

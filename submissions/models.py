@@ -7,6 +7,7 @@ Everything else a transition causes (audit entry, related rows) happens in
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from pathlib import PurePath
 
@@ -164,12 +165,13 @@ class State(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn"
     RELEASED = "released", "Released"
     ACCESS_REMOVED = "access_removed", "Access removed"
+    WINDOW_ELAPSED = "window_elapsed", "Review window elapsed"
 
 
 OPEN_REVIEW_STATES = (State.INTAKE, State.INFORMATION_REQUESTED, State.EVALUATION)
 DETERMINED_STATES = (State.CLEARED, State.FLAGGED)
 # States whose outcome has been announced to trusted partners.
-ANNOUNCED_STATES = (State.CLEARED, State.FLAGGED, State.RELEASED, State.ACCESS_REMOVED)
+ANNOUNCED_STATES = (State.CLEARED, State.FLAGGED, State.WINDOW_ELAPSED, State.RELEASED, State.ACCESS_REMOVED)
 
 
 class ReleaseChannel(models.TextChoices):
@@ -218,6 +220,8 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
     access_removal_order = models.TextField(blank=True)
     access_removed_at = models.DateTimeField(null=True, blank=True)
     is_simulated = models.BooleanField(default=False)
+    # Exercise data never reaches a real partner's endpoint (see partners.services).
+    is_exercise = models.BooleanField(default=False)
 
     objects = SubmissionQuerySet.as_manager()
 
@@ -339,7 +343,18 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
 
     @transition(
         field=state,
-        source=[State.CLEARED, State.FLAGGED],
+        source=[State.INTAKE, State.EVALUATION],
+        target=State.WINDOW_ELAPSED,
+        permission=rules.is_review_clock,
+        custom={"label": "Review window elapsed"},
+    )
+    def elapse(self, *, actor):
+        # The agreement is voluntary: once the window is over the developer may release.
+        pass
+
+    @transition(
+        field=state,
+        source=[State.CLEARED, State.FLAGGED, State.WINDOW_ELAPSED],
         target=State.RELEASED,
         permission=rules.may_act_for_developer("submissions.record_release"),
         custom={"label": "Record release"},
@@ -469,3 +484,179 @@ class AuditEntry(AppendOnlyModel):
     @property
     def label(self) -> str:
         return AUDIT_ACTION_LABELS.get(self.action, self.action.replace("_", " ").capitalize())
+
+
+# --- the review clock ------------------------------------------------------------------------
+
+
+class ReviewClock(models.Model):
+    """The office's review window for one submission.
+
+    Stored as data, not as a timer: the start, the window, closed pauses (ClockPause rows,
+    summed in ``paused_total``) and a denormalised ``deadline_at`` recomputed whenever the
+    clock starts, pauses or resumes. The sweep asks the index "what is due now?".
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        STOPPED = "stopped", "Stopped"
+        ELAPSED = "elapsed", "Elapsed"
+
+    submission = models.OneToOneField(ModelSubmission, on_delete=models.CASCADE, related_name="review_clock")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField()
+    window = models.DurationField()
+    paused_total = models.DurationField(default=dt.timedelta)
+    # While paused: the deadline as it stood when the pause began (it moves on resume).
+    deadline_at = models.DateTimeField()
+    # The next "N days left" warning, or null when none is left to send.
+    next_warning_at = models.DateTimeField(null=True, blank=True)
+    warnings_sent = models.JSONField(default=list, blank=True, help_text="Days-left warnings already handled.")
+    # The deadline an exact-time (eta) expiry task has been queued for, so it is queued once.
+    eta_scheduled_for = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["deadline_at"], condition=Q(status="running"), name="clock_running_deadline"),
+            models.Index(
+                fields=["next_warning_at"],
+                condition=Q(status="running", next_warning_at__isnull=False),
+                name="clock_running_next_warning",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Review clock for {self.submission}"
+
+    def remaining(self, now: dt.datetime) -> dt.timedelta:
+        """Time left in the window; frozen while paused, zero or less once due."""
+        if self.status == self.Status.PAUSED:
+            return self.deadline_at - self.paused_since
+        if self.status in (self.Status.STOPPED, self.Status.ELAPSED):
+            return self.deadline_at - (self.stopped_at or self.deadline_at)
+        return self.deadline_at - now
+
+    @property
+    def paused_since(self):
+        open_pause = next((p for p in self.pauses.all() if p.ended_at is None), None)
+        return open_pause.started_at if open_pause else None
+
+
+class ClockPause(models.Model):
+    """One interval during which the clock stood still, and why."""
+
+    clock = models.ForeignKey(ReviewClock, on_delete=models.CASCADE, related_name="pauses")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["started_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["clock"], condition=Q(ended_at__isnull=True), name="one_open_pause_per_clock")
+        ]
+
+    def __str__(self):
+        return f"Pause of {self.clock}: {self.reason}"
+
+    def duration(self, now: dt.datetime) -> dt.timedelta:
+        return (self.ended_at or now) - self.started_at
+
+
+class SlaPolicy(models.Model):
+    """The office's service-level targets. One row; administrators edit it in the admin."""
+
+    intake_decision_days = models.PositiveSmallIntegerField(
+        default=3, help_text="Accept (or ask for information) within this many days of submission."
+    )
+    reviewer_assignment_days = models.PositiveSmallIntegerField(
+        default=2, help_text="Assign a lead reviewer within this many days of acceptance."
+    )
+    developer_answer_days = models.PositiveSmallIntegerField(
+        default=10, help_text="The developer answers an information request within this many days."
+    )
+    warning_days = models.JSONField(
+        default=list, blank=True, help_text="Warn reviewers and administrators at these days left, e.g. [7, 2]."
+    )
+
+    class Meta:
+        verbose_name = "SLA policy"
+        verbose_name_plural = "SLA policy"
+
+    def __str__(self):
+        return "SLA policy"
+
+    @classmethod
+    def current(cls) -> SlaPolicy:
+        policy, _ = cls.objects.get_or_create(pk=1, defaults={"warning_days": [7, 2]})
+        return policy
+
+    def warning_offsets(self) -> list[int]:
+        return sorted({int(d) for d in (self.warning_days or []) if int(d) > 0}, reverse=True)
+
+
+class SlaKind(models.TextChoices):
+    INTAKE_DECISION = "intake_decision", "Intake decision"
+    REVIEWER_ASSIGNMENT = "reviewer_assignment", "Reviewer assignment"
+    DEVELOPER_ANSWER = "developer_answer", "Developer answer to an information request"
+    DETERMINATION = "determination", "Determination before the review deadline"
+
+
+class SlaObligation(models.Model):
+    """Something someone owes by a time. Open until met (or moot); breached at most once."""
+
+    submission = models.ForeignKey(ModelSubmission, on_delete=models.CASCADE, related_name="sla_obligations")
+    kind = models.CharField(max_length=30, choices=SlaKind.choices)
+    due_at = models.DateTimeField()
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["due_at"],
+                condition=Q(closed_at__isnull=True, breached_at__isnull=True),
+                name="sla_open_due",
+            )
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "kind"], condition=Q(closed_at__isnull=True), name="one_open_obligation_per_kind"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} for {self.submission}"
+
+
+class SlaBreach(models.Model):
+    """A missed target, recorded once, acknowledged later by an administrator."""
+
+    submission = models.ForeignKey(ModelSubmission, on_delete=models.CASCADE, related_name="sla_breaches")
+    kind = models.CharField(max_length=30, choices=SlaKind.choices)
+    obligation = models.OneToOneField(
+        SlaObligation, on_delete=models.CASCADE, null=True, blank=True, related_name="breach"
+    )
+    due_at = models.DateTimeField()
+    detected_at = models.DateTimeField()
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledgement_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-detected_at", "-pk"]
+        verbose_name_plural = "SLA breaches"
+        constraints = [
+            # One determination breach per submission: its review window elapses once.
+            models.UniqueConstraint(
+                fields=["submission"], condition=Q(kind="determination"), name="one_determination_breach"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} breached on {self.submission}"

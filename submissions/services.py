@@ -24,6 +24,9 @@ from accounts import rules
 from caisi_portal import clock
 from caisi_portal.errors import NotPermitted, SubmissionChanged, TransitionRefused, ValidationFailed
 
+from partners.services import event_for_transition
+
+from . import review_clock
 from .guards import problems_for
 from .models import (
     Agreement,
@@ -245,6 +248,8 @@ def submission_transition(
                 to_state=submission.state,
                 comment=comment.strip(),
             )
+            review_clock.on_transition(submission, name, from_state, clock.now())
+            event_for_transition(submission, name)
     except ConcurrentTransition:
         current = ModelSubmission.objects.filter(pk=submission.pk).values_list("state", flat=True).first()
         submission.refresh_from_db()

@@ -1,0 +1,51 @@
+"""What notifications say. Built only from an event's partner-safe payload."""
+
+from django.conf import settings
+
+SUBJECTS = {
+    "submission.cleared": "Cleared: {model} {version} ({organization})",
+    "submission.flagged": "Flagged: {model} {version} ({organization})",
+    "submission.window_elapsed": "Review window elapsed: {model} {version} ({organization})",
+    "submission.released": "Released: {model} {version} ({organization})",
+    "submission.access_removed": "Access removed: {model} {version} ({organization})",
+    "submission.information_requested": "Information requested: {model} {version}",
+    "review.deadline_warning": "{days_left} days left to review {model} {version}",
+}
+
+
+def email_for(delivery) -> tuple[str, str]:
+    event = delivery.event
+    data = event.payload
+    fields = {
+        "model": data.get("model_name", ""),
+        "version": data.get("model_version", ""),
+        "organization": data.get("organization", ""),
+        "days_left": data.get("days_left", ""),
+    }
+    subject = SUBJECTS.get(event.type, event.type).format(**fields)
+    if event.is_exercise:
+        subject = f"[EXERCISE] {subject}"
+    lines = [subject, ""]
+    labels = {
+        "organization": "Organization",
+        "model_name": "Model",
+        "model_version": "Version",
+        "release_channel": "Release channel",
+        "outcome": "Outcome",
+        "state": "State",
+        "determined_at": "Determined",
+        "released_at": "Released",
+        "deadline_at": "Review deadline",
+        "remaining": "Time left",
+        "summary": "Summary released by the office",
+        "release_conditions": "Release conditions",
+    }
+    for key, label in labels.items():
+        if data.get(key):
+            lines.append(f"{label}: {data[key]}")
+    if data.get("open_weights_note"):
+        lines.append(data["open_weights_note"])
+    if delivery.recipient_id and data.get("path"):
+        lines += ["", f"Open it in the portal: {settings.PORTAL_BASE_URL.rstrip('/')}{data['path']}"]
+    lines += ["", f"Notification id: {delivery.webhook_id}", "CAISI Review Portal (simulation)"]
+    return subject, "\n".join(lines)

@@ -1,0 +1,132 @@
+"""Trusted partners and the notification outbox.
+
+A notification is an Event row written in the same transaction as the state change
+that causes it, with one Delivery row per destination. Each Delivery's id is stable: it
+becomes the webhook's ``webhook-id``, so a receiver that sees it twice (a retry) can
+drop the copy, and never sees two ids for one event.
+"""
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def new_webhook_secret() -> str:
+    import base64
+
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+class PartnerEventType(models.TextChoices):
+    CLEARED = "submission.cleared", "Submission cleared"
+    FLAGGED = "submission.flagged", "Submission flagged"
+    WINDOW_ELAPSED = "submission.window_elapsed", "Review window elapsed"
+    RELEASED = "submission.released", "Model released"
+    ACCESS_REMOVED = "submission.access_removed", "Access removed by government order"
+
+
+class TrustedPartner(models.Model):
+    """How a trusted-partner organization is told about determinations."""
+
+    organization = models.OneToOneField(
+        "submissions.Organization",
+        on_delete=models.CASCADE,
+        related_name="partner_settings",
+        limit_choices_to={"kind": "trusted_partner"},
+    )
+    emails = models.TextField(blank=True, help_text="One address per line.")
+    webhook_url = models.URLField(blank=True, max_length=500)
+    webhook_secret = models.CharField(max_length=100, default=new_webhook_secret)
+    event_types = models.JSONField(default=list, blank=True, help_text="Event types this partner receives.")
+    is_active = models.BooleanField(default=True)
+    # An exercise's simulated partner: it receives only exercise events, and the reverse.
+    is_exercise = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["organization__name"]
+
+    def __str__(self):
+        return str(self.organization)
+
+    def email_list(self) -> list[str]:
+        return [line.strip() for line in self.emails.splitlines() if line.strip()]
+
+
+class Event(models.Model):
+    """Something that happened that people or partners must be told about."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=60)
+    submission = models.ForeignKey("submissions.ModelSubmission", on_delete=models.CASCADE, related_name="events")
+    occurred_at = models.DateTimeField()
+    # What a partner may know: no classified content, no reviewer, no finding.
+    payload = models.JSONField()
+    is_exercise = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+
+    def __str__(self):
+        return f"{self.type} {self.submission}"
+
+
+class Delivery(models.Model):
+    class Channel(models.TextChoices):
+        WEBHOOK = "webhook", "Webhook"
+        EMAIL = "email", "Email"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        DEAD = "dead", "Dead-lettered"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    partner = models.ForeignKey(TrustedPartner, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    address = models.CharField(max_length=500, help_text="The URL or email address at the time of the event.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # When the next attempt may start. A claimed delivery gets a lease here, so a worker
+    # that dies mid-send leaves it to be retried, with the same id, after the lease.
+    next_attempt_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-next_attempt_at"]
+        verbose_name_plural = "deliveries"
+        indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_pending_due")]
+        constraints = [
+            # One delivery per event and destination: a duplicate notification cannot exist.
+            models.UniqueConstraint(fields=["event", "channel", "address"], name="one_delivery_per_destination"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} to {self.address} ({self.get_status_display()})"
+
+    @property
+    def webhook_id(self) -> str:
+        return f"msg_{self.id.hex}"
+
+
+class DeliveryAttempt(models.Model):
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    succeeded = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["delivery", "started_at", "pk"]
+
+    def __str__(self):
+        return f"Attempt {self.number} of {self.delivery}"

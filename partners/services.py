@@ -1,0 +1,253 @@
+"""The outbox: record events with the change that causes them, deliver after commit.
+
+Delivery is at-least-once with a stable id per destination: a claimed attempt holds a
+lease on the row, and is marked delivered only after the destination answered. A worker
+that dies mid-send leaves the lease to expire and the sweep to retry, with the same id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import F
+from django.urls import reverse
+
+from accounts.roles import Role
+from caisi_portal import clock
+
+from .models import Delivery, DeliveryAttempt, Event, PartnerEventType, TrustedPartner
+from .transports import TRANSPORTS, TransportError
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+# Waits after attempts 1..7: about a day in all, each with +/-20% jitter so retries to
+# one struggling receiver do not arrive in lockstep.
+BACKOFF = [
+    dt.timedelta(minutes=1),
+    dt.timedelta(minutes=5),
+    dt.timedelta(minutes=15),
+    dt.timedelta(hours=1),
+    dt.timedelta(hours=2),
+    dt.timedelta(hours=6),
+    dt.timedelta(hours=14),
+]
+LEASE = dt.timedelta(minutes=5)
+# The sweep leaves fresh deliveries to their own after-commit task for this long.
+REQUEUE_GRACE = dt.timedelta(seconds=30)
+
+TRANSITION_EVENTS = {
+    "clear": PartnerEventType.CLEARED,
+    "flag": PartnerEventType.FLAGGED,
+    "elapse": PartnerEventType.WINDOW_ELAPSED,
+    "record_release": PartnerEventType.RELEASED,
+    "remove_access": PartnerEventType.ACCESS_REMOVED,
+    "request_information": "submission.information_requested",
+}
+
+# Which people inside the portal are emailed for each event.
+INTERNAL_AUDIENCE = {
+    PartnerEventType.CLEARED: ("developer",),
+    PartnerEventType.FLAGGED: ("developer",),
+    PartnerEventType.WINDOW_ELAPSED: ("developer", "reviewers", "administrators"),
+    PartnerEventType.ACCESS_REMOVED: ("developer", "administrators"),
+    "submission.information_requested": ("developer",),
+    "review.deadline_warning": ("reviewers", "administrators"),
+}
+
+OPEN_WEIGHTS_NOTE = "This model was published as open weights: published weights cannot be recalled."
+
+
+def backoff(attempt_number: int) -> dt.timedelta:
+    base = BACKOFF[min(attempt_number, len(BACKOFF)) - 1]
+    return base * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
+
+
+def partner_payload(submission, *, type: str, extra: dict | None = None) -> dict:
+    """What a partner may know about a submission. Nothing classified, nobody internal."""
+    from reviews.models import Determination
+
+    determination = Determination.objects.filter(submission=submission, issued_at__isnull=False).first()
+    payload = {
+        "submission_id": submission.pk,
+        "organization": submission.organization.name,
+        "model_name": submission.model_name,
+        "model_version": submission.model_version,
+        "release_channel": submission.release_channel,
+        "state": submission.state,
+        "outcome": determination.outcome if determination else None,
+        "determined_at": determination.issued_at.isoformat() if determination else None,
+        "summary": determination.partner_summary if determination else "",
+        "released_at": submission.released_at.isoformat() if submission.released_at else None,
+        "path": reverse("submissions:detail", args=[submission.pk]),
+    }
+    if type == PartnerEventType.ACCESS_REMOVED and submission.is_open_weights:
+        payload["open_weights_note"] = OPEN_WEIGHTS_NOTE
+    if type == PartnerEventType.WINDOW_ELAPSED:
+        payload["outcome"] = "window_elapsed"
+    payload.update(extra or {})
+    return payload
+
+
+def event_for_transition(submission, name: str) -> Event | None:
+    event_type = TRANSITION_EVENTS.get(name)
+    if event_type is None:
+        return None
+    return event_record(submission=submission, type=event_type)
+
+
+def event_record(*, submission, type: str, extra: dict | None = None) -> Event:
+    """Write the event and its deliveries in the caller's transaction; send after commit."""
+    event = Event.objects.create(
+        type=type,
+        submission=submission,
+        occurred_at=clock.now(),
+        payload=partner_payload(submission, type=type, extra=extra),
+        is_exercise=submission.is_exercise,
+    )
+    deliveries = [*_partner_deliveries(event), *_internal_deliveries(event)]
+    Delivery.objects.bulk_create(deliveries)
+    ids = [d.pk for d in deliveries]
+    if ids:
+        transaction.on_commit(lambda: _enqueue(ids))
+    return event
+
+
+def _partner_deliveries(event: Event) -> list[Delivery]:
+    if event.type not in PartnerEventType.values:
+        return []
+    out = []
+    now = event.occurred_at
+    # Exercise events go only to an exercise's simulated partners, and live ones never do.
+    partners = TrustedPartner.objects.filter(is_active=True, is_exercise=event.is_exercise).select_related(
+        "organization"
+    )
+    for partner in partners:
+        if event.type not in (partner.event_types or []):
+            continue
+        if partner.webhook_url:
+            out.append(
+                Delivery(
+                    event=event,
+                    channel=Delivery.Channel.WEBHOOK,
+                    partner=partner,
+                    address=partner.webhook_url,
+                    next_attempt_at=now,
+                )
+            )
+        for address in dict.fromkeys(partner.email_list()):
+            out.append(
+                Delivery(
+                    event=event, channel=Delivery.Channel.EMAIL, partner=partner, address=address, next_attempt_at=now
+                )
+            )
+    return out
+
+
+def _internal_deliveries(event: Event) -> list[Delivery]:
+    audience = INTERNAL_AUDIENCE.get(event.type, ())
+    if not audience:
+        return []
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    chosen = {}
+    submission = event.submission
+    if "developer" in audience:
+        for u in users.filter(organization_id=submission.organization_id, groups__name=Role.DEVELOPER_STAFF):
+            chosen[u.pk] = u
+    if "reviewers" in audience:
+        for u in users.filter(assignments__submission=submission):
+            chosen[u.pk] = u
+    if "administrators" in audience:
+        for u in users.filter(groups__name=Role.ADMINISTRATOR):
+            chosen[u.pk] = u
+    return [
+        Delivery(
+            event=event,
+            channel=Delivery.Channel.EMAIL,
+            recipient=u,
+            address=u.email,
+            next_attempt_at=event.occurred_at,
+        )
+        for u in chosen.values()
+    ]
+
+
+def _enqueue(delivery_ids) -> int:
+    from .tasks import deliver_notification
+
+    queued = 0
+    for delivery_id in delivery_ids:
+        try:
+            deliver_notification.delay(str(delivery_id))
+            queued += 1
+        except Exception:  # noqa: BLE001 - broker down: the row waits for the sweep
+            log.warning("Broker unavailable; delivery %s waits in the outbox for the sweep.", delivery_id)
+            break
+    return queued
+
+
+def deliveries_due(now: dt.datetime, limit: int = 500) -> list:
+    return list(
+        Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def deliveries_requeue_due(now: dt.datetime) -> int:
+    """The sweep's safety net: queue again what a lost task or dead worker left behind."""
+    return _enqueue(deliveries_due(now - REQUEUE_GRACE))
+
+
+def delivery_attempt(delivery_id) -> str:
+    """Make one attempt if the delivery is due. Returns the delivery's status afterwards."""
+    now = clock.now()
+    claimed = Delivery.objects.filter(
+        pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now
+    ).update(next_attempt_at=now + LEASE, attempts=F("attempts") + 1)
+    if not claimed:
+        return "not_due"
+    delivery = Delivery.objects.select_related("event", "partner").get(pk=delivery_id)
+    number = delivery.attempts
+    attempt = DeliveryAttempt(delivery=delivery, number=number, started_at=now)
+    ours = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING, attempts=number)
+    try:
+        if delivery.event.is_exercise:
+            # Exercise traffic is recorded for the after-action review, never sent.
+            attempt.error = "Exercise: recorded, not sent."
+        else:
+            outcome = TRANSPORTS[delivery.channel].send(delivery)
+            attempt.status_code, attempt.latency_ms = outcome.status_code, outcome.latency_ms
+    except TransportError as exc:
+        attempt.status_code = exc.status_code
+        attempt.error = str(exc)[:2000]
+        attempt.save()
+        if exc.permanent or number >= MAX_ATTEMPTS:
+            ours.update(status=Delivery.Status.DEAD, last_error=attempt.error)
+            return Delivery.Status.DEAD
+        ours.update(next_attempt_at=clock.now() + backoff(number), last_error=attempt.error)
+        return Delivery.Status.PENDING
+    attempt.succeeded = True
+    attempt.save()
+    ours.update(status=Delivery.Status.DELIVERED, delivered_at=clock.now(), last_error="")
+    return Delivery.Status.DELIVERED
+
+
+def delivery_redeliver(*, delivery: Delivery, actor) -> Delivery:
+    """An administrator sends a dead-lettered (or delivered) notification again, same id."""
+    from accounts import rules
+    from caisi_portal.errors import NotPermitted
+
+    if not rules.is_administrator(actor):
+        raise NotPermitted("Only administrators can redeliver notifications.")
+    with transaction.atomic():
+        Delivery.objects.filter(pk=delivery.pk).exclude(status=Delivery.Status.PENDING).update(
+            status=Delivery.Status.PENDING, next_attempt_at=clock.now(), attempts=0, last_error=""
+        )
+        transaction.on_commit(lambda: _enqueue([delivery.pk]))
+    delivery.refresh_from_db()
+    return delivery

@@ -1,0 +1,97 @@
+"""How a delivery reaches its destination. One class per channel, chosen by registry."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import httpx
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+WEBHOOK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+class TransportError(Exception):
+    """A failed attempt. Permanent errors are not retried (e.g. no URL configured)."""
+
+    def __init__(self, message: str, *, permanent: bool = False, status_code: int | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.status_code = status_code
+
+
+@dataclass
+class Outcome:
+    status_code: int | None
+    latency_ms: int
+
+
+def webhook_body(delivery) -> str:
+    event = delivery.event
+    return json.dumps(
+        {"type": event.type, "timestamp": event.occurred_at.isoformat(), "data": event.payload},
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+
+
+class WebhookTransport:
+    """Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature (HMAC-SHA256)."""
+
+    def send(self, delivery) -> Outcome:
+        partner = delivery.partner
+        if partner is None or not partner.webhook_secret:
+            raise TransportError("No webhook secret configured.", permanent=True)
+        body = webhook_body(delivery)
+        # The signature's timestamp is the receiver's wall time, never a simulated clock:
+        # receivers reject timestamps more than five minutes off their own clock.
+        sent_at = timezone.now()
+        signature = Webhook(partner.webhook_secret).sign(delivery.webhook_id, sent_at, body)
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "CAISI-Review-Portal-Webhooks/1",
+            "webhook-id": delivery.webhook_id,
+            "webhook-timestamp": str(int(sent_at.timestamp())),
+            "webhook-signature": signature,
+        }
+        started = time.monotonic()
+        try:
+            response = httpx.post(delivery.address, content=body, headers=headers, timeout=WEBHOOK_TIMEOUT)
+        except httpx.HTTPError as exc:
+            raise TransportError(f"{exc.__class__.__name__}: {exc}") from exc
+        latency = int((time.monotonic() - started) * 1000)
+        if 200 <= response.status_code < 300:
+            return Outcome(response.status_code, latency)
+        # 410 Gone is the receiver saying "stop"; everything else may recover.
+        raise TransportError(
+            f"HTTP {response.status_code}: {response.text[:200]}",
+            permanent=response.status_code == 410,
+            status_code=response.status_code,
+        )
+
+
+class EmailTransport:
+    def send(self, delivery) -> Outcome:
+        from .messages import email_for
+
+        subject, body = email_for(delivery)
+        started = time.monotonic()
+        message = EmailMessage(
+            subject=subject,
+            body=body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[delivery.address],
+            headers={"X-CAISI-Notification-Id": delivery.webhook_id},
+        )
+        try:
+            message.send(fail_silently=False)
+        except Exception as exc:  # noqa: BLE001 - any backend failure is a retryable attempt
+            raise TransportError(f"{exc.__class__.__name__}: {exc}") from exc
+        return Outcome(None, int((time.monotonic() - started) * 1000))
+
+
+TRANSPORTS = {"webhook": WebhookTransport(), "email": EmailTransport()}

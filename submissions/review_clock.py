@@ -1,0 +1,420 @@
+"""The 30-day review clock, SLA obligations, and the sweep that acts on what is due.
+
+The database decides what happened; Celery only makes it prompt. Every due item is
+found by one set-based query on an indexed column and acted on with a conditional
+update (compare-and-set), so two sweeps, a retried task and the exact-time eta task
+can never act twice on the same thing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+
+from caisi_portal import clock
+
+from .models import (
+    Agreement,
+    ClockPause,
+    ModelSubmission,
+    ReviewClock,
+    SlaBreach,
+    SlaKind,
+    SlaObligation,
+    SlaPolicy,
+    State,
+)
+
+log = logging.getLogger(__name__)
+
+# How far ahead an exact-time expiry task is queued. It must stay below the broker's
+# visibility timeout, or Redis redelivers the waiting message; the sweep queues the
+# task once a deadline comes this close.
+ETA_HORIZON = dt.timedelta(minutes=50)
+# Work done per kind per sweep run, so one run stays short; the next run takes the rest.
+SWEEP_BATCH = 500
+
+
+# --- arithmetic ----------------------------------------------------------------------------
+
+
+def _next_warning_at(deadline_at: dt.datetime, sent: list[int], now: dt.datetime) -> dt.datetime | None:
+    """When the next days-left warning is due: the earliest moment still ahead.
+
+    Warnings whose moment has already passed (a window shorter than the warning, or a
+    deadline that moved) are left for warn_clock, which sends only the most urgent one.
+    """
+    for days in SlaPolicy.current().warning_offsets():
+        if days in sent:
+            continue
+        moment = deadline_at - dt.timedelta(days=days)
+        if moment >= now:
+            return moment
+    return None
+
+
+def describe_remaining(review_clock: ReviewClock, now: dt.datetime) -> str:
+    """'12 days 4 hours left; paused 3 days for information' and the like."""
+    total_paused = review_clock.paused_total
+    open_pause = None
+    for pause in review_clock.pauses.all():
+        if pause.ended_at is None:
+            open_pause = pause
+            total_paused += now - pause.started_at
+    parts = []
+    status = review_clock.status
+    if status == ReviewClock.Status.STOPPED:
+        parts.append("stopped")
+    elif status == ReviewClock.Status.ELAPSED:
+        parts.append("the review window has elapsed")
+    else:
+        remaining = review_clock.remaining(now)
+        parts.append(f"{humanize(remaining)} left" if remaining > dt.timedelta(0) else "due now")
+        if open_pause:
+            parts.append(f"paused since {open_pause.started_at:%Y-%m-%d %H:%M} UTC ({open_pause.reason})")
+    if total_paused > dt.timedelta(0):
+        parts.append(f"paused {humanize(total_paused)} in all for information")
+    return "; ".join(parts)
+
+
+def humanize(delta: dt.timedelta) -> str:
+    seconds = max(int(delta.total_seconds()), 0)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    out = []
+    if days:
+        out.append(f"{days} day{'s' if days != 1 else ''}")
+    if hours:
+        out.append(f"{hours} hour{'s' if hours != 1 else ''}")
+    if not days and (minutes or not hours):
+        out.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return " ".join(out)
+
+
+# --- what transitions do to the clock ---------------------------------------------------------
+
+
+def on_transition(submission: ModelSubmission, name: str, from_state: str, now: dt.datetime) -> None:
+    """Start, pause, resume or stop the clock and open or close SLA obligations.
+
+    Called by submission_transition inside its transaction: nothing here commits alone.
+    """
+    policy = SlaPolicy.current()
+    if name == "submit":
+        _clock_start(submission, now)
+        _open(submission, SlaKind.INTAKE_DECISION, now + dt.timedelta(days=policy.intake_decision_days), now)
+    elif name == "accept":
+        _close(submission, now, SlaKind.INTAKE_DECISION)
+        _open(submission, SlaKind.REVIEWER_ASSIGNMENT, now + dt.timedelta(days=policy.reviewer_assignment_days), now)
+    elif name == "request_information":
+        _close(submission, now, SlaKind.INTAKE_DECISION)
+        _clock_pause(submission, now, reason="information requested from the developer")
+        _open(submission, SlaKind.DEVELOPER_ANSWER, now + dt.timedelta(days=policy.developer_answer_days), now)
+    elif name == "answer_information_request":
+        _close(submission, now, SlaKind.DEVELOPER_ANSWER)
+        _clock_resume(submission, now)
+        if submission.state == State.INTAKE:
+            _open(submission, SlaKind.INTAKE_DECISION, now + dt.timedelta(days=policy.intake_decision_days), now)
+    elif name in ("clear", "flag", "withdraw"):
+        _clock_stop(submission, now, ReviewClock.Status.STOPPED)
+        _close(submission, now)
+    elif name == "elapse":
+        _clock_stop(submission, now, ReviewClock.Status.ELAPSED)
+        _close(submission, now)
+        record_determination_breach(submission, ReviewClock.objects.get(submission=submission), now)
+
+
+def on_lead_assigned(submission: ModelSubmission, now: dt.datetime) -> None:
+    _close(submission, now, SlaKind.REVIEWER_ASSIGNMENT)
+
+
+def _clock_start(submission, now):
+    agreement = Agreement.objects.get(organization_id=submission.organization_id)
+    window = dt.timedelta(days=agreement.review_window_days)
+    deadline = now + window
+    review_clock = ReviewClock.objects.create(
+        submission=submission,
+        started_at=now,
+        window=window,
+        deadline_at=deadline,
+        next_warning_at=_next_warning_at(deadline, [], now),
+    )
+    queue_expiry_task(review_clock.pk, deadline, now)
+
+
+def _clock_pause(submission, now, reason):
+    review_clock = ReviewClock.objects.select_for_update().get(submission=submission)
+    ClockPause.objects.create(clock=review_clock, started_at=now, reason=reason)
+    review_clock.status = ReviewClock.Status.PAUSED
+    review_clock.next_warning_at = None
+    review_clock.save(update_fields=["status", "next_warning_at"])
+
+
+def _clock_resume(submission, now):
+    review_clock = ReviewClock.objects.select_for_update().get(submission=submission)
+    pause = ClockPause.objects.get(clock=review_clock, ended_at__isnull=True)
+    pause.ended_at = now
+    pause.save(update_fields=["ended_at"])
+    review_clock.paused_total += now - pause.started_at
+    review_clock.deadline_at = review_clock.started_at + review_clock.window + review_clock.paused_total
+    review_clock.status = ReviewClock.Status.RUNNING
+    review_clock.next_warning_at = _next_warning_at(review_clock.deadline_at, review_clock.warnings_sent, now)
+    review_clock.save(update_fields=["paused_total", "deadline_at", "status", "next_warning_at"])
+    queue_expiry_task(review_clock.pk, review_clock.deadline_at, now)
+
+
+def _clock_stop(submission, now, status):
+    review_clock = ReviewClock.objects.filter(submission=submission).first()
+    if review_clock is None:  # withdrawn as a draft: no clock was ever started
+        return
+    ClockPause.objects.filter(clock=review_clock, ended_at__isnull=True).update(ended_at=now)
+    review_clock.status = status
+    review_clock.stopped_at = now
+    review_clock.next_warning_at = None
+    review_clock.save(update_fields=["status", "stopped_at", "next_warning_at"])
+
+
+def _open(submission, kind, due_at, now):
+    SlaObligation.objects.create(submission=submission, kind=kind, due_at=due_at, opened_at=now)
+
+
+def _close(submission, now, kind=None):
+    open_ = SlaObligation.objects.filter(submission=submission, closed_at__isnull=True)
+    if kind:
+        open_ = open_.filter(kind=kind)
+    open_.update(closed_at=now)
+
+
+def queue_expiry_task(clock_id: int, deadline: dt.datetime, now: dt.datetime) -> bool:
+    """Queue the exact-time expiry task once per deadline, if the deadline is near.
+
+    Compare-and-set on eta_scheduled_for: of two sweeps, one queues. A lost task costs
+    only promptness: the next sweep expires the clock anyway.
+    """
+    if deadline - now > ETA_HORIZON:
+        return False
+    won = (
+        ReviewClock.objects.filter(pk=clock_id, deadline_at=deadline)
+        .exclude(eta_scheduled_for=deadline)
+        .update(eta_scheduled_for=deadline)
+    )
+    if not won:
+        return False
+
+    def enqueue():
+        from .tasks import expire_review_clock
+
+        try:
+            expire_review_clock.apply_async(args=[clock_id], eta=deadline)
+        except Exception:  # noqa: BLE001 - broker down: the sweep expires it anyway
+            log.warning("Could not queue the expiry task for clock %s; the sweep will act.", clock_id)
+
+    transaction.on_commit(enqueue)
+    return True
+
+
+# --- the sweep ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    expired: list[int] = field(default_factory=list)
+    warned: list[int] = field(default_factory=list)
+    breached: list[int] = field(default_factory=list)
+    etas_queued: int = 0
+    notifications_requeued: int = 0
+
+    def as_dict(self):
+        return {
+            "expired": len(self.expired),
+            "warned": len(self.warned),
+            "breached": len(self.breached),
+            "etas_queued": self.etas_queued,
+            "notifications_requeued": self.notifications_requeued,
+        }
+
+
+def due_expiries(now: dt.datetime, limit: int = SWEEP_BATCH) -> list[int]:
+    """Clock ids whose window has run out (index: clock_running_deadline)."""
+    return list(
+        ReviewClock.objects.filter(status=ReviewClock.Status.RUNNING, deadline_at__lte=now)
+        .order_by("deadline_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def due_warnings(now: dt.datetime, limit: int = SWEEP_BATCH) -> list[int]:
+    """Clock ids owed a days-left warning (index: clock_running_next_warning)."""
+    return list(
+        ReviewClock.objects.filter(status=ReviewClock.Status.RUNNING, next_warning_at__lte=now)
+        .order_by("next_warning_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def due_breaches(now: dt.datetime, limit: int = SWEEP_BATCH) -> list[int]:
+    """Obligation ids past due and neither met nor yet breached (index: sla_open_due)."""
+    return list(
+        SlaObligation.objects.filter(closed_at__isnull=True, breached_at__isnull=True, due_at__lte=now)
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def near_deadlines_without_eta(now: dt.datetime, limit: int = SWEEP_BATCH) -> list[tuple[int, dt.datetime]]:
+    """Running clocks due within the eta horizon whose exact-time task is not queued."""
+    return list(
+        ReviewClock.objects.filter(status=ReviewClock.Status.RUNNING, deadline_at__lte=now + ETA_HORIZON)
+        .filter(Q(eta_scheduled_for__isnull=True) | ~Q(eta_scheduled_for=F("deadline_at")))
+        .values_list("pk", "deadline_at")[:limit]
+    )
+
+
+def sweep() -> SweepReport:
+    """Act on everything due now. Safe to run twice at once and to re-run."""
+    from partners.services import deliveries_requeue_due
+
+    now = clock.now()
+    report = SweepReport()
+    for clock_id in due_expiries(now):
+        if expire_clock(clock_id):
+            report.expired.append(clock_id)
+    for clock_id in due_warnings(now):
+        if warn_clock(clock_id, now):
+            report.warned.append(clock_id)
+    for obligation_id in due_breaches(now):
+        if breach_obligation(obligation_id, now):
+            report.breached.append(obligation_id)
+    for clock_id, deadline in near_deadlines_without_eta(now):
+        with transaction.atomic():
+            report.etas_queued += queue_expiry_task(clock_id, deadline, now)
+    report.notifications_requeued = deliveries_requeue_due(now)
+    return report
+
+
+def expire_clock(clock_id: int) -> bool:
+    """Move the submission to window_elapsed if its clock is due. True if this call did it."""
+    from caisi_portal.errors import ApplicationError
+
+    from .services import submission_transition
+
+    now = clock.now()
+    review_clock = (
+        ReviewClock.objects.select_related("submission")
+        .filter(pk=clock_id, status=ReviewClock.Status.RUNNING, deadline_at__lte=now)
+        .first()
+    )
+    if review_clock is None:
+        return False  # paused, stopped, already elapsed, or its deadline moved
+    try:
+        submission_transition(
+            submission=review_clock.submission,
+            name="elapse",
+            actor=None,
+            comment=f"The {review_clock.window.days}-day review window ended at {review_clock.deadline_at:%Y-%m-%d %H:%M} UTC "
+            "without a determination.",
+        )
+    except ApplicationError as exc:
+        # Someone determined, withdrew or paused it first: their change stands.
+        log.info("Clock %s not expired: %s", clock_id, exc.message)
+        return False
+    return True
+
+
+def record_determination_breach(submission, review_clock, now):
+    """Called inside the elapse transition: the window ran out without a determination."""
+    try:
+        with transaction.atomic():
+            SlaBreach.objects.create(
+                submission=submission, kind=SlaKind.DETERMINATION, due_at=review_clock.deadline_at, detected_at=now
+            )
+    except IntegrityError:
+        pass  # already recorded (the unique constraint decides, not a prior check)
+
+
+def warn_clock(clock_id: int, now: dt.datetime) -> bool:
+    """Send the due days-left warning once: compare-and-set on next_warning_at."""
+    from partners.services import event_record
+
+    review_clock = ReviewClock.objects.select_related("submission").filter(pk=clock_id).first()
+    if review_clock is None or review_clock.next_warning_at is None or review_clock.next_warning_at > now:
+        return False
+    offsets = SlaPolicy.current().warning_offsets()
+    due_days = [
+        d
+        for d in offsets
+        if d not in review_clock.warnings_sent and review_clock.deadline_at - dt.timedelta(days=d) <= now
+    ]
+    if not due_days:
+        return False
+    # The most urgent due warning is sent; larger ones it supersedes are marked handled.
+    days = min(due_days)
+    sent = sorted(set(review_clock.warnings_sent) | set(due_days), reverse=True)
+    next_warning = _next_warning_at(review_clock.deadline_at, sent, now)
+    with transaction.atomic():
+        won = ReviewClock.objects.filter(
+            pk=clock_id, status=ReviewClock.Status.RUNNING, next_warning_at=review_clock.next_warning_at
+        ).update(next_warning_at=next_warning, warnings_sent=sent)
+        if won != 1:
+            return False
+        event_record(
+            submission=review_clock.submission,
+            type="review.deadline_warning",
+            extra={
+                "days_left": days,
+                "deadline_at": review_clock.deadline_at.isoformat(),
+                "remaining": humanize(review_clock.deadline_at - now),
+            },
+        )
+    return True
+
+
+def breach_obligation(obligation_id: int, now: dt.datetime) -> bool:
+    with transaction.atomic():
+        won = SlaObligation.objects.filter(
+            pk=obligation_id, closed_at__isnull=True, breached_at__isnull=True, due_at__lte=now
+        ).update(breached_at=now)
+        if won != 1:
+            return False
+        obligation = SlaObligation.objects.get(pk=obligation_id)
+        SlaBreach.objects.create(
+            submission_id=obligation.submission_id,
+            kind=obligation.kind,
+            obligation=obligation,
+            due_at=obligation.due_at,
+            detected_at=now,
+        )
+    return True
+
+
+def breach_acknowledge(*, breach: SlaBreach, actor, note: str) -> SlaBreach:
+    from accounts import rules
+    from caisi_portal.errors import NotPermitted, ValidationFailed
+
+    from .services import audit_record
+
+    if not rules.is_administrator(actor):
+        raise NotPermitted("Only administrators acknowledge SLA breaches.")
+    if not note.strip():
+        message = "Say why the breach is acknowledged."
+        raise ValidationFailed(message, details={"note": [message]})
+    with transaction.atomic():
+        won = SlaBreach.objects.filter(pk=breach.pk, acknowledged_at__isnull=True).update(
+            acknowledged_by=actor, acknowledged_at=clock.now(), acknowledgement_note=note.strip()
+        )
+        if won != 1:
+            raise ValidationFailed("This breach has already been acknowledged.")
+        audit_record(
+            submission=breach.submission,
+            actor=actor,
+            action="breach_acknowledged",
+            comment=f"{breach.get_kind_display()}: {note.strip()}",
+            internal=True,
+        )
+    breach.refresh_from_db()
+    return breach
