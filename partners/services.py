@@ -37,6 +37,7 @@ BACKOFF = [
     dt.timedelta(hours=14),
 ]
 LEASE = dt.timedelta(minutes=5)
+ETA_LIMIT = dt.timedelta(minutes=50)
 # The sweep leaves fresh deliveries to their own after-commit task for this long.
 REQUEUE_GRACE = dt.timedelta(seconds=30)
 
@@ -184,10 +185,26 @@ def _enqueue(delivery_ids) -> int:
         try:
             deliver_notification.delay(str(delivery_id))
             queued += 1
-        except Exception:  # noqa: BLE001 - broker down: the row waits for the sweep
+        except Exception:
             log.warning("Broker unavailable; delivery %s waits in the outbox for the sweep.", delivery_id)
             break
     return queued
+
+
+def _enqueue_retry(delivery_id, retry_at: dt.datetime) -> None:
+    """Queue the retry for its exact time when that is soon; later ones wait for the sweep.
+
+    Etas far in the future would outlive the broker's visibility timeout and be
+    redelivered early, so only near retries are queued.
+    """
+    from .tasks import deliver_notification
+
+    if retry_at - clock.now() > ETA_LIMIT:
+        return
+    try:
+        deliver_notification.apply_async(args=[str(delivery_id)], eta=retry_at)
+    except Exception:
+        log.warning("Broker unavailable; the retry of %s waits for the sweep.", delivery_id)
 
 
 def deliveries_due(now: dt.datetime, limit: int = 500) -> list:
@@ -206,9 +223,9 @@ def deliveries_requeue_due(now: dt.datetime) -> int:
 def delivery_attempt(delivery_id) -> str:
     """Make one attempt if the delivery is due. Returns the delivery's status afterwards."""
     now = clock.now()
-    claimed = Delivery.objects.filter(
-        pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now
-    ).update(next_attempt_at=now + LEASE, attempts=F("attempts") + 1)
+    claimed = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now).update(
+        next_attempt_at=now + LEASE, attempts=F("attempts") + 1
+    )
     if not claimed:
         return "not_due"
     delivery = Delivery.objects.select_related("event", "partner").get(pk=delivery_id)
@@ -229,7 +246,9 @@ def delivery_attempt(delivery_id) -> str:
         if exc.permanent or number >= MAX_ATTEMPTS:
             ours.update(status=Delivery.Status.DEAD, last_error=attempt.error)
             return Delivery.Status.DEAD
-        ours.update(next_attempt_at=clock.now() + backoff(number), last_error=attempt.error)
+        retry_at = clock.now() + backoff(number)
+        ours.update(next_attempt_at=retry_at, last_error=attempt.error)
+        _enqueue_retry(delivery_id, retry_at)
         return Delivery.Status.PENDING
     attempt.succeeded = True
     attempt.save()

@@ -89,7 +89,7 @@ class EmailTransport:
         )
         try:
             message.send(fail_silently=False)
-        except Exception as exc:  # noqa: BLE001 - any backend failure is a retryable attempt
+        except Exception as exc:
             raise TransportError(f"{exc.__class__.__name__}: {exc}") from exc
         return Outcome(None, int((time.monotonic() - started) * 1000))
 

@@ -555,7 +555,9 @@ class ClockPause(models.Model):
     class Meta:
         ordering = ["started_at", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["clock"], condition=Q(ended_at__isnull=True), name="one_open_pause_per_clock")
+            models.UniqueConstraint(
+                fields=["clock"], condition=Q(ended_at__isnull=True), name="one_open_pause_per_clock"
+            )
         ]
 
     def __str__(self):

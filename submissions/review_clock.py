@@ -211,7 +211,7 @@ def queue_expiry_task(clock_id: int, deadline: dt.datetime, now: dt.datetime) ->
 
         try:
             expire_review_clock.apply_async(args=[clock_id], eta=deadline)
-        except Exception:  # noqa: BLE001 - broker down: the sweep expires it anyway
+        except Exception:
             log.warning("Could not queue the expiry task for clock %s; the sweep will act.", clock_id)
 
     transaction.on_commit(enqueue)

@@ -23,7 +23,6 @@ from django_fsm import ConcurrentTransition
 from accounts import rules
 from caisi_portal import clock
 from caisi_portal.errors import NotPermitted, SubmissionChanged, TransitionRefused, ValidationFailed
-
 from partners.services import event_for_transition
 
 from . import review_clock

@@ -1,6 +1,24 @@
+import os
+import uuid
+
 import pytest
 
+from caisi_portal.celery import app as celery_app
 from tests.factories import Cast
+
+# Tests never touch the queue a running `make run` worker consumes: their own Redis
+# database and a queue name unique to this run.
+TEST_BROKER_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_QUEUE = f"caisi-test-{uuid.uuid4().hex[:8]}"
+celery_app.conf.update(broker_url=TEST_BROKER_URL, task_default_queue=TEST_QUEUE)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def purge_test_queue():
+    yield
+    import redis
+
+    redis.Redis.from_url(TEST_BROKER_URL).delete(TEST_QUEUE)
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from caisi_portal.errors import ApplicationError
 from submissions.models import AuditEntry, ModelSubmission, State
 from tests.factories import Cast, move, record_all_results
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.postgres]
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,259 @@
+"""The review clock on moved time: start, pause, resume, warnings, expiry at the boundary."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from partners.models import Event
+from submissions import review_clock
+from submissions.models import ReviewClock, SlaBreach, SlaKind, SlaObligation, State
+from tests.factories import move, record_all_results
+
+pytestmark = pytest.mark.django_db
+
+START = dt.datetime(2026, 7, 1, 9, 0, tzinfo=dt.UTC)
+DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture
+def traveller():
+    with time_machine.travel(START, tick=False) as t:
+        yield t
+
+
+def clock_of(submission):
+    return ReviewClock.objects.get(submission=submission)
+
+
+def sweep_at(traveller, when):
+    traveller.move_to(when)
+    return review_clock.sweep()
+
+
+def test_clock_starts_on_submit_with_the_agreements_window(cast, traveller):
+    s = cast.submission(State.INTAKE)
+    c = clock_of(s)
+    assert c.started_at == START and c.window == 30 * DAY and c.deadline_at == START + 30 * DAY
+    assert c.status == "running" and c.next_warning_at == START + 23 * DAY
+
+
+def test_shorter_window_from_the_agreement(cast, traveller):
+    from tests.factories import signed_agreement
+
+    signed_agreement(cast.lab, window=10)
+    s = cast.submission(State.INTAKE)
+    assert clock_of(s).deadline_at == START + 10 * DAY
+
+
+def test_pause_and_resume_move_the_deadline_and_explain_it(cast, traveller):
+    s = cast.submission(State.EVALUATION)
+    traveller.move_to(START + 5 * DAY)
+    move(s, "request_information", cast.lead)
+    c = clock_of(s)
+    assert c.status == "paused" and c.pauses.get().reason.startswith("information requested")
+    traveller.move_to(START + 8 * DAY + dt.timedelta(hours=4))
+    # While paused, the time left stands still at what it was when the pause began.
+    assert c.remaining(review_clock.clock.now()) == 25 * DAY
+    text = review_clock.describe_remaining(c, review_clock.clock.now())
+    assert text.startswith("25 days left; paused since 2026-07-06 09:00 UTC")
+    move(s, "answer_information_request", cast.developer)
+    c.refresh_from_db()
+    assert c.status == "running" and c.paused_total == 3 * DAY + dt.timedelta(hours=4)
+    assert c.deadline_at == START + 33 * DAY + dt.timedelta(hours=4)
+    text = review_clock.describe_remaining(c, review_clock.clock.now())
+    assert text == "25 days left; paused 3 days 4 hours in all for information"
+
+
+def test_paused_clock_never_expires(cast, traveller):
+    s = cast.submission(State.INTAKE)
+    move(s, "request_information", cast.admin)
+    report = sweep_at(traveller, START + 40 * DAY)
+    s.refresh_from_db()
+    assert s.state == State.INFORMATION_REQUESTED and not report.expired
+
+
+def test_expiry_at_the_exact_boundary(cast, traveller):
+    s = cast.submission(State.EVALUATION)
+    deadline = clock_of(s).deadline_at
+    assert not sweep_at(traveller, deadline - dt.timedelta(microseconds=1)).expired
+    s.refresh_from_db()
+    assert s.state == State.EVALUATION
+    report = sweep_at(traveller, deadline)
+    s.refresh_from_db()
+    assert s.state == State.WINDOW_ELAPSED and report.expired == [clock_of(s).pk]
+    assert clock_of(s).status == "elapsed"
+    breach = SlaBreach.objects.get(submission=s, kind=SlaKind.DETERMINATION)
+    assert breach.due_at == deadline and breach.detected_at == deadline
+    entry = s.audit_entries.get(action="elapse")
+    assert entry.actor is None and "30-day review window ended" in entry.comment
+    assert Event.objects.filter(submission=s, type="submission.window_elapsed").count() == 1
+
+
+def test_expiry_is_recorded_once_however_often_the_sweep_runs(cast, traveller):
+    s = cast.submission(State.INTAKE)
+    deadline = clock_of(s).deadline_at
+    for minutes in range(5):
+        sweep_at(traveller, deadline + dt.timedelta(minutes=minutes))
+    assert review_clock.expire_clock(clock_of(s).pk) is False  # the late eta task finds nothing to do
+    assert SlaBreach.objects.filter(submission=s, kind=SlaKind.DETERMINATION).count() == 1
+    assert Event.objects.filter(submission=s, type="submission.window_elapsed").count() == 1
+    assert s.audit_entries.filter(action="elapse").count() == 1
+
+
+def test_window_elapsed_opens_release_to_the_developer(cast, traveller):
+    s = cast.submission(State.EVALUATION)
+    sweep_at(traveller, clock_of(s).deadline_at)
+    s.refresh_from_db()
+    move(s, "record_release", cast.developer)
+    assert s.state == State.RELEASED and not s.released_after_flag
+
+
+def test_determination_stops_the_clock(cast, traveller):
+    s = cast.submission(State.EVALUATION)
+    record_all_results(s, cast.reviewer)
+    move(s, "clear", cast.lead)
+    c = clock_of(s)
+    assert c.status == "stopped" and c.next_warning_at is None
+    sweep_at(traveller, START + 60 * DAY)
+    s.refresh_from_db()
+    assert s.state == State.CLEARED and not SlaBreach.objects.filter(submission=s).exists()
+
+
+def test_withdrawal_stops_the_clock_and_closes_obligations(cast, traveller):
+    s = cast.submission(State.INFORMATION_REQUESTED)
+    move(s, "withdraw", cast.developer)
+    c = clock_of(s)
+    assert c.status == "stopped" and c.pauses.get().ended_at == START
+    assert not SlaObligation.objects.filter(submission=s, closed_at__isnull=True).exists()
+
+
+class TestWarnings:
+    def warnings(self, s):
+        return list(
+            Event.objects.filter(submission=s, type="review.deadline_warning")
+            .order_by("occurred_at")
+            .values_list("payload__days_left", flat=True)
+        )
+
+    def test_seven_and_two_days_left_each_once(self, cast, traveller):
+        s = cast.submission(State.EVALUATION)
+        deadline = clock_of(s).deadline_at
+        sweep_at(traveller, deadline - 8 * DAY)
+        assert self.warnings(s) == []
+        for offset in (7 * DAY, 7 * DAY - dt.timedelta(minutes=1), 5 * DAY, 2 * DAY, DAY):
+            sweep_at(traveller, deadline - offset)
+        assert self.warnings(s) == [7, 2]
+
+    def test_warning_goes_to_reviewers_and_administrators(self, cast, traveller):
+        s = cast.submission(State.EVALUATION)
+        sweep_at(traveller, clock_of(s).deadline_at - 7 * DAY)
+        event = Event.objects.get(submission=s, type="review.deadline_warning")
+        recipients = set(event.deliveries.values_list("recipient__username", flat=True))
+        assert recipients == {"lead", "reviewer", "reviewer.cui", "admin"}
+
+    def test_after_an_outage_only_the_most_urgent_warning_is_sent(self, cast, traveller):
+        s = cast.submission(State.EVALUATION)
+        sweep_at(traveller, clock_of(s).deadline_at - DAY)
+        assert self.warnings(s) == [2]
+
+    def test_short_window_skips_the_seven_day_warning(self, cast, traveller):
+        from tests.factories import signed_agreement
+
+        signed_agreement(cast.lab, window=5)
+        s = cast.submission(State.EVALUATION)
+        assert clock_of(s).next_warning_at == START + 3 * DAY
+        for day in range(6):
+            sweep_at(traveller, START + day * DAY)
+        assert self.warnings(s) == [2]
+
+    def test_a_pause_postpones_the_warning(self, cast, traveller):
+        s = cast.submission(State.EVALUATION)
+        traveller.move_to(START + 20 * DAY)
+        move(s, "request_information", cast.lead)
+        sweep_at(traveller, START + 25 * DAY)
+        assert self.warnings(s) == []
+        move(s, "answer_information_request", cast.developer)
+        # 10 days were left at the pause, so the 7-day warning is due 3 days after resuming.
+        sweep_at(traveller, START + 28 * DAY - dt.timedelta(minutes=1))
+        assert self.warnings(s) == []
+        sweep_at(traveller, START + 28 * DAY)
+        assert self.warnings(s) == [7]
+
+
+class TestSlaBreaches:
+    def breaches(self, s):
+        return sorted(SlaBreach.objects.filter(submission=s).values_list("kind", flat=True))
+
+    def test_intake_decision_breached_once_after_three_days(self, cast, traveller):
+        s = cast.submission(State.INTAKE)
+        sweep_at(traveller, START + 3 * DAY - dt.timedelta(seconds=1))
+        assert self.breaches(s) == []
+        sweep_at(traveller, START + 3 * DAY)
+        sweep_at(traveller, START + 4 * DAY)
+        assert self.breaches(s) == [SlaKind.INTAKE_DECISION]
+        breach = SlaBreach.objects.get(submission=s)
+        assert breach.due_at == START + 3 * DAY and breach.detected_at == START + 3 * DAY
+
+    def test_accepting_in_time_meets_the_intake_target(self, cast, traveller):
+        s = cast.submission(State.INTAKE)
+        traveller.move_to(START + 2 * DAY)
+        move(s, "accept", cast.admin)
+        sweep_at(traveller, START + 10 * DAY)
+        # No intake breach; but no lead was assigned within 2 days of acceptance.
+        assert self.breaches(s) == [SlaKind.REVIEWER_ASSIGNMENT]
+
+    def test_assigning_a_lead_meets_the_assignment_target(self, cast, traveller):
+        s = cast.submission(State.EVALUATION)  # Cast assigns a lead at once
+        sweep_at(traveller, START + 10 * DAY)
+        assert self.breaches(s) == []
+
+    def test_developer_answer_target(self, cast, traveller):
+        s = cast.submission(State.INFORMATION_REQUESTED)
+        sweep_at(traveller, START + 11 * DAY)
+        assert self.breaches(s) == [SlaKind.DEVELOPER_ANSWER]
+
+    def test_targets_come_from_the_policy(self, cast, traveller):
+        from submissions.models import SlaPolicy
+
+        policy = SlaPolicy.current()
+        policy.intake_decision_days = 1
+        policy.save()
+        s = cast.submission(State.INTAKE)
+        sweep_at(traveller, START + DAY)
+        assert self.breaches(s) == [SlaKind.INTAKE_DECISION]
+
+    def test_breach_recorded_once_even_if_the_row_is_raced(self, cast, traveller):
+        s = cast.submission(State.INTAKE)
+        traveller.move_to(START + 5 * DAY)
+        obligation = SlaObligation.objects.get(submission=s, kind=SlaKind.INTAKE_DECISION)
+        now = review_clock.clock.now()
+        assert review_clock.breach_obligation(obligation.pk, now) is True
+        assert review_clock.breach_obligation(obligation.pk, now) is False
+        assert SlaBreach.objects.filter(submission=s).count() == 1
+
+    def test_administrator_acknowledges_with_a_note(self, cast, traveller):
+        from caisi_portal.errors import NotPermitted, ValidationFailed
+
+        s = cast.submission(State.INTAKE)
+        sweep_at(traveller, START + 4 * DAY)
+        breach = SlaBreach.objects.get(submission=s)
+        with pytest.raises(NotPermitted):
+            review_clock.breach_acknowledge(breach=breach, actor=cast.lead, note="x")
+        with pytest.raises(ValidationFailed):
+            review_clock.breach_acknowledge(breach=breach, actor=cast.admin, note=" ")
+        review_clock.breach_acknowledge(breach=breach, actor=cast.admin, note="Holiday backlog.")
+        breach.refresh_from_db()
+        assert breach.acknowledged_by == cast.admin and breach.acknowledgement_note == "Holiday backlog."
+        assert s.audit_entries.filter(action="breach_acknowledged").exists()
+        with pytest.raises(ValidationFailed, match="already"):
+            review_clock.breach_acknowledge(breach=breach, actor=cast.admin, note="again")
+
+
+def test_sweep_queries_do_not_grow_with_open_clocks(cast, traveller, django_assert_max_num_queries):
+    """Nothing due: the sweep's cost is its fixed queries, whatever is open."""
+    for _ in range(5):
+        cast.submission(State.EVALUATION)
+    traveller.move_to(START + DAY)
+    with django_assert_max_num_queries(6):
+        review_clock.sweep()
