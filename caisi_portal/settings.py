@@ -153,6 +153,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+# The built-in stand-in for partners' webhook endpoints, for the local demo only.
+DEMO_WEBHOOK_RECEIVER = _strict_bool("DEMO_WEBHOOK_RECEIVER", DEBUG)
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CAISI Review Portal <portal@caisi.example>")
 

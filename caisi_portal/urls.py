@@ -10,5 +10,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("submissions/", include("submissions.urls")),
     path("reviews/", include("reviews.urls")),
+    path("partners/", include("partners.urls")),
     path("admin/", admin.site.urls),
 ]

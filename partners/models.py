@@ -130,3 +130,26 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self):
         return f"Attempt {self.number} of {self.delivery}"
+
+
+class DemoInboxMessage(models.Model):
+    """A webhook received by the built-in demo receiver (DEBUG only).
+
+    It plays a trusted partner's endpoint in the local demo: it verifies the signature
+    and keeps each webhook-id once, counting repeats, as a careful receiver would.
+    """
+
+    partner = models.ForeignKey(TrustedPartner, on_delete=models.CASCADE, related_name="demo_inbox")
+    webhook_id = models.CharField(max_length=100)
+    event_type = models.CharField(max_length=60)
+    body = models.JSONField()
+    signature_valid = models.BooleanField()
+    first_received_at = models.DateTimeField()
+    times_received = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-first_received_at"]
+        constraints = [models.UniqueConstraint(fields=["partner", "webhook_id"], name="demo_inbox_one_row_per_id")]
+
+    def __str__(self):
+        return f"{self.webhook_id} for {self.partner}"

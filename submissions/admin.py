@@ -1,6 +1,19 @@
 from django.contrib import admin
 
-from .models import Agreement, AgreementEvent, Artifact, AuditEntry, InformationRequest, ModelSubmission, Organization
+from .models import (
+    Agreement,
+    AgreementEvent,
+    Artifact,
+    AuditEntry,
+    ClockPause,
+    InformationRequest,
+    ModelSubmission,
+    Organization,
+    ReviewClock,
+    SlaBreach,
+    SlaObligation,
+    SlaPolicy,
+)
 
 
 class AppendOnlyAdmin(admin.ModelAdmin):
@@ -59,3 +72,66 @@ class AuditEntryAdmin(AppendOnlyAdmin):
 @admin.register(AgreementEvent)
 class AgreementEventAdmin(AppendOnlyAdmin):
     list_display = ("recorded_at", "agreement", "from_status", "to_status", "recorded_by")
+
+
+class ClockPauseInline(admin.TabularInline):
+    model = ClockPause
+    extra = 0
+    can_delete = False
+    readonly_fields = ("started_at", "ended_at", "reason")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReviewClock)
+class ReviewClockAdmin(admin.ModelAdmin):
+    list_display = ("submission", "status", "started_at", "deadline_at", "paused_total")
+    list_filter = ("status",)
+    inlines = [ClockPauseInline]
+    # The clock is moved only by transitions and the sweep.
+    readonly_fields = (
+        "submission",
+        "status",
+        "started_at",
+        "window",
+        "paused_total",
+        "deadline_at",
+        "next_warning_at",
+        "warnings_sent",
+        "eta_scheduled_for",
+        "stopped_at",
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "intake_decision_days", "reviewer_assignment_days", "developer_answer_days")
+
+    def has_add_permission(self, request):
+        return not SlaPolicy.objects.exists()
+
+
+@admin.register(SlaObligation)
+class SlaObligationAdmin(admin.ModelAdmin):
+    list_display = ("submission", "kind", "due_at", "closed_at", "breached_at")
+    list_filter = ("kind",)
+    readonly_fields = ("submission", "kind", "due_at", "opened_at", "closed_at", "breached_at")
+
+
+@admin.register(SlaBreach)
+class SlaBreachAdmin(admin.ModelAdmin):
+    list_display = ("submission", "kind", "due_at", "detected_at", "acknowledged_at")
+    list_filter = ("kind",)
+    readonly_fields = (
+        "submission",
+        "kind",
+        "obligation",
+        "due_at",
+        "detected_at",
+        "acknowledged_by",
+        "acknowledged_at",
+    )

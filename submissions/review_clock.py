@@ -316,8 +316,10 @@ def expire_clock(clock_id: int) -> bool:
             submission=review_clock.submission,
             name="elapse",
             actor=None,
-            comment=f"The {review_clock.window.days}-day review window ended at {review_clock.deadline_at:%Y-%m-%d %H:%M} UTC "
-            "without a determination.",
+            comment=(
+                f"The {review_clock.window.days}-day review window ended at "
+                f"{review_clock.deadline_at:%Y-%m-%d %H:%M} UTC without a determination."
+            ),
         )
     except ApplicationError as exc:
         # Someone determined, withdrew or paused it first: their change stands.

@@ -6,17 +6,23 @@ has a real timeline. Everything created is marked as simulated.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Clearance
 from accounts.roles import Role
+from caisi_portal import clock
+from partners.models import TrustedPartner
 from reviews import services as review_services
 from reviews.models import Assignment, ConflictOfInterest, EvaluationDomain
 
@@ -81,7 +87,15 @@ def _organizations(data, report):
                 note="Loaded from the demo seed.",
             )
     for spec in data.get("trusted_partners", []):
-        _org(spec, Organization.Kind.TRUSTED_PARTNER, report)
+        org = _org(spec, Organization.Kind.TRUSTED_PARTNER, report)
+        partner, created = TrustedPartner.objects.get_or_create(
+            organization=org,
+            defaults={"emails": "\n".join(spec.get("emails", [])), "event_types": spec.get("events", [])},
+        )
+        if created and spec.get("demo_webhook"):
+            path = reverse("partners:demo_receiver", args=[partner.pk])
+            partner.webhook_url = settings.PORTAL_BASE_URL.rstrip("/") + path
+            partner.save(update_fields=["webhook_url"])
 
 
 def _org(spec, kind, report):
@@ -146,6 +160,18 @@ def _submission(spec, users, report):
         organization=org, model_name=spec["model_name"], model_version=str(spec["model_version"])
     ).exists():
         return
+    minutes_ago = spec.get("submitted_minutes_ago")
+    if minutes_ago:
+        # Play this submission's history as if it began that long ago.
+        started = timezone.now() - dt.timedelta(minutes=int(minutes_ago))
+        offset = timezone.now() - started
+        with clock.simulated(lambda: timezone.now() - offset):
+            _build_submission(spec, org, users, report)
+    else:
+        _build_submission(spec, org, users, report)
+
+
+def _build_submission(spec, org, users, report):
     author = users[spec["created_by"]]
     fields = {k: spec[k] for k in DRAFT_KEYS if k in spec}
     fields["model_version"] = str(fields["model_version"])

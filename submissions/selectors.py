@@ -6,8 +6,10 @@ from django.db.models import Count, Prefetch, Q
 
 from accounts import rules
 from accounts.roles import Role, has_role
+from caisi_portal import clock
 
-from .models import OPEN_REVIEW_STATES, Agreement, InformationRequest, ModelSubmission, State
+from .models import OPEN_REVIEW_STATES, Agreement, InformationRequest, ModelSubmission, ReviewClock, SlaBreach, State
+from .review_clock import describe_remaining, humanize
 
 
 def submission_list(user):
@@ -119,6 +121,14 @@ def submission_detail_context(submission, user) -> dict:
         )
     # Outside the office, only an issued determination, and only its released summary.
     context["issued_determination"] = determination if determination and determination.issued_at else None
+    review_clock = ReviewClock.objects.filter(submission=submission).prefetch_related("pauses").first()
+    if review_clock and (developer_view or rules.is_office_staff(user)):
+        now = clock.now()
+        context["review_clock"] = review_clock
+        context["clock_text"] = describe_remaining(review_clock, now)
+        context["clock_pauses"] = [(p, humanize(p.duration(now))) for p in review_clock.pauses.all()]
+        if office_view:
+            context["breaches"] = SlaBreach.objects.filter(submission=submission).select_related("acknowledged_by")
     context["open_information_request"] = (
         InformationRequest.objects.filter(submission=submission, answered_at__isnull=True).first()
         if submission.state == State.INFORMATION_REQUESTED

@@ -1,0 +1,100 @@
+"""Administrators' view of the outbox, and the demo partner receiver."""
+
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import F
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from accounts import rules
+from caisi_portal.errors import ApplicationError
+
+from . import services
+from .models import Delivery, DemoInboxMessage, TrustedPartner
+
+
+@login_required
+def delivery_list(request):
+    if not rules.is_administrator(request.user):
+        raise Http404
+    status = request.GET.get("status") or ""
+    deliveries = Delivery.objects.select_related("event__submission", "partner__organization").order_by(
+        "-next_attempt_at"
+    )
+    if status in Delivery.Status.values:
+        deliveries = deliveries.filter(status=status)
+    page = Paginator(deliveries, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "partners/deliveries.html",
+        {"page": page, "status": status, "statuses": Delivery.Status.choices},
+    )
+
+
+@login_required
+@require_POST
+def delivery_redeliver(request, pk):
+    if not rules.is_administrator(request.user):
+        raise Http404
+    delivery = get_object_or_404(Delivery, pk=pk)
+    try:
+        services.delivery_redeliver(delivery=delivery, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Queued again with the same id {delivery.webhook_id}.")
+    return redirect(request.POST.get("next") or "partners:deliveries")
+
+
+@csrf_exempt
+@require_POST
+def demo_receiver(request, pk):
+    """Plays a partner's webhook endpoint in the local demo. Off unless DEBUG."""
+    if not settings.DEMO_WEBHOOK_RECEIVER:
+        raise Http404
+    partner = get_object_or_404(TrustedPartner, pk=pk)
+    body = request.body.decode("utf-8", errors="replace")
+    try:
+        Webhook(partner.webhook_secret).verify(body, dict(request.headers))
+        valid = True
+    except WebhookVerificationError:
+        valid = False
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return HttpResponseBadRequest("Body is not JSON.")
+    webhook_id = request.headers.get("webhook-id", "")[:100]
+    message, created = DemoInboxMessage.objects.get_or_create(
+        partner=partner,
+        webhook_id=webhook_id,
+        defaults={
+            "event_type": str(payload.get("type", ""))[:60],
+            "body": payload,
+            "signature_valid": valid,
+            "first_received_at": timezone.now(),
+        },
+    )
+    if not created:
+        # A retry of a message already handled: acknowledge it, act on it no further.
+        DemoInboxMessage.objects.filter(pk=message.pk).update(times_received=F("times_received") + 1)
+    return HttpResponse(status=204 if valid else 400)
+
+
+@login_required
+def demo_inbox(request):
+    if not settings.DEMO_WEBHOOK_RECEIVER:
+        raise Http404
+    inbox = DemoInboxMessage.objects.select_related("partner__organization")
+    if not rules.is_administrator(request.user):
+        if not request.user.organization_id:
+            raise Http404
+        inbox = inbox.filter(partner__organization_id=request.user.organization_id)
+    return render(request, "partners/demo_inbox.html", {"page": Paginator(inbox, 50).get_page(request.GET.get("page"))})
