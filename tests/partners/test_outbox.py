@@ -1,6 +1,7 @@
 """The outbox without a worker: who is told, what they are told, retries and dead letters."""
 
 import datetime as dt
+import itertools
 
 import pytest
 import time_machine
@@ -34,7 +35,7 @@ def partner(name, events=None, **kw):
 
 
 def test_partners_get_only_subscribed_events_and_no_classified_content(cast):
-    everything = partner("All", webhook_url="https://all.example/hook", emails="a@all.example\nb@all.example")
+    partner("All", webhook_url="https://all.example/hook", emails="a@all.example\nb@all.example")
     only_flags = partner("Flags", events=[PartnerEventType.FLAGGED], emails="f@flags.example")
     partner("Inactive", is_active=False, emails="x@inactive.example")
     s = cast.submission(State.EVALUATION, capabilities="SECRET-CAPABILITY")
@@ -107,7 +108,7 @@ def test_failures_back_off_then_dead_letter_after_eight_attempts(cast, httpserve
     assert status == "dead" and after.attempts == 8 and "HTTP 500" in after.last_error
     total = sum(waits[:7], dt.timedelta())
     assert dt.timedelta(hours=18) < total < dt.timedelta(hours=30)  # about a day
-    assert all(a < b for a, b in zip(waits[:7], waits[1:7], strict=False))  # growing
+    assert all(a < b for a, b in itertools.pairwise(waits[:7]))  # growing
     assert after.attempt_log.count() == 8
 
 
