@@ -456,6 +456,8 @@ AUDIT_ACTION_LABELS = {
     "finding_recorded": "Finding recorded",
     "flag_proposed": "Flag proposed",
     "flag_concurred": "Concurrence with flag",
+    "elapse": "Review window elapsed",
+    "breach_acknowledged": "SLA breach acknowledged",
 }
 
 

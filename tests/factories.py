@@ -189,6 +189,14 @@ class Cast:
         )
         if state == State.EVALUATION:
             return s
+        if state == State.WINDOW_ELAPSED:
+            from submissions import review_clock
+            from submissions.models import ReviewClock
+
+            ReviewClock.objects.filter(submission=s).update(deadline_at=clock.now())
+            assert review_clock.expire_clock(s.review_clock.pk)
+            s.refresh_from_db()
+            return s
         record_all_results(s, self.reviewer)
         if state in (State.FLAGGED,):
             serious_finding(s, self.reviewer)

@@ -17,6 +17,7 @@ ALL_STATES = [
     State.WITHDRAWN,
     State.RELEASED,
     State.ACCESS_REMOVED,
+    State.WINDOW_ELAPSED,
 ]
 
 # Who may know a Lab Alpha submission exists, per state. The lead is assigned from
@@ -34,10 +35,18 @@ EXPECTED = {
         State.FLAGGED,
         State.RELEASED,
         State.ACCESS_REMOVED,
+        State.WINDOW_ELAPSED,
     },
-    "reviewer": {State.EVALUATION, State.CLEARED, State.FLAGGED, State.RELEASED, State.ACCESS_REMOVED},
+    "reviewer": {
+        State.EVALUATION,
+        State.CLEARED,
+        State.FLAGGED,
+        State.RELEASED,
+        State.ACCESS_REMOVED,
+        State.WINDOW_ELAPSED,
+    },
     "unassigned_reviewer": set(),
-    "partner": {State.CLEARED, State.FLAGGED, State.RELEASED, State.ACCESS_REMOVED},
+    "partner": {State.CLEARED, State.FLAGGED, State.RELEASED, State.ACCESS_REMOVED, State.WINDOW_ELAPSED},
     "trainee": set(),
 }
 
