@@ -10,6 +10,21 @@ class Clearance(models.IntegerChoices):
     SECRET = 2, "SECRET"
 
 
+class CalendarFeedToken(models.Model):
+    """A private, revocable link to a person's review-deadline calendar (.ics).
+
+    Only a hash is stored: the link is shown once, when made. Making a new one revokes
+    the old.
+    """
+
+    user = models.OneToOneField("accounts.User", on_delete=models.CASCADE, related_name="calendar_token")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"Calendar link of {self.user}"
+
+
 class User(AbstractUser):
     """A person using the portal. Roles are Django groups (see accounts.roles)."""
 

@@ -58,10 +58,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_fsm",
     "django_celery_beat",
+    "django_filters",
     "accounts",
     "submissions",
     "reviews",
     "partners",
+    "dashboard",
+    "register",
 ]
 
 MIDDLEWARE = [
@@ -182,6 +185,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-review-clocks": {"task": "submissions.tasks.sweep_review_clocks", "schedule": 60.0},
 }
 CELERY_TASK_ALWAYS_EAGER = _strict_bool("CELERY_TASK_ALWAYS_EAGER", False)
+
+# Per-process memory: dashboard figures are cached for a minute without adding a
+# dependency on Redis for page views (pages must keep working when Redis is down).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "caisi"}}
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = _strict_bool("SECURE_COOKIES", not DEBUG)

@@ -1,8 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpResponse
 from django.urls import include, path
 
+from accounts import views as account_views
 from submissions import views as submission_views
+
+
+def health(request):
+    """Liveness for load balancers and compose; also the benchmark's floor."""
+    return HttpResponse("ok", content_type="text/plain")
+
 
 urlpatterns = [
     path("", submission_views.home, name="home"),
@@ -11,5 +19,9 @@ urlpatterns = [
     path("submissions/", include("submissions.urls")),
     path("reviews/", include("reviews.urls")),
     path("partners/", include("partners.urls")),
+    path("dashboard/", include("dashboard.urls")),
+    path("register/", include("register.urls")),
+    path("account/", account_views.profile, name="profile"),
+    path("healthz/", health, name="healthz"),
     path("admin/", admin.site.urls),
 ]

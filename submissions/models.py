@@ -222,6 +222,11 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
     is_simulated = models.BooleanField(default=False)
     # Exercise data never reaches a real partner's endpoint (see partners.services).
     is_exercise = models.BooleanField(default=False)
+    # The office's decision to list this review in the public register (register app).
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
 
     objects = SubmissionQuerySet.as_manager()
 
@@ -457,6 +462,8 @@ AUDIT_ACTION_LABELS = {
     "flag_proposed": "Flag proposed",
     "flag_concurred": "Concurrence with flag",
     "elapse": "Review window elapsed",
+    "published": "Listed in the public register",
+    "unpublished": "Removed from the public register",
     "breach_acknowledged": "SLA breach acknowledged",
 }
 

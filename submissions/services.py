@@ -464,3 +464,29 @@ def agreement_set_window(*, agreement: Agreement, actor, days: int) -> Agreement
 def organization_ensure_agreement(organization: Organization) -> Agreement:
     agreement, _ = Agreement.objects.get_or_create(organization=organization)
     return agreement
+
+
+# --- the public register -----------------------------------------------------------------------
+
+PUBLISHABLE_STATES = (State.CLEARED, State.FLAGGED, State.WINDOW_ELAPSED, State.RELEASED, State.ACCESS_REMOVED)
+MSG_NOT_PUBLISHABLE = "Only a review that has ended (determined or elapsed) can be listed in the public register."
+
+
+def submission_set_published(*, submission: ModelSubmission, actor, published: bool) -> ModelSubmission:
+    """The office's choice to list (or delist) a finished review in the public register."""
+    if not rules.is_administrator(actor):
+        raise NotPermitted("Only administrators decide what the public register lists.")
+    if published and submission.state not in PUBLISHABLE_STATES:
+        raise ValidationFailed(MSG_NOT_PUBLISHABLE)
+    if submission.is_exercise:
+        raise ValidationFailed("Exercise data is never published.")
+    with transaction.atomic():
+        changed = ModelSubmission.objects.filter(pk=submission.pk, published_at__isnull=published).update(
+            published_at=clock.now() if published else None, published_by=actor if published else None
+        )
+        if changed:
+            audit_record(
+                submission=submission, actor=actor, action="published" if published else "unpublished", internal=True
+            )
+    submission.refresh_from_db(fields=["published_at", "published_by"])
+    return submission

@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:pk>/edit/", views.submission_edit, name="edit"),
     path("<int:pk>/actions/<slug:name>/", views.submission_action, name="action"),
     path("<int:pk>/artifacts/", views.artifact_upload, name="artifact_upload"),
+    path("<int:pk>/publish/", views.submission_publish, name="publish"),
     path("<int:pk>/artifacts/<int:artifact_pk>/", views.artifact_download, name="artifact_download"),
     path("agreements/", views.agreement_list, name="agreements"),
     path("agreements/<int:pk>/", views.agreement_change, name="agreement_change"),

@@ -88,6 +88,9 @@ def submission_detail(request, pk):
             FindingForm(submission=submission, user=user) if rules.may_record_finding(user, submission) else None
         ),
         "propose_form": ProposeFlagForm() if rules.may_propose_determination(user, submission) else None,
+        "may_publish": rules.is_administrator(user)
+        and submission.state in services.PUBLISHABLE_STATES
+        and not submission.is_exercise,
         **selectors.submission_detail_context(submission, user),
     }
     proposal = context.get("proposal")
@@ -137,6 +140,24 @@ def submission_action(request, pk, name):
         },
         status=status,
     )
+
+
+@login_required
+@require_POST
+def submission_publish(request, pk):
+    submission = _visible_submission(request, pk)
+    try:
+        services.submission_set_published(
+            submission=submission, actor=request.user, published=request.POST.get("published") == "yes"
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            "Listed in the public register." if submission.published_at else "Removed from the public register.",
+        )
+    return redirect(submission)
 
 
 @login_required

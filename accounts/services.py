@@ -1,0 +1,33 @@
+"""Changes to people's own settings: the private calendar link."""
+
+import hashlib
+import secrets
+
+from caisi_portal import clock
+
+from .models import CalendarFeedToken
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def calendar_token_issue(*, user) -> str:
+    """Make a new private calendar link token (the old one stops working). Shown once."""
+    token = secrets.token_urlsafe(32)
+    CalendarFeedToken.objects.update_or_create(
+        user=user, defaults={"token_hash": _digest(token), "created_at": clock.now()}
+    )
+    return token
+
+
+def calendar_token_revoke(*, user) -> None:
+    CalendarFeedToken.objects.filter(user=user).delete()
+
+
+def calendar_token_user(token: str):
+    """The active user a calendar token belongs to, or None."""
+    found = CalendarFeedToken.objects.select_related("user").filter(token_hash=_digest(token)).first()
+    if found is None or not found.user.is_active:
+        return None
+    return found.user

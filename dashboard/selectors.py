@@ -1,0 +1,265 @@
+"""What the administrators' dashboard reads. Each figure is one aggregate query.
+
+Everything here counts live work only (exercise data stays in its exercise), and every
+query is a GROUP BY or COUNT over an indexed column, so a page costs the same number
+of queries at 10 submissions as at 100,000.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, F, Func, OuterRef, Q, Subquery
+from django.db.models.functions import TruncMonth
+
+from accounts.roles import Role
+from reviews.models import Determination
+from submissions.models import (
+    OPEN_REVIEW_STATES,
+    Agreement,
+    ClockPause,
+    ModelSubmission,
+    Organization,
+    ReviewClock,
+    SlaBreach,
+    SlaKind,
+    State,
+)
+
+AT_RISK = dt.timedelta(days=7)
+CACHE_SECONDS = 60
+
+
+def live_submissions():
+    return ModelSubmission.objects.filter(is_exercise=False)
+
+
+def month_starts(now: dt.datetime, months: int = 12) -> list[dt.date]:
+    first = now.date().replace(day=1)
+    out = []
+    for _ in range(months):
+        out.append(first)
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    return list(reversed(out))
+
+
+def _month_key(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+# --- headline figures -----------------------------------------------------------------------------
+
+
+def headline(now: dt.datetime) -> dict:
+    by_state = dict(
+        live_submissions()
+        .filter(state__in=OPEN_REVIEW_STATES)
+        .values_list("state")
+        .annotate(n=Count("pk"))
+        .values_list("state", "n")
+    )
+    clocks = ReviewClock.objects.filter(submission__is_exercise=False).aggregate(
+        at_risk=Count("pk", filter=Q(status=ReviewClock.Status.RUNNING, deadline_at__lte=now + AT_RISK)),
+        paused=Count("pk", filter=Q(status=ReviewClock.Status.PAUSED)),
+    )
+    breaches = SlaBreach.objects.filter(submission__is_exercise=False).aggregate(
+        open=Count("pk", filter=Q(acknowledged_at__isnull=True)),
+        acknowledged=Count("pk", filter=Q(acknowledged_at__isnull=False)),
+    )
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    determined_this_month = Determination.objects.filter(
+        issued_at__gte=month_start, submission__is_exercise=False
+    ).count()
+    median, p90 = days_to_determination(now - dt.timedelta(days=365))
+    return {
+        "open_by_state": [(State(s).label, by_state.get(s, 0)) for s in OPEN_REVIEW_STATES],
+        "open_total": sum(by_state.values()),
+        "at_risk": clocks["at_risk"],
+        "paused": clocks["paused"],
+        "breaches_open": breaches["open"],
+        "breaches_acknowledged": breaches["acknowledged"],
+        "determined_this_month": determined_this_month,
+        "median_days": median,
+        "p90_days": p90,
+    }
+
+
+class _EpochSeconds(Func):
+    template = "EXTRACT(EPOCH FROM %(expressions)s)"
+
+
+def days_to_determination(since: dt.datetime) -> tuple[float | None, float | None]:
+    """Median and 90th percentile of days from submission to determination."""
+    determinations = Determination.objects.filter(
+        issued_at__gte=since, submission__is_exercise=False, submission__submitted_at__isnull=False
+    )
+    if connection.vendor == "postgresql":
+        # Computed in the database: at 100,000 reviews, fetching every duration would not be.
+        seconds = _EpochSeconds(F("issued_at") - F("submission__submitted_at"))
+        sql_qs = determinations.annotate(seconds=seconds).values("seconds")
+        sql, params = sql_qs.query.sql_with_params()
+        with connection.cursor() as cursor:
+            # The inner SQL is the ORM's own; its values stay parameters.
+            percentiles = ", ".join(f"percentile_cont({q}) WITHIN GROUP (ORDER BY seconds)" for q in (0.5, 0.9))
+            cursor.execute(f"SELECT {percentiles} FROM ({sql}) AS durations", params)  # noqa: S608
+            median, p90 = cursor.fetchone()
+        return (None, None) if median is None else (round(median / 86400, 1), round(p90 / 86400, 1))
+    days = sorted(
+        (issued - submitted).total_seconds() / 86400
+        for issued, submitted in determinations.values_list("issued_at", "submission__submitted_at")
+    )
+    if not days:
+        return None, None
+    p90 = statistics.quantiles(days, n=10, method="inclusive")[-1] if len(days) > 1 else days[0]
+    return round(statistics.median(days), 1), round(p90, 1)
+
+
+def clocks_at_risk(now: dt.datetime, limit: int = 10):
+    return list(
+        ReviewClock.objects.filter(
+            status=ReviewClock.Status.RUNNING, deadline_at__lte=now + AT_RISK, submission__is_exercise=False
+        )
+        .select_related("submission__organization")
+        .order_by("deadline_at")[:limit]
+    )
+
+
+def paused_clocks(now: dt.datetime, limit: int = 10):
+    open_pause = ClockPause.objects.filter(clock=OuterRef("pk"), ended_at__isnull=True).values("started_at")[:1]
+    clocks = (
+        ReviewClock.objects.filter(status=ReviewClock.Status.PAUSED, submission__is_exercise=False)
+        .annotate(paused_since_at=Subquery(open_pause))
+        .select_related("submission__organization")
+        .order_by("paused_since_at")[:limit]
+    )
+    return [(c, now - c.paused_since_at if c.paused_since_at else None) for c in clocks]
+
+
+# --- agreements and workload ------------------------------------------------------------------------
+
+
+def agreement_status(now: dt.datetime):
+    rows = []
+    agreements = Agreement.objects.filter(organization__kind=Organization.Kind.DEVELOPER).select_related("organization")
+    for a in agreements:
+        negotiating_days = (
+            (now.date() - a.negotiation_started_on).days
+            if a.status == Agreement.Status.NEGOTIATING and a.negotiation_started_on
+            else None
+        )
+        rows.append({"agreement": a, "holdout": a.status != Agreement.Status.SIGNED, "days": negotiating_days})
+    return rows
+
+
+def reviewer_workload(now: dt.datetime):
+    """Open assignments per reviewer, with how many are at risk and how many breached."""
+    open_assignment = Q(
+        assignments__submission__state__in=OPEN_REVIEW_STATES, assignments__submission__is_exercise=False
+    )
+    reviewers = (
+        get_user_model()
+        .objects.filter(groups__name__in=[Role.REVIEWER, Role.LEAD_REVIEWER], is_active=True)
+        .annotate(
+            open_assignments=Count("assignments", filter=open_assignment, distinct=True),
+            at_risk=Count(
+                "assignments",
+                filter=open_assignment
+                & Q(
+                    assignments__submission__review_clock__status=ReviewClock.Status.RUNNING,
+                    assignments__submission__review_clock__deadline_at__lte=now + AT_RISK,
+                ),
+                distinct=True,
+            ),
+            overdue=Count(
+                "assignments__submission__sla_breaches",
+                filter=open_assignment & Q(assignments__submission__sla_breaches__acknowledged_at__isnull=True),
+                distinct=True,
+            ),
+        )
+        .order_by("-open_assignments", "last_name")
+        .distinct()
+    )
+    return list(reviewers)
+
+
+# --- chart series (cached for a minute) ---------------------------------------------------------------
+
+
+def charts(now: dt.datetime) -> dict:
+    key = f"dashboard-charts-{now:%Y%m%d%H%M}"
+    data = cache.get(key)
+    if data is None:
+        data = _charts(now)
+        cache.set(key, data, CACHE_SECONDS)
+    return data
+
+
+def _charts(now: dt.datetime) -> dict:
+    months = month_starts(now)
+    since = dt.datetime.combine(months[0], dt.time(), tzinfo=dt.UTC)
+    labels = [m.strftime("%b %Y") for m in months]
+
+    def by_month(qs, field, extra=()):
+        rows = qs.filter(**{f"{field}__gte": since}).annotate(month=TruncMonth(field)).values("month", *extra)
+        return rows.annotate(n=Count("pk")).order_by()
+
+    submitted = {_month_key(r["month"]): r["n"] for r in by_month(live_submissions(), "submitted_at")}
+    outcomes: dict[tuple, int] = {}
+    for r in by_month(Determination.objects.filter(submission__is_exercise=False), "issued_at", ("outcome",)):
+        outcomes[(_month_key(r["month"]), r["outcome"])] = r["n"]
+    breaches: dict[tuple, int] = {}
+    for r in by_month(SlaBreach.objects.filter(submission__is_exercise=False), "detected_at", ("kind",)):
+        breaches[(_month_key(r["month"]), r["kind"])] = r["n"]
+    elapsed = {m: breaches.get((m, SlaKind.DETERMINATION), 0) for m in months}
+
+    activity = {
+        "labels": labels,
+        "series": [
+            {"name": "Submitted", "values": [submitted.get(m, 0) for m in months]},
+            {"name": "Cleared", "values": [outcomes.get((m, "cleared"), 0) for m in months]},
+            {"name": "Flagged", "values": [outcomes.get((m, "flagged"), 0) for m in months]},
+            {"name": "Window elapsed", "values": [elapsed[m] for m in months]},
+        ],
+    }
+    breach_chart = {
+        "labels": labels,
+        "series": [
+            {"name": kind.label, "values": [breaches.get((m, kind.value), 0) for m in months]} for kind in SlaKind
+        ],
+    }
+    timing = {"labels": labels, "series": [{"name": "Median days", "values": _median_days_by_month(months)}]}
+    for chart in (activity, breach_chart, timing):
+        # The same figures row by row, for the table under each chart.
+        chart["rows"] = [[label, [s["values"][i] for s in chart["series"]]] for i, label in enumerate(labels)]
+    return {"activity": activity, "breaches": breach_chart, "timing": timing}
+
+
+def _median_days_by_month(months: list[dt.date]) -> list[float | None]:
+    """Median days to determination for determinations issued in each month."""
+    since = dt.datetime.combine(months[0], dt.time(), tzinfo=dt.UTC)
+    determinations = Determination.objects.filter(
+        issued_at__gte=since, submission__is_exercise=False, submission__submitted_at__isnull=False
+    )
+    medians: dict[dt.date, float] = {}
+    if connection.vendor == "postgresql":
+        qs = determinations.annotate(
+            month=TruncMonth("issued_at"), seconds=_EpochSeconds(F("issued_at") - F("submission__submitted_at"))
+        ).values("month", "seconds")
+        sql, params = qs.query.sql_with_params()
+        with connection.cursor() as cursor:
+            # The inner SQL is the ORM's own; its values stay parameters.
+            median = "percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds)"
+            cursor.execute(f"SELECT month, {median} FROM ({sql}) AS durations GROUP BY month", params)  # noqa: S608
+            medians = {_month_key(month): value / 86400 for month, value in cursor.fetchall()}
+    else:
+        grouped: dict[dt.date, list[float]] = {}
+        for month, issued, submitted in determinations.annotate(month=TruncMonth("issued_at")).values_list(
+            "month", "issued_at", "submission__submitted_at"
+        ):
+            grouped.setdefault(_month_key(month), []).append((issued - submitted).total_seconds() / 86400)
+        medians = {m: statistics.median(v) for m, v in grouped.items()}
+    return [round(medians[m], 1) if m in medians else None for m in months]

@@ -1,0 +1,61 @@
+"""The public register: only what the office chose to publish, nothing derivable beyond it."""
+
+from django.db.models import Q
+
+from reviews.models import Determination
+from submissions.models import Agreement, ModelSubmission, Organization, SlaBreach, SlaKind, State
+
+
+def agreements():
+    """Every developer organization's agreement status (public by the office's choice)."""
+    return list(
+        Agreement.objects.filter(organization__kind=Organization.Kind.DEVELOPER)
+        .select_related("organization")
+        .order_by("organization__name")
+    )
+
+
+def published_reviews(query: str = ""):
+    """Published, finished reviews. Each row is built from an explicit list of public fields."""
+    qs = ModelSubmission.objects.filter(published_at__isnull=False, is_exercise=False).exclude(
+        state__in=(State.DRAFT, State.INTAKE, State.INFORMATION_REQUESTED, State.EVALUATION, State.WITHDRAWN)
+    )
+    if query:
+        qs = qs.filter(Q(model_name__icontains=query) | Q(organization__name__icontains=query))
+    return qs.select_related("organization").order_by("-published_at", "-pk")
+
+
+def public_rows(submissions) -> list[dict]:
+    """Turn a page of submissions into the register's public fields, in two queries."""
+    ids = [s.pk for s in submissions]
+    determinations = {
+        d.submission_id: d
+        for d in Determination.objects.filter(submission_id__in=ids, issued_at__isnull=False).only(
+            "submission_id", "outcome", "issued_at"
+        )
+    }
+    elapsed = dict(
+        SlaBreach.objects.filter(submission_id__in=ids, kind=SlaKind.DETERMINATION).values_list(
+            "submission_id", "due_at"
+        )
+    )
+    rows = []
+    for s in submissions:
+        d = determinations.get(s.pk)
+        if d:
+            outcome, date = d.get_outcome_display(), d.issued_at.date()
+        elif s.pk in elapsed:
+            outcome, date = "Review window elapsed without a determination", elapsed[s.pk].date()
+        else:
+            continue
+        rows.append(
+            {
+                "organization": s.organization.name,
+                "model": s.model_name,
+                "version": s.model_version,
+                "release_channel": s.get_release_channel_display(),
+                "outcome": outcome,
+                "date": date.isoformat(),
+            }
+        )
+    return rows

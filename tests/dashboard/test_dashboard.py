@@ -1,0 +1,281 @@
+"""The administrators' dashboard, breach list, exports, calendar feed and public register."""
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+import time_machine
+from django.urls import reverse
+from icalendar import Calendar
+
+from accounts.services import calendar_token_issue, calendar_token_revoke
+from bench.portfolio import build_portfolio
+from submissions import review_clock
+from submissions.models import SlaBreach, SlaKind, State
+from submissions.services import submission_set_published
+from tests.factories import move, record_all_results, serious_finding
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 9, 15, 12, 0, tzinfo=dt.UTC)
+DAY = dt.timedelta(days=1)
+
+ADMIN_PAGES = [
+    "dashboard:index",
+    "dashboard:breaches",
+    "dashboard:reports",
+    "dashboard:export_submissions",
+    "dashboard:export_breaches",
+    "dashboard:export_determinations",
+]
+
+
+@pytest.fixture
+def traveller():
+    with time_machine.travel(NOW, tick=False) as t:
+        yield t
+
+
+@pytest.mark.parametrize("page", ADMIN_PAGES)
+@pytest.mark.parametrize("who", ["developer", "lead", "reviewer", "partner", "trainee"])
+def test_only_administrators(cast, client, page, who):
+    client.force_login(getattr(cast, who))
+    assert client.get(reverse(page)).status_code == 404
+
+
+@pytest.mark.parametrize("page", ADMIN_PAGES)
+def test_anonymous_goes_to_login(client, page):
+    assert client.get(reverse(page)).status_code == 302
+
+
+def test_headline_figures(cast, client, traveller):
+    traveller.move_to(NOW - 25 * DAY)
+    at_risk = cast.submission(State.EVALUATION)  # 5 days left at NOW
+    traveller.move_to(NOW - 10 * DAY)
+    cast.submission(State.EVALUATION)  # 20 days left: not at risk
+    paused = cast.submission(State.INFORMATION_REQUESTED)
+    late = cast.submission(State.INTAKE)  # intake decision due 3 days later: breached
+    done = cast.submission(State.EVALUATION)
+    record_all_results(done, cast.reviewer)
+    traveller.move_to(NOW - 2 * DAY)
+    move(done, "clear", cast.lead)  # 8 days to determination
+    traveller.move_to(NOW)
+    review_clock.sweep()
+    client.force_login(cast.admin)
+    response = client.get(reverse("dashboard:index"))
+    h = response.context["headline"]
+    assert h["open_total"] == 4 and dict(h["open_by_state"]) == {
+        "Intake": 1,
+        "Information requested": 1,
+        "Evaluation": 2,
+    }
+    assert h["at_risk"] == 1 and h["paused"] == 1
+    assert h["breaches_open"] == SlaBreach.objects.count() >= 1
+    assert h["determined_this_month"] == 1 and h["median_days"] == 8.0
+    page = response.content.decode()
+    assert str(at_risk) in page and str(paused) in page and "Lab Holdout" in page and "holdout" in page
+    assert late.sla_breaches.filter(kind=SlaKind.INTAKE_DECISION).exists()
+    # The charts' figures are in tables too, for readers without JavaScript.
+    assert "Submissions and outcomes per month" in page and "<th scope=\"row\">Sep 2026</th>" in page
+    assert 'src="/static/vendor/chartjs/chart.umd.min.js"' in page
+
+
+def test_reviewer_workload(cast, client, traveller):
+    cast.submission(State.EVALUATION)
+    cast.submission(State.EVALUATION)
+    client.force_login(cast.admin)
+    workload = {str(r.username): r.open_assignments for r in client.get(reverse("dashboard:index")).context["workload"]}
+    assert workload["lead"] == 2 and workload["reviewer"] == 2 and workload["reviewer.idle"] == 0
+
+
+class TestBreaches:
+    @pytest.fixture
+    def breaches(self, cast, traveller):
+        traveller.move_to(NOW - 20 * DAY)
+        a = cast.submission(State.INTAKE, model_name="Intake-Late")
+        b = cast.submission(State.INFORMATION_REQUESTED, model_name="Answer-Late")
+        traveller.move_to(NOW)
+        review_clock.sweep()
+        return a, b
+
+    def test_filter_by_kind_and_acknowledged(self, cast, client, breaches):
+        client.force_login(cast.admin)
+        page = client.get(reverse("dashboard:breaches"), {"kind": SlaKind.DEVELOPER_ANSWER}).content.decode()
+        assert "Answer-Late" in page and "Intake-Late" not in page
+        page = client.get(reverse("dashboard:breaches"), {"acknowledged": "true"}).content.decode()
+        assert "No breach matches" in page
+
+    def test_acknowledge_with_a_note_on_the_page(self, cast, client, breaches):
+        client.force_login(cast.admin)
+        breach = SlaBreach.objects.get(kind=SlaKind.INTAKE_DECISION)
+        response = client.post(
+            reverse("dashboard:breach_ack", args=[breach.pk]), {"note": "Staff shortage."}, follow=True
+        )
+        assert "Breach on Intake-Late 1.0 acknowledged." in response.content.decode()
+        breach.refresh_from_db()
+        assert breach.acknowledged_by == cast.admin and breach.acknowledgement_note == "Staff shortage."
+        assert breach.submission.audit_entries.filter(action="breach_acknowledged").exists()
+        page = client.get(reverse("dashboard:breaches"), {"acknowledged": "false"}).content.decode()
+        assert "Intake-Late" not in page and "Answer-Late" in page
+
+    def test_acknowledging_without_a_note_is_refused(self, cast, client, breaches):
+        client.force_login(cast.admin)
+        breach = SlaBreach.objects.first()
+        response = client.post(reverse("dashboard:breach_ack", args=[breach.pk]), {"note": ""}, follow=True)
+        assert "Say why the breach is acknowledged." in response.content.decode()
+        breach.refresh_from_db()
+        assert breach.acknowledged_at is None
+
+    def test_csv_export_keeps_the_filters(self, cast, client, breaches):
+        client.force_login(cast.admin)
+        response = client.get(reverse("dashboard:export_breaches"), {"kind": SlaKind.INTAKE_DECISION})
+        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+        assert rows[0][:5] == ["id", "organization", "model", "version", "kind"]
+        assert [r[2] for r in rows[1:]] == ["Intake-Late"]
+
+
+def test_submissions_csv_neutralises_formulas(cast, client):
+    cast.submission(State.INTAKE, model_name="=HYPERLINK(\"http://evil\")")
+    client.force_login(cast.admin)
+    response = client.get(reverse("dashboard:export_submissions"), {"state": "intake"})
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[1][2].startswith("'=HYPERLINK")
+
+
+def test_determinations_csv(cast, client):
+    s = cast.submission(State.CLEARED)
+    client.force_login(cast.admin)
+    response = client.get(reverse("dashboard:export_determinations"), {"outcome": "cleared"})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) == 2 and rows[1][2] == s.model_name and rows[1][4] == "Cleared"
+
+
+class TestCalendar:
+    def test_reviewer_subscribes_to_their_deadlines(self, cast, client):
+        mine = cast.submission(State.EVALUATION)
+        other = cast.submission(State.INTAKE)  # not assigned to the reviewer
+        token = calendar_token_issue(user=cast.reviewer)
+        response = client.get(reverse("dashboard:calendar", args=[token]))
+        assert response.status_code == 200 and response["Content-Type"].startswith("text/calendar")
+        cal = Calendar.from_ical(response.content)
+        events = [e for e in cal.walk("VEVENT")]
+        assert [str(e["uid"]) for e in events] == [f"review-deadline-{mine.pk}@caisi-review-portal"]
+        assert events[0].decoded("dtstart") == mine.review_clock.deadline_at.replace(microsecond=0)
+        assert str(other) not in response.content.decode()
+
+    def test_revoked_or_replaced_link_stops_working(self, cast, client):
+        first = calendar_token_issue(user=cast.reviewer)
+        second = calendar_token_issue(user=cast.reviewer)
+        assert client.get(reverse("dashboard:calendar", args=[first])).status_code == 404
+        assert client.get(reverse("dashboard:calendar", args=[second])).status_code == 200
+        calendar_token_revoke(user=cast.reviewer)
+        assert client.get(reverse("dashboard:calendar", args=[second])).status_code == 404
+
+    def test_profile_page_shows_the_link_once(self, cast, client):
+        client.force_login(cast.reviewer)
+        page = client.post(reverse("profile"), {"action": "calendar_issue"}).content.decode()
+        assert "/dashboard/calendar/" in page and "shown once" in page
+        page = client.get(reverse("profile")).content.decode()
+        assert "/dashboard/calendar/" not in page and "You have a calendar link" in page
+
+
+class TestRegister:
+    SECRETS = [
+        "DRAFT-MODEL-NAME",
+        "EVALUATION-MODEL-NAME",
+        "SECRET-CAPABILITIES",
+        "INTERNAL-RATIONALE",
+        "PARTNER-ONLY-SUMMARY",
+        "Exploit generation",
+        "reviewer",
+        "Lab Alpha submits",
+    ]
+
+    @pytest.fixture
+    def published(self, cast):
+        cast.submission(State.DRAFT, model_name="DRAFT-MODEL-NAME")
+        cast.submission(State.EVALUATION, model_name="EVALUATION-MODEL-NAME")
+        s = cast.submission(State.EVALUATION, model_name="Public-Model", capabilities="SECRET-CAPABILITIES")
+        serious_finding(s, cast.reviewer)
+        record_all_results(s, cast.reviewer)
+        move(s, "clear", cast.lead, rationale="INTERNAL-RATIONALE", partner_summary="PARTNER-ONLY-SUMMARY")
+        cleared_unpublished = cast.submission(State.CLEARED, model_name="Unpublished-Model")
+        submission_set_published(submission=s, actor=cast.admin, published=True)
+        return s, cleared_unpublished
+
+    def test_page_and_feed_show_only_published_fields(self, client, published):
+        page = client.get(reverse("register:page")).content.decode()
+        feed = client.get(reverse("register:json")).json()
+        assert "Public-Model" in page and "Unpublished-Model" not in page
+        for secret in self.SECRETS:
+            assert secret not in page, secret
+            assert secret not in str(feed), secret
+        assert feed["reviews"] == [
+            {
+                "organization": "Lab Alpha",
+                "model": "Public-Model",
+                "version": "1.0",
+                "release_channel": "API",
+                "outcome": "Cleared",
+                "date": published[0].determination.issued_at.date().isoformat(),
+            }
+        ]
+        statuses = {a["organization"]: a["status"] for a in feed["agreements"]}
+        assert statuses["Lab Holdout"] == "negotiating" and statuses["Lab Alpha"] == "signed"
+
+    def test_search(self, client, published):
+        assert "Public-Model" in client.get(reverse("register:page"), {"q": "public"}).content.decode()
+        assert client.get(reverse("register:json"), {"q": "nothing-like-it"}).json()["reviews"] == []
+
+    def test_only_finished_reviews_can_be_published(self, cast):
+        from caisi_portal.errors import NotPermitted, ValidationFailed
+
+        s = cast.submission(State.EVALUATION)
+        with pytest.raises(ValidationFailed, match="Only a review that has ended"):
+            submission_set_published(submission=s, actor=cast.admin, published=True)
+        done = cast.submission(State.CLEARED)
+        with pytest.raises(NotPermitted):
+            submission_set_published(submission=done, actor=cast.lead, published=True)
+
+    def test_unpublishing_removes_it(self, cast, client, published):
+        submission_set_published(submission=published[0], actor=cast.admin, published=False)
+        assert "Public-Model" not in client.get(reverse("register:page")).content.decode()
+
+    def test_elapsed_review_is_listed_as_such(self, cast, client):
+        s = cast.submission(State.WINDOW_ELAPSED, model_name="Elapsed-Model")
+        submission_set_published(submission=s, actor=cast.admin, published=True)
+        feed = client.get(reverse("register:json")).json()
+        assert feed["reviews"][0]["outcome"] == "Review window elapsed without a determination"
+
+
+# Each page's budget, the same at 10 and at 1,000 submissions. Signed-in pages pay for
+# the session, the user and the user's groups (3); then:
+# - dashboard (17): open by state, clock figures, breach figures, determinations this
+#   month, percentiles, at-risk list, paused list, agreements, workload, and the chart
+#   series (submitted, outcomes, breaches, medians), which are cached for a minute;
+# - breach list (7): the organizations for the filter, the count, the page of breaches,
+#   the acknowledging administrators;
+# - register (5, anonymous): the count, the page, determinations and elapsed windows for
+#   the page's rows, the agreements.
+BUDGETS = {
+    ("dashboard:index", ""): 17,
+    ("dashboard:breaches", ""): 7,
+    ("dashboard:breaches", "kind=intake_decision&acknowledged=false"): 7,
+    ("register:page", ""): 5,
+    ("register:json", ""): 5,
+}
+
+
+@pytest.mark.parametrize(("page", "params"), list(BUDGETS))
+@pytest.mark.parametrize("size", [10, 1000])
+def test_pages_keep_a_constant_number_of_queries(cast, client, page, params, size, django_assert_max_num_queries):
+    from django.core.cache import cache
+
+    build_portfolio(size, now=dt.datetime.now(dt.UTC))
+    if page.startswith("dashboard"):
+        client.force_login(cast.admin)
+    cache.clear()
+    with django_assert_max_num_queries(BUDGETS[(page, params)]):
+        assert client.get(reverse(page) + "?" + params).status_code == 200
