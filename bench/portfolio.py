@@ -133,7 +133,9 @@ def _batch(rnd, people, domain, states, now, first, n, prefix):
         reviewers = rnd.sample(people["reviewers"], 2)
         if s.state not in (State.INTAKE, State.WITHDRAWN):
             lead = next((r for r in people["reviewers"][:3] if r not in reviewers), people["reviewers"][0])
-            assignments.append(Assignment(submission=s, reviewer=lead, role="lead", assigned_by=lead, assigned_at=started))
+            assignments.append(
+                Assignment(submission=s, reviewer=lead, role="lead", assigned_by=lead, assigned_at=started)
+            )
             for r in reviewers:
                 if r != lead:
                     assignments.append(
@@ -168,7 +170,9 @@ def _batch(rnd, people, domain, states, now, first, n, prefix):
                 )
         if s.state == State.WINDOW_ELAPSED:
             breaches.append(
-                SlaBreach(submission=s, kind=SlaKind.DETERMINATION, due_at=started + window, detected_at=started + window)
+                SlaBreach(
+                    submission=s, kind=SlaKind.DETERMINATION, due_at=started + window, detected_at=started + window
+                )
             )
         elif s.state != State.WITHDRAWN and rnd.random() < 0.08:
             kind = rnd.choice([SlaKind.INTAKE_DECISION, SlaKind.REVIEWER_ASSIGNMENT, SlaKind.DEVELOPER_ANSWER])

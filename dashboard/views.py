@@ -31,7 +31,8 @@ def _administrator(request):
 def dashboard(request):
     _administrator(request)
     now = clock.now()
-    workload = selectors.reviewer_workload(now)
+    trends = selectors.trends(now)
+    workload = trends["workload"]
     return render(
         request,
         "dashboard/dashboard.html",
@@ -42,19 +43,19 @@ def dashboard(request):
             "agreements": selectors.agreement_status(now),
             "workload": workload,
             "workload_chart": {
-                "labels": [str(r) for r in workload],
+                "labels": [r["name"] for r in workload],
                 "series": [
-                    {"name": "Open reviews", "values": [r.open_assignments for r in workload]},
-                    {"name": "At risk", "values": [r.at_risk for r in workload]},
+                    {"name": "Open reviews", "values": [r["open"] for r in workload]},
+                    {"name": "At risk", "values": [r["at_risk"] for r in workload]},
                 ],
             },
-            "charts": selectors.charts(now),
+            "charts": trends,
         },
     )
 
 
 def _breaches(request):
-    qs = SlaBreach.objects.filter(submission__is_exercise=False).order_by("-detected_at", "-pk")
+    qs = selectors.live(SlaBreach.objects.all()).order_by("-detected_at", "-pk")
     return BreachFilter(request.GET or None, queryset=qs, request=request)
 
 
@@ -100,7 +101,7 @@ def export_submissions(request):
 @login_required
 def export_determinations(request):
     _administrator(request)
-    qs = Determination.objects.filter(issued_at__isnull=False, submission__is_exercise=False).order_by("issued_at")
+    qs = selectors.live(Determination.objects.filter(issued_at__isnull=False)).order_by("issued_at")
     rows = DeterminationFilter(request.GET or None, queryset=qs, request=request).qs
     return exports.csv_response("determinations.csv", exports.DETERMINATIONS_HEADER, exports.determination_rows(rows))
 

@@ -3,7 +3,7 @@
 from django.db.models import Q
 
 from reviews.models import Determination
-from submissions.models import Agreement, ModelSubmission, Organization, SlaBreach, SlaKind, State
+from submissions.models import Agreement, ModelSubmission, Organization, SlaBreach, SlaKind
 
 
 def agreements():
@@ -17,9 +17,9 @@ def agreements():
 
 def published_reviews(query: str = ""):
     """Published, finished reviews. Each row is built from an explicit list of public fields."""
-    qs = ModelSubmission.objects.filter(published_at__isnull=False, is_exercise=False).exclude(
-        state__in=(State.DRAFT, State.INTAKE, State.INFORMATION_REQUESTED, State.EVALUATION, State.WITHDRAWN)
-    )
+    # Only a finished review can be published (submission_set_published), and a finished
+    # review never goes back: published_at alone decides, on its own index.
+    qs = ModelSubmission.objects.filter(published_at__isnull=False, is_exercise=False)
     if query:
         qs = qs.filter(Q(model_name__icontains=query) | Q(organization__name__icontains=query))
     return qs.select_related("organization").order_by("-published_at", "-pk")

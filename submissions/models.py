@@ -242,6 +242,18 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
             ("record_access_removal", "Can record a government order to remove access"),
             ("view_partner_announcement", "Can see determinations announced to trusted partners"),
         ]
+        indexes = [
+            # Exercise rows are few: dashboards leave them out through this small index.
+            models.Index(fields=["id"], condition=Q(is_exercise=True), name="submission_exercise"),
+            # Counting live reviews by state reads this index alone.
+            models.Index(fields=["state"], condition=Q(is_exercise=False), name="submission_live_state"),
+            # The public register's newest-first pages.
+            models.Index(
+                fields=["-published_at", "-id"],
+                condition=Q(published_at__isnull=False, is_exercise=False),
+                name="submission_register",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "model_name", "model_version"],
@@ -534,6 +546,7 @@ class ReviewClock(models.Model):
                 condition=Q(status="running", next_warning_at__isnull=False),
                 name="clock_running_next_warning",
             ),
+            models.Index(fields=["started_at"], condition=Q(status="paused"), name="clock_paused"),
         ]
 
     def __str__(self):
@@ -563,6 +576,7 @@ class ClockPause(models.Model):
 
     class Meta:
         ordering = ["started_at", "pk"]
+        indexes = [models.Index(fields=["started_at"], condition=Q(ended_at__isnull=True), name="pause_open")]
         constraints = [
             models.UniqueConstraint(
                 fields=["clock"], condition=Q(ended_at__isnull=True), name="one_open_pause_per_clock"
@@ -662,6 +676,10 @@ class SlaBreach(models.Model):
     class Meta:
         ordering = ["-detected_at", "-pk"]
         verbose_name_plural = "SLA breaches"
+        indexes = [
+            models.Index(fields=["-detected_at"], name="breach_detected"),
+            models.Index(fields=["detected_at"], condition=Q(acknowledged_at__isnull=True), name="breach_open"),
+        ]
         constraints = [
             # One determination breach per submission: its review window elapses once.
             models.UniqueConstraint(

@@ -200,6 +200,8 @@ def _build_submission(spec, org, users, report):
         )
     for step in spec.get("final", []):
         _step(submission, step, users, author)
+    if spec.get("publish_by"):
+        services.submission_set_published(submission=submission, actor=users[spec["publish_by"]], published=True)
     report.created.append(f"submission {submission} ({submission.get_state_display()})")
 
 

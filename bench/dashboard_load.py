@@ -1,0 +1,167 @@
+"""Benchmark: the dashboard, the breach list and the public register at 100,000 submissions.
+
+Fills a scratch PostgreSQL database with a realistic portfolio (bench/portfolio.py),
+starts gunicorn on a free local port, and sends each page a fixed number of requests
+from concurrent clients, next to `/healthz/` (a trivial view through the same
+middleware) as the floor. Prints p50 and p95 latency per page and the ratio of each
+page's p95 to the floor's. Usage:
+
+  DATABASE_URL=postgres://postgres@127.0.0.1:5432/caisi_bench .venv/bin/python bench/dashboard_load.py \
+      [--submissions 100000] [--requests 200] [--concurrency 8]
+
+The database named in DATABASE_URL is dropped and recreated (its name must contain "bench").
+Requests go only to 127.0.0.1, a bounded number of them; gunicorn is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime as dt
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "caisi_portal.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only")
+
+PAGES = [
+    ("floor: /healthz/", "/healthz/", False),
+    ("dashboard", "/dashboard/", True),
+    ("breach list", "/dashboard/breaches/", True),
+    ("breach list, filtered", "/dashboard/breaches/?kind=intake_decision&acknowledged=false", True),
+    ("register page", "/register/", False),
+    ("register JSON", "/register/register.json", False),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def admin_session_cookie() -> str:
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import Group
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from accounts.models import User
+    from accounts.roles import Role
+
+    admin, _ = User.objects.get_or_create(username="bench.admin", defaults={"clearance": 2})
+    admin.groups.add(Group.objects.get(name=Role.ADMINISTRATOR))
+    session = SessionStore()
+    session[SESSION_KEY] = str(admin.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = admin.get_session_auth_hash()
+    session.save()
+    return session.session_key
+
+
+def load(base: str, path: str, cookie: str | None, requests: int, concurrency: int) -> list[float]:
+    cookies = {"sessionid": cookie} if cookie else {}
+
+    def one(_):
+        with httpx.Client(base_url=base, cookies=cookies, timeout=30) as client:
+            started = time.perf_counter()
+            response = client.get(path)
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status_code != 200:
+                raise RuntimeError(f"{path} answered {response.status_code}")
+            return elapsed
+
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(one, range(requests)))
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--submissions", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=200, help="requests per page")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--reuse", action="store_true", help="keep the database a previous run filled")
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        sys.exit("Set DATABASE_URL to a PostgreSQL database whose name contains 'bench'.")
+    from bench.clock_sweep import recreate_database
+
+    if not args.reuse:
+        recreate_database(url)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from bench.portfolio import build_portfolio
+    from submissions.models import ModelSubmission
+
+    if not args.reuse:
+        started = time.perf_counter()
+        build_portfolio(args.submissions, now=dt.datetime.now(dt.UTC), batch=10_000)
+        with django.db.connection.cursor() as cur:
+            cur.execute("ANALYZE")
+        print(f"Filled {args.submissions:,} submissions in {time.perf_counter() - started:.0f} s.")
+    print(f"{ModelSubmission.objects.count():,} submissions in the database.")
+    cookie = admin_session_cookie()
+    django.db.connections.close_all()
+
+    port = free_port()
+    env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1", "DEBUG": "false", "SECURE_COOKIES": "false"}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "caisi_portal.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(base + "/healthz/", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        print(f"gunicorn, {args.workers} workers; {args.requests} requests per page, {args.concurrency} at a time.\n")
+        print(f"{'page':<24} {'p50 ms':>8} {'p95 ms':>8} {'p95 / floor':>12}")
+        floor_p95 = None
+        for label, path, signed_in in PAGES:
+            load(base, path, cookie if signed_in else None, max(args.concurrency, 10), args.concurrency)  # warm-up
+            times = load(base, path, cookie if signed_in else None, args.requests, args.concurrency)
+            p50, p95 = percentile(times, 50), percentile(times, 95)
+            floor_p95 = floor_p95 or p95
+            print(f"{label:<24} {p50:>8.1f} {p95:>8.1f} {p95 / floor_p95:>12.1f}")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
