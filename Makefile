@@ -2,21 +2,29 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: run test lint format venv migrate seed clean
+.PHONY: run test lint format clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)."; exit 1; }
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $(STAMP)
+	$(PYTHON) -m venv $(VENV)
 
-venv: $(STAMP)
+# The runtime only; INSPECT=1 adds the optional Inspect log reader (about 325 MB).
+$(RUN_STAMP): requirements.txt requirements-inspect.txt | $(VENV)/bin/python
+	$(PIP) -r requirements.txt $(if $(INSPECT),-r requirements-inspect.txt)
+	touch $(RUN_STAMP)
+
+# Everything the tests and linters need, Inspect included.
+$(DEV_STAMP): requirements.txt requirements-inspect.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PIP) -r requirements-dev.txt
+	touch $(DEV_STAMP) $(RUN_STAMP)
 
 # Local defaults: SQLite under var/, Redis on 127.0.0.1:6379, email to the console.
 run: export DEBUG ?= true
-run: $(STAMP)
+run: $(RUN_STAMP)
 	@$(BIN)/python -m caisi_portal.preflight
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
@@ -26,14 +34,14 @@ run: $(STAMP)
 
 # DATABASE_URL chooses the database (SQLite when unset); Redis is always the real one.
 test: export SECRET_KEY ?= insecure-key-for-the-test-suite-only
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 

@@ -106,6 +106,27 @@ def scope_agreements(qs, user):
     return qs.none()
 
 
+def scope_organizations(qs, user):
+    """The office sees every organization; others see their own."""
+    if not user.is_authenticated:
+        return qs.none()
+    if is_office_staff(user):
+        return qs
+    return qs.filter(pk=user.organization_id) if user.organization_id else qs.none()
+
+
+def reviewer_candidates():
+    """People who can be assigned to a review (conflicts are checked when assigning)."""
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(groups__name__in=[Role.REVIEWER, Role.LEAD_REVIEWER], is_active=True)
+        .distinct()
+        .order_by("last_name", "username")
+    )
+
+
 def scope_audit_entries(qs, user):
     if is_office_staff(user):
         return qs

@@ -4,6 +4,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from api import services as api_services
+from api.models import ApiToken
+from caisi_portal.errors import ApplicationError
+
 from . import services
 from .models import CalendarFeedToken
 
@@ -11,10 +15,21 @@ from .models import CalendarFeedToken
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile(request):
-    new_calendar_url = None
+    new_calendar_url = new_api_key = None
     if request.method == "POST":
         action = request.POST.get("action")
-        if action == "calendar_issue":
+        if action == "token_issue":
+            try:
+                _, new_api_key = api_services.api_token_issue(user=request.user, name=request.POST.get("name", ""))
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, "Your new API token is below. Copy it now: it will not be shown again.")
+        elif action == "token_revoke":
+            api_services.api_token_revoke(user=request.user, token_id=int(request.POST.get("token") or 0))
+            messages.success(request, "The token no longer works.")
+            return redirect("profile")
+        elif action == "calendar_issue":
             token = services.calendar_token_issue(user=request.user)
             # Shown once: only its hash is kept.
             new_calendar_url = request.build_absolute_uri(reverse("dashboard:calendar", args=[token]))
@@ -29,5 +44,7 @@ def profile(request):
         {
             "calendar": CalendarFeedToken.objects.filter(user=request.user).first(),
             "new_calendar_url": new_calendar_url,
+            "new_api_key": new_api_key,
+            "api_tokens": ApiToken.objects.filter(user=request.user, revoked_at__isnull=True),
         },
     )

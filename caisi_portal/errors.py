@@ -20,6 +20,11 @@ class ValidationFailed(ApplicationError):
     code = "invalid"
 
 
+class PayloadTooLarge(ApplicationError):
+    status_code = 413
+    code = "too_large"
+
+
 class NotPermitted(ApplicationError):
     status_code = 403
     code = "forbidden"

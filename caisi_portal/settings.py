@@ -59,12 +59,15 @@ INSTALLED_APPS = [
     "django_fsm",
     "django_celery_beat",
     "django_filters",
+    "rest_framework",
+    "drf_spectacular",
     "accounts",
     "submissions",
     "reviews",
     "partners",
     "dashboard",
     "register",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -185,6 +188,48 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-review-clocks": {"task": "submissions.tasks.sweep_review_clocks", "schedule": 60.0},
 }
 CELERY_TASK_ALWAYS_EAGER = _strict_bool("CELERY_TASK_ALWAYS_EAGER", False)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.TokenRateThrottle", "api.throttling.IpRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env.str("API_RATE_PER_TOKEN", default="600/min"),
+        "ip": env.str("API_RATE_PER_IP", default="1200/min"),
+    },
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CAISI Review Portal API",
+    "DESCRIPTION": (
+        "File submissions, take transitions, record results and read determinations: everything the "
+        "pages do, under the same rules. Errors always have the shape "
+        '{"error": {"code", "message", "details"}}. Simulated data only.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "SubmissionStateEnum": "submissions.models.State",
+        "SlaKindEnum": "submissions.models.SlaKind",
+        "ArtifactKindEnum": "submissions.models.Artifact.Kind",
+        "OrganizationKindEnum": "submissions.models.Organization.Kind",
+    },
+}
 
 # Per-process memory: dashboard figures are cached for a minute without adding a
 # dependency on Redis for page views (pages must keep working when Redis is down).

@@ -23,5 +23,6 @@ urlpatterns = [
     path("register/", include("register.urls")),
     path("account/", account_views.profile, name="profile"),
     path("healthz/", health, name="healthz"),
+    path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,8 +1,8 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
+from accounts import rules
 from accounts.models import Clearance
-from accounts.roles import Role
 
 from .models import Assignment, EvaluationDomain, Finding
 
@@ -14,12 +14,7 @@ class AssignmentForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Every reviewer is listed: a conflicted one is refused with the reason, not hidden.
-        self.fields["reviewer"].queryset = (
-            get_user_model()
-            .objects.filter(groups__name__in=[Role.REVIEWER, Role.LEAD_REVIEWER], is_active=True)
-            .distinct()
-            .order_by("last_name", "username")
-        )
+        self.fields["reviewer"].queryset = rules.reviewer_candidates()
 
 
 class ResultForm(forms.Form):

@@ -22,7 +22,7 @@ from django_fsm import ConcurrentTransition
 
 from accounts import rules
 from caisi_portal import clock
-from caisi_portal.errors import NotPermitted, SubmissionChanged, TransitionRefused, ValidationFailed
+from caisi_portal.errors import NotPermitted, PayloadTooLarge, SubmissionChanged, TransitionRefused, ValidationFailed
 from partners.services import event_for_transition
 
 from . import review_clock
@@ -349,7 +349,7 @@ def artifact_validate(uploaded) -> tuple[str, str]:
     limit = settings.ARTIFACT_MAX_BYTES
     if uploaded.size > limit:
         message = MSG_TOO_LARGE.format(size=filesizeformat(uploaded.size), limit=filesizeformat(limit))
-        raise ValidationFailed(message, details={"file": [message]})
+        raise PayloadTooLarge(message, details={"file": [message]})
     name = get_valid_filename(PurePath(uploaded.name or "artifact").name)[:200] or "artifact"
     suffix = PurePath(name).suffix.lower()
     uploaded.seek(0)

@@ -3,7 +3,7 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from caisi_portal.errors import NotPermitted, SubmissionChanged, ValidationFailed
+from caisi_portal.errors import NotPermitted, PayloadTooLarge, SubmissionChanged, ValidationFailed
 from submissions import services
 from submissions.models import Artifact, AuditEntry, ModelSubmission, State
 from tests.factories import move, record_all_results
@@ -87,7 +87,7 @@ class TestArtifacts:
     def test_oversized_file_is_refused_with_sizes(self, cast, settings):
         settings.ARTIFACT_MAX_BYTES = 1024
         s = cast.submission()
-        with pytest.raises(ValidationFailed, match="largest artifact accepted"):
+        with pytest.raises(PayloadTooLarge, match="largest artifact accepted"):
             self.upload(cast, s, "big.txt", b"a" * 2048)
 
     @pytest.mark.parametrize(

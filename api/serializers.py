@@ -1,0 +1,382 @@
+"""What the API reads and accepts. Writes go through the services, never serializer.save()."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts import rules
+from accounts.models import Clearance
+from partners.models import Delivery, PartnerEventType, TrustedPartner
+from reviews.models import Assignment, Determination, EvaluationDomain, EvaluationResult, Finding
+from submissions.models import (
+    Agreement,
+    Artifact,
+    AuditEntry,
+    ModelSubmission,
+    Organization,
+    ReleaseChannel,
+    ReviewClock,
+    SlaBreach,
+    State,
+)
+from submissions.services import AGREEMENT_ACTIONS, DRAFT_FIELDS
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="A stable, machine-readable code, e.g. 'conflict'.")
+    message = serializers.CharField(help_text="What went wrong, for a person.")
+    details = serializers.DictField(help_text="Field messages, reasons, or the current state.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organization
+        fields = ["id", "name", "slug", "kind", "is_simulated"]
+
+
+class AgreementSerializer(serializers.ModelSerializer):
+    organization = OrganizationSerializer(read_only=True)
+
+    class Meta:
+        model = Agreement
+        fields = [
+            "id",
+            "organization",
+            "status",
+            "review_window_days",
+            "negotiation_started_on",
+            "signed_on",
+            "suspended_on",
+            "terminated_on",
+        ]
+        read_only_fields = fields
+
+
+class AgreementStatusSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=list(AGREEMENT_ACTIONS.items()))
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class AgreementWindowSerializer(serializers.Serializer):
+    review_window_days = serializers.IntegerField(min_value=1, max_value=30)
+
+
+class SubmissionSerializer(serializers.ModelSerializer):
+    organization = OrganizationSerializer(read_only=True)
+    # Fields anyone who may see the submission at all may read (trusted partners included).
+    PUBLIC_FIELDS = ("id", "organization", "model_name", "model_version", "release_channel", "state", "released_at")
+
+    class Meta:
+        model = ModelSubmission
+        fields = [
+            "id",
+            "organization",
+            "model_name",
+            "model_version",
+            "release_channel",
+            "planned_release_date",
+            "capabilities",
+            "intended_use",
+            "training_compute_flops",
+            "evaluator_access",
+            "state",
+            "created_at",
+            "submitted_at",
+            "released_at",
+            "released_after_flag",
+            "release_note",
+            "access_removal_order",
+            "access_removed_at",
+            "published_at",
+            "is_simulated",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        user = self.context["request"].user
+        if rules.is_developer_of(user, instance.organization_id) or rules.is_office_staff(user):
+            return data
+        return {key: value for key, value in data.items() if key in self.PUBLIC_FIELDS}
+
+
+class SubmissionWriteSerializer(serializers.Serializer):
+    """A draft's fields. On create the model name, version and channel are required."""
+
+    model_name = serializers.CharField(max_length=200)
+    model_version = serializers.CharField(max_length=100)
+    release_channel = serializers.ChoiceField(choices=ReleaseChannel.choices)
+    planned_release_date = serializers.DateField(required=False, allow_null=True)
+    capabilities = serializers.CharField(required=False, allow_blank=True, max_length=50000)
+    intended_use = serializers.CharField(required=False, allow_blank=True, max_length=50000)
+    training_compute_flops = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1e40)
+    evaluator_access = serializers.CharField(required=False, allow_blank=True, max_length=50000)
+
+    def validate(self, attrs):
+        unknown = set(self.initial_data) - set(DRAFT_FIELDS) if isinstance(self.initial_data, dict) else set()
+        if unknown:
+            raise serializers.ValidationError({key: ["This field cannot be set."] for key in sorted(unknown)})
+        return attrs
+
+
+class ArtifactSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Artifact
+        fields = ["id", "kind", "original_name", "size", "content_type", "sha256", "uploaded_at"]
+        read_only_fields = fields
+
+
+class ArtifactUploadSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Artifact.Kind.choices)
+    file = serializers.FileField(help_text="PDF, Markdown, plain text, JSON or CSV.")
+
+
+class TransitionSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    target = serializers.CharField(help_text="The state it leads to ('*' when it returns to a previous one).")
+
+
+class ChecklistSerializer(serializers.Serializer):
+    cards_received = serializers.BooleanField(default=False)
+    access_confirmed = serializers.BooleanField(default=False)
+    release_plan_confirmed = serializers.BooleanField(default=False)
+
+
+class TransitionRequestSerializer(serializers.Serializer):
+    """One body for every transition; each reads only the fields it needs."""
+
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    expected_state = serializers.ChoiceField(
+        choices=State.choices, required=False, help_text="Refuse with 409 if the submission has moved on since."
+    )
+    checklist = ChecklistSerializer(required=False, help_text="accept: the intake checklist.")
+    domains = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=EvaluationDomain.objects.all(),
+        many=True,
+        required=False,
+        help_text="accept: evaluation domains to plan (default: every active domain).",
+    )
+    questions = serializers.CharField(required=False, max_length=20000, help_text="request_information")
+    answer = serializers.CharField(required=False, max_length=50000, help_text="answer_information_request")
+    rationale = serializers.CharField(required=False, max_length=20000, help_text="clear")
+    release_conditions = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    partner_summary = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    released_at = serializers.DateTimeField(required=False, help_text="record_release (default: now)")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000, help_text="record_release")
+    order = serializers.CharField(required=False, max_length=20000, help_text="remove_access")
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+    label = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = AuditEntry
+        fields = ["id", "at", "action", "label", "from_state", "to_state", "actor", "comment"]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_actor(self, entry):
+        return entry.actor.get_username() if entry.actor_id else None
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+
+    class Meta:
+        model = Assignment
+        fields = ["id", "reviewer", "role", "assigned_at"]
+
+
+class AssignmentCreateSerializer(serializers.Serializer):
+    reviewer = serializers.SlugRelatedField(slug_field="username", queryset=rules.reviewer_candidates())
+    role = serializers.ChoiceField(choices=Assignment.Role.choices, default=Assignment.Role.MEMBER)
+
+
+class EvaluationResultSerializer(serializers.ModelSerializer):
+    domain = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = EvaluationResult
+        fields = ["id", "domain", "score", "threshold", "outcome", "summary", "recorded_at"]
+
+
+class EvaluationResultCreateSerializer(serializers.Serializer):
+    domain = serializers.SlugRelatedField(slug_field="slug", queryset=EvaluationDomain.objects.all())
+    score = serializers.DecimalField(max_digits=9, decimal_places=3)
+    threshold = serializers.DecimalField(max_digits=9, decimal_places=3)
+    inconclusive = serializers.BooleanField(default=False)
+    summary = serializers.CharField(required=False, allow_blank=True, max_length=20000, default="")
+
+
+class InspectLogUploadSerializer(serializers.Serializer):
+    domain = serializers.SlugRelatedField(slug_field="slug", queryset=EvaluationDomain.objects.all())
+    log = serializers.FileField(help_text="An Inspect evaluation log (.eval or .json).")
+    metric = serializers.CharField(
+        required=False, help_text="scorer/metric to use as the score, e.g. 'match/accuracy' (default: the first)."
+    )
+    threshold = serializers.DecimalField(max_digits=9, decimal_places=3)
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    domain = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    classification = serializers.CharField(source="get_classification_display", read_only=True)
+    has_evidence = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Finding
+        fields = [
+            "id",
+            "domain",
+            "severity",
+            "classification",
+            "title",
+            "description",
+            "recommendation",
+            "has_evidence",
+            "recorded_at",
+        ]
+
+    def get_has_evidence(self, finding) -> bool:
+        return bool(finding.evidence)
+
+
+class FindingCreateSerializer(serializers.Serializer):
+    domain = serializers.SlugRelatedField(slug_field="slug", queryset=EvaluationDomain.objects.all())
+    severity = serializers.ChoiceField(choices=Finding.Severity.choices)
+    classification = serializers.ChoiceField(choices=[(c.label, c.label) for c in Clearance])
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=50000)
+    recommendation = serializers.CharField(required=False, allow_blank=True, max_length=20000, default="")
+
+
+class DeterminationSerializer(serializers.ModelSerializer):
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True)
+    concurred_by = serializers.CharField(source="concurred_by.username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Determination
+        fields = [
+            "outcome",
+            "rationale",
+            "release_conditions",
+            "partner_summary",
+            "decided_by",
+            "concurred_by",
+            "proposed_at",
+            "concurred_at",
+            "issued_at",
+        ]
+
+
+class DeterminationSummarySerializer(serializers.ModelSerializer):
+    """What the developer and partners are told: no rationale, no names."""
+
+    class Meta:
+        model = Determination
+        fields = ["outcome", "partner_summary", "release_conditions", "issued_at"]
+
+
+class ProposeFlagSerializer(serializers.Serializer):
+    rationale = serializers.CharField(max_length=20000)
+    partner_summary = serializers.CharField(required=False, allow_blank=True, max_length=20000, default="")
+    release_conditions = serializers.CharField(required=False, allow_blank=True, max_length=20000, default="")
+
+
+class ClockPauseSerializer(serializers.Serializer):
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+    reason = serializers.CharField()
+
+
+class ReviewClockSerializer(serializers.ModelSerializer):
+    pauses = ClockPauseSerializer(many=True, read_only=True)
+    remaining_seconds = serializers.SerializerMethodField()
+    explanation = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReviewClock
+        fields = [
+            "status",
+            "started_at",
+            "window",
+            "deadline_at",
+            "paused_total",
+            "remaining_seconds",
+            "explanation",
+            "pauses",
+        ]
+
+    def get_remaining_seconds(self, clock) -> int:
+        return int(clock.remaining(self.context["now"]).total_seconds())
+
+    def get_explanation(self, clock) -> str:
+        from submissions.review_clock import describe_remaining
+
+        return describe_remaining(clock, self.context["now"])
+
+
+class SlaBreachSerializer(serializers.ModelSerializer):
+    submission = serializers.PrimaryKeyRelatedField(read_only=True)
+    acknowledged_by = serializers.CharField(source="acknowledged_by.username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = SlaBreach
+        fields = [
+            "id",
+            "submission",
+            "kind",
+            "due_at",
+            "detected_at",
+            "acknowledged_by",
+            "acknowledged_at",
+            "acknowledgement_note",
+        ]
+
+
+class AcknowledgeSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=5000)
+
+
+class TrustedPartnerSerializer(serializers.ModelSerializer):
+    organization = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Organization.objects.filter(kind=Organization.Kind.TRUSTED_PARTNER)
+    )
+    event_types = serializers.ListField(child=serializers.ChoiceField(choices=PartnerEventType.choices))
+    webhook_secret = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = TrustedPartner
+        fields = ["id", "organization", "emails", "webhook_url", "webhook_secret", "event_types", "is_active"]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    webhook_id = serializers.CharField(read_only=True)
+    event_type = serializers.CharField(source="event.type", read_only=True)
+    submission = serializers.IntegerField(source="event.submission_id", read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "webhook_id",
+            "event_type",
+            "submission",
+            "channel",
+            "address",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "delivered_at",
+            "last_error",
+        ]
+
+
+class ApiTokenCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    key = serializers.CharField(help_text="Shown once. Keep it secret.")

@@ -1,0 +1,48 @@
+"""Issuing, revoking and checking API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from caisi_portal import clock
+from caisi_portal.errors import ValidationFailed
+
+from .models import ApiToken
+
+TOKEN_PREFIX = "caisi_"
+MAX_ACTIVE_TOKENS = 20
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_token_issue(*, user, name: str) -> tuple[ApiToken, str]:
+    """Make a token; return it and its key, which is never shown again."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed("Name the token after what will use it.", details={"name": ["This field is required."]})
+    if ApiToken.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_ACTIVE_TOKENS:
+        raise ValidationFailed(f"You already have {MAX_ACTIVE_TOKENS} active tokens: revoke one first.")
+    key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name[:100], prefix=key[:12], key_hash=_digest(key), created_at=clock.now()
+    )
+    return token, key
+
+
+def api_token_revoke(*, user, token_id: int) -> None:
+    ApiToken.objects.filter(user=user, pk=token_id, revoked_at__isnull=True).update(revoked_at=clock.now())
+
+
+def api_token_authenticate(key: str) -> ApiToken | None:
+    token = ApiToken.objects.select_related("user").filter(key_hash=_digest(key), revoked_at__isnull=True).first()
+    if token is None or not token.user.is_active:
+        return None
+    now = clock.now()
+    # Recorded at most once a minute, so a busy script does not write on every call.
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token

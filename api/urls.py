@@ -1,0 +1,20 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("organizations", views.OrganizationViewSet, basename="organization")
+router.register("agreements", views.AgreementViewSet, basename="agreement")
+router.register("submissions", views.SubmissionViewSet, basename="submission")
+router.register("sla-breaches", views.SlaBreachViewSet, basename="sla-breach")
+router.register("trusted-partners", views.TrustedPartnerViewSet, basename="trusted-partner")
+router.register("deliveries", views.DeliveryViewSet, basename="delivery")
+
+urlpatterns = [
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,511 @@
+"""The REST API: thin views over the same rules, scopes and services as the pages.
+
+A submission the caller may not see is 404; an action their role may not take on one
+they can see is 403; an illegal or concurrent transition is 409 with the current state.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from accounts import rules
+from accounts.models import Clearance
+from caisi_portal import clock
+from caisi_portal.errors import NotPermitted, TransitionRefused
+from partners import services as partner_services
+from partners.models import Delivery, TrustedPartner
+from reviews import services as review_services
+from reviews.models import Determination, Finding
+from submissions import review_clock, services
+from submissions.models import Agreement, ModelSubmission, Organization, ReleaseChannel, ReviewClock, SlaBreach, State
+
+from . import serializers as s
+
+ERRORS = {
+    400: OpenApiResponse(s.ErrorSerializer, description="Bad input: field messages in details."),
+    401: OpenApiResponse(s.ErrorSerializer, description="No valid token or session."),
+    403: OpenApiResponse(s.ErrorSerializer, description="Your role may not do this."),
+    404: OpenApiResponse(s.ErrorSerializer, description="Not found, or not yours to know about."),
+    429: OpenApiResponse(s.ErrorSerializer, description="Throttled: see Retry-After."),
+}
+CONFLICT = {409: OpenApiResponse(s.ErrorSerializer, description="Not allowed now; details.state is the current state.")}
+TOO_LARGE = {413: OpenApiResponse(s.ErrorSerializer, description="The file is larger than allowed.")}
+
+
+def _errors(*codes, extra=None):
+    out = {code: ERRORS[code] for code in codes}
+    out.update(extra or {})
+    return out
+
+
+class SubmissionFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=State.choices)
+    organization = django_filters.NumberFilter(field_name="organization_id")
+    release_channel = django_filters.ChoiceFilter(choices=ReleaseChannel.choices)
+    model_name = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = ModelSubmission
+        fields = []
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Organizations you may see", responses={200: s.OrganizationSerializer(many=True), **_errors(401, 429)}
+    ),
+    retrieve=extend_schema(
+        summary="One organization", responses={200: s.OrganizationSerializer, **_errors(401, 404, 429)}
+    ),
+)
+class OrganizationViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.OrganizationSerializer
+
+    def get_queryset(self):
+        return rules.scope_organizations(Organization.objects.all(), self.request.user).order_by("name")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Review agreements you may see", responses={200: s.AgreementSerializer(many=True), **_errors(401, 429)}
+    ),
+    retrieve=extend_schema(summary="One agreement", responses={200: s.AgreementSerializer, **_errors(401, 404, 429)}),
+)
+class AgreementViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.AgreementSerializer
+
+    def get_queryset(self):
+        return Agreement.objects.visible_to(self.request.user).select_related("organization").order_by("pk")
+
+    @extend_schema(
+        summary="Change an agreement's status (administrators)",
+        request=s.AgreementStatusSerializer,
+        responses={200: s.AgreementSerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
+    )
+    @action(detail=True, methods=["post"])
+    def status(self, request, pk=None):
+        agreement = self.get_object()
+        body = s.AgreementStatusSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.agreement_change_status(agreement=agreement, actor=request.user, **body.validated_data)
+        return Response(s.AgreementSerializer(agreement).data)
+
+    @extend_schema(
+        summary="Set the review window (administrators)",
+        request=s.AgreementWindowSerializer,
+        responses={200: s.AgreementSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, methods=["post"])
+    def window(self, request, pk=None):
+        agreement = self.get_object()
+        body = s.AgreementWindowSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.agreement_set_window(
+            agreement=agreement, actor=request.user, days=body.validated_data["review_window_days"]
+        )
+        return Response(s.AgreementSerializer(agreement).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Submissions you may see",
+        responses={200: s.SubmissionSerializer(many=True), **_errors(400, 401, 429)},
+    ),
+    retrieve=extend_schema(summary="One submission", responses={200: s.SubmissionSerializer, **_errors(401, 404, 429)}),
+    create=extend_schema(
+        summary="File a draft (developer staff)",
+        request=s.SubmissionWriteSerializer,
+        responses={201: s.SubmissionSerializer, **_errors(400, 401, 403, 429)},
+    ),
+    partial_update=extend_schema(
+        summary="Edit a draft (developer staff)",
+        request=s.SubmissionWriteSerializer,
+        responses={200: s.SubmissionSerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
+    ),
+)
+class SubmissionViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = s.SubmissionSerializer
+    filterset_class = SubmissionFilter
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return ModelSubmission.objects.visible_to(self.request.user).select_related("organization").order_by("-pk")
+
+    def create(self, request, *args, **kwargs):
+        if not rules.may_create_submission(request.user):
+            raise NotPermitted("Only developer staff of an AI developer organization can file submissions.")
+        body = s.SubmissionWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        submission = services.submission_create_draft(actor=request.user, **body.validated_data)
+        return Response(self.get_serializer(submission).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        submission = self.get_object()
+        body = s.SubmissionWriteSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        if not rules.may_edit_draft(request.user, submission):
+            if rules.is_developer_of(request.user, submission.organization_id):
+                raise TransitionRefused("Only a draft can be edited.", state=submission.state)
+            raise NotPermitted("Only the developer's staff can edit a submission.")
+        services.submission_update_draft(submission=submission, actor=request.user, **body.validated_data)
+        return Response(self.get_serializer(submission).data)
+
+    def update(self, request, *args, **kwargs):  # PUT is not offered: drafts change field by field
+        return self.partial_update(request, *args, **kwargs)
+
+    # --- artifacts ---------------------------------------------------------------------------
+
+    @extend_schema(
+        methods=["get"],
+        summary="Artifacts of a submission",
+        responses={200: s.ArtifactSerializer(many=True), **_errors(401, 403, 404, 429)},
+    )
+    @extend_schema(
+        methods=["post"],
+        summary="Upload an artifact (developer staff, before evaluation)",
+        request={"multipart/form-data": s.ArtifactUploadSerializer},
+        responses={201: s.ArtifactSerializer, **_errors(400, 401, 403, 404, 429, extra=TOO_LARGE)},
+    )
+    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser])
+    def artifacts(self, request, pk=None):
+        submission = self.get_object()
+        if request.method == "GET":
+            if not rules.may_view_artifacts(request.user, submission):
+                raise NotPermitted("Artifacts are for the developer and the review office.")
+            return Response(s.ArtifactSerializer(submission.artifacts.all(), many=True).data)
+        body = s.ArtifactUploadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        artifact = services.artifact_upload(
+            submission=submission,
+            actor=request.user,
+            kind=body.validated_data["kind"],
+            uploaded=body.validated_data["file"],
+        )
+        return Response(s.ArtifactSerializer(artifact).data, status=status.HTTP_201_CREATED)
+
+    # --- transitions and history ----------------------------------------------------------------
+
+    @extend_schema(
+        summary="The transitions you may take now",
+        responses={200: s.TransitionSerializer(many=True), **_errors(401, 404, 429)},
+    )
+    @action(detail=True, methods=["get"])
+    def transitions(self, request, pk=None):
+        submission = self.get_object()
+        data = [
+            {
+                "name": t.name,
+                "label": t.custom.get("label", t.name),
+                "target": str(t.target) if isinstance(t.target, str) else "*",
+            }
+            for t in services.available_transitions(submission, request.user)
+        ]
+        return Response(s.TransitionSerializer(data, many=True).data)
+
+    @extend_schema(
+        summary="Take a transition",
+        description="Names: " + ", ".join(services.all_transition_names()) + ". Each reads only its own fields.",
+        parameters=[
+            OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, enum=services.all_transition_names())
+        ],
+        request=s.TransitionRequestSerializer,
+        responses={200: s.SubmissionSerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"transitions/(?P<name>[a-z_]+)",
+        parser_classes=[JSONParser, FormParser],
+    )
+    def take_transition(self, request, pk=None, name=None):
+        submission = self.get_object()
+        if name not in services.all_transition_names():
+            return _not_found()
+        body = s.TransitionRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        comment = data.pop("comment", "")
+        expected = data.pop("expected_state", None)
+        if "checklist" in data:
+            data["checklist"] = dict(data["checklist"])
+        services.submission_transition(
+            submission=submission, name=name, actor=request.user, comment=comment, expected_state=expected, data=data
+        )
+        return Response(self.get_serializer(submission).data)
+
+    @extend_schema(
+        summary="Audit history", responses={200: s.AuditEntrySerializer(many=True), **_errors(401, 404, 429)}
+    )
+    @action(detail=True, methods=["get"])
+    def history(self, request, pk=None):
+        submission = self.get_object()
+        entries = submission.audit_entries.for_viewer(request.user).select_related("actor")
+        return Response(s.AuditEntrySerializer(entries, many=True).data)
+
+    @extend_schema(summary="The review clock", responses={200: s.ReviewClockSerializer, **_errors(401, 403, 404, 429)})
+    @action(detail=True, methods=["get"])
+    def clock(self, request, pk=None):
+        submission = self.get_object()
+        if not (rules.is_developer_of(request.user, submission.organization_id) or rules.is_office_staff(request.user)):
+            raise NotPermitted("The review clock is for the developer and the review office.")
+        review = get_object_or_404(ReviewClock.objects.prefetch_related("pauses"), submission=submission)
+        return Response(s.ReviewClockSerializer(review, context={"now": clock.now()}).data)
+
+    # --- the office's side --------------------------------------------------------------------------
+
+    @extend_schema(
+        methods=["get"],
+        summary="Assigned reviewers",
+        responses={200: s.AssignmentSerializer(many=True), **_errors(401, 403, 404, 429)},
+    )
+    @extend_schema(
+        methods=["post"],
+        summary="Assign a reviewer (administrators, lead reviewers)",
+        request=s.AssignmentCreateSerializer,
+        responses={201: s.AssignmentSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def assignments(self, request, pk=None):
+        submission = self._office_submission()
+        if request.method == "GET":
+            return Response(s.AssignmentSerializer(submission.assignments.select_related("reviewer"), many=True).data)
+        body = s.AssignmentCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        assignment = review_services.assignment_create(submission=submission, actor=request.user, **body.validated_data)
+        return Response(s.AssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["get"],
+        summary="Evaluation results",
+        responses={200: s.EvaluationResultSerializer(many=True), **_errors(401, 403, 404, 429)},
+    )
+    @extend_schema(
+        methods=["post"],
+        summary="Record a result for a planned domain (assigned reviewers)",
+        request=s.EvaluationResultCreateSerializer,
+        responses={201: s.EvaluationResultSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def results(self, request, pk=None):
+        submission = self._office_submission()
+        if request.method == "GET":
+            return Response(s.EvaluationResultSerializer(submission.results.select_related("domain"), many=True).data)
+        body = s.EvaluationResultCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = review_services.evaluation_result_record(
+            submission=submission, actor=request.user, **body.validated_data
+        )
+        return Response(s.EvaluationResultSerializer(result).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Record a result from an Inspect evaluation log (assigned reviewers)",
+        request={"multipart/form-data": s.InspectLogUploadSerializer},
+        responses={201: s.EvaluationResultSerializer, **_errors(400, 401, 403, 404, 429, extra=TOO_LARGE)},
+    )
+    @action(detail=True, methods=["post"], url_path="results/inspect", parser_classes=[MultiPartParser])
+    def inspect_result(self, request, pk=None):
+        from reviews import inspect_logs
+
+        submission = self._office_submission()
+        body = s.InspectLogUploadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = inspect_logs.result_from_inspect_log(submission=submission, actor=request.user, **body.validated_data)
+        return Response(s.EvaluationResultSerializer(result).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["get"],
+        summary="Findings at or below your clearance",
+        responses={200: s.FindingSerializer(many=True), **_errors(401, 403, 404, 429)},
+    )
+    @extend_schema(
+        methods=["post"],
+        summary="Record a finding (assigned reviewers)",
+        request=s.FindingCreateSerializer,
+        responses={201: s.FindingSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def findings(self, request, pk=None):
+        submission = self._office_submission()
+        if request.method == "GET":
+            findings = Finding.objects.visible_to(request.user).filter(submission=submission).select_related("domain")
+            return Response(s.FindingSerializer(findings, many=True).data)
+        body = s.FindingCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        data["classification"] = {c.label: c.value for c in Clearance}[data["classification"]]
+        finding = review_services.finding_record(submission=submission, actor=request.user, **data)
+        return Response(s.FindingSerializer(finding).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="The determination: in full for the office, its released summary for others",
+        responses={200: s.DeterminationSerializer, **_errors(401, 404, 429)},
+    )
+    @action(detail=True, methods=["get"])
+    def determination(self, request, pk=None):
+        submission = self.get_object()
+        found = Determination.objects.filter(submission=submission).select_related("decided_by", "concurred_by").first()
+        if rules.may_see_internal_review(request.user, submission):
+            if found is None:
+                return _not_found("No determination has been proposed or issued.")
+            return Response(s.DeterminationSerializer(found).data)
+        if found is None or found.issued_at is None:
+            return _not_found("No determination has been issued.")
+        return Response(s.DeterminationSummarySerializer(found).data)
+
+    @extend_schema(
+        summary="Propose to flag (the assigned lead; a second reviewer must concur)",
+        request=s.ProposeFlagSerializer,
+        responses={201: s.DeterminationSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, methods=["post"], url_path="determination/propose-flag")
+    def propose_flag(self, request, pk=None):
+        submission = self._office_submission()
+        body = s.ProposeFlagSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        proposal = review_services.determination_propose_flag(
+            submission=submission, actor=request.user, **body.validated_data
+        )
+        return Response(s.DeterminationSerializer(proposal).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Concur with the proposed flag (a second assigned reviewer)",
+        request=None,
+        responses={200: s.DeterminationSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, methods=["post"], url_path="determination/concur")
+    def concur(self, request, pk=None):
+        submission = self._office_submission()
+        proposal = get_object_or_404(Determination, submission=submission, issued_at__isnull=True)
+        review_services.determination_concur(determination=proposal, actor=request.user)
+        return Response(s.DeterminationSerializer(proposal).data)
+
+    def _office_submission(self):
+        """A submission whose internal review the caller takes part in (else 403, or 404)."""
+        submission = self.get_object()
+        if not rules.may_see_internal_review(self.request.user, submission) and not (
+            self.request.method == "POST" and rules.may_assign_reviewers(self.request.user, submission)
+        ):
+            raise NotPermitted("This is the review office's own work on the submission.")
+        return submission
+
+
+def _not_found(message="Not found."):
+    from .exceptions import error_response
+
+    return error_response(404, message)
+
+
+class AdministratorsOnly(IsAuthenticated):
+    message = "Only administrators may use this."
+
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and rules.is_administrator(request.user)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="SLA breaches (administrators)",
+        responses={200: s.SlaBreachSerializer(many=True), **_errors(401, 403, 429)},
+    ),
+    retrieve=extend_schema(
+        summary="One SLA breach", responses={200: s.SlaBreachSerializer, **_errors(401, 403, 404, 429)}
+    ),
+)
+class SlaBreachViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.SlaBreachSerializer
+    permission_classes = [AdministratorsOnly]
+
+    def get_queryset(self):
+        from dashboard.selectors import live
+
+        return live(SlaBreach.objects.all()).select_related("acknowledged_by").order_by("-detected_at", "-pk")
+
+    @extend_schema(
+        summary="Acknowledge a breach, saying why",
+        request=s.AcknowledgeSerializer,
+        responses={200: s.SlaBreachSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        breach = self.get_object()
+        body = s.AcknowledgeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        review_clock.breach_acknowledge(breach=breach, actor=request.user, note=body.validated_data["note"])
+        return Response(self.get_serializer(breach).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Trusted partners (administrators)",
+        responses={200: s.TrustedPartnerSerializer(many=True), **_errors(401, 403, 429)},
+    ),
+    retrieve=extend_schema(
+        summary="One trusted partner", responses={200: s.TrustedPartnerSerializer, **_errors(401, 403, 404, 429)}
+    ),
+    create=extend_schema(
+        summary="Add a trusted partner", responses={201: s.TrustedPartnerSerializer, **_errors(400, 401, 403, 429)}
+    ),
+    partial_update=extend_schema(
+        summary="Change a trusted partner",
+        responses={200: s.TrustedPartnerSerializer, **_errors(400, 401, 403, 404, 429)},
+    ),
+)
+class TrustedPartnerViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = s.TrustedPartnerSerializer
+    permission_classes = [AdministratorsOnly]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return TrustedPartner.objects.filter(is_exercise=False).select_related("organization").order_by("pk")
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            serializer.save()
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Notification deliveries (administrators)",
+        responses={200: s.DeliverySerializer(many=True), **_errors(401, 403, 429)},
+    ),
+    retrieve=extend_schema(
+        summary="One delivery", responses={200: s.DeliverySerializer, **_errors(401, 403, 404, 429)}
+    ),
+)
+class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.DeliverySerializer
+    permission_classes = [AdministratorsOnly]
+    filterset_fields = ["status", "channel"]
+
+    def get_queryset(self):
+        return Delivery.objects.select_related("event").order_by("-next_attempt_at")
+
+    @extend_schema(
+        summary="Send again, with the same webhook-id",
+        request=None,
+        responses={200: s.DeliverySerializer, **_errors(401, 403, 404, 429)},
+    )
+    @action(detail=True, methods=["post"])
+    def redeliver(self, request, pk=None):
+        delivery = partner_services.delivery_redeliver(delivery=self.get_object(), actor=request.user)
+        return Response(self.get_serializer(delivery).data)
