@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -15,6 +15,8 @@ router.register("deliveries", views.DeliveryViewSet, basename="delivery")
 
 urlpatterns = [
     path("v1/", include(router.urls)),
+    # Anything else under /api/v1/ answers in the API's error shape, not an HTML page.
+    re_path(r"^v1/", views.api_not_found),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

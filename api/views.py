@@ -9,10 +9,18 @@ from __future__ import annotations
 import django_filters
 from django.db import transaction
 from django.shortcuts import get_object_or_404
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -47,9 +55,49 @@ def _errors(*codes, extra=None):
     return out
 
 
-class SubmissionFilter(django_filters.FilterSet):
+# Lists: 400 for a filter value that is not allowed, 404 for a page past the end.
+LIST_ERRORS = _errors(400, 401, 404, 429)
+ADMIN_LIST_ERRORS = _errors(400, 401, 403, 404, 429)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.CharFilter):
+    """An id to match: a number too large for any row matches nothing (never an error)."""
+
+    def filter(self, qs, value):
+        if value in (None, ""):
+            return qs
+        try:
+            ident = int(value)
+        except ValueError:
+            raise ValidationError({self.field_name: ["Enter a whole number."]}) from None
+        if not 0 < ident < 2**63:
+            return qs.none()
+        return qs.filter(**{self.field_name: ident})
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A filter given with no value is a mistake to report, not a filter to ignore."""
+
+    def filter_queryset(self, queryset):
+        empty = sorted(name for name in self.filters if name in self.data and self.data.get(name) == "")
+        if empty:
+            raise ValidationError({name: ["Give a value, or leave the parameter out."] for name in empty})
+        return super().filter_queryset(queryset)
+
+
+class DeliveryFilter(StrictFilterSet):
+    status = django_filters.ChoiceFilter(choices=Delivery.Status.choices)
+    channel = django_filters.ChoiceFilter(choices=Delivery.Channel.choices)
+
+    class Meta:
+        model = Delivery
+        fields = []
+
+
+class SubmissionFilter(StrictFilterSet):
     state = django_filters.ChoiceFilter(choices=State.choices)
-    organization = django_filters.NumberFilter(field_name="organization_id")
+    organization = IdFilter(field_name="organization_id")
     release_channel = django_filters.ChoiceFilter(choices=ReleaseChannel.choices)
     model_name = django_filters.CharFilter(lookup_expr="icontains")
 
@@ -60,7 +108,7 @@ class SubmissionFilter(django_filters.FilterSet):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="Organizations you may see", responses={200: s.OrganizationSerializer(many=True), **_errors(401, 429)}
+        summary="Organizations you may see", responses={200: s.OrganizationSerializer(many=True), **LIST_ERRORS}
     ),
     retrieve=extend_schema(
         summary="One organization", responses={200: s.OrganizationSerializer, **_errors(401, 404, 429)}
@@ -75,7 +123,7 @@ class OrganizationViewSet(viewsets.ReadOnlyModelViewSet):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="Review agreements you may see", responses={200: s.AgreementSerializer(many=True), **_errors(401, 429)}
+        summary="Review agreements you may see", responses={200: s.AgreementSerializer(many=True), **LIST_ERRORS}
     ),
     retrieve=extend_schema(summary="One agreement", responses={200: s.AgreementSerializer, **_errors(401, 404, 429)}),
 )
@@ -90,7 +138,7 @@ class AgreementViewSet(viewsets.ReadOnlyModelViewSet):
         request=s.AgreementStatusSerializer,
         responses={200: s.AgreementSerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, filter_backends=[], methods=["post"])
     def status(self, request, pk=None):
         agreement = self.get_object()
         body = s.AgreementStatusSerializer(data=request.data)
@@ -103,7 +151,7 @@ class AgreementViewSet(viewsets.ReadOnlyModelViewSet):
         request=s.AgreementWindowSerializer,
         responses={200: s.AgreementSerializer, **_errors(400, 401, 403, 404, 429)},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, filter_backends=[], methods=["post"])
     def window(self, request, pk=None):
         agreement = self.get_object()
         body = s.AgreementWindowSerializer(data=request.data)
@@ -117,7 +165,7 @@ class AgreementViewSet(viewsets.ReadOnlyModelViewSet):
 @extend_schema_view(
     list=extend_schema(
         summary="Submissions you may see",
-        responses={200: s.SubmissionSerializer(many=True), **_errors(400, 401, 429)},
+        responses={200: s.SubmissionSerializer(many=True), **LIST_ERRORS},
     ),
     retrieve=extend_schema(summary="One submission", responses={200: s.SubmissionSerializer, **_errors(401, 404, 429)}),
     create=extend_schema(
@@ -144,6 +192,10 @@ class SubmissionViewSet(
 
     def get_queryset(self):
         return ModelSubmission.objects.visible_to(self.request.user).select_related("organization").order_by("-pk")
+
+    def filter_queryset(self, queryset):
+        # The list's filters are for the list: an action on one submission ignores them.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     def create(self, request, *args, **kwargs):
         if not rules.may_create_submission(request.user):
@@ -180,7 +232,7 @@ class SubmissionViewSet(
         request={"multipart/form-data": s.ArtifactUploadSerializer},
         responses={201: s.ArtifactSerializer, **_errors(400, 401, 403, 404, 429, extra=TOO_LARGE)},
     )
-    @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser])
+    @action(detail=True, filter_backends=[], methods=["get", "post"], parser_classes=[MultiPartParser, FormParser])
     def artifacts(self, request, pk=None):
         submission = self.get_object()
         if request.method == "GET":
@@ -203,7 +255,7 @@ class SubmissionViewSet(
         summary="The transitions you may take now",
         responses={200: s.TransitionSerializer(many=True), **_errors(401, 404, 429)},
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, filter_backends=[], methods=["get"])
     def transitions(self, request, pk=None):
         submission = self.get_object()
         data = [
@@ -250,14 +302,14 @@ class SubmissionViewSet(
     @extend_schema(
         summary="Audit history", responses={200: s.AuditEntrySerializer(many=True), **_errors(401, 404, 429)}
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, filter_backends=[], methods=["get"])
     def history(self, request, pk=None):
         submission = self.get_object()
         entries = submission.audit_entries.for_viewer(request.user).select_related("actor")
         return Response(s.AuditEntrySerializer(entries, many=True).data)
 
     @extend_schema(summary="The review clock", responses={200: s.ReviewClockSerializer, **_errors(401, 403, 404, 429)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, filter_backends=[], methods=["get"])
     def clock(self, request, pk=None):
         submission = self.get_object()
         if not (rules.is_developer_of(request.user, submission.organization_id) or rules.is_office_staff(request.user)):
@@ -278,7 +330,7 @@ class SubmissionViewSet(
         request=s.AssignmentCreateSerializer,
         responses={201: s.AssignmentSerializer, **_errors(400, 401, 403, 404, 429)},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, filter_backends=[], methods=["get", "post"])
     def assignments(self, request, pk=None):
         submission = self._office_submission()
         if request.method == "GET":
@@ -299,7 +351,7 @@ class SubmissionViewSet(
         request=s.EvaluationResultCreateSerializer,
         responses={201: s.EvaluationResultSerializer, **_errors(400, 401, 403, 404, 429)},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, filter_backends=[], methods=["get", "post"])
     def results(self, request, pk=None):
         submission = self._office_submission()
         if request.method == "GET":
@@ -316,7 +368,9 @@ class SubmissionViewSet(
         request={"multipart/form-data": s.InspectLogUploadSerializer},
         responses={201: s.EvaluationResultSerializer, **_errors(400, 401, 403, 404, 429, extra=TOO_LARGE)},
     )
-    @action(detail=True, methods=["post"], url_path="results/inspect", parser_classes=[MultiPartParser])
+    @action(
+        detail=True, filter_backends=[], methods=["post"], url_path="results/inspect", parser_classes=[MultiPartParser]
+    )
     def inspect_result(self, request, pk=None):
         from reviews import inspect_logs
 
@@ -337,7 +391,7 @@ class SubmissionViewSet(
         request=s.FindingCreateSerializer,
         responses={201: s.FindingSerializer, **_errors(400, 401, 403, 404, 429)},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, filter_backends=[], methods=["get", "post"])
     def findings(self, request, pk=None):
         submission = self._office_submission()
         if request.method == "GET":
@@ -354,7 +408,7 @@ class SubmissionViewSet(
         summary="The determination: in full for the office, its released summary for others",
         responses={200: s.DeterminationSerializer, **_errors(401, 404, 429)},
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, filter_backends=[], methods=["get"])
     def determination(self, request, pk=None):
         submission = self.get_object()
         found = Determination.objects.filter(submission=submission).select_related("decided_by", "concurred_by").first()
@@ -371,7 +425,7 @@ class SubmissionViewSet(
         request=s.ProposeFlagSerializer,
         responses={201: s.DeterminationSerializer, **_errors(400, 401, 403, 404, 429)},
     )
-    @action(detail=True, methods=["post"], url_path="determination/propose-flag")
+    @action(detail=True, filter_backends=[], methods=["post"], url_path="determination/propose-flag")
     def propose_flag(self, request, pk=None):
         submission = self._office_submission()
         body = s.ProposeFlagSerializer(data=request.data)
@@ -386,7 +440,7 @@ class SubmissionViewSet(
         request=None,
         responses={200: s.DeterminationSerializer, **_errors(400, 401, 403, 404, 429)},
     )
-    @action(detail=True, methods=["post"], url_path="determination/concur")
+    @action(detail=True, filter_backends=[], methods=["post"], url_path="determination/concur")
     def concur(self, request, pk=None):
         submission = self._office_submission()
         proposal = get_object_or_404(Determination, submission=submission, issued_at__isnull=True)
@@ -419,7 +473,7 @@ class AdministratorsOnly(IsAuthenticated):
 @extend_schema_view(
     list=extend_schema(
         summary="SLA breaches (administrators)",
-        responses={200: s.SlaBreachSerializer(many=True), **_errors(401, 403, 429)},
+        responses={200: s.SlaBreachSerializer(many=True), **ADMIN_LIST_ERRORS},
     ),
     retrieve=extend_schema(
         summary="One SLA breach", responses={200: s.SlaBreachSerializer, **_errors(401, 403, 404, 429)}
@@ -439,7 +493,7 @@ class SlaBreachViewSet(viewsets.ReadOnlyModelViewSet):
         request=s.AcknowledgeSerializer,
         responses={200: s.SlaBreachSerializer, **_errors(400, 401, 403, 404, 429)},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, filter_backends=[], methods=["post"])
     def acknowledge(self, request, pk=None):
         breach = self.get_object()
         body = s.AcknowledgeSerializer(data=request.data)
@@ -451,7 +505,7 @@ class SlaBreachViewSet(viewsets.ReadOnlyModelViewSet):
 @extend_schema_view(
     list=extend_schema(
         summary="Trusted partners (administrators)",
-        responses={200: s.TrustedPartnerSerializer(many=True), **_errors(401, 403, 429)},
+        responses={200: s.TrustedPartnerSerializer(many=True), **ADMIN_LIST_ERRORS},
     ),
     retrieve=extend_schema(
         summary="One trusted partner", responses={200: s.TrustedPartnerSerializer, **_errors(401, 403, 404, 429)}
@@ -486,7 +540,7 @@ class TrustedPartnerViewSet(
 @extend_schema_view(
     list=extend_schema(
         summary="Notification deliveries (administrators)",
-        responses={200: s.DeliverySerializer(many=True), **_errors(401, 403, 429)},
+        responses={200: s.DeliverySerializer(many=True), **ADMIN_LIST_ERRORS},
     ),
     retrieve=extend_schema(
         summary="One delivery", responses={200: s.DeliverySerializer, **_errors(401, 403, 404, 429)}
@@ -495,7 +549,7 @@ class TrustedPartnerViewSet(
 class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.DeliverySerializer
     permission_classes = [AdministratorsOnly]
-    filterset_fields = ["status", "channel"]
+    filterset_class = DeliveryFilter
 
     def get_queryset(self):
         return Delivery.objects.select_related("event").order_by("-next_attempt_at")
@@ -505,7 +559,14 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
         request=None,
         responses={200: s.DeliverySerializer, **_errors(401, 403, 404, 429)},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, filter_backends=[], methods=["post"])
     def redeliver(self, request, pk=None):
         delivery = partner_services.delivery_redeliver(delivery=self.get_object(), actor=request.user)
         return Response(self.get_serializer(delivery).data)
+
+
+@csrf_exempt  # it changes nothing; a POST to an unknown path must still get the API's 404
+def api_not_found(request, *args, **kwargs):
+    from django.http import JsonResponse
+
+    return JsonResponse({"error": {"code": "not_found", "message": "Not found.", "details": {}}}, status=404)

@@ -175,15 +175,13 @@ def artifact_upload(request, pk):
             )
         except ApplicationError as exc:
             add_service_error(form, exc)
+            status = exc.status_code
         else:
             messages.success(request, "Artifact uploaded.")
             return redirect(submission)
-    return render(
-        request,
-        "submissions/artifact_form.html",
-        {"submission": submission, "form": form},
-        status=400,
-    )
+    else:
+        status = 400
+    return render(request, "submissions/artifact_form.html", {"submission": submission, "form": form}, status=status)
 
 
 @login_required

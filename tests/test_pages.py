@@ -163,7 +163,7 @@ def test_oversized_upload_is_refused_on_the_page(cast, client, settings):
         {"kind": "other", "file": SimpleUploadedFile("big.txt", b"x" * 100)},
     )
     assert (
-        r.status_code == 400
+        r.status_code == 413
         and "The file is 100\xa0bytes; the largest artifact accepted is 10\xa0bytes" in r.content.decode()
     )
 
