@@ -515,7 +515,9 @@ def test_end_to_end_by_api_alone(cast, httpserver, inspect_logs, django_capture_
 def test_schema_and_docs_are_served(cast, client):
     schema = client.get("/api/schema/")
     assert schema.status_code == 200 and b"/api/v1/submissions/{id}/transitions/{name}/" in schema.content
-    assert client.get("/api/docs/").status_code == 200
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200 and b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in docs.content
+    assert b"cdn" not in docs.content.lower()
 
 
 def test_every_domain_slug_is_accepted_for_results(cast, evaluation):
