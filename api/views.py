@@ -28,7 +28,7 @@ from rest_framework.response import Response
 from accounts import rules
 from accounts.models import Clearance
 from caisi_portal import clock
-from caisi_portal.errors import NotPermitted, TransitionRefused
+from caisi_portal.errors import NotPermitted
 from partners import services as partner_services
 from partners.models import Delivery, TrustedPartner
 from reviews import services as review_services
@@ -209,10 +209,6 @@ class SubmissionViewSet(
         submission = self.get_object()
         body = s.SubmissionWriteSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        if not rules.may_edit_draft(request.user, submission):
-            if rules.is_developer_of(request.user, submission.organization_id):
-                raise TransitionRefused("Only a draft can be edited.", state=submission.state)
-            raise NotPermitted("Only the developer's staff can edit a submission.")
         services.submission_update_draft(submission=submission, actor=request.user, **body.validated_data)
         return Response(self.get_serializer(submission).data)
 

@@ -145,12 +145,9 @@ def agreement_status(now: dt.datetime):
     rows = []
     agreements = Agreement.objects.filter(organization__kind=Organization.Kind.DEVELOPER).select_related("organization")
     for a in agreements:
-        negotiating_days = (
-            (now.date() - a.negotiation_started_on).days
-            if a.status == Agreement.Status.NEGOTIATING and a.negotiation_started_on
-            else None
+        rows.append(
+            {"agreement": a, "holdout": a.status != Agreement.Status.SIGNED, "days": a.negotiating_days(now.date())}
         )
-        rows.append({"agreement": a, "holdout": a.status != Agreement.Status.SIGNED, "days": negotiating_days})
     return rows
 
 

@@ -92,6 +92,12 @@ class Agreement(ConcurrentTransitionMixin, models.Model):
     def allows_submission(self) -> bool:
         return self.status == self.Status.SIGNED
 
+    def negotiating_days(self, today) -> int | None:
+        """How long a developer has been negotiating, or None if it is not."""
+        if self.status != self.Status.NEGOTIATING or not self.negotiation_started_on:
+            return None
+        return (today - self.negotiation_started_on).days
+
     @transition(field=status, source=Status.NONE, target=Status.NEGOTIATING)
     def open_negotiation(self):
         self.negotiation_started_on = clock.now().date()

@@ -93,18 +93,33 @@ def available_transitions(submission, user) -> list:
     return list(submission.get_available_user_state_transitions(user))
 
 
-def transition_blockers(submission, name: str, user) -> list[str]:
-    """Why this user cannot take this transition now (empty when they can)."""
+def transition_check(submission, name: str, user) -> None:
+    """Raise NotPermitted or TransitionRefused if this user cannot take it now."""
     transitions = _fsm_transitions(submission)
     label = transition_label(name).lower()
     if name not in all_transition_names():
-        return [MSG_UNKNOWN_TRANSITION.format(name=name)]
+        reason = MSG_UNKNOWN_TRANSITION.format(name=name)
+        raise TransitionRefused(reason, state=submission.state, details={"reasons": [reason]})
     if name not in transitions:
-        return [MSG_NOT_FROM_STATE.format(state=submission.get_state_display().lower(), label=label)]
+        reason = MSG_NOT_FROM_STATE.format(state=submission.get_state_display().lower(), label=label)
+        raise TransitionRefused(reason, state=submission.state, details={"reasons": [reason]})
     fsm = transitions[name]
     if not fsm.has_perm(submission, user):
-        return [MSG_NOT_PERMITTED.format(label=label)]
-    return problems_for(fsm)(submission)
+        raise NotPermitted(MSG_NOT_PERMITTED.format(label=label))
+    reasons = problems_for(fsm)(submission)
+    if reasons:
+        raise TransitionRefused(" ".join(reasons), state=submission.state, details={"reasons": reasons})
+
+
+def transition_blockers(submission, name: str, user) -> list[str]:
+    """Why this user cannot take this transition now (empty when they can), for pages."""
+    try:
+        transition_check(submission, name, user)
+    except TransitionRefused as exc:
+        return exc.details["reasons"]
+    except NotPermitted as exc:
+        return [exc.message]
+    return []
 
 
 def _require(data: dict, field: str, message: str) -> str:
@@ -224,12 +239,7 @@ def submission_transition(
     data = dict(data or {})
     if expected_state is not None and submission.state != expected_state:
         raise SubmissionChanged(state=submission.state)
-    blockers = transition_blockers(submission, name, actor)
-    if blockers:
-        label = transition_label(name).lower()
-        if blockers[0] == MSG_NOT_PERMITTED.format(label=label):
-            raise NotPermitted(blockers[0])
-        raise TransitionRefused(" ".join(blockers), state=submission.state, details={"reasons": blockers})
+    transition_check(submission, name, actor)
     method_kwargs, effect_data = _validate_inputs(name, data)
     from_state = submission.state
     try:
@@ -285,7 +295,9 @@ def submission_create_draft(*, actor, **fields) -> ModelSubmission:
 
 def submission_update_draft(*, submission: ModelSubmission, actor, **fields) -> ModelSubmission:
     if not rules.may_edit_draft(actor, submission):
-        raise NotPermitted("Only the developer's staff can edit a submission, and only while it is a draft.")
+        if rules.is_developer_of(actor, submission.organization_id) and submission.state != State.DRAFT:
+            raise TransitionRefused("Only a draft can be edited.", state=submission.state)
+        raise NotPermitted("Only the developer's staff can edit a submission.")
     for key, value in _draft_values(fields).items():
         setattr(submission, key, value)
     try:

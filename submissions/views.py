@@ -207,11 +207,7 @@ def agreement_list(request):
         {
             "agreement": a,
             "actions": services.agreement_available_actions(a) if rules.may_manage_agreements(request.user) else [],
-            "negotiating_days": (
-                (clock.now().date() - a.negotiation_started_on).days
-                if a.status == Agreement.Status.NEGOTIATING and a.negotiation_started_on
-                else None
-            ),
+            "negotiating_days": a.negotiating_days(clock.now().date()),
         }
         for a in agreements
     ]

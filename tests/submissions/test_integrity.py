@@ -3,7 +3,7 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from caisi_portal.errors import NotPermitted, PayloadTooLarge, SubmissionChanged, ValidationFailed
+from caisi_portal.errors import NotPermitted, PayloadTooLarge, SubmissionChanged, TransitionRefused, ValidationFailed
 from submissions import services
 from submissions.models import Artifact, AuditEntry, ModelSubmission, State
 from tests.factories import move, record_all_results
@@ -139,5 +139,7 @@ class TestDrafts:
 
     def test_edit_only_while_draft(self, cast):
         s = cast.submission(State.INTAKE)
-        with pytest.raises(NotPermitted):
+        with pytest.raises(TransitionRefused, match="Only a draft"):
             services.submission_update_draft(submission=s, actor=cast.developer, capabilities="changed")
+        with pytest.raises(NotPermitted):
+            services.submission_update_draft(submission=s, actor=cast.other_developer, capabilities="changed")
