@@ -498,6 +498,10 @@ class AuditEntry(AppendOnlyModel):
     # Internal entries (assignments, findings, concurrences) are the office's own business.
     internal = models.BooleanField(default=False)
     at = models.DateTimeField()
+    # Tamper evidence (submissions.audit_chain): each entry seals its content and the entry
+    # before it, in this submission's chain and in the global one.
+    chain_hash = models.CharField(max_length=64, blank=True)
+    global_hash = models.CharField(max_length=64, blank=True)
 
     objects = AuditEntryQuerySet.as_manager()
 
@@ -507,6 +511,13 @@ class AuditEntry(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+
+    def save(self, *args, **kwargs):
+        if self._state.adding:
+            from .audit_chain import seal
+
+            seal(self)
+        super().save(*args, **kwargs)
 
     @property
     def label(self) -> str:
