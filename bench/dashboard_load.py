@@ -123,7 +123,13 @@ def main() -> None:
     django.db.connections.close_all()
 
     port = free_port()
-    env = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1", "DEBUG": "false", "SECURE_COOKIES": "false"}
+    env = {
+        **os.environ,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DEBUG": "false",
+        "SECURE_COOKIES": "false",
+        "SECURE_SSL_REDIRECT": "false",
+    }
     server = subprocess.Popen(
         [
             sys.executable,

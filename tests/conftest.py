@@ -58,3 +58,9 @@ def fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def plain_http(settings):
+    # The test client speaks plain HTTP; production redirects to HTTPS (see settings).
+    settings.SECURE_SSL_REDIRECT = False

@@ -7,12 +7,12 @@ Hypothesis run per operation, positive and negative (invalid) inputs both.
 
 import pytest
 import schemathesis
+from django.core.handlers.wsgi import WSGIHandler
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.services import api_token_issue
-from caisi_portal.wsgi import application
 from submissions.models import State
 
 EXAMPLES_PER_OPERATION = 10
@@ -26,7 +26,8 @@ def live_schema(db):
 
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
-    yield schemathesis.openapi.from_wsgi("/api/schema/", application)
+    # A handler built now sees the test's settings (middleware reads them when built).
+    yield schemathesis.openapi.from_wsgi("/api/schema/", WSGIHandler())
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
 
