@@ -12,7 +12,8 @@ PAGE_SIZE = 50
 
 
 def _page(request):
-    query = (request.GET.get("q") or "").strip()[:100]
+    # NUL can never match a name, and PostgreSQL refuses it in a query: drop it.
+    query = (request.GET.get("q") or "").replace("\x00", "").strip()[:100]
     page = Paginator(selectors.published_reviews(query), PAGE_SIZE).get_page(request.GET.get("page"))
     return query, page, selectors.public_rows(page.object_list)
 

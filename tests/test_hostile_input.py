@@ -136,3 +136,10 @@ def cast_once(cast):
     cast.intake_submission = cast.submission(State.INTAKE)
     cast.evaluation_submission = cast.submission(State.EVALUATION)
     return cast
+
+
+def test_nul_in_the_register_search_is_ignored(client, db):
+    """Found by the fuzzer on PostgreSQL, which refuses NUL in a query: it answered 500."""
+    response = client.get(reverse("register:page"), {"q": "model\x00name"})
+    assert response.status_code == 200
+    assert client.get(reverse("register:json"), {"q": "\x00"}).status_code == 200
