@@ -14,3 +14,14 @@ def add_service_error(form, exc: ApplicationError) -> None:
                 placed = True
     if not placed or (exc.message and not any(exc.message in errs for errs in form.errors.values())):
         form.add_error(None, exc.message)
+
+
+def redirect_back(request, default: str):
+    """Redirect to the form's `next` page, but only within this site (no open redirect)."""
+    from django.shortcuts import redirect
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)
+    return redirect(default)

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -13,6 +13,7 @@ from accounts import rules
 from accounts.services import calendar_token_user
 from caisi_portal import clock
 from caisi_portal.errors import ApplicationError
+from caisi_portal.web import redirect_back
 from reviews.models import Determination
 from submissions.models import OPEN_REVIEW_STATES, ModelSubmission, ReviewClock, SlaBreach
 from submissions.review_clock import breach_acknowledge, humanize
@@ -81,7 +82,7 @@ def breach_ack(request, pk):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Breach on {breach.submission} acknowledged.")
-    return redirect(request.POST.get("next") or "dashboard:breaches")
+    return redirect_back(request, "dashboard:breaches")
 
 
 @login_required

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import F
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -16,6 +16,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from accounts import rules
 from caisi_portal.errors import ApplicationError
+from caisi_portal.web import redirect_back
 
 from . import services
 from .models import Delivery, DemoInboxMessage, TrustedPartner
@@ -51,7 +52,7 @@ def delivery_redeliver(request, pk):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Queued again with the same id {delivery.webhook_id}.")
-    return redirect(request.POST.get("next") or "partners:deliveries")
+    return redirect_back(request, "partners:deliveries")
 
 
 @csrf_exempt

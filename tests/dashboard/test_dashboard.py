@@ -282,3 +282,22 @@ def test_pages_keep_a_constant_number_of_queries(cast, client, page, params, siz
     cache.clear()
     with django_assert_max_num_queries(BUDGETS[(page, params)]):
         assert client.get(reverse(page) + "?" + params).status_code == 200
+
+
+def test_next_after_acknowledging_stays_on_this_site(cast, client, traveller):
+    traveller.move_to(NOW - 10 * DAY)
+    cast.submission(State.INTAKE)
+    traveller.move_to(NOW)
+    review_clock.sweep()
+    breach = SlaBreach.objects.get()
+    client.force_login(cast.admin)
+    url = reverse("dashboard:breach_ack", args=[breach.pk])
+    response = client.post(url, {"note": "Seen.", "next": "https://evil.example/phish"})
+    assert response.url == reverse("dashboard:breaches")
+    breach2 = SlaBreach.objects.create(
+        submission=breach.submission, kind=SlaKind.DEVELOPER_ANSWER, due_at=NOW, detected_at=NOW
+    )
+    response = client.post(
+        reverse("dashboard:breach_ack", args=[breach2.pk]), {"note": "Seen.", "next": "/dashboard/breaches/?kind=x"}
+    )
+    assert response.url == "/dashboard/breaches/?kind=x"
