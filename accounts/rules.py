@@ -23,6 +23,10 @@ def is_office_staff(user) -> bool:
     return has_role(user, *OFFICE_ROLES)
 
 
+def is_trusted_partner(user) -> bool:
+    return has_role(user, Role.TRUSTED_PARTNER)
+
+
 def is_developer_of(user, organization_id) -> bool:
     return (
         has_role(user, Role.DEVELOPER_STAFF) and organization_id is not None and user.organization_id == organization_id

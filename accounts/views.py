@@ -26,7 +26,11 @@ def profile(request):
             else:
                 messages.success(request, "Your new API token is below. Copy it now: it will not be shown again.")
         elif action == "token_revoke":
-            api_services.api_token_revoke(user=request.user, token_id=int(request.POST.get("token") or 0))
+            token_id = request.POST.get("token", "")
+            # Only this user's own tokens can match; anything else revokes nothing.
+            api_services.api_token_revoke(
+                user=request.user, token_id=int(token_id) if token_id.isdecimal() and len(token_id) < 18 else 0
+            )
             messages.success(request, "The token no longer works.")
             return redirect("profile")
         elif action == "calendar_issue":

@@ -7,6 +7,8 @@ from . import views
 
 router = DefaultRouter()
 router.include_root_view = False
+# JSON is the only format: no `.json` suffix URLs beside the documented ones.
+router.include_format_suffixes = False
 router.register("organizations", views.OrganizationViewSet, basename="organization")
 router.register("agreements", views.AgreementViewSet, basename="agreement")
 router.register("submissions", views.SubmissionViewSet, basename="submission")

@@ -371,6 +371,9 @@ class SubmissionViewSet(
         from reviews import inspect_logs
 
         submission = self._office_submission()
+        # Refuse the role before reading a possibly large upload.
+        if not rules.may_record_evaluation(request.user, submission):
+            raise NotPermitted("Only reviewers assigned to this submission can record results during evaluation.")
         body = s.InspectLogUploadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         result = inspect_logs.result_from_inspect_log(submission=submission, actor=request.user, **body.validated_data)

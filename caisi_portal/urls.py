@@ -2,11 +2,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponse
 from django.urls import include, path
+from django.views.decorators.http import require_safe
 
 from accounts import views as account_views
 from submissions import views as submission_views
 
 
+@require_safe
 def health(request):
     """Liveness for load balancers and compose; also the benchmark's floor."""
     return HttpResponse("ok", content_type="text/plain")

@@ -1,6 +1,8 @@
 """Small helpers the pages share for turning service errors into form messages."""
 
-from caisi_portal.errors import ApplicationError
+from django.core.exceptions import PermissionDenied
+
+from caisi_portal.errors import ApplicationError, NotPermitted
 
 
 def add_service_error(form, exc: ApplicationError) -> None:
@@ -25,3 +27,9 @@ def redirect_back(request, default: str):
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return redirect(target)
     return redirect(default)
+
+
+def refuse_if_not_permitted(exc: ApplicationError) -> None:
+    """A role refusal is a 403 page, not a message on a redirect that looks like success."""
+    if isinstance(exc, NotPermitted):
+        raise PermissionDenied(exc.message) from exc

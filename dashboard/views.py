@@ -7,13 +7,13 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from accounts import rules
 from accounts.services import calendar_token_user
 from caisi_portal import clock
 from caisi_portal.errors import ApplicationError
-from caisi_portal.web import redirect_back
+from caisi_portal.web import redirect_back, refuse_if_not_permitted
 from reviews.models import Determination
 from submissions.models import OPEN_REVIEW_STATES, ModelSubmission, ReviewClock, SlaBreach
 from submissions.review_clock import breach_acknowledge, humanize
@@ -29,6 +29,7 @@ def _administrator(request):
 
 
 @login_required
+@require_safe
 def dashboard(request):
     _administrator(request)
     now = clock.now()
@@ -61,6 +62,7 @@ def _breaches(request):
 
 
 @login_required
+@require_safe
 def breach_list(request):
     _administrator(request)
     breaches = _breaches(request)
@@ -79,6 +81,7 @@ def breach_ack(request, pk):
     try:
         breach_acknowledge(breach=breach, actor=request.user, note=request.POST.get("note", ""))
     except ApplicationError as exc:
+        refuse_if_not_permitted(exc)
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Breach on {breach.submission} acknowledged.")
@@ -86,12 +89,14 @@ def breach_ack(request, pk):
 
 
 @login_required
+@require_safe
 def export_breaches(request):
     _administrator(request)
     return exports.csv_response("sla-breaches.csv", exports.BREACHES_HEADER, exports.breach_rows(_breaches(request).qs))
 
 
 @login_required
+@require_safe
 def export_submissions(request):
     _administrator(request)
     qs = ModelSubmission.objects.visible_to(request.user).filter(is_exercise=False).order_by("pk")
@@ -100,6 +105,7 @@ def export_submissions(request):
 
 
 @login_required
+@require_safe
 def export_determinations(request):
     _administrator(request)
     qs = selectors.live(Determination.objects.filter(issued_at__isnull=False)).order_by("issued_at")
@@ -108,6 +114,7 @@ def export_determinations(request):
 
 
 @login_required
+@require_safe
 def reports(request):
     """The export page: each export with its own filters."""
     _administrator(request)
@@ -124,6 +131,7 @@ def reports(request):
     )
 
 
+@require_safe
 def calendar_feed(request, token):
     """The .ics feed behind a private link: open review deadlines this person may see."""
     user = calendar_token_user(token)

@@ -11,18 +11,19 @@ from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from accounts import rules
 from caisi_portal.errors import ApplicationError
-from caisi_portal.web import redirect_back
+from caisi_portal.web import redirect_back, refuse_if_not_permitted
 
 from . import services
 from .models import Delivery, DemoInboxMessage, TrustedPartner
 
 
 @login_required
+@require_safe
 def delivery_list(request):
     if not rules.is_administrator(request.user):
         raise Http404
@@ -49,6 +50,7 @@ def delivery_redeliver(request, pk):
     try:
         services.delivery_redeliver(delivery=delivery, actor=request.user)
     except ApplicationError as exc:
+        refuse_if_not_permitted(exc)
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Queued again with the same id {delivery.webhook_id}.")
@@ -90,12 +92,14 @@ def demo_receiver(request, pk):
 
 
 @login_required
+@require_safe
 def demo_inbox(request):
     if not settings.DEMO_WEBHOOK_RECEIVER:
         raise Http404
     inbox = DemoInboxMessage.objects.select_related("partner__organization")
+    # The inbox plays the partners' side: administrators see all of it, a partner's staff their own.
     if not rules.is_administrator(request.user):
-        if not request.user.organization_id:
+        if not (rules.is_trusted_partner(request.user) and request.user.organization_id):
             raise Http404
         inbox = inbox.filter(partner__organization_id=request.user.organization_id)
     return render(request, "partners/demo_inbox.html", {"page": Paginator(inbox, 50).get_page(request.GET.get("page"))})

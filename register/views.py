@@ -5,6 +5,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
 
 from . import selectors
 
@@ -19,6 +20,7 @@ def _page(request):
 
 
 @cache_control(public=True, max_age=60)
+@require_safe
 def register_page(request):
     query, page, rows = _page(request)
     return render(
@@ -29,6 +31,7 @@ def register_page(request):
 
 
 @cache_control(public=True, max_age=60)
+@require_safe
 def register_json(request):
     query, page, rows = _page(request)
 

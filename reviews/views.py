@@ -4,10 +4,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from caisi_portal.errors import ApplicationError
-from caisi_portal.web import add_service_error
+from caisi_portal.web import add_service_error, refuse_if_not_permitted
 from submissions.models import ModelSubmission
 
 from . import services
@@ -105,6 +105,7 @@ def concur(request, pk):
     try:
         services.determination_concur(determination=determination, actor=request.user)
     except ApplicationError as exc:
+        refuse_if_not_permitted(exc)
         messages.error(request, exc.message)
     else:
         messages.success(request, "You concurred with the proposed flag.")
@@ -112,6 +113,7 @@ def concur(request, pk):
 
 
 @login_required
+@require_safe
 def evidence_download(request, pk, finding_pk):
     submission = _submission(request, pk)
     finding = get_object_or_404(Finding.objects.visible_to(request.user), pk=finding_pk, submission=submission)

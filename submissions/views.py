@@ -4,12 +4,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts import rules
 from caisi_portal import clock
 from caisi_portal.errors import ApplicationError
-from caisi_portal.web import add_service_error
+from caisi_portal.web import add_service_error, refuse_if_not_permitted
 from reviews.forms import AssignmentForm, FindingForm, ProposeFlagForm, ResultForm
 
 from . import selectors, services
@@ -23,6 +23,7 @@ def _visible_submission(request, pk) -> ModelSubmission:
 
 
 @login_required
+@require_safe
 def home(request):
     return render(
         request,
@@ -74,6 +75,7 @@ def submission_edit(request, pk):
 
 
 @login_required
+@require_safe
 def submission_detail(request, pk):
     submission = _visible_submission(request, pk)
     user = request.user
@@ -151,6 +153,7 @@ def submission_publish(request, pk):
             submission=submission, actor=request.user, published=request.POST.get("published") == "yes"
         )
     except ApplicationError as exc:
+        refuse_if_not_permitted(exc)
         messages.error(request, exc.message)
     else:
         messages.success(
@@ -185,6 +188,7 @@ def artifact_upload(request, pk):
 
 
 @login_required
+@require_safe
 def artifact_download(request, pk, artifact_pk):
     submission = _visible_submission(request, pk)
     if not rules.may_view_artifacts(request.user, submission):
@@ -199,6 +203,7 @@ def artifact_download(request, pk, artifact_pk):
 
 
 @login_required
+@require_safe
 def agreement_list(request):
     agreements = selectors.agreements_for(request.user)
     if not agreements.exists() and not rules.is_office_staff(request.user):
@@ -233,6 +238,7 @@ def agreement_change(request, pk):
                 note=request.POST.get("note", ""),
             )
     except (ApplicationError, ValueError) as exc:
+        refuse_if_not_permitted(exc)
         messages.error(request, getattr(exc, "message", "The review window must be a whole number of days."))
     else:
         messages.success(request, f"{agreement.organization}: agreement updated.")
