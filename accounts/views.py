@@ -7,8 +7,10 @@ from django.views.decorators.http import require_http_methods
 from api import services as api_services
 from api.models import ApiToken
 from caisi_portal.errors import ApplicationError
+from caisi_portal.web import add_service_error, redirect_back
 
-from . import services
+from . import services, two_factor
+from .forms import TokenForm
 from .models import CalendarFeedToken
 
 
@@ -50,5 +52,48 @@ def profile(request):
             "new_calendar_url": new_calendar_url,
             "new_api_key": new_api_key,
             "api_tokens": ApiToken.objects.filter(user=request.user, revoked_at__isnull=True),
+            "second_factor": two_factor.confirmed_device(request.user),
+            "second_factor_required": two_factor.second_factor_required(request.user),
         },
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_setup(request):
+    """Scan the QR code, type the first code: the app is confirmed and this session verified."""
+    if two_factor.confirmed_device(request.user) and not request.user.is_verified():
+        # Replacing an app needs the old one's code first.
+        return redirect_back(request, "two_factor_verify")
+    device = two_factor.totp_device_for_setup(user=request.user)
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            two_factor.totp_confirm(request=request, device=device, token=form.cleaned_data["token"])
+        except ApplicationError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, "Your authenticator app is set up. Sign-ins will ask for its code.")
+            return redirect_back(request, "profile")
+    return render(
+        request,
+        "accounts/two_factor_setup.html",
+        {"form": form, "qr": two_factor.qr_svg(device), "key": device.config_url.split("secret=")[1].split("&")[0]},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_verify(request):
+    if not two_factor.confirmed_device(request.user):
+        return redirect("two_factor_setup")
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            two_factor.totp_verify(request=request, token=form.cleaned_data["token"])
+        except ApplicationError as exc:
+            add_service_error(form, exc)
+        else:
+            return redirect_back(request, "home")
+    return render(request, "accounts/two_factor_verify.html", {"form": form}, status=400 if form.errors else 200)

@@ -24,6 +24,8 @@ urlpatterns = [
     path("dashboard/", include("dashboard.urls")),
     path("register/", include("register.urls")),
     path("account/", account_views.profile, name="profile"),
+    path("account/two-factor/setup/", account_views.two_factor_setup, name="two_factor_setup"),
+    path("account/two-factor/verify/", account_views.two_factor_verify, name="two_factor_verify"),
     path("healthz/", health, name="healthz"),
     path("api/", include("api.urls")),
     path("admin/", admin.site.urls),

@@ -133,9 +133,21 @@ def _users(data, report):
             user.save(update_fields=["password"])
             user.groups.add(Group.objects.get(name=role))
             report.created.append(f"user {user.username}")
+        _demo_second_factor(user)
         report.passwords.append((user.username, role.label, spec["password"]))
         users[user.username] = user
     return users
+
+
+def _demo_second_factor(user):
+    """Office accounts need a TOTP device; demo ones get one whose code `totp_code` prints."""
+    from accounts import two_factor
+
+    if two_factor.second_factor_required(user) and not two_factor.confirmed_device(user):
+        device = two_factor.totp_device_for_setup(user=user)
+        device.confirmed = True
+        device.name = "Demo authenticator (manage.py totp_code)"
+        device.save(update_fields=["confirmed", "name"])
 
 
 def _conflicts(data, users):

@@ -64,3 +64,35 @@ def fresh_cache():
 def plain_http(settings):
     # The test client speaks plain HTTP; production redirects to HTTPS (see settings).
     settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture(autouse=True)
+def second_factor_verified(request, monkeypatch):
+    """Signed-in test clients count as having entered their authenticator code.
+
+    Office accounts must verify a TOTP code (accounts.two_factor); tests about other
+    things sign in with `force_login`, so this gives those sessions a verified device.
+    Tests of the second factor itself are marked `real_second_factor` and skip this.
+    """
+    if request.node.get_closest_marker("real_second_factor"):
+        return
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from accounts import two_factor
+
+    original = Client._login
+
+    def _login(self, user, backend=None):
+        original(self, user, backend)
+        if two_factor.second_factor_required(user):
+            device = two_factor.confirmed_device(user)
+            if device is None:
+                device = two_factor.totp_device_for_setup(user=user)
+                device.confirmed = True
+                device.save(update_fields=["confirmed"])
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "_login", _login)

@@ -449,6 +449,21 @@ PAGE_CASES = [
         {"GET": page(SIGNED_IN, SIGNED_IN), "POST": page(SIGNED_IN, SIGNED_IN, 302)},
         data=lambda w: {"action": "calendar_revoke"},
     ),
+    Case(
+        "two_factor_setup",
+        "a wrong code",
+        lambda w: reverse("two_factor_setup"),
+        {"GET": page(SIGNED_IN, SIGNED_IN), "POST": page(SIGNED_IN, SIGNED_IN, 400)},
+        data=lambda w: {"token": "000000"},
+    ),
+    Case(
+        "two_factor_verify",
+        "a wrong code",
+        lambda w: reverse("two_factor_verify"),
+        # Office accounts have an app (a wrong code is refused); others are sent to set one up.
+        {"GET": only(OFFICE, 200, denied=302), "POST": only(OFFICE, 400, denied=302)},
+        data=lambda w: {"token": "000000"},
+    ),
     Case("healthz", "", lambda w: reverse("healthz"), {"GET": everyone(200), "POST": everyone(405)}),
     Case("api-schema", "", lambda w: reverse("api-schema"), {"GET": everyone(200), "POST": everyone(405)}),
     Case("api-docs", "", lambda w: reverse("api-docs"), {"GET": everyone(200), "POST": everyone(405)}),

@@ -31,3 +31,7 @@ class Command(BaseCommand):
         self.stdout.write("\nDemo accounts (local demo only, SIMULATED data):")
         for username, role, password in report.passwords:
             self.stdout.write(f"  {username:<18} {role:<22} {password}")
+        self.stdout.write(
+            "\nOffice accounts (administrator, reviewers) also ask for a six-digit code at sign-in:"
+            "\n  python manage.py totp_code admin.dana   prints the demo authenticator's current code."
+        )

@@ -1,0 +1,56 @@
+"""Holds back office accounts until their second factor is verified in this session."""
+
+from urllib.parse import urlencode
+
+from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from .two_factor import confirmed_device, second_factor_required
+
+# Pages a person must reach before the code is entered, and pages with no session at all.
+EXEMPT_URL_NAMES = {
+    "login",
+    "logout",
+    "two_factor_setup",
+    "two_factor_verify",
+    "healthz",
+    "register:page",
+    "register:json",
+    "dashboard:calendar",
+    "partners:demo_receiver",
+    "api-schema",
+    "api-docs",
+}
+
+
+class RequireSecondFactor:
+    """After django_otp's OTPMiddleware: `request.user.is_verified()` is known here."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        if match is None or match.view_name in EXEMPT_URL_NAMES:
+            return None
+        user = request.user
+        # API tokens are made on a verified session; token requests carry no session user.
+        if not user.is_authenticated or user.is_verified() or not second_factor_required(user):
+            return None
+        if request.path.startswith("/api/"):
+            return JsonResponse(
+                {
+                    "error": {
+                        "code": "second_factor_required",
+                        "message": "Enter your authenticator code on the portal first, or use an API token.",
+                        "details": {},
+                    }
+                },
+                status=403,
+            )
+        target = "two_factor_verify" if confirmed_device(user) else "two_factor_setup"
+        return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")
