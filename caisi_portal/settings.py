@@ -183,6 +183,9 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 # The built-in stand-in for partners' webhook endpoints, for the local demo only.
 DEMO_WEBHOOK_RECEIVER = _strict_bool("DEMO_WEBHOOK_RECEIVER", DEBUG)
+# How long a worker holds a notification it is sending; a dead worker's claim ends then and
+# the sweep retries it with the same webhook-id. Must be longer than the webhook timeout (10 s).
+PARTNER_DELIVERY_LEASE = dt.timedelta(seconds=max(20, env.int("PARTNER_DELIVERY_LEASE_SECONDS", default=300)))
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CAISI Review Portal <portal@caisi.example>")
 

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import random
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
@@ -36,7 +37,6 @@ BACKOFF = [
     dt.timedelta(hours=6),
     dt.timedelta(hours=14),
 ]
-LEASE = dt.timedelta(minutes=5)
 ETA_LIMIT = dt.timedelta(minutes=50)
 # The sweep leaves fresh deliveries to their own after-commit task for this long.
 REQUEUE_GRACE = dt.timedelta(seconds=30)
@@ -224,7 +224,7 @@ def delivery_attempt(delivery_id) -> str:
     """Make one attempt if the delivery is due. Returns the delivery's status afterwards."""
     now = clock.now()
     claimed = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now).update(
-        next_attempt_at=now + LEASE, attempts=F("attempts") + 1
+        next_attempt_at=now + settings.PARTNER_DELIVERY_LEASE, attempts=F("attempts") + 1
     )
     if not claimed:
         return "not_due"
