@@ -51,21 +51,15 @@ def free_port() -> int:
 
 
 def admin_session_cookie() -> str:
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.auth.models import Group
-    from django.contrib.sessions.backends.db import SessionStore
 
     from accounts.models import User
     from accounts.roles import Role
+    from bench.sessions import verified_session
 
     admin, _ = User.objects.get_or_create(username="bench.admin", defaults={"clearance": 2})
     admin.groups.add(Group.objects.get(name=Role.ADMINISTRATOR))
-    session = SessionStore()
-    session[SESSION_KEY] = str(admin.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = admin.get_session_auth_hash()
-    session.save()
-    return session.session_key
+    return verified_session(admin)
 
 
 def load(base: str, path: str, cookie: str | None, requests: int, concurrency: int) -> list[float]:

@@ -16,66 +16,77 @@ def submission_list(user):
     return ModelSubmission.objects.visible_to(user).select_related("organization")
 
 
-def home_sections(user) -> list[dict]:
-    """The lists a person's home page shows, by role, each with its empty-state hint."""
-    sections = []
+HOME_ROWS = 15
+
+
+def submission_sections(user) -> dict[str, dict]:
+    """The lists a person works from, by role: key -> title, queryset and empty-state hint.
+
+    The home page shows the first rows of each; the list page shows one in full, paginated.
+    """
+    sections = {}
     base = submission_list(user)
     if has_role(user, Role.DEVELOPER_STAFF) and user.organization_id:
         mine = base.filter(organization_id=user.organization_id)
-        sections.append(
-            {
-                "title": "What you owe the office",
-                "items": mine.filter(Q(state=State.INFORMATION_REQUESTED) | Q(state=State.DRAFT)),
-                "empty": "Nothing is waiting on you: no open information request, no unfinished draft.",
-            }
-        )
-        sections.append(
-            {
-                "title": f"{user.organization} submissions",
-                "items": mine,
-                "empty": "Your organization has filed nothing yet. Start with “New submission”.",
-            }
-        )
+        sections["owed"] = {
+            "title": "What you owe the office",
+            "items": mine.filter(Q(state=State.INFORMATION_REQUESTED) | Q(state=State.DRAFT)),
+            "empty": "Nothing is waiting on you: no open information request, no unfinished draft.",
+        }
+        sections["organization"] = {
+            "title": f"{user.organization} submissions",
+            "items": mine,
+            "empty": "Your organization has filed nothing yet. Start with “New submission”.",
+        }
     if has_role(user, Role.REVIEWER, Role.LEAD_REVIEWER):
-        sections.append(
-            {
-                "title": "Your review queue",
-                "items": base.filter(assignments__reviewer=user, state__in=OPEN_REVIEW_STATES),
-                "empty": "No open review is assigned to you.",
-            }
-        )
+        sections["queue"] = {
+            "title": "Your review queue",
+            "items": base.filter(assignments__reviewer=user, state__in=OPEN_REVIEW_STATES),
+            "empty": "No open review is assigned to you.",
+        }
     if has_role(user, Role.LEAD_REVIEWER):
-        sections.append(
-            {
-                "title": "Intake queue",
-                "items": base.filter(state=State.INTAKE),
-                "empty": "No submission is waiting for intake.",
-            }
-        )
+        sections["intake"] = {
+            "title": "Intake queue",
+            "items": base.filter(state=State.INTAKE),
+            "empty": "No submission is waiting for intake.",
+        }
     if rules.is_administrator(user):
-        sections.append(
-            {
-                "title": "Open reviews",
-                "items": base.filter(state__in=OPEN_REVIEW_STATES),
-                "empty": "No review is open.",
-            }
-        )
-        sections.append(
-            {
-                "title": "Determined and released",
-                "items": base.exclude(state__in=(*OPEN_REVIEW_STATES, State.DRAFT)),
-                "empty": "No determination has been issued yet.",
-            }
-        )
+        sections["open"] = {
+            "title": "Open reviews",
+            "items": base.filter(state__in=OPEN_REVIEW_STATES),
+            "empty": "No review is open.",
+        }
+        sections["determined"] = {
+            "title": "Determined and released",
+            "items": base.exclude(state__in=(*OPEN_REVIEW_STATES, State.DRAFT)),
+            "empty": "No determination has been issued yet.",
+        }
     if has_role(user, Role.TRUSTED_PARTNER):
-        sections.append(
+        sections["announced"] = {
+            "title": "Determinations announced to trusted partners",
+            "items": base,
+            "empty": "Nothing has been announced to trusted partners yet.",
+        }
+    return sections
+
+
+def home_sections(user) -> list[dict]:
+    """Each section's newest rows, and its size when there is more than the page shows."""
+    out = []
+    for key, section in submission_sections(user).items():
+        rows = list(section["items"][: HOME_ROWS + 1])
+        more = len(rows) > HOME_ROWS
+        out.append(
             {
-                "title": "Determinations announced to trusted partners",
-                "items": base,
-                "empty": "Nothing has been announced to trusted partners yet.",
+                **section,
+                "key": key,
+                "items": rows[:HOME_ROWS],
+                # Counted only when it is more than the page shows: small lists cost one query.
+                "total": section["items"].count() if more else len(rows),
+                "more": more,
             }
         )
-    return sections
+    return out
 
 
 def state_counts(user) -> dict[str, int]:

@@ -4,6 +4,7 @@ from . import views
 
 app_name = "submissions"
 urlpatterns = [
+    path("", views.submission_list, name="list"),
     path("new/", views.submission_create, name="create"),
     path("<int:pk>/", views.submission_detail, name="detail"),
     path("<int:pk>/edit/", views.submission_edit, name="edit"),

@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -34,6 +35,23 @@ def home(request):
             "may_create": rules.may_create_submission(request.user),
         },
     )
+
+
+@login_required
+@require_safe
+def submission_list(request):
+    """One of the person's home sections in full, searchable by model name, 50 to a page."""
+    sections = selectors.submission_sections(request.user)
+    key = request.GET.get("section") or next(iter(sections), "")
+    if key not in sections:
+        raise Http404
+    # NUL can never match a name, and PostgreSQL refuses it in a query: drop it.
+    query = (request.GET.get("q") or "").replace("\x00", "").strip()[:100]
+    items = sections[key]["items"]
+    if query:
+        items = items.filter(model_name__icontains=query)
+    page = Paginator(items, 50).get_page(request.GET.get("page"))
+    return render(request, "submissions/list.html", {"section": sections[key], "key": key, "q": query, "page": page})
 
 
 @login_required

@@ -242,6 +242,19 @@ PAGE_CASES = [
     # Signing out (POST only) always lands on the sign-in page.
     Case("logout", "", lambda w: reverse("logout"), {"GET": everyone(405), "POST": everyone(LOGIN)}),
     Case(
+        "submissions:list",
+        "the first of the person's sections",
+        lambda w: reverse("submissions:list"),
+        # Everyone with a live role has a list; the exercise player has none in live data.
+        {"GET": only(set(SIGNED_IN) - {PLAYER}), "POST": NOT_ALLOWED},
+    ),
+    Case(
+        "submissions:list",
+        "the administrators' open reviews, asked for by another role",
+        lambda w: reverse("submissions:list") + "?section=open",
+        {"GET": only({ADMIN}), "POST": NOT_ALLOWED},
+    ),
+    Case(
         "submissions:create",
         "",
         lambda w: reverse("submissions:create"),

@@ -39,3 +39,33 @@ def test_submission_page_does_not_grow_with_findings_and_timeline(cast, client, 
         serious_finding(s, cast.reviewer)
     with django_assert_max_num_queries(baseline):
         client.get(s.get_absolute_url())
+
+
+@pytest.mark.parametrize("who", ["admin", "developer", "lead"])
+def test_home_shows_the_newest_rows_and_links_to_the_rest(cast, client, who, django_assert_max_num_queries):
+    from submissions.selectors import HOME_ROWS
+
+    for _ in range(3):
+        cast.submission(State.EVALUATION)
+    client.force_login(getattr(cast, who))
+    baseline = queries_for(client, reverse("home"))
+    for _ in range(HOME_ROWS + 2):
+        cast.submission(State.INTAKE)
+    # Past a page of rows, each full section adds its one count query, however long it grows.
+    with django_assert_max_num_queries(baseline + 4):
+        page = client.get(reverse("home")).content.decode()
+    assert page.count('href="/submissions/') <= HOME_ROWS * 4
+    assert "/submissions/?section=" in page
+
+
+def test_the_list_page_pages_and_searches(cast, client, django_assert_max_num_queries):
+    for n in range(55):
+        cast.submission(State.INTAKE, model_name=f"Bulk-{n}")
+    cast.submission(State.INTAKE, model_name="Needle")
+    client.force_login(cast.developer)
+    with django_assert_max_num_queries(12):
+        first = client.get(reverse("submissions:list") + "?section=organization")
+    assert first.status_code == 200 and "Page 1 of 2" in first.content.decode()
+    found = client.get(reverse("submissions:list") + "?section=organization&q=needle").content.decode()
+    assert "Needle" in found and "Bulk-1 " not in found
+    assert client.get(reverse("submissions:list") + "?section=open").status_code == 404

@@ -115,8 +115,9 @@ class Worker:
 
     count = 0
 
-    def __init__(self, env: dict, concurrency: int = 2):
+    def __init__(self, env: dict, concurrency: int = 2, *, beat: bool = False):
         Worker.count += 1
+        self.beat = beat
         self.name = f"faults{Worker.count}"
         self.env = env
         self.concurrency = concurrency
@@ -126,7 +127,11 @@ class Worker:
 
     def start(self) -> Worker:
         self.process = subprocess.Popen(
-            [*CELERY, "--concurrency", str(self.concurrency), "-n", f"{self.name}@%h"],
+            [
+                *CELERY,
+                *("--concurrency", str(self.concurrency), "-n", f"{self.name}@%h"),
+                *(("-B", "-s", str(LOGS / f"{self.name}-beat-schedule")) if self.beat else ()),
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=self.log.open("w"),
