@@ -38,6 +38,15 @@ class User(AbstractUser):
     )
     clearance = models.IntegerField(choices=Clearance.choices, default=Clearance.UNCLASSIFIED)
     is_simulated = models.BooleanField(default=False, help_text="Created by a seed: not a real person.")
+    # A player's account inside one training exercise: it sees that exercise and nothing live.
+    exercise = models.ForeignKey(
+        "exercises.Exercise",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="players",
+        help_text="The training exercise this belongs to; empty for live data.",
+    )
 
     def __str__(self):
         return self.get_full_name() or self.username

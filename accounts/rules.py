@@ -15,6 +15,18 @@ from .roles import Role, has_role
 OFFICE_ROLES = (Role.ADMINISTRATOR, Role.LEAD_REVIEWER, Role.REVIEWER)
 
 
+def same_world(user, exercise_id) -> bool:
+    """Live people act on live data; an exercise's players only on their exercise's."""
+    return getattr(user, "exercise_id", None) == exercise_id
+
+
+def _world(qs, user, field="exercise"):
+    """Only the rows of the world the user is in: live, or their one exercise."""
+    if user.exercise_id:
+        return qs.filter(**{f"{field}_id": user.exercise_id})
+    return qs.filter(**{f"{field}__isnull": True})
+
+
 def is_administrator(user) -> bool:
     return has_role(user, Role.ADMINISTRATOR)
 
@@ -68,6 +80,8 @@ def scope_submissions(qs, user):
 
     if not user.is_authenticated or not user.is_active:
         return qs.none()
+    # Live people never see an exercise's submissions (the indexed flag), players only theirs.
+    qs = qs.filter(exercise_id=user.exercise_id) if user.exercise_id else qs.filter(is_exercise=False)
     visible = Q(pk__in=[])
     if is_administrator(user):
         # A draft is the developer's own work until it is handed over.
@@ -90,6 +104,7 @@ def scope_findings(qs, user):
 
     if not user.is_authenticated or not user.is_active:
         return qs.none()
+    qs = _world(qs, user, "submission__exercise")
     within_clearance = Q(classification__lte=user.clearance)
     if is_administrator(user):
         return qs.filter(within_clearance)
@@ -103,6 +118,7 @@ def scope_findings(qs, user):
 def scope_agreements(qs, user):
     if not user.is_authenticated:
         return qs.none()
+    qs = _world(qs, user, "organization__exercise")
     if is_office_staff(user):
         return qs
     if user.organization_id:
@@ -114,24 +130,31 @@ def scope_organizations(qs, user):
     """The office sees every organization; others see their own."""
     if not user.is_authenticated:
         return qs.none()
+    qs = _world(qs, user)
     if is_office_staff(user):
         return qs
     return qs.filter(pk=user.organization_id) if user.organization_id else qs.none()
 
 
-def reviewer_candidates():
-    """People who can be assigned to a review (conflicts are checked when assigning)."""
+def reviewer_candidates(exercise_id=None):
+    """People who can be assigned to a review (conflicts are checked when assigning).
+
+    Live reviewers for live reviews; an exercise's reviewer players for its reviews.
+    """
     from django.contrib.auth import get_user_model
 
     return (
         get_user_model()
-        .objects.filter(groups__name__in=[Role.REVIEWER, Role.LEAD_REVIEWER], is_active=True)
+        .objects.filter(groups__name__in=[Role.REVIEWER, Role.LEAD_REVIEWER], is_active=True, exercise_id=exercise_id)
         .distinct()
         .order_by("last_name", "username")
     )
 
 
 def scope_audit_entries(qs, user):
+    if not user.is_authenticated:
+        return qs.none()
+    qs = _world(qs, user, "submission__exercise")
     if is_office_staff(user):
         return qs
     if has_role(user, Role.DEVELOPER_STAFF) and user.organization_id:

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "dashboard",
     "register",
     "api",
+    "exercises",
 ]
 
 MIDDLEWARE = [
@@ -86,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.RequireSecondFactor",
+    "exercises.middleware.ExerciseClock",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -106,6 +108,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.roles",
+                "exercises.context_processors.exercise",
             ],
         },
     },
@@ -211,6 +214,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Declared here; django-celery-beat copies it into its database schedule at start-up.
 CELERY_BEAT_SCHEDULE = {
     "sweep-review-clocks": {"task": "submissions.tasks.sweep_review_clocks", "schedule": 60.0},
+    # At 1440x a simulated day passes in a minute: exercises are looked at every 5 s.
+    "tick-exercises": {"task": "exercises.tasks.tick_exercises", "schedule": 5.0},
 }
 CELERY_TASK_ALWAYS_EAGER = _strict_bool("CELERY_TASK_ALWAYS_EAGER", False)
 

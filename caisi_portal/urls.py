@@ -22,6 +22,7 @@ urlpatterns = [
     path("reviews/", include("reviews.urls")),
     path("partners/", include("partners.urls")),
     path("dashboard/", include("dashboard.urls")),
+    path("exercises/", include("exercises.urls")),
     path("register/", include("register.urls")),
     path("account/", account_views.profile, name="profile"),
     path("account/two-factor/setup/", account_views.two_factor_setup, name="two_factor_setup"),

@@ -124,9 +124,9 @@ def _partner_deliveries(event: Event) -> list[Delivery]:
     out = []
     now = event.occurred_at
     # Exercise events go only to an exercise's simulated partners, and live ones never do.
-    partners = TrustedPartner.objects.filter(is_active=True, is_exercise=event.is_exercise).select_related(
-        "organization"
-    )
+    partners = TrustedPartner.objects.filter(
+        is_active=True, is_exercise=event.is_exercise, organization__exercise_id=event.submission.exercise_id
+    ).select_related("organization")
     for partner in partners:
         if event.type not in (partner.event_types or []):
             continue
@@ -153,9 +153,10 @@ def _internal_deliveries(event: Event) -> list[Delivery]:
     audience = INTERNAL_AUDIENCE.get(event.type, ())
     if not audience:
         return []
-    users = get_user_model().objects.filter(is_active=True).exclude(email="")
-    chosen = {}
     submission = event.submission
+    # An exercise's mail goes to its players only; live mail never to a player.
+    users = get_user_model().objects.filter(is_active=True, exercise_id=submission.exercise_id).exclude(email="")
+    chosen = {}
     if "developer" in audience:
         for u in users.filter(organization_id=submission.organization_id, groups__name=Role.DEVELOPER_STAFF):
             chosen[u.pk] = u

@@ -11,10 +11,10 @@ class AssignmentForm(forms.Form):
     reviewer = forms.ModelChoiceField(queryset=get_user_model().objects.none())
     role = forms.ChoiceField(choices=Assignment.Role.choices, initial=Assignment.Role.MEMBER)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, exercise_id=None, **kwargs):
         super().__init__(*args, **kwargs)
         # Every reviewer is listed: a conflicted one is refused with the reason, not hidden.
-        self.fields["reviewer"].queryset = rules.reviewer_candidates()
+        self.fields["reviewer"].queryset = rules.reviewer_candidates(exercise_id)
 
 
 class ResultForm(forms.Form):

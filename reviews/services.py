@@ -25,6 +25,9 @@ MSG_LEAD_TAKEN = "This submission already has a lead reviewer."
 def assignment_create(*, submission, reviewer, role: str, actor) -> Assignment:
     if not rules.may_assign_reviewers(actor, submission):
         raise NotPermitted("You may not assign reviewers to this submission.")
+    if not (rules.same_world(reviewer, submission.exercise_id) and rules.same_world(actor, submission.exercise_id)):
+        message = MSG_NOT_A_REVIEWER.format(reviewer=reviewer)
+        raise ValidationFailed(message, details={"reviewer": [message]})
     if rules.is_conflicted(reviewer, submission.organization_id):
         message = MSG_CONFLICT.format(reviewer=reviewer, organization=submission.organization)
         raise ValidationFailed(message, details={"reviewer": [message]})

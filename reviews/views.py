@@ -39,7 +39,7 @@ def _handle(request, submission, form, call, success, title):
 @require_POST
 def assign(request, pk):
     submission = _submission(request, pk)
-    form = AssignmentForm(request.POST)
+    form = AssignmentForm(request.POST, exercise_id=submission.exercise_id)
     return _handle(
         request,
         submission,

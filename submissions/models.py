@@ -33,6 +33,14 @@ class Organization(models.Model):
     slug = models.SlugField(max_length=80, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     is_simulated = models.BooleanField(default=False)
+    exercise = models.ForeignKey(
+        "exercises.Exercise",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="organizations",
+        help_text="The training exercise this belongs to; empty for live data.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -228,6 +236,14 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
     is_simulated = models.BooleanField(default=False)
     # Exercise data never reaches a real partner's endpoint (see partners.services).
     is_exercise = models.BooleanField(default=False)
+    exercise = models.ForeignKey(
+        "exercises.Exercise",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="submissions",
+        help_text="The training exercise this belongs to; empty for live data.",
+    )
     # The office's decision to list this review in the public register (register app).
     published_at = models.DateTimeField(null=True, blank=True, db_index=True)
     published_by = models.ForeignKey(
@@ -554,10 +570,20 @@ class ReviewClock(models.Model):
     # The deadline an exact-time (eta) expiry task has been queued for, so it is queued once.
     eta_scheduled_for = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
+    # Copied from the submission: the sweep acts on live clocks at wall time and on each
+    # exercise's clocks at that exercise's simulated time.
+    exercise = models.ForeignKey(
+        "exercises.Exercise", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
 
     class Meta:
         indexes = [
             models.Index(fields=["deadline_at"], condition=Q(status="running"), name="clock_running_deadline"),
+            models.Index(
+                fields=["exercise", "deadline_at"],
+                condition=Q(status="running", exercise__isnull=False),
+                name="clock_exercise_deadline",
+            ),
             models.Index(
                 fields=["next_warning_at"],
                 condition=Q(status="running", next_warning_at__isnull=False),
@@ -655,6 +681,9 @@ class SlaObligation(models.Model):
     opened_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
     breached_at = models.DateTimeField(null=True, blank=True)
+    exercise = models.ForeignKey(
+        "exercises.Exercise", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
 
     class Meta:
         indexes = [
@@ -662,7 +691,12 @@ class SlaObligation(models.Model):
                 fields=["due_at"],
                 condition=Q(closed_at__isnull=True, breached_at__isnull=True),
                 name="sla_open_due",
-            )
+            ),
+            models.Index(
+                fields=["exercise", "due_at"],
+                condition=Q(closed_at__isnull=True, breached_at__isnull=True, exercise__isnull=False),
+                name="sla_exercise_open_due",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -139,12 +139,13 @@ def _clock_start(submission, now):
     deadline = now + window
     review_clock = ReviewClock.objects.create(
         submission=submission,
+        exercise_id=submission.exercise_id,
         started_at=now,
         window=window,
         deadline_at=deadline,
         next_warning_at=_next_warning_at(deadline, [], now),
     )
-    queue_expiry_task(review_clock.pk, deadline, now)
+    queue_expiry_task(review_clock.pk, deadline, now, review_clock.exercise_id)
 
 
 def _clock_pause(submission, now, reason):
@@ -165,7 +166,7 @@ def _clock_resume(submission, now):
     review_clock.status = ReviewClock.Status.RUNNING
     review_clock.next_warning_at = _next_warning_at(review_clock.deadline_at, review_clock.warnings_sent, now)
     review_clock.save(update_fields=["paused_total", "deadline_at", "status", "next_warning_at"])
-    queue_expiry_task(review_clock.pk, review_clock.deadline_at, now)
+    queue_expiry_task(review_clock.pk, review_clock.deadline_at, now, review_clock.exercise_id)
 
 
 def _clock_stop(submission, now, status):
@@ -180,7 +181,9 @@ def _clock_stop(submission, now, status):
 
 
 def _open(submission, kind, due_at, now):
-    SlaObligation.objects.create(submission=submission, kind=kind, due_at=due_at, opened_at=now)
+    SlaObligation.objects.create(
+        submission=submission, exercise_id=submission.exercise_id, kind=kind, due_at=due_at, opened_at=now
+    )
 
 
 def _close(submission, now, kind=None):
@@ -190,13 +193,14 @@ def _close(submission, now, kind=None):
     open_.update(closed_at=now)
 
 
-def queue_expiry_task(clock_id: int, deadline: dt.datetime, now: dt.datetime) -> bool:
+def queue_expiry_task(clock_id: int, deadline: dt.datetime, now: dt.datetime, exercise_id: int | None = None) -> bool:
     """Queue the exact-time expiry task once per deadline, if the deadline is near.
 
     Compare-and-set on eta_scheduled_for: of two sweeps, one queues. A lost task costs
     only promptness: the next sweep expires the clock anyway.
     """
-    if deadline - now > ETA_HORIZON:
+    # An exercise clock runs on simulated time: the exercise's sweep expires it, not an eta.
+    if exercise_id is not None or deadline - now > ETA_HORIZON:
         return False
     won = (
         ReviewClock.objects.filter(pk=clock_id, deadline_at=deadline)
@@ -244,45 +248,61 @@ class SweepReport:
 EXPIRY, WARNING, BREACH = "expiry", "warning", "breach"
 
 
-def _due_items_queryset(now: dt.datetime):
-    expiries = ReviewClock.objects.filter(status=ReviewClock.Status.RUNNING, deadline_at__lte=now).values_list(
+def _scope(exercise_id: int | None) -> Q:
+    return Q(exercise__isnull=True) if exercise_id is None else Q(exercise_id=exercise_id)
+
+
+def _due_items_queryset(now: dt.datetime, exercise_id: int | None = None):
+    scope = _scope(exercise_id)
+    expiries = ReviewClock.objects.filter(scope, status=ReviewClock.Status.RUNNING, deadline_at__lte=now).values_list(
         Value(EXPIRY), "pk"
     )
-    warnings = ReviewClock.objects.filter(status=ReviewClock.Status.RUNNING, next_warning_at__lte=now).values_list(
-        Value(WARNING), "pk"
-    )
+    warnings = ReviewClock.objects.filter(
+        scope, status=ReviewClock.Status.RUNNING, next_warning_at__lte=now
+    ).values_list(Value(WARNING), "pk")
     breaches = SlaObligation.objects.filter(
-        closed_at__isnull=True, breached_at__isnull=True, due_at__lte=now
+        scope, closed_at__isnull=True, breached_at__isnull=True, due_at__lte=now
     ).values_list(Value(BREACH), "pk")
     return expiries.union(warnings, breaches, all=True)
 
 
 _PLACEHOLDER_NOW = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-_compiled_due_items: dict[tuple[str, int | None], tuple[str, list, list[int]]] = {}
+_PLACEHOLDER_EXERCISE = -7_000_001
+_compiled_due_items: dict[tuple, tuple[str, list, list[int], list[int]]] = {}
 
 
-def due_items(now: dt.datetime, limit: int | None = SWEEP_BATCH) -> list[tuple[str, int]]:
+def due_items(
+    now: dt.datetime, limit: int | None = SWEEP_BATCH, exercise_id: int | None = None
+) -> list[tuple[str, int]]:
     """Everything the clock owes now, as (kind, id), in one set-based query.
 
+    Live items by default; an exercise's items (at its simulated "now") with exercise_id.
     Each branch reads only its partial index (clock_running_deadline,
-    clock_running_next_warning, sla_open_due), so the cost follows the due rows, not
-    the open clocks. No global order: every due item is acted on, a full batch only
-    means the next run starts at once.
+    clock_running_next_warning, sla_open_due; the clock_exercise_* ones for an exercise),
+    so the cost follows the due rows, not the open clocks. No global order: every due item
+    is acted on, a full batch only means the next run starts at once.
 
     The ORM writes the SQL once per process; later calls only put in "now". With few
     rows due, building the three-branch query each minute would cost more than
     running it (bench/README.md).
     """
-    key = (connection.vendor, limit)
+    key = (connection.vendor, limit, exercise_id is None)
     if key not in _compiled_due_items:
-        qs = _due_items_queryset(_PLACEHOLDER_NOW)
+        qs = _due_items_queryset(_PLACEHOLDER_NOW, None if exercise_id is None else _PLACEHOLDER_EXERCISE)
         sql, params = (qs if limit is None else qs[:limit]).query.sql_with_params()
         marker = connection.ops.adapt_datetimefield_value(_PLACEHOLDER_NOW)
-        _compiled_due_items[key] = (sql, list(params), [i for i, p in enumerate(params) if p == marker])
-    sql, params, now_positions = _compiled_due_items[key]
+        _compiled_due_items[key] = (
+            sql,
+            list(params),
+            [i for i, p in enumerate(params) if p == marker],
+            [i for i, p in enumerate(params) if p == _PLACEHOLDER_EXERCISE],
+        )
+    sql, params, now_positions, exercise_positions = _compiled_due_items[key]
     params = list(params)
     for i in now_positions:
         params[i] = connection.ops.adapt_datetimefield_value(now)
+    for i in exercise_positions:
+        params[i] = exercise_id
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [tuple(row) for row in cursor.fetchall()]
@@ -291,7 +311,10 @@ def due_items(now: dt.datetime, limit: int | None = SWEEP_BATCH) -> list[tuple[s
 def near_deadlines_without_eta(now: dt.datetime, limit: int = SWEEP_BATCH) -> list[tuple[int, dt.datetime]]:
     """Running clocks due within the eta horizon whose exact-time task is not queued."""
     return list(
-        ReviewClock.objects.filter(status=ReviewClock.Status.RUNNING, deadline_at__lte=now + ETA_HORIZON)
+        # Exercise clocks run on simulated time: their sweep, not a wall-time eta, expires them.
+        ReviewClock.objects.filter(
+            status=ReviewClock.Status.RUNNING, deadline_at__lte=now + ETA_HORIZON, exercise__isnull=True
+        )
         .filter(Q(eta_scheduled_for__isnull=True) | ~Q(eta_scheduled_for=F("deadline_at")))
         .values_list("pk", "deadline_at")[:limit]
     )
@@ -302,8 +325,18 @@ def sweep() -> SweepReport:
     from partners.services import deliveries_requeue_due
 
     now = clock.now()
+    report = act_on_due_items(now)
+    for clock_id, deadline in near_deadlines_without_eta(now):
+        with transaction.atomic():
+            report.etas_queued += queue_expiry_task(clock_id, deadline, now)
+    report.notifications_requeued = deliveries_requeue_due(now)
+    return report
+
+
+def act_on_due_items(now: dt.datetime, exercise_id: int | None = None) -> SweepReport:
+    """Expiries, warnings and breaches due at `now` (live, or one exercise's at its time)."""
     report = SweepReport()
-    items = due_items(now)
+    items = due_items(now, exercise_id=exercise_id)
     # Expiries first: a clock that is both due and owed a warning needs no warning.
     for kind, pk in sorted(items, key=lambda item: (item[0] != EXPIRY, item[0])):
         if kind == EXPIRY and expire_clock(pk):
@@ -313,10 +346,6 @@ def sweep() -> SweepReport:
         elif kind == BREACH and breach_obligation(pk, now):
             report.breached.append(pk)
     report.batch_full = len(items) >= SWEEP_BATCH
-    for clock_id, deadline in near_deadlines_without_eta(now):
-        with transaction.atomic():
-            report.etas_queued += queue_expiry_task(clock_id, deadline, now)
-    report.notifications_requeued = deliveries_requeue_due(now)
     return report
 
 

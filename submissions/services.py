@@ -104,6 +104,9 @@ def transition_check(submission, name: str, user) -> None:
         reason = MSG_NOT_FROM_STATE.format(state=submission.get_state_display().lower(), label=label)
         raise TransitionRefused(reason, state=submission.state, details={"reasons": [reason]})
     fsm = transitions[name]
+    # The review clock (no user) acts in every world; a person only in their own.
+    if user is not None and not rules.same_world(user, submission.exercise_id):
+        raise NotPermitted(MSG_NOT_PERMITTED.format(label=label))
     if not fsm.has_perm(submission, user):
         raise NotPermitted(MSG_NOT_PERMITTED.format(label=label))
     reasons = problems_for(fsm)(submission)
@@ -287,7 +290,14 @@ MSG_DUPLICATE_VERSION = "Your organization already has a submission for {name} {
 def submission_create_draft(*, actor, **fields) -> ModelSubmission:
     if not rules.may_create_submission(actor):
         raise NotPermitted("Only developer staff of an AI developer organization can file submissions.")
-    submission = ModelSubmission(organization=actor.organization, created_by=actor, **_draft_values(fields))
+    organization = actor.organization
+    submission = ModelSubmission(
+        organization=organization,
+        exercise_id=organization.exercise_id,
+        is_exercise=organization.exercise_id is not None,
+        created_by=actor,
+        **_draft_values(fields),
+    )
     _save_draft(submission)
     audit_record(submission=submission, actor=actor, action="draft_created", to_state=State.DRAFT)
     return submission

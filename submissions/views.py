@@ -102,7 +102,9 @@ def submission_detail(request, pk):
         "transitions": services.available_transitions(submission, user),
         "may_edit": rules.may_edit_draft(user, submission),
         "artifact_form": ArtifactForm() if rules.may_upload_artifact(user, submission) else None,
-        "assignment_form": AssignmentForm() if rules.may_assign_reviewers(user, submission) else None,
+        "assignment_form": AssignmentForm(exercise_id=submission.exercise_id)
+        if rules.may_assign_reviewers(user, submission)
+        else None,
         "result_form": ResultForm(submission=submission) if rules.may_record_evaluation(user, submission) else None,
         "finding_form": (
             FindingForm(submission=submission, user=user) if rules.may_record_finding(user, submission) else None

@@ -25,6 +25,8 @@ from rest_framework.test import APIClient
 from accounts.models import Clearance
 from accounts.services import calendar_token_issue
 from api.services import api_token_issue
+from exercises import scenarios
+from exercises import services as exercise_services
 from partners import services as partner_services
 from partners.models import Delivery, PartnerEventType, TrustedPartner
 from reviews import services as review_services
@@ -36,7 +38,8 @@ pytestmark = pytest.mark.django_db
 
 ANON, DEV, OTHER_DEV = "anonymous", "developer", "other_developer"
 REVIEWER, UNASSIGNED, BELOW = "reviewer", "unassigned_reviewer", "low_reviewer"
-LEAD, ADMIN, PARTNER, PLAYER = "lead", "admin", "partner", "trainee"
+# PLAYER: an exercise player (developer staff of an organization inside a training exercise).
+LEAD, ADMIN, PARTNER, PLAYER = "lead", "admin", "partner", "player"
 ROLES = [ANON, DEV, OTHER_DEV, REVIEWER, UNASSIGNED, BELOW, LEAD, ADMIN, PARTNER, PLAYER]
 SIGNED_IN = [r for r in ROLES if r != ANON]
 OFFICE = {REVIEWER, UNASSIGNED, BELOW, LEAD, ADMIN}
@@ -152,6 +155,13 @@ def build_world(cast) -> World:
     w.unsubscribed_partner_org = OrganizationFactory(name="Partner Two", slug="partner-two", kind="trusted_partner")
     w.calendar_token = calendar_token_issue(user=cast.developer)
     w.agreement = cast.lab.agreement
+    # A training exercise the administrator runs; PLAYER is its developer staff player.
+    w.exercise = exercise_services.exercise_create(
+        scenario=scenarios.by_slug("routine-review"), actor=cast.admin
+    ).exercise
+    w.player = w.exercise.players.get(username=f"x{w.exercise.pk}.dev")
+    w.inject = w.exercise.injects.get(number=1)
+    w.objective = w.exercise.objectives.first()
     return w
 
 
@@ -246,7 +256,7 @@ PAGE_CASES = [
         "the first of the person's sections",
         lambda w: reverse("submissions:list"),
         # Everyone with a live role has a list; the exercise player has none in live data.
-        {"GET": only(set(SIGNED_IN) - {PLAYER}), "POST": NOT_ALLOWED},
+        {"GET": only(SIGNED_IN), "POST": NOT_ALLOWED},
     ),
     Case(
         "submissions:list",
@@ -258,7 +268,8 @@ PAGE_CASES = [
         "submissions:create",
         "",
         lambda w: reverse("submissions:create"),
-        {"GET": only({DEV, OTHER_DEV}), "POST": only({DEV, OTHER_DEV}, 302)},
+        # The player files in their exercise's world, as developer staff there.
+        {"GET": only({DEV, OTHER_DEV, PLAYER}), "POST": only({DEV, OTHER_DEV, PLAYER}, 302)},
         data=draft_fields,
     ),
     *[
@@ -336,8 +347,8 @@ PAGE_CASES = [
         "submissions:agreements",
         "",
         lambda w: reverse("submissions:agreements"),
-        # Developers see their own agreement; the partner's and trainee's organizations have none.
-        {"GET": only(OFFICE | {DEV, OTHER_DEV}), "POST": NOT_ALLOWED},
+        # Developers see their own agreement (the player theirs, in the exercise); partners have none.
+        {"GET": only(OFFICE | {DEV, OTHER_DEV, PLAYER}), "POST": NOT_ALLOWED},
     ),
     Case(
         "submissions:agreement_change",
@@ -477,6 +488,70 @@ PAGE_CASES = [
         {"GET": only(OFFICE, 200, denied=302), "POST": only(OFFICE, 400, denied=302)},
         data=lambda w: {"token": "000000"},
     ),
+    Case(
+        "exercises:list",
+        "",
+        lambda w: reverse("exercises:list"),
+        {"GET": only({ADMIN}), "POST": NOT_ALLOWED},
+    ),
+    Case(
+        "exercises:start",
+        "routine review",
+        lambda w: reverse("exercises:start"),
+        {"GET": NOT_ALLOWED, "POST": only({ADMIN})},
+        data=lambda w: {"scenario": "routine-review", "speed": "1440"},
+    ),
+    Case(
+        "exercises:inbox",
+        "",
+        lambda w: reverse("exercises:inbox"),
+        {"GET": only({PLAYER}), "POST": NOT_ALLOWED},
+    ),
+    *[
+        Case(
+            f"exercises:{name}",
+            "",
+            (lambda n: lambda w: reverse(f"exercises:{n}", args=[w.exercise.pk]))(name),
+            {
+                "GET": only({ADMIN}),
+                "POST": NOT_ALLOWED,
+            },
+        )
+        for name in ("console", "report", "report_json", "report_pdf")
+    ],
+    Case(
+        "exercises:clock",
+        "start",
+        lambda w: reverse("exercises:clock", args=[w.exercise.pk]),
+        {"GET": NOT_ALLOWED, "POST": only({ADMIN}, 302)},
+        data=lambda w: {"action": "start"},
+    ),
+    Case(
+        "exercises:fire",
+        "inject 1",
+        lambda w: reverse("exercises:fire", args=[w.exercise.pk, w.inject.pk]),
+        {"GET": NOT_ALLOWED, "POST": only({ADMIN}, 302)},
+    ),
+    Case(
+        "exercises:observe",
+        "",
+        lambda w: reverse("exercises:observe", args=[w.exercise.pk]),
+        {"GET": NOT_ALLOWED, "POST": only({ADMIN}, 302)},
+        data=lambda w: {"objective": w.objective.pk, "text": "Seen.", "met": "yes"},
+    ),
+    Case(
+        "exercises:improve",
+        "",
+        lambda w: reverse("exercises:improve", args=[w.exercise.pk]),
+        {"GET": NOT_ALLOWED, "POST": only({ADMIN}, 302)},
+        data=lambda w: {"issue": "I", "corrective_action": "A", "owner": "O", "due_on": "2027-01-01"},
+    ),
+    Case(
+        "exercises:player_password",
+        "the player",
+        lambda w: reverse("exercises:player_password", args=[w.exercise.pk, w.player.pk]),
+        {"GET": NOT_ALLOWED, "POST": only({ADMIN})},
+    ),
     Case("healthz", "", lambda w: reverse("healthz"), {"GET": everyone(200), "POST": everyone(405)}),
     Case("api-schema", "", lambda w: reverse("api-schema"), {"GET": everyone(200), "POST": everyone(405)}),
     Case("api-docs", "", lambda w: reverse("api-docs"), {"GET": everyone(200), "POST": everyone(405)}),
@@ -556,7 +631,7 @@ API_CASES = [
         "submissions_list",
         "",
         lambda w: f"{V1}/submissions/",
-        {"GET": api(SIGNED_IN, SIGNED_IN), "POST": api(SIGNED_IN, {DEV, OTHER_DEV}, 201)},
+        {"GET": api(SIGNED_IN, SIGNED_IN), "POST": api(SIGNED_IN, {DEV, OTHER_DEV, PLAYER}, 201)},
         data=draft_fields,
         operations={"POST": "submissions_create"},
     ),
@@ -773,7 +848,7 @@ def test_every_router_url_is_in_the_schema():
         assert any(t.match(concrete) for t in templates), f"{pattern} answers but is not in the schema"
 
 
-def test_the_admin_site_is_for_superusers_only(cast, client):
+def test_the_admin_site_is_for_superusers_only(world, client):
     """Every admin page refuses every role the portal gives (none of them is staff)."""
     urls = [reverse("admin:index")]
     for model in admin.site._registry:
@@ -782,7 +857,7 @@ def test_the_admin_site_is_for_superusers_only(cast, client):
     for role in ROLES:
         client.logout()
         if role != ANON:
-            client.force_login(getattr(cast, role))
+            client.force_login(person(world, role))
         for url in urls:
             response = client.get(url)
             assert response.status_code == 302 and response["Location"].startswith("/admin/login/"), (role, url)
@@ -797,16 +872,20 @@ def outcome(response) -> int | str:
     return response.status_code
 
 
+def person(world, role):
+    return world.player if role == PLAYER else getattr(world.cast, role)
+
+
 def client_as(world, role, for_api):
     if for_api:
         client = APIClient()
         if role != ANON:
-            _, key = api_token_issue(user=getattr(world.cast, role), name="matrix")
+            _, key = api_token_issue(user=person(world, role), name="matrix")
             client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
         return client
     client = Client()
     if role != ANON:
-        client.force_login(getattr(world.cast, role))
+        client.force_login(person(world, role))
     return client
 
 

@@ -1,0 +1,142 @@
+"""The controller console, the players' side, and the after-action report as pages and files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from accounts.roles import Role
+from exercises import scenarios, services
+from exercises.models import Exercise, ImprovementItem, Observation
+from submissions.models import ModelSubmission
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+WALL_START = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def controller(cast):
+    return UserFactory(username="controller", role=Role.EXERCISE_CONTROLLER, organization=cast.office)
+
+
+def test_a_controller_starts_the_holdout_runs_it_and_downloads_an_aar_that_matches_play(cast, controller, client):
+    with time_machine.travel(WALL_START, tick=False) as traveller:
+        client.force_login(controller)
+        assert b"The last holdout" in client.get(reverse("exercises:list")).content
+        sheet = client.post(reverse("exercises:start"), {"scenario": "last-holdout", "speed": "1440", "run": "on"})
+        assert sheet.status_code == 200 and b"shown <strong>once</strong>" in sheet.content
+        exercise = Exercise.objects.get()
+        assert exercise.status == Exercise.Status.RUNNING
+        console = client.get(reverse("exercises:console", args=[exercise.pk])).content.decode()
+        assert "Master Scenario Events List" in console and "Meridian-7 open weights in 21 days" in console
+
+        # The players play: the Vega lead records results and clears before the deadline.
+        traveller.shift(dt.timedelta(seconds=5))  # two simulated hours
+        services.exercise_tick(Exercise.objects.get(pk=exercise.pk))
+        vega = ModelSubmission.objects.get(exercise=exercise, model_name="Vega-Reason")
+        lead = exercise.players.get(username=f"x{exercise.pk}.lead")
+        client.force_login(lead)
+        inbox = client.get(reverse("exercises:inbox")).content.decode()
+        assert "EXERCISE" in inbox
+        for domain in [item.domain for item in vega.plan_items.select_related("domain")]:
+            r = client.post(
+                reverse("reviews:record_result", args=[vega.pk]),
+                {"domain": domain.pk, "score": "0.1", "threshold": "0.5"},
+            )
+            assert r.status_code == 302
+        r = client.post(
+            reverse("submissions:action", args=[vega.pk, "clear"]),
+            {"expected_state": "evaluation", "rationale": "Below thresholds.", "partner_summary": "Cleared."},
+        )
+        assert r.status_code == 302
+
+        # An evaluator's observation, then the clock runs to the end at high speed.
+        client.force_login(controller)
+        objective = exercise.objectives.get(key="routine-review")
+        r = client.post(
+            reverse("exercises:observe", args=[exercise.pk]),
+            {"objective": objective.pk, "text": "Vega cleared on day 0, well inside the window.", "met": "yes"},
+        )
+        assert r.status_code == 302
+        for _ in range(400):
+            traveller.shift(dt.timedelta(seconds=10))
+            if services.exercise_tick(Exercise.objects.get(pk=exercise.pk)).ended:
+                break
+        r = client.post(
+            reverse("exercises:improve", args=[exercise.pk]),
+            {
+                "issue": "No contact plan for holdouts.",
+                "corrective_action": "Write one.",
+                "owner": "Agreements lead",
+                "due_on": "2027-03-01",
+            },
+        )
+        assert r.status_code == 302
+
+    exercise.refresh_from_db()
+    assert exercise.status == Exercise.Status.ENDED
+    page = client.get(reverse("exercises:report", args=[exercise.pk])).content.decode()
+    assert "After-Action Report" in page and "Vega-Reason" in page and "No contact plan for holdouts." in page
+
+    data = json.loads(client.get(reverse("exercises:report_json", args=[exercise.pk])).content)
+    kinds = [row["kind"] for row in data["timeline"]]
+    assert kinds.count("inject") == exercise.injects.count() == 7
+    injects = [row["what"] for row in data["timeline"] if row["kind"] == "inject"]
+    assert injects == [f"Inject {i.number}: {i.subject}" for i in exercise.injects.order_by("number")]
+    # The players' own actions are in the timeline, at the simulated time they took them.
+    clear = next(row for row in data["timeline"] if "clear" in row["what"] and row["kind"] == "action")
+    assert clear["who"] == "Lead Reviewer" and clear["at"]["day"].startswith("day 0")
+    assert {o["key"]: o["outcome"] for o in data["objectives"]}["routine-review"] == "met"
+    vega_clock = next(c for c in data["review_clocks"] if c["submission"].startswith("Vega-Reason"))
+    assert vega_clock["deadline_met"] is True and data["deadlines"]["met"] == 1
+    assert data["improvement_plan"][0]["owner"] == "Agreements lead"
+
+    pdf = client.get(reverse("exercises:report_pdf", args=[exercise.pk]))
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert Observation.objects.count() == 1 and ImprovementItem.objects.count() == 1
+
+
+def test_controls_on_the_console(cast, controller, client):
+    with time_machine.travel(WALL_START, tick=False):
+        exercise = services.exercise_create(scenario=scenarios.by_slug("routine-review"), actor=controller).exercise
+        client.force_login(controller)
+        url = reverse("exercises:clock", args=[exercise.pk])
+        client.post(url, {"action": "start"})
+        client.post(url, {"action": "speed", "speed": "60"})
+        client.post(url, {"action": "jump", "to": "2026-12-05 09:00"})
+        assert Exercise.objects.get().simulated_now() == dt.datetime(2026, 12, 5, 9, tzinfo=dt.UTC)
+        back = client.post(url, {"action": "jump", "to": "2026-12-01 09:00"}, follow=True)
+        assert "only moves forward" in back.content.decode()
+        bad = client.post(url, {"action": "speed", "speed": "0"}, follow=True)
+        assert "greater than or equal to 1" in bad.content.decode()
+        inject = exercise.injects.get(number=5)
+        client.post(reverse("exercises:fire", args=[exercise.pk, inject.pk]))
+        again = client.post(reverse("exercises:fire", args=[exercise.pk, inject.pk]), follow=True)
+        assert "had already been delivered" in again.content.decode()
+        client.post(url, {"action": "pause"})
+        assert Exercise.objects.get().status == Exercise.Status.PAUSED
+
+
+def test_who_may_see_an_exercise(cast, controller, client):
+    exercise = services.exercise_create(scenario=scenarios.by_slug("routine-review"), actor=controller).exercise
+    console = reverse("exercises:console", args=[exercise.pk])
+    for who, status in (
+        (cast.admin, 200),
+        (cast.developer, 404),
+        (cast.lead, 404),
+        (cast.partner, 404),
+        (controller, 200),
+    ):
+        client.force_login(who)
+        assert client.get(console).status_code == status, who
+    player = exercise.players.first()
+    client.force_login(player)
+    assert client.get(console).status_code == 404  # players play; they do not see the MSEL
+    assert client.get(reverse("exercises:list")).status_code == 404
+    client.force_login(cast.developer)
+    assert client.post(reverse("exercises:clock", args=[exercise.pk]), {"action": "start"}).status_code == 404
