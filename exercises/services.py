@@ -9,6 +9,7 @@ clocks and SLA obligations with `review_clock.act_on_due_items`, the live sweep'
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ from .models import Exercise, Inject, Message, Objective, Observation, Participa
 from .scenarios import START_STATES, Scenario
 
 MAX_SPEED = 10080  # a week a minute
+log = logging.getLogger(__name__)
 
 
 def may_run(user, exercise: Exercise) -> bool:
@@ -346,7 +348,35 @@ def exercise_tick(exercise: Exercise) -> TickReport:
     if sim_now >= exercise.sim_end():
         exercise_end(exercise=exercise)
         report.ended = True
+    else:
+        _queue_exact_time_ticks(exercise, sim_now)
     return report
+
+
+# Beat's period for tick_exercises (settings.CELERY_BEAT_SCHEDULE).
+TICK_PERIOD = dt.timedelta(seconds=5)
+
+
+def _queue_exact_time_ticks(exercise: Exercise, sim_now: dt.datetime) -> int:
+    """Injects due before the next beat tick get a tick at their exact wall-clock moment.
+
+    At 1440x a beat tick is two simulated hours; the eta task fires the inject on time.
+    A lost task costs only promptness: the next beat tick fires it anyway.
+    """
+    from .tasks import tick_exercise
+
+    horizon = sim_now + TICK_PERIOD * exercise.speed
+    due = exercise.injects.filter(fired_at__isnull=True, due_at__gt=sim_now, due_at__lte=horizon)
+    etas = {
+        exercise.wall_anchor + (at - exercise.sim_anchor) / exercise.speed
+        for at in due.values_list("due_at", flat=True)
+    }
+    for eta in etas:
+        try:
+            tick_exercise.apply_async(args=[exercise.pk], eta=eta)
+        except Exception:
+            log.warning("Could not queue an exact-time tick for exercise %s.", exercise.pk)
+    return len(etas)
 
 
 def tick_running_exercises() -> dict[int, TickReport]:
