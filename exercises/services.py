@@ -288,10 +288,11 @@ def exercise_end(*, exercise: Exercise, actor=None) -> Exercise:
     exercise = Exercise.objects.select_for_update().get(pk=exercise.pk) if actor is None else _locked(exercise, actor)
     if exercise.status == Exercise.Status.ENDED:
         return exercise
-    exercise.sim_ended_at = exercise.simulated_now()
+    # Simulated time stops where the scenario ends, even if the last tick came after.
+    exercise.sim_ended_at = min(exercise.simulated_now(), exercise.sim_end())
     exercise.ended_at = timezone.now()
     exercise.save(update_fields=["sim_ended_at", "ended_at"])
-    return _reanchor(exercise, status=Exercise.Status.ENDED)
+    return _reanchor(exercise, status=Exercise.Status.ENDED, sim_to=exercise.sim_ended_at)
 
 
 # --- injects and the tick ---------------------------------------------------------------------

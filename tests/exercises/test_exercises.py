@@ -104,6 +104,7 @@ def test_a_full_run_fires_every_inject_once_in_order_and_the_untouched_review_el
         assert services.exercise_tick(Exercise.objects.get(pk=exercise.pk)).fired == []
 
     exercise.refresh_from_db()
+    assert exercise.sim_ended_at == exercise.simulated_now() == exercise.sim_end()
     assert fired == sorted(exercise.injects.values_list("number", flat=True))
     assert all(i.fired_at >= i.due_at for i in exercise.injects.all())
     assert exercise.status == Exercise.Status.ENDED
