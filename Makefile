@@ -32,9 +32,22 @@ run: $(RUN_STAMP)
 	@echo "Portal: http://127.0.0.1:8000/  (Ctrl-C stops the web server, worker and beat)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
+# The browser journeys drive Debian's Chromium (never `playwright install`) and check pages
+# with axe-core from the npm registry.
+CHROMIUM := /usr/bin/chromium
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+
+$(CHROMIUM):
+	@echo "Installing Debian's Chromium for the browser journeys."
+	apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
+
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund --silent
+	touch $(AXE)
+
 # DATABASE_URL chooses the database (SQLite when unset); Redis is always the real one.
 test: export SECRET_KEY ?= insecure-key-for-the-test-suite-only
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) $(CHROMIUM) $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 APPS := accounts api caisi_portal dashboard partners register reviews submissions

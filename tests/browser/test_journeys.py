@@ -1,0 +1,149 @@
+"""Each role's journey through the portal in a real Chromium, as people use it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from accounts.roles import Role
+from exercises.models import Exercise
+from exercises.services import tick_running_exercises
+from submissions.models import ModelSubmission, SlaBreach, SlaKind, State
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.browser]
+
+
+def test_developer_files_a_submission_with_an_artifact_and_sees_it_in_intake_with_its_clock(cast, journey):
+    page = journey.sign_in(cast.developer)
+    journey.check("developer home")
+    page.get_by_role("link", name="New submission").click()
+    page.get_by_label("Model name").fill("Journey-One")
+    page.get_by_label("Model version").fill("1.0")
+    page.get_by_label("Release channel").select_option("api")
+    page.get_by_label("Planned release date").fill((dt.date.today() + dt.timedelta(days=60)).isoformat())
+    page.get_by_label("Capabilities").fill("Reasoning and code.")
+    page.get_by_label("Intended use").fill("API customers.")
+    page.get_by_label("How evaluators get access").fill("A dedicated endpoint.")
+    journey.check("new submission form")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Journey-One")
+
+    page.get_by_label("Kind").select_option("model_card")
+    page.get_by_label("File").set_input_files(
+        files=[{"name": "model-card.md", "mimeType": "text/markdown", "buffer": b"# Journey-One\nA model card.\n"}]
+    )
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("link", name="model-card.md")).to_be_visible()
+    page.get_by_role("link", name="Submit for review").click()
+    journey.check("submit action")
+    page.get_by_role("button", name="Submit for review").click()
+
+    expect(page.locator("h1 .badge")).to_have_text("Intake")
+    expect(page.locator(".clock")).to_contain_text("left")
+    journey.check("submission in intake")
+    assert ModelSubmission.objects.get(model_name="Journey-One").state == State.INTAKE
+    journey.assert_accessible()
+
+
+def test_administrator_accepts_and_assigns_and_a_conflicted_reviewer_is_refused(cast, journey):
+    from reviews.models import ConflictOfInterest
+
+    s = cast.submission(State.INTAKE, model_name="Journey-Two")
+    ConflictOfInterest.objects.create(
+        reviewer=cast.unassigned_reviewer, organization=cast.lab, kind="employment", declared_at=timezone.now()
+    )
+    page = journey.sign_in(cast.admin)  # first sign-in: sets up the authenticator app
+    journey.go(f"/submissions/{s.pk}/")
+    page.get_by_role("link", name="Accept into evaluation").click()
+    for box in page.get_by_role("checkbox").all():
+        box.check()
+    journey.check("accept with checklist")
+    page.get_by_role("button", name="Accept into evaluation").click()
+    expect(page.locator("h1 .badge")).to_have_text("Evaluation")
+
+    page.get_by_label("Reviewer").select_option(label=str(cast.lead))
+    page.get_by_label("Role").select_option("lead")
+    page.get_by_role("button", name="Assign").click()
+    expect(page.get_by_text("Reviewer assigned.")).to_be_visible()
+
+    page.get_by_label("Reviewer").select_option(label=str(cast.unassigned_reviewer))
+    page.get_by_label("Role").select_option("member")
+    page.get_by_role("button", name="Assign").click()
+    expect(page.get_by_text("conflict of interest", exact=False)).to_be_visible()
+    journey.check("conflicted reviewer refused")
+    journey.assert_accessible()
+
+
+def test_information_request_pauses_the_clock_and_the_page_shows_it(cast, journey):
+    s = cast.submission(State.EVALUATION, model_name="Journey-Five")
+    page = journey.sign_in(cast.lead)
+    journey.go(f"/submissions/{s.pk}/")
+    page.get_by_role("link", name="Request information").click()
+    page.get_by_label("Questions").fill("Which safeguards ship with the model?")
+    page.get_by_role("button", name="Request information").click()
+    expect(page.locator(".clock")).to_contain_text("paused since")
+    journey.check("clock paused")
+
+    page = journey.sign_in(cast.developer)
+    journey.go(f"/submissions/{s.pk}/")
+    expect(page.get_by_text("Which safeguards ship with the model?").first).to_be_visible()
+    page.get_by_role("link", name="Answer information request").click()
+    page.get_by_label("Answer").fill("A classifier and refusal training.")
+    page.get_by_role("button", name="Answer information request").click()
+    expect(page.locator(".clock")).to_contain_text("paused")  # the pause is counted in the total
+    expect(page.locator(".clock")).not_to_contain_text("paused since")
+    journey.check("clock resumed")
+    journey.assert_accessible()
+
+
+def test_administrator_acknowledges_a_breach_on_the_dashboard(cast, journey):
+    s = cast.submission(State.INTAKE, model_name="Journey-Six")
+    SlaBreach.objects.create(
+        submission=s, kind=SlaKind.INTAKE_DECISION, due_at=s.submitted_at, detected_at=s.submitted_at
+    )
+    page = journey.sign_in(cast.admin)
+    journey.go("/dashboard/")
+    journey.check("dashboard")
+    journey.go("/dashboard/breaches/")
+    expect(page.get_by_text("Journey-Six")).to_be_visible()
+    page.get_by_label("Why is this breach acknowledged?").first.fill("Backlog after the holiday.")
+    page.get_by_role("button", name="Acknowledge").first.click()
+    expect(page.get_by_text("acknowledged", exact=False).first).to_be_visible()
+    journey.check("breach acknowledged")
+    assert SlaBreach.objects.get(submission=s).acknowledged_at is not None
+    journey.assert_accessible()
+
+
+def test_controller_runs_an_exercise_at_high_speed_and_downloads_the_aar(cast, journey, tmp_path):
+    controller = UserFactory(username="controller", role=Role.EXERCISE_CONTROLLER, organization=cast.office)
+    page = journey.sign_in(controller)
+    page.get_by_role("link", name="Exercises").click()
+    page.get_by_label("Scenario").select_option("access-removal")
+    page.get_by_label("Speed").fill("10080")
+    journey.check("exercises")
+    page.get_by_role("button", name="Start the exercise").click()
+    expect(page.get_by_role("heading", name="Players' sign-in sheet")).to_be_visible()
+    page.get_by_role("link", name="Open the controller console").click()
+    journey.check("controller console")
+
+    exercise = Exercise.objects.get()
+    page.get_by_label("Jump to (simulated UTC)").fill(f"{exercise.sim_end():%Y-%m-%d %H:%M}")
+    page.get_by_role("button", name="Jump").click()
+    tick_running_exercises()  # what beat does every few seconds
+    page.reload()
+    expect(page.get_by_text("Ended", exact=False).first).to_be_visible()
+    page.get_by_role("link", name="After-action report").click()
+    expect(page.get_by_role("heading", name=re.compile("After-Action Report"))).to_be_visible()
+    journey.check("after-action report")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download PDF").click()
+    saved = tmp_path / "aar.pdf"
+    download.value.save_as(saved)
+    assert saved.read_bytes().startswith(b"%PDF")
+    assert exercise.injects.filter(fired_at__isnull=True).count() == 0
+    journey.assert_accessible()
