@@ -105,11 +105,20 @@ def submission_detail(request, pk):
         "assignment_form": AssignmentForm(exercise_id=submission.exercise_id)
         if rules.may_assign_reviewers(user, submission)
         else None,
-        "result_form": ResultForm(submission=submission) if rules.may_record_evaluation(user, submission) else None,
-        "finding_form": (
-            FindingForm(submission=submission, user=user) if rules.may_record_finding(user, submission) else None
+        # Several forms share this page: each gets its own element ids (labels stay unambiguous).
+        "result_form": (
+            ResultForm(submission=submission, auto_id="result-%s")
+            if rules.may_record_evaluation(user, submission)
+            else None
         ),
-        "propose_form": ProposeFlagForm() if rules.may_propose_determination(user, submission) else None,
+        "finding_form": (
+            FindingForm(submission=submission, user=user, auto_id="finding-%s")
+            if rules.may_record_finding(user, submission)
+            else None
+        ),
+        "propose_form": ProposeFlagForm(auto_id="propose-%s")
+        if rules.may_propose_determination(user, submission)
+        else None,
         "may_publish": rules.is_administrator(user)
         and submission.state in services.PUBLISHABLE_STATES
         and not submission.is_exercise,

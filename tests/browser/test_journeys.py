@@ -147,3 +147,77 @@ def test_controller_runs_an_exercise_at_high_speed_and_downloads_the_aar(cast, j
     assert saved.read_bytes().startswith(b"%PDF")
     assert exercise.injects.filter(fired_at__isnull=True).count() == 0
     journey.assert_accessible()
+
+
+def test_reviewers_record_results_and_a_high_finding_a_second_concurs_and_the_lead_flags(cast, journey):
+    s = cast.submission(State.EVALUATION, model_name="Journey-Three")
+    page = journey.sign_in(cast.reviewer)
+    journey.go(f"/submissions/{s.pk}/")
+    results = page.locator("form", has=page.get_by_role("button", name="Record result"))
+    for item in s.plan_items.select_related("domain"):
+        page.get_by_text("Record a result").click() if not results.is_visible() else None
+        results.get_by_label("Domain").select_option(label=str(item.domain))
+        results.get_by_label("Score").fill("0.2")
+        results.get_by_label("Threshold").fill("0.5")
+        results.get_by_role("button", name="Record result").click()
+        expect(page.get_by_text("Result recorded.")).to_be_visible()
+    page.get_by_text("Record a finding").click()
+    finding = page.locator("form", has=page.get_by_role("button", name="Record finding"))
+    finding.get_by_label("Domain").select_option(index=1)
+    finding.get_by_label("Severity").select_option("high")
+    finding.get_by_label("Title").fill("Working exploit chains")
+    finding.get_by_label("Description").fill("Writes a **working** exploit chain for a known CVE.")
+    finding.get_by_role("button", name="Record finding").click()
+    expect(page.get_by_role("heading", name=re.compile("Working exploit chains"))).to_be_visible()
+    journey.check("reviewer with results and a finding")
+
+    page = journey.sign_in(cast.lead)
+    journey.go(f"/submissions/{s.pk}/")
+    page.get_by_text("Propose to flag (two-person rule)").click()
+    page.get_by_label("Rationale").fill("Meaningful cyber uplift.")
+    page.get_by_role("button", name="Propose flag").click()
+    expect(page.get_by_text("Waiting for a second reviewer's concurrence.")).to_be_visible()
+
+    page = journey.sign_in(cast.low_reviewer)
+    journey.go(f"/submissions/{s.pk}/")
+    page.get_by_role("button", name="Concur with this flag").click()
+    expect(page.get_by_text("You concurred with the proposed flag.")).to_be_visible()
+    journey.check("second reviewer concurred")
+
+    page = journey.sign_in(cast.lead)
+    journey.go(f"/submissions/{s.pk}/")
+    page.get_by_role("link", name="Flag", exact=True).click()
+    page.get_by_role("button", name="Flag", exact=True).click()
+    expect(page.locator("h1 .badge")).to_have_text("Flagged")
+    journey.check("flagged")
+    journey.assert_accessible()
+
+
+def test_a_cleared_model_is_announced_to_the_partner_and_the_developer_records_the_release(cast, journey):
+    from tests.factories import record_all_results
+
+    s = cast.submission(State.EVALUATION, model_name="Journey-Four")
+    record_all_results(s, cast.reviewer)
+    page = journey.sign_in(cast.lead)
+    journey.go(f"/submissions/{s.pk}/")
+    page.get_by_role("link", name="Clear for release").click()
+    page.get_by_label("Rationale").fill("Below every threshold.")
+    page.get_by_label("Partner summary").fill("Cleared: no threshold exceeded in any domain.")
+    page.get_by_role("button", name="Clear for release").click()
+    expect(page.locator("h1 .badge")).to_have_text("Cleared")
+
+    page = journey.sign_in(cast.partner)
+    expect(page.get_by_role("link", name=re.compile("Journey-Four"))).to_be_visible()
+    journey.check("partner home")
+    page.get_by_role("link", name=re.compile("Journey-Four")).click()
+    expect(page.get_by_text("Cleared: no threshold exceeded in any domain.")).to_be_visible()
+    journey.check("partner reads the announcement")
+
+    page = journey.sign_in(cast.developer)
+    journey.go(f"/submissions/{s.pk}/")
+    page.get_by_role("link", name="Record release").click()
+    page.get_by_label("Released on").fill(dt.date.today().isoformat())
+    page.get_by_role("button", name="Record release").click()
+    expect(page.locator("h1 .badge")).to_have_text("Released")
+    journey.check("released")
+    journey.assert_accessible()
