@@ -47,8 +47,11 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 
 # DATABASE_URL chooses the database (SQLite when unset); Redis is always the real one.
 test: export SECRET_KEY ?= insecure-key-for-the-test-suite-only
+# The browser journeys run in a process of their own: a live server needs plain-HTTP settings
+# and flushes the database between tests, neither of which the rest of the suite should see.
 test: $(DEV_STAMP) $(CHROMIUM) $(AXE)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/browser $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
 
 APPS := accounts api caisi_portal dashboard partners register reviews submissions
 
