@@ -107,8 +107,7 @@ def clock(request, pk):
             services.exercise_set_speed(exercise=exercise, actor=request.user, speed=data["speed"])
         elif action == "jump":
             if data["to"] is None:
-                raise_message = "Give the simulated time to jump to."
-                messages.error(request, raise_message)
+                messages.error(request, "Give the simulated time to jump to.")
                 return redirect(exercise)
             services.exercise_jump(exercise=exercise, actor=request.user, to=data["to"])
         else:
