@@ -38,6 +38,9 @@ class User(AbstractUser):
     )
     clearance = models.IntegerField(choices=Clearance.choices, default=Clearance.UNCLASSIFIED)
     is_simulated = models.BooleanField(default=False, help_text="Created by a seed: not a real person.")
+    time_zone = models.CharField(
+        max_length=64, blank=True, help_text="Where dates and times are shown for this person (IANA name); empty: UTC."
+    )
     # A player's account inside one training exercise: it sees that exercise and nothing live.
     exercise = models.ForeignKey(
         "exercises.Exercise",

@@ -1,4 +1,4 @@
-"""Changes to people's own settings: the private calendar link."""
+"""Changes to people's own settings: the private calendar link, the time zone."""
 
 import hashlib
 import secrets
@@ -31,3 +31,15 @@ def calendar_token_user(token: str):
     if found is None or not found.user.is_active:
         return None
     return found.user
+
+
+def time_zone_set(*, user, name: str) -> None:
+    """Show this person's dates and times in `name` (an IANA zone; empty for UTC)."""
+    import zoneinfo
+
+    from caisi_portal.errors import ValidationFailed
+
+    if name and name not in zoneinfo.available_timezones():
+        raise ValidationFailed(f"{name!r} is not a time zone.", details={"time_zone": ["Choose a time zone."]})
+    user.time_zone = name
+    user.save(update_fields=["time_zone"])

@@ -10,7 +10,7 @@ from caisi_portal.errors import ApplicationError
 from caisi_portal.web import add_service_error, redirect_back
 
 from . import services, two_factor
-from .forms import TokenForm
+from .forms import TimeZoneForm, TokenForm
 from .models import CalendarFeedToken
 
 
@@ -40,6 +40,14 @@ def profile(request):
             # Shown once: only its hash is kept.
             new_calendar_url = request.build_absolute_uri(reverse("dashboard:calendar", args=[token]))
             messages.success(request, "Your new calendar link is below. Copy it now: it will not be shown again.")
+        elif action == "time_zone":
+            form = TimeZoneForm(request.POST)
+            if form.is_valid():
+                services.time_zone_set(user=request.user, name=form.cleaned_data["time_zone"])
+                messages.success(request, "Dates and times are now shown in your time zone.")
+            else:
+                messages.error(request, "Choose a time zone from the list.")
+            return redirect("profile")
         elif action == "calendar_revoke":
             services.calendar_token_revoke(user=request.user)
             messages.success(request, "Your calendar link no longer works.")
@@ -53,6 +61,7 @@ def profile(request):
             "new_api_key": new_api_key,
             "api_tokens": ApiToken.objects.filter(user=request.user, revoked_at__isnull=True),
             "second_factor": two_factor.confirmed_device(request.user),
+            "time_zone_form": TimeZoneForm(initial={"time_zone": request.user.time_zone}),
             "second_factor_required": two_factor.second_factor_required(request.user),
         },
     )

@@ -1,5 +1,6 @@
 """Pages for controllers, evaluators and players. Thin: parse, call a service, render."""
 
+import datetime as dt
 import json
 
 from django.contrib import messages
@@ -93,8 +94,11 @@ def console(request, pk):
 def clock(request, pk):
     exercise = _exercise(request, pk)
     _runs(request, exercise)
-    form = ClockForm(request.POST)
-    if not form.is_valid():
+    # The console speaks simulated UTC, whatever the controller's own time zone.
+    with timezone.override(dt.UTC):
+        form = ClockForm(request.POST)
+        valid = form.is_valid()
+    if not valid:
         messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
         return redirect(exercise)
     action, data = form.cleaned_data["action"], form.cleaned_data

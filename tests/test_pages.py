@@ -1,6 +1,7 @@
 """The demo journey through the pages: each role does its part, by forms, not services."""
 
 import datetime as dt
+import zoneinfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -203,3 +204,19 @@ def test_developer_cannot_change_agreements(cast, client):
     assert (
         client.post(reverse("submissions:agreement_change", args=[other.pk]), {"action": "suspend"}).status_code == 404
     )
+
+
+def test_dates_show_in_the_readers_time_zone_with_the_exact_instant_on_hover(cast, client):
+    s = cast.submission(State.EVALUATION)
+    deadline = s.review_clock.deadline_at
+    client.force_login(cast.developer)
+    r = client.post(reverse("profile"), {"action": "time_zone", "time_zone": "Asia/Tokyo"})
+    assert r.status_code == 302
+    page = client.get(s.get_absolute_url()).content.decode()
+    tokyo = deadline.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    assert f"{tokyo:%Y-%m-%d %H:%M} JST" in page
+    assert f'title="{deadline.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"' in page
+    bad = client.post(reverse("profile"), {"action": "time_zone", "time_zone": "Mars/Olympus"}, follow=True)
+    assert "Choose a time zone from the list." in bad.content.decode()
+    cast.developer.refresh_from_db()
+    assert cast.developer.time_zone == "Asia/Tokyo"
