@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.html import escape
 from django.views.decorators.http import require_POST, require_safe
 
 from accounts import rules
@@ -82,8 +83,16 @@ def breach_ack(request, pk):
         breach_acknowledge(breach=breach, actor=request.user, note=request.POST.get("note", ""))
     except ApplicationError as exc:
         refuse_if_not_permitted(exc)
+        if request.headers.get("HX-Request"):
+            return HttpResponse(
+                f'<tr><td colspan="5" role="alert" class="error">{escape(exc.message)}</td></tr>', status=422
+            )
         messages.error(request, exc.message)
     else:
+        if request.headers.get("HX-Request"):
+            # In place: the row itself, now acknowledged, without reloading the list.
+            breach.refresh_from_db()
+            return render(request, "dashboard/_breach_row.html", {"b": breach})
         messages.success(request, f"Breach on {breach.submission} acknowledged.")
     return redirect_back(request, "dashboard:breaches")
 

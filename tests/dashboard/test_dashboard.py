@@ -302,3 +302,17 @@ def test_next_after_acknowledging_stays_on_this_site(cast, client, traveller):
         reverse("dashboard:breach_ack", args=[breach2.pk]), {"note": "Seen.", "next": "/dashboard/breaches/?kind=x"}
     )
     assert response.url == "/dashboard/breaches/?kind=x"
+
+
+def test_acknowledging_in_place_answers_with_the_row(cast, client):
+    s = cast.submission(State.INTAKE)
+    breach = SlaBreach.objects.create(
+        submission=s, kind=SlaKind.INTAKE_DECISION, due_at=s.submitted_at, detected_at=s.submitted_at
+    )
+    client.force_login(cast.admin)
+    url = reverse("dashboard:breach_ack", args=[breach.pk])
+    row = client.post(url, {"note": "Backlog."}, HTTP_HX_REQUEST="true")
+    assert row.status_code == 200 and row.content.decode().lstrip().startswith("<tr>")
+    assert "Backlog." in row.content.decode() and "<form" not in row.content.decode()
+    again = client.post(url, {"note": "Twice."}, HTTP_HX_REQUEST="true")
+    assert again.status_code == 422 and 'role="alert"' in again.content.decode()
