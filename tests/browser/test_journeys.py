@@ -224,3 +224,44 @@ def test_a_cleared_model_is_announced_to_the_partner_and_the_developer_records_t
     expect(page.locator("h1 .badge")).to_have_text("Released")
     journey.check("released")
     journey.assert_accessible()
+
+
+def test_the_portal_works_with_the_keyboard_alone(cast, journey):
+    """Sign in, reach "New submission", fill the form and save, pressing keys only."""
+    page = journey.page
+    journey.go("/login/")
+    focus = page.locator("#id_username")  # focused on arrival (autofocus), or a few Tabs away
+    for _ in range(20):
+        if page.evaluate("document.activeElement.id") == "id_username":
+            break
+        page.keyboard.press("Tab")
+    expect(focus).to_be_focused()
+    page.keyboard.type(cast.developer.username)
+    page.keyboard.press("Tab")
+    page.keyboard.type("correct-horse-battery")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=re.compile("Welcome"))).to_be_visible()
+
+    def tab_to(predicate_js, limit=60):
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate(predicate_js):
+                return
+        raise AssertionError(f"could not reach {predicate_js} with Tab")
+
+    tab_to("document.activeElement.textContent.trim() === 'New submission'")
+    # Focus is visible: the focused link has an outline.
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="New submission")).to_be_visible()
+    tab_to("document.activeElement.id === 'id_model_name'")
+    page.keyboard.type("Keyboard-Only")
+    page.keyboard.press("Tab")
+    page.keyboard.type("2.0")
+    page.keyboard.press("Tab")
+    page.keyboard.press("ArrowDown")  # the release channel select
+    tab_to("document.activeElement.type === 'submit'")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Keyboard-Only")
+    journey.check("draft saved with the keyboard")
+    journey.assert_accessible()
