@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -210,9 +210,19 @@ def artifact_upload(request, pk):
             status = exc.status_code
         else:
             messages.success(request, "Artifact uploaded.")
+            if request.headers.get("HX-Request"):
+                # Uploaded in place (with a progress bar): htmx then loads the submission page.
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = submission.get_absolute_url()
+                return response
             return redirect(submission)
     else:
         status = 400
+    if request.headers.get("HX-Request"):
+        # The form again, with its messages, where it was (htmx swaps 422 answers).
+        return render(
+            request, "submissions/_artifact_upload_form.html", {"submission": submission, "form": form}, status=422
+        )
     return render(request, "submissions/artifact_form.html", {"submission": submission, "form": form}, status=status)
 
 

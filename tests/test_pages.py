@@ -220,3 +220,16 @@ def test_dates_show_in_the_readers_time_zone_with_the_exact_instant_on_hover(cas
     assert "Choose a time zone from the list." in bad.content.decode()
     cast.developer.refresh_from_db()
     assert cast.developer.time_zone == "Asia/Tokyo"
+
+
+def test_an_upload_in_place_answers_for_htmx(cast, client):
+    s = cast.submission(State.DRAFT)
+    client.force_login(cast.developer)
+    url = reverse("submissions:artifact_upload", args=[s.pk])
+    card = SimpleUploadedFile("card.md", b"# Card\n", content_type="text/markdown")
+    done = client.post(url, {"kind": "model_card", "file": card}, HTTP_HX_REQUEST="true")
+    assert done.status_code == 204 and done["HX-Redirect"] == s.get_absolute_url()
+    bad = client.post(url, {"kind": "model_card"}, HTTP_HX_REQUEST="true")
+    assert bad.status_code == 422
+    body = bad.content.decode()
+    assert body.lstrip().startswith("<form") and 'class="upload-progress"' in body and "This field is required" in body
