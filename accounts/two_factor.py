@@ -38,6 +38,24 @@ def totp_device_for_setup(*, user) -> TOTPDevice:
     return device or TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
 
 
+def simulated_device(user, name: str = "Authenticator app") -> TOTPDevice:
+    """A confirmed device with no person behind it: seeded demo accounts, tests, benchmarks.
+
+    Its code is computed with current_code(); real people confirm theirs with totp_confirm().
+    """
+    device = confirmed_device(user) or totp_device_for_setup(user=user)
+    device.confirmed, device.name = True, name
+    device.save(update_fields=["confirmed", "name"])
+    return device
+
+
+def setup_key(device: TOTPDevice) -> str:
+    """The secret as people type it into an authenticator app (base32, as in the QR code)."""
+    import base64
+
+    return base64.b32encode(device.bin_key).decode()
+
+
 def qr_svg(device: TOTPDevice) -> str:
     """The otpauth:// URL as an inline SVG (no script, so the page's CSP allows it)."""
     return segno.make(device.config_url, error="m").svg_inline(scale=4, dark="#000", light="#fff")

@@ -87,7 +87,7 @@ def two_factor_setup(request):
     return render(
         request,
         "accounts/two_factor_setup.html",
-        {"form": form, "qr": two_factor.qr_svg(device), "key": device.config_url.split("secret=")[1].split("&")[0]},
+        {"form": form, "qr": two_factor.qr_svg(device), "key": two_factor.setup_key(device)},
         status=400 if form.errors else 200,
     )
 

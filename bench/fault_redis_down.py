@@ -36,23 +36,15 @@ def main() -> int:
 
     from django.test import Client
     from django.urls import reverse
-    from django_otp import DEVICE_ID_SESSION_KEY
 
-    from accounts import two_factor
+    from bench.sessions import verified_session
     from partners.models import PartnerEventType
     from submissions.models import AuditEntry, ModelSubmission, ReviewClock, State
     from tests.factories import Cast, move, record_all_results
 
     def signed_in(user) -> Client:
         client = Client()
-        client.force_login(user)
-        if two_factor.second_factor_required(user):
-            device = two_factor.confirmed_device(user) or two_factor.totp_device_for_setup(user=user)
-            device.confirmed = True
-            device.save()
-            session = client.session
-            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-            session.save()
+        client.cookies["sessionid"] = verified_session(user)
         return client
 
     receiver = common.Receiver()

@@ -16,9 +16,6 @@ def verified_session(user) -> str:
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     if two_factor.second_factor_required(user):
-        device = two_factor.confirmed_device(user) or two_factor.totp_device_for_setup(user=user)
-        device.confirmed = True
-        device.save(update_fields=["confirmed"])
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session[DEVICE_ID_SESSION_KEY] = two_factor.simulated_device(user).persistent_id
     session.save()
     return session.session_key

@@ -144,10 +144,7 @@ def _demo_second_factor(user):
     from accounts import two_factor
 
     if two_factor.second_factor_required(user) and not two_factor.confirmed_device(user):
-        device = two_factor.totp_device_for_setup(user=user)
-        device.confirmed = True
-        device.name = "Demo authenticator (manage.py totp_code)"
-        device.save(update_fields=["confirmed", "name"])
+        two_factor.simulated_device(user, name="Demo authenticator (manage.py totp_code)")
 
 
 def _conflicts(data, users):

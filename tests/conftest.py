@@ -86,13 +86,8 @@ def second_factor_verified(request, monkeypatch):
     def _login(self, user, backend=None):
         original(self, user, backend)
         if two_factor.second_factor_required(user):
-            device = two_factor.confirmed_device(user)
-            if device is None:
-                device = two_factor.totp_device_for_setup(user=user)
-                device.confirmed = True
-                device.save(update_fields=["confirmed"])
             session = self.session
-            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session[DEVICE_ID_SESSION_KEY] = two_factor.simulated_device(user).persistent_id
             session.save()
 
     monkeypatch.setattr(Client, "_login", _login)
