@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST, require_safe
 from caisi_portal.errors import ApplicationError
 from caisi_portal.web import add_service_error, refuse_if_not_permitted
 from submissions.models import ModelSubmission
+from submissions.views import submission_page
 
 from . import services
 from .forms import AssignmentForm, FindingForm, ProposeFlagForm, ResultForm
@@ -19,19 +20,29 @@ def _submission(request, pk):
     return get_object_or_404(ModelSubmission.objects.visible_to(request.user).select_related("organization"), pk=pk)
 
 
-def _handle(request, submission, form, call, success, title):
-    """Validate the form, call the service, and either redirect or show the form again."""
+def _handle(request, submission, form, call, success, title, page_form=None):
+    """Validate the form, call the service, and either redirect or show the form again.
+
+    Sent in place by htmx (`page_form` names the form on the submission page), a mistake
+    answers 422 with the submission page and the form back in its section with its
+    messages; htmx swaps just that section. Success redirects either way: htmx follows
+    and takes the updated section from the page.
+    """
     if form.is_valid():
         try:
             call(form.cleaned_data)
         except ApplicationError as exc:
             add_service_error(form, exc)
             status = exc.status_code
+            if page_form and request.headers.get("HX-Request"):
+                refuse_if_not_permitted(exc)  # no page to put the form back on for someone refused
         else:
             messages.success(request, success)
             return redirect(submission)
     else:
         status = 400
+    if page_form and request.headers.get("HX-Request"):
+        return submission_page(request, submission, status=422, **{page_form: form})
     return render(request, "reviews/form.html", {"submission": submission, "form": form, "title": title}, status=status)
 
 
@@ -39,7 +50,7 @@ def _handle(request, submission, form, call, success, title):
 @require_POST
 def assign(request, pk):
     submission = _submission(request, pk)
-    form = AssignmentForm(request.POST, exercise_id=submission.exercise_id)
+    form = AssignmentForm(request.POST, exercise_id=submission.exercise_id, auto_id="assign-%s")
     return _handle(
         request,
         submission,
@@ -49,6 +60,7 @@ def assign(request, pk):
         ),
         "Reviewer assigned.",
         "Assign a reviewer",
+        page_form="assignment_form",
     )
 
 
@@ -56,7 +68,7 @@ def assign(request, pk):
 @require_POST
 def record_result(request, pk):
     submission = _submission(request, pk)
-    form = ResultForm(request.POST, submission=submission)
+    form = ResultForm(request.POST, submission=submission, auto_id="result-%s")
     return _handle(
         request,
         submission,
@@ -64,6 +76,7 @@ def record_result(request, pk):
         lambda d: services.evaluation_result_record(submission=submission, actor=request.user, **d),
         "Result recorded.",
         "Record an evaluation result",
+        page_form="result_form",
     )
 
 
@@ -71,7 +84,7 @@ def record_result(request, pk):
 @require_POST
 def record_finding(request, pk):
     submission = _submission(request, pk)
-    form = FindingForm(request.POST, request.FILES, submission=submission, user=request.user)
+    form = FindingForm(request.POST, request.FILES, submission=submission, user=request.user, auto_id="finding-%s")
     return _handle(
         request,
         submission,
@@ -79,6 +92,7 @@ def record_finding(request, pk):
         lambda d: services.finding_record(submission=submission, actor=request.user, **d),
         "Finding recorded.",
         "Record a finding",
+        page_form="finding_form",
     )
 
 

@@ -207,6 +207,17 @@ def _build_submission(spec, org, users, report):
             score=r["score"],
             threshold=r["threshold"],
         )
+    for f in spec.get("findings", []):
+        review_services.finding_record(
+            submission=submission,
+            actor=users[f["by"]],
+            domain=EvaluationDomain.objects.get(slug=f["domain"]),
+            severity=f["severity"],
+            classification=Clearance[f.get("classification", "UNCLASSIFIED")],
+            title=f["title"],
+            description=f["description"],
+            recommendation=f.get("recommendation", ""),
+        )
     for step in spec.get("final", []):
         _step(submission, step, users, author)
     if spec.get("publish_by"):

@@ -89,9 +89,11 @@ def home_sections(user) -> list[dict]:
     return out
 
 
-def state_counts(user) -> dict[str, int]:
+def state_counts(user) -> list[tuple[str, str, int]]:
+    """(state, label, count) for each state that has submissions, in the workflow's order."""
     rows = submission_list(user).values("state").annotate(n=Count("pk"))
-    return {row["state"]: row["n"] for row in rows}
+    counted = {row["state"]: row["n"] for row in rows}
+    return [(state.value, state.label, counted[state.value]) for state in State if state.value in counted]
 
 
 def submission_detail_context(submission, user) -> dict:

@@ -95,14 +95,18 @@ def submission_edit(request, pk):
 @login_required
 @require_safe
 def submission_detail(request, pk):
-    submission = _visible_submission(request, pk)
+    return submission_page(request, _visible_submission(request, pk))
+
+
+def submission_page(request, submission, *, status=200, **bound_forms):
+    """The submission page; `bound_forms` put a form back with its errors where it was."""
     user = request.user
     context = {
         "submission": submission,
         "transitions": services.available_transitions(submission, user),
         "may_edit": rules.may_edit_draft(user, submission),
         "artifact_form": ArtifactForm() if rules.may_upload_artifact(user, submission) else None,
-        "assignment_form": AssignmentForm(exercise_id=submission.exercise_id)
+        "assignment_form": AssignmentForm(exercise_id=submission.exercise_id, auto_id="assign-%s")
         if rules.may_assign_reviewers(user, submission)
         else None,
         # Several forms share this page: each gets its own element ids (labels stay unambiguous).
@@ -126,7 +130,8 @@ def submission_detail(request, pk):
     }
     proposal = context.get("proposal")
     context["may_concur"] = bool(proposal) and rules.may_concur(user, proposal)
-    return render(request, "submissions/detail.html", context)
+    context.update({key: form for key, form in bound_forms.items() if context.get(key) is not None})
+    return render(request, "submissions/detail.html", context, status=status)
 
 
 @login_required
