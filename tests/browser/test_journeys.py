@@ -66,15 +66,18 @@ def test_administrator_accepts_and_assigns_and_a_conflicted_reviewer_is_refused(
     page.get_by_role("button", name="Accept into evaluation").click()
     expect(page.locator("h1 .badge")).to_have_text("Evaluation")
 
+    page.evaluate("window.stillTheSamePage = true")
     page.get_by_label("Reviewer").select_option(label=str(cast.lead))
     page.get_by_label("Role").select_option("lead")
     page.get_by_role("button", name="Assign").click()
     expect(page.get_by_text("Reviewer assigned.")).to_be_visible()
+    expect(page.locator("#reviewers")).to_contain_text(f"{cast.lead} · Lead reviewer")
 
     page.get_by_label("Reviewer").select_option(label=str(cast.unassigned_reviewer))
     page.get_by_label("Role").select_option("member")
     page.get_by_role("button", name="Assign").click()
-    expect(page.get_by_text("conflict of interest", exact=False)).to_be_visible()
+    expect(page.locator("#reviewers").get_by_text("conflict of interest", exact=False)).to_be_visible()
+    assert page.evaluate("window.stillTheSamePage") is True  # both answered in place
     journey.check("conflicted reviewer refused")
     journey.assert_accessible()
 
@@ -156,6 +159,7 @@ def test_reviewers_record_results_and_a_high_finding_a_second_concurs_and_the_le
     s = cast.submission(State.EVALUATION, model_name="Journey-Three")
     page = journey.sign_in(cast.reviewer)
     journey.go(f"/submissions/{s.pk}/")
+    page.evaluate("window.stillTheSamePage = true")
     results = page.locator("form", has=page.get_by_role("button", name="Record result"))
     for item in s.plan_items.select_related("domain"):
         page.get_by_text("Record a result").click() if not results.is_visible() else None
@@ -163,7 +167,10 @@ def test_reviewers_record_results_and_a_high_finding_a_second_concurs_and_the_le
         results.get_by_label("Score").fill("0.2")
         results.get_by_label("Threshold").fill("0.5")
         results.get_by_role("button", name="Record result").click()
+        # htmx: the plan's row fills in place, with the message and the timeline.
+        expect(page.locator("#results tr", has_text=str(item.domain))).to_contain_text("0.200")
         expect(page.get_by_text("Result recorded.")).to_be_visible()
+    expect(page.locator("#timeline")).to_contain_text("Result recorded")
     page.get_by_text("Record a finding").click()
     finding = page.locator("form", has=page.get_by_role("button", name="Record finding"))
     finding.get_by_label("Domain").select_option(index=1)
@@ -172,6 +179,7 @@ def test_reviewers_record_results_and_a_high_finding_a_second_concurs_and_the_le
     finding.get_by_label("Description").fill("Writes a **working** exploit chain for a known CVE.")
     finding.get_by_role("button", name="Record finding").click()
     expect(page.get_by_role("heading", name=re.compile("Working exploit chains"))).to_be_visible()
+    assert page.evaluate("window.stillTheSamePage") is True
     journey.check("reviewer with results and a finding")
 
     page = journey.sign_in(cast.lead)
