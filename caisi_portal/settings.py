@@ -217,6 +217,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-review-clocks": {"task": "submissions.tasks.sweep_review_clocks", "schedule": 60.0},
     # At 1440x a simulated day passes in a minute: exercises are looked at every 5 s.
     "tick-exercises": {"task": "exercises.tasks.tick_exercises", "schedule": 5.0},
+    "purge-old-exports": {"task": "dashboard.tasks.purge_old_exports", "schedule": 3600.0},
 }
 CELERY_TASK_ALWAYS_EAGER = _strict_bool("CELERY_TASK_ALWAYS_EAGER", False)
 

@@ -4,8 +4,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import escape
 from django.views.decorators.http import require_POST, require_safe
@@ -15,12 +15,12 @@ from accounts.services import calendar_token_user
 from caisi_portal import clock
 from caisi_portal.errors import ApplicationError
 from caisi_portal.web import redirect_back, refuse_if_not_permitted
-from reviews.models import Determination
 from submissions.models import OPEN_REVIEW_STATES, ModelSubmission, ReviewClock, SlaBreach
 from submissions.review_clock import breach_acknowledge, humanize
 
-from . import exports, selectors
-from .filters import BreachFilter, DeterminationFilter, SubmissionFilter
+from . import exports, selectors, services
+from .filters import BreachFilter
+from .models import ExportJob
 
 
 def _administrator(request):
@@ -71,7 +71,12 @@ def breach_list(request):
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "dashboard/breaches.html", {"filter": breaches, "page": page, "query": query.urlencode()})
+    filter_values = [(name, request.GET[name]) for name in breaches.form.fields if request.GET.get(name)]
+    return render(
+        request,
+        "dashboard/breaches.html",
+        {"filter": breaches, "page": page, "query": query.urlencode(), "filter_values": filter_values},
+    )
 
 
 @login_required
@@ -97,47 +102,95 @@ def breach_ack(request, pk):
     return redirect_back(request, "dashboard:breaches")
 
 
+def _direct_csv(request, name):
+    """The CSV streamed straight back: for scripts and bookmarks (people get a job with progress)."""
+    _administrator(request)
+    spec = exports.kind(name)
+    rows = spec.filtered(request.GET, request.user).qs
+    return exports.csv_response(spec.filename, spec.header, spec.rows(rows))
+
+
 @login_required
 @require_safe
 def export_breaches(request):
-    _administrator(request)
-    return exports.csv_response("sla-breaches.csv", exports.BREACHES_HEADER, exports.breach_rows(_breaches(request).qs))
+    return _direct_csv(request, "breaches")
 
 
 @login_required
 @require_safe
 def export_submissions(request):
-    _administrator(request)
-    qs = ModelSubmission.objects.visible_to(request.user).filter(is_exercise=False).order_by("pk")
-    rows = SubmissionFilter(request.GET or None, queryset=qs, request=request).qs
-    return exports.csv_response("submissions.csv", exports.SUBMISSIONS_HEADER, exports.submissions_rows(rows))
+    return _direct_csv(request, "submissions")
 
 
 @login_required
 @require_safe
 def export_determinations(request):
-    _administrator(request)
-    qs = selectors.live(Determination.objects.filter(issued_at__isnull=False)).order_by("issued_at")
-    rows = DeterminationFilter(request.GET or None, queryset=qs, request=request).qs
-    return exports.csv_response("determinations.csv", exports.DETERMINATIONS_HEADER, exports.determination_rows(rows))
+    return _direct_csv(request, "determinations")
+
+
+def _reports_page(request, *, status=200, refused=None):
+    kinds = [
+        ("submissions", "Submissions", reverse("dashboard:export_submissions")),
+        ("determinations", "Determinations", reverse("dashboard:export_determinations")),
+        ("breaches", "SLA breaches", reverse("dashboard:export_breaches")),
+    ]
+    forms = []
+    for kind, title, direct in kinds:
+        bound = refused and refused[0] == kind
+        chosen = exports.kind(kind).filtered(request.POST if bound else None, request.user)
+        chosen.form.auto_id = f"{kind}-%s"  # three forms on one page: ids stay unique
+        if bound:
+            chosen.is_valid()
+        forms.append((kind, title, chosen.form, direct, refused[1] if bound else ""))
+    recent = ExportJob.objects.filter(requested_by=request.user)[:10]
+    page_error = refused[1] if refused and refused[0] not in ExportJob.Kind.values else ""
+    return render(
+        request, "dashboard/reports.html", {"exports": forms, "recent": recent, "page_error": page_error}, status=status
+    )
 
 
 @login_required
 @require_safe
 def reports(request):
-    """The export page: each export with its own filters."""
+    """The export page: each export with its own filters, and the person's recent exports."""
     _administrator(request)
-    return render(
-        request,
-        "dashboard/reports.html",
-        {
-            "exports": [
-                ("Submissions", SubmissionFilter(request=request), reverse("dashboard:export_submissions")),
-                ("Determinations", DeterminationFilter(request=request), reverse("dashboard:export_determinations")),
-                ("SLA breaches", BreachFilter(request=request), reverse("dashboard:export_breaches")),
-            ]
-        },
-    )
+    return _reports_page(request)
+
+
+@login_required
+@require_POST
+def export_start(request):
+    _administrator(request)
+    kind = request.POST.get("export", "")  # not "kind": the breach filters have a field of that name
+    try:
+        job = services.export_start(actor=request.user, kind=kind, params=request.POST)
+    except ApplicationError as exc:
+        refuse_if_not_permitted(exc)
+        return _reports_page(request, status=400, refused=(kind, exc.message))
+    return redirect("dashboard:export", pk=job.pk)
+
+
+def _own_export(request, pk):
+    _administrator(request)
+    return get_object_or_404(ExportJob, pk=pk, requested_by=request.user)
+
+
+@login_required
+@require_safe
+def export_detail(request, pk):
+    """The export's progress; htmx asks again every second until it is ready."""
+    job = _own_export(request, pk)
+    template = "dashboard/_export_progress.html" if request.headers.get("HX-Request") else "dashboard/export.html"
+    return render(request, template, {"job": job})
+
+
+@login_required
+@require_safe
+def export_download(request, pk):
+    job = _own_export(request, pk)
+    if job.status != ExportJob.Status.DONE or not job.file:
+        raise Http404
+    return FileResponse(job.file.open("rb"), as_attachment=True, filename=job.filename, content_type="text/csv")
 
 
 @require_safe

@@ -15,16 +15,19 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.contrib import admin
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from accounts.models import Clearance
 from accounts.services import calendar_token_issue
 from api.services import api_token_issue
+from dashboard.models import ExportJob
 from exercises import scenarios
 from exercises import services as exercise_services
 from partners import services as partner_services
@@ -162,6 +165,10 @@ def build_world(cast) -> World:
     w.player = w.exercise.players.get(username=f"x{w.exercise.pk}.dev")
     w.inject = w.exercise.injects.get(number=1)
     w.objective = w.exercise.objectives.first()
+    w.export = ExportJob.objects.create(
+        kind=ExportJob.Kind.SUBMISSIONS, requested_by=cast.admin, requested_at=timezone.now(), status="done"
+    )
+    w.export.file.save("submissions.csv", ContentFile(b"id\n"))
     return w
 
 
@@ -443,6 +450,22 @@ PAGE_CASES = [
             "export_breaches",
             "export_determinations",
         )
+    ],
+    Case(
+        "dashboard:export_start",
+        "",
+        lambda w: reverse("dashboard:export_start"),
+        {"GET": NOT_ALLOWED, "POST": only({ADMIN}, 302)},
+        data=lambda w: {"export": "breaches"},
+    ),
+    *[
+        Case(
+            f"dashboard:{name}",
+            "the administrator's own export",
+            (lambda n: lambda w: reverse(f"dashboard:{n}", args=[w.export.pk]))(name),
+            {"GET": only({ADMIN}), "POST": NOT_ALLOWED},
+        )
+        for name in ("export", "export_download")
     ],
     Case(
         "dashboard:breach_ack",

@@ -14,6 +14,7 @@ from exercises.models import Exercise
 from exercises.services import tick_running_exercises
 from submissions.models import ModelSubmission, SlaBreach, SlaKind, State
 from tests.factories import UserFactory
+from tests.partners.test_worker_delivery import worker  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.browser]
 
@@ -104,7 +105,7 @@ def test_information_request_pauses_the_clock_and_the_page_shows_it(cast, journe
     journey.assert_accessible()
 
 
-def test_administrator_acknowledges_a_breach_on_the_dashboard(cast, journey):
+def test_administrator_acknowledges_a_breach_and_exports_the_list(cast, journey, worker, tmp_path):
     s = cast.submission(State.INTAKE, model_name="Journey-Six")
     SlaBreach.objects.create(
         submission=s, kind=SlaKind.INTAKE_DECISION, due_at=s.submitted_at, detected_at=s.submitted_at
@@ -122,6 +123,18 @@ def test_administrator_acknowledges_a_breach_on_the_dashboard(cast, journey):
     assert page.evaluate("window.stillTheSamePage") is True
     journey.check("breach acknowledged")
     assert SlaBreach.objects.get(submission=s).acknowledged_at is not None
+
+    # The list's export: built by the worker, its progress on the page, then the file.
+    page.get_by_role("button", name="Export CSV (these filters)").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("SLA breaches export")
+    expect(page.get_by_role("link", name=re.compile("Download sla-breaches-"))).to_be_visible()
+    expect(page.locator("#export-progress")).to_contain_text("Ready: 1 row")
+    journey.check("export ready")
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("Download sla-breaches-")).click()
+    saved = tmp_path / "breaches.csv"
+    download.value.save_as(saved)
+    assert "Journey-Six" in saved.read_text() and "Backlog after the holiday." in saved.read_text()
     journey.assert_accessible()
 
 

@@ -1,0 +1,95 @@
+"""Exports as background jobs: start one, build it (the worker), forget old ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+from urllib.parse import urlencode
+
+from django.core.files import File
+from django.db import transaction
+from django.http import QueryDict
+
+from accounts import rules
+from caisi_portal import clock
+from caisi_portal.errors import NotPermitted, ValidationFailed
+
+from . import exports
+from .models import ExportJob
+
+log = logging.getLogger(__name__)
+
+KEEP_EXPORTS = dt.timedelta(days=7)
+MSG_UNKNOWN_EXPORT = "Choose one of the exports on this page."
+
+
+def export_start(*, actor, kind: str, params) -> ExportJob:
+    """Queue an export with these filters; the worker builds it and the page shows its progress."""
+    if not rules.is_administrator(actor):
+        raise NotPermitted("Only administrators export the office's records.")
+    if kind not in ExportJob.Kind.values:
+        raise ValidationFailed(MSG_UNKNOWN_EXPORT)
+    chosen = exports.kind(kind).filtered(params, actor)
+    if chosen.is_bound and not chosen.is_valid():
+        raise ValidationFailed("Check the filters.", details=chosen.errors)
+    query = urlencode([(name, params[name]) for name in chosen.form.fields if params.get(name)])
+    job = ExportJob.objects.create(kind=kind, query=query, requested_by=actor, requested_at=clock.now())
+
+    from .tasks import build_export
+
+    transaction.on_commit(lambda: build_export.delay(str(job.pk)))
+    return job
+
+
+def export_build(job_id) -> ExportJob | None:
+    """Write the job's CSV, reporting progress every 1,000 rows.
+
+    A job redelivered after its worker died starts again from the first row; a finished
+    job is left as it is, so a duplicate message does nothing.
+    """
+    job = ExportJob.objects.select_related("requested_by").filter(pk=job_id).first()
+    if job is None or job.finished:
+        return job
+    jobs = ExportJob.objects.filter(pk=job.pk)
+    jobs.update(status=ExportJob.Status.RUNNING, rows_done=0, error="")
+    try:
+        spec = exports.kind(job.kind)
+        rows = spec.filtered(QueryDict(job.query), job.requested_by).qs
+        total = rows.count()
+        jobs.update(rows_total=total)
+        with tempfile.TemporaryFile("w+b") as raw:
+            with open(raw.fileno(), "w", encoding="utf-8", newline="", closefd=False) as text:
+                written = exports.write_csv(
+                    text, spec.header, spec.rows(rows), on_progress=lambda n: jobs.update(rows_done=n)
+                )
+            raw.seek(0)
+            job.file.save(job.filename, File(raw), save=False)
+    except Exception as exc:
+        log.exception("export %s failed", job.pk)
+        jobs.update(
+            status=ExportJob.Status.FAILED,
+            finished_at=clock.now(),
+            error=f"The export could not be built ({exc.__class__.__name__}). Start it again; if it fails again, "
+            "tell the portal's operators.",
+        )
+    else:
+        jobs.update(
+            status=ExportJob.Status.DONE,
+            file=job.file.name,
+            rows_done=written,
+            rows_total=max(total, written),
+            finished_at=clock.now(),
+        )
+    job.refresh_from_db()
+    return job
+
+
+def exports_purge(now: dt.datetime) -> int:
+    """Delete exports (and their files) older than a week: they are copies, not records."""
+    old = list(ExportJob.objects.filter(requested_at__lt=now - KEEP_EXPORTS))
+    for job in old:
+        if job.file:
+            job.file.delete(save=False)
+    ExportJob.objects.filter(pk__in=[j.pk for j in old]).delete()
+    return len(old)
