@@ -105,7 +105,7 @@ def test_information_request_pauses_the_clock_and_the_page_shows_it(cast, journe
     journey.assert_accessible()
 
 
-def test_administrator_acknowledges_a_breach_and_exports_the_list(cast, journey, worker, tmp_path):
+def test_administrator_acknowledges_a_breach_and_exports_the_list(cast, journey, worker, tmp_path):  # noqa: F811
     s = cast.submission(State.INTAKE, model_name="Journey-Six")
     SlaBreach.objects.create(
         submission=s, kind=SlaKind.INTAKE_DECISION, due_at=s.submitted_at, detected_at=s.submitted_at
