@@ -154,8 +154,11 @@ def test_controller_runs_an_exercise_at_high_speed_and_downloads_the_aar(cast, j
     page.get_by_label("Jump to (simulated UTC)").fill(f"{exercise.sim_end():%Y-%m-%d %H:%M}")
     page.get_by_role("button", name="Jump").click()
     tick_running_exercises()  # what beat does every few seconds
-    page.reload()
-    expect(page.get_by_text("Ended", exact=False).first).to_be_visible()
+    # The status panel follows the exercise by itself (htmx, every 2 s) until it ends.
+    status = page.locator("#exercise-status")
+    expect(status).to_contain_text("Ended")
+    expect(status).to_contain_text("100% of the simulated time")
+    expect(status.get_by_role("progressbar")).to_have_attribute("value", "100")
     page.get_by_role("link", name="After-action report").click()
     expect(page.get_by_role("heading", name=re.compile("After-Action Report"))).to_be_visible()
     journey.check("after-action report")

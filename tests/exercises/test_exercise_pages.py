@@ -140,3 +140,25 @@ def test_who_may_see_an_exercise(cast, controller, client):
     assert client.get(reverse("exercises:list")).status_code == 404
     client.force_login(cast.developer)
     assert client.post(reverse("exercises:clock", args=[exercise.pk]), {"action": "start"}).status_code == 404
+
+
+def test_the_console_shows_how_far_a_fast_exercise_has_run(controller, client):
+    with time_machine.travel(WALL_START, tick=False) as traveller:
+        exercise = services.exercise_create(scenario=scenarios.by_slug("routine-review"), actor=controller).exercise
+        services.exercise_set_speed(exercise=exercise, actor=controller, speed=1440)
+        services.exercise_start(exercise=exercise, actor=controller)
+        client.force_login(controller)
+        url = reverse("exercises:console", args=[exercise.pk])
+        assert 'hx-get="' + url + '" hx-trigger="every 2s"' in client.get(url).content.decode()
+
+        traveller.shift(dt.timedelta(minutes=exercise.duration_days / 2))  # half the simulated span at 1440x
+        services.exercise_tick(Exercise.objects.get(pk=exercise.pk))
+        part = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+        assert part.lstrip().startswith('<div id="exercise-status"')
+        assert '<progress value="50" max="100"' in part
+        fired = exercise.injects.filter(fired_at__isnull=False).count()
+        assert f"injects delivered {fired} of {exercise.injects.count()}" in part and fired > 0
+
+        services.exercise_end(exercise=Exercise.objects.get(pk=exercise.pk), actor=controller)
+        ended = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+        assert '<progress value="100"' in ended and "hx-trigger" not in ended  # polling stops
