@@ -81,6 +81,20 @@ def describe_remaining(review_clock: ReviewClock, now: dt.datetime) -> str:
     return "; ".join(parts)
 
 
+def clock_cell(review_clock: ReviewClock | None, now: dt.datetime) -> tuple[str, str]:
+    """A list row's review clock in a few words, with no query of its own: (text, status)."""
+    if review_clock is None or review_clock.status == ReviewClock.Status.STOPPED:
+        return "—", ""
+    if review_clock.status == ReviewClock.Status.PAUSED:
+        return "paused: information owed", "paused"
+    if review_clock.status == ReviewClock.Status.ELAPSED:
+        return "window elapsed", "elapsed"
+    remaining = review_clock.deadline_at - now
+    if remaining <= dt.timedelta(0):
+        return "due now", "elapsed"
+    return f"{humanize(remaining)} left", "at-risk" if remaining <= dt.timedelta(days=7) else "running"
+
+
 def humanize(delta: dt.timedelta) -> str:
     seconds = max(int(delta.total_seconds()), 0)
     days, rest = divmod(seconds, 86400)

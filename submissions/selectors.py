@@ -9,7 +9,7 @@ from accounts.roles import Role, has_role
 from caisi_portal import clock
 
 from .models import OPEN_REVIEW_STATES, Agreement, InformationRequest, ModelSubmission, ReviewClock, SlaBreach, State
-from .review_clock import describe_remaining, humanize
+from .review_clock import clock_cell, describe_remaining, humanize
 
 
 def submission_list(user):
@@ -66,15 +66,29 @@ def submission_sections(user) -> dict[str, dict]:
             "title": "Determinations announced to trusted partners",
             "items": base,
             "empty": "Nothing has been announced to trusted partners yet.",
+            "hide_clock": True,  # the office's clock is not the partners' business
         }
     return sections
+
+
+def with_clocks(rows, now=None) -> list:
+    """The rows, each with `clock_cell` (text, status) from its review clock (select_related)."""
+    now = now or clock.now()
+    rows = list(rows)
+    for row in rows:
+        try:
+            review_clock = row.review_clock
+        except ReviewClock.DoesNotExist:
+            review_clock = None
+        row.clock_cell = clock_cell(review_clock, now)
+    return rows
 
 
 def home_sections(user) -> list[dict]:
     """Each section's newest rows, and its size when there is more than the page shows."""
     out = []
     for key, section in submission_sections(user).items():
-        rows = list(section["items"][: HOME_ROWS + 1])
+        rows = with_clocks(section["items"].select_related("review_clock")[: HOME_ROWS + 1])
         more = len(rows) > HOME_ROWS
         out.append(
             {

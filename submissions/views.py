@@ -50,7 +50,8 @@ def submission_list(request):
     items = sections[key]["items"]
     if query:
         items = items.filter(model_name__icontains=query)
-    page = Paginator(items, 50).get_page(request.GET.get("page"))
+    page = Paginator(items.select_related("review_clock"), 50).get_page(request.GET.get("page"))
+    page.object_list = selectors.with_clocks(page.object_list)
     return render(request, "submissions/list.html", {"section": sections[key], "key": key, "q": query, "page": page})
 
 

@@ -233,3 +233,19 @@ def test_an_upload_in_place_answers_for_htmx(cast, client):
     assert bad.status_code == 422
     body = bad.content.decode()
     assert body.lstrip().startswith("<form") and 'class="upload-progress"' in body and "This field is required" in body
+
+
+def test_lists_show_each_open_review_clock_and_partners_see_none(cast, client):
+    cast.submission(State.INTAKE, model_name="Running-One")
+    cast.submission(State.INFORMATION_REQUESTED, model_name="Paused-One")
+    cast.submission(State.CLEARED, model_name="Done-One")
+    client.force_login(cast.admin)
+    home = client.get(reverse("home")).content.decode()
+    assert '<th scope="col">Review clock</th>' in home
+    assert '<td class="clock-cell running">29 days 23 hours left</td>' in home
+    assert '<td class="clock-cell paused">paused: information owed</td>' in home
+    listed = client.get(reverse("submissions:list"), {"section": "open"}).content.decode()
+    assert "29 days 23 hours left" in listed
+    client.force_login(cast.partner)
+    partner_home = client.get(reverse("home")).content.decode()
+    assert "Done-One" in partner_home and "Review clock" not in partner_home
