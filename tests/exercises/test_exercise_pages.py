@@ -162,3 +162,16 @@ def test_the_console_shows_how_far_a_fast_exercise_has_run(controller, client):
         services.exercise_end(exercise=Exercise.objects.get(pk=exercise.pk), actor=controller)
         ended = client.get(url, HTTP_HX_REQUEST="true").content.decode()
         assert '<progress value="100"' in ended and "hx-trigger" not in ended  # polling stops
+
+
+def test_home_leads_controllers_to_their_exercises_and_tells_trainees_how_to_join(cast, controller, client):
+    client.force_login(controller)
+    empty = client.get(reverse("home")).content.decode()
+    assert "Your training exercises" in empty and "You run no exercise yet." in empty
+    exercise = services.exercise_create(scenario=scenarios.by_slug("routine-review"), actor=controller).exercise
+    home = client.get(reverse("home")).content.decode()
+    assert exercise.name in home and exercise.get_absolute_url() in home and "Start an exercise" in home
+
+    client.force_login(cast.trainee)
+    trainee_home = client.get(reverse("home")).content.decode()
+    assert "sign-in sheet" in trainee_home and "Your training exercises" not in trainee_home
