@@ -289,3 +289,23 @@ def test_the_portal_works_with_the_keyboard_alone(cast, journey):
     expect(page.get_by_role("heading", level=1)).to_contain_text("Keyboard-Only")
     journey.check("draft saved with the keyboard")
     journey.assert_accessible()
+
+
+def test_an_action_refused_in_place_says_so_rather_than_failing_silently(cast, journey):
+    from reviews.models import Assignment
+
+    s = cast.submission(State.EVALUATION, model_name="Journey-Refused")
+    page = journey.sign_in(cast.reviewer)
+    journey.go(f"/submissions/{s.pk}/")
+    page.get_by_text("Record a result").click()
+    results = page.locator("form", has=page.get_by_role("button", name="Record result"))
+    results.get_by_label("Domain").select_option(index=1)
+    results.get_by_label("Score").fill("0.2")
+    results.get_by_label("Threshold").fill("0.5")
+    Assignment.objects.filter(submission=s, reviewer=cast.reviewer).delete()  # taken off meanwhile
+    results.get_by_role("button", name="Record result").click()
+    expect(page.get_by_role("alert")).to_contain_text("You may no longer do this here")
+    expect(results.get_by_role("button", name="Record result")).to_be_enabled()  # not stuck busy
+    journey.check("refused in place")
+    assert not s.results.exists()
+    journey.assert_accessible()
