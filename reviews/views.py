@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST, require_safe
 from caisi_portal.errors import ApplicationError
 from caisi_portal.web import add_service_error, refuse_if_not_permitted
 from submissions.models import ModelSubmission
+from submissions.selectors import clock_summary
 from submissions.views import submission_page
 
 from . import services
@@ -43,7 +44,8 @@ def _handle(request, submission, form, call, success, title, page_form=None):
         status = 400
     if page_form and request.headers.get("HX-Request"):
         return submission_page(request, submission, status=422, **{page_form: form})
-    return render(request, "reviews/form.html", {"submission": submission, "form": form, "title": title}, status=status)
+    context = {"submission": submission, "form": form, "title": title, **clock_summary(submission, request.user)}
+    return render(request, "reviews/form.html", context, status=status)
 
 
 @login_required

@@ -110,6 +110,16 @@ def state_counts(user) -> list[tuple[str, str, int]]:
     return [(state.value, state.label, counted[state.value]) for state in State if state.value in counted]
 
 
+def clock_summary(submission, user) -> dict:
+    """The review clock and its state in words, for the developer and the office (not partners)."""
+    if not (rules.is_developer_of(user, submission.organization_id) or rules.is_office_staff(user)):
+        return {}
+    review_clock = ReviewClock.objects.filter(submission=submission).prefetch_related("pauses").first()
+    if review_clock is None:
+        return {}
+    return {"review_clock": review_clock, "clock_text": describe_remaining(review_clock, clock.now())}
+
+
 def submission_detail_context(submission, user) -> dict:
     """Everything the submission page shows this user, and nothing more."""
     from reviews.models import Determination, Finding
@@ -148,11 +158,10 @@ def submission_detail_context(submission, user) -> dict:
         )
     # Outside the office, only an issued determination, and only its released summary.
     context["issued_determination"] = determination if determination and determination.issued_at else None
-    review_clock = ReviewClock.objects.filter(submission=submission).prefetch_related("pauses").first()
-    if review_clock and (developer_view or rules.is_office_staff(user)):
+    context.update(clock_summary(submission, user))
+    review_clock = context.get("review_clock")
+    if review_clock:
         now = clock.now()
-        context["review_clock"] = review_clock
-        context["clock_text"] = describe_remaining(review_clock, now)
         context["clock_pauses"] = [(p, humanize(p.duration(now))) for p in review_clock.pauses.all()]
         if office_view:
             context["breaches"] = SlaBreach.objects.filter(submission=submission).select_related("acknowledged_by")

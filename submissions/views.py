@@ -189,6 +189,7 @@ def submission_action(request, pk, name):
             "name": name,
             "label": services.transition_label(name),
             "blockers": blockers,
+            **selectors.clock_summary(submission, request.user),
         },
         status=status,
     )
@@ -244,7 +245,12 @@ def artifact_upload(request, pk):
         return render(
             request, "submissions/_artifact_upload_form.html", {"submission": submission, "form": form}, status=422
         )
-    return render(request, "submissions/artifact_form.html", {"submission": submission, "form": form}, status=status)
+    return render(
+        request,
+        "submissions/artifact_form.html",
+        {"submission": submission, "form": form, **selectors.clock_summary(submission, request.user)},
+        status=status,
+    )
 
 
 @login_required

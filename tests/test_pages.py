@@ -249,3 +249,12 @@ def test_lists_show_each_open_review_clock_and_partners_see_none(cast, client):
     client.force_login(cast.partner)
     partner_home = client.get(reverse("home")).content.decode()
     assert "Done-One" in partner_home and "Review clock" not in partner_home
+
+
+def test_the_forms_about_a_submission_show_its_state_and_clock(cast, client):
+    s = cast.submission(State.INTAKE)
+    client.force_login(cast.admin)
+    action = client.get(reverse("submissions:action", args=[s.pk, "request_information"])).content.decode()
+    assert 'class="badge state-intake"' in action and "Review clock: <strong>" in action
+    refused = client.post(reverse("reviews:assign", args=[s.pk]), {"reviewer": "", "role": "lead"})
+    assert refused.status_code == 400 and "Review clock: <strong>" in refused.content.decode()
