@@ -76,7 +76,8 @@ def describe_remaining(review_clock: ReviewClock, now: dt.datetime) -> str:
         parts.append(f"{humanize(remaining)} left" if remaining > dt.timedelta(0) else "due now")
         if open_pause:
             parts.append(f"paused since {open_pause.started_at:%Y-%m-%d %H:%M} UTC ({open_pause.reason})")
-    if total_paused > dt.timedelta(0):
+    # "In all" says something only when an earlier pause adds to the one under way.
+    if total_paused > dt.timedelta(0) and (open_pause is None or review_clock.paused_total > dt.timedelta(0)):
         parts.append(f"paused {humanize(total_paused)} in all for information")
     return "; ".join(parts)
 

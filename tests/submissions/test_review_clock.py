@@ -56,7 +56,7 @@ def test_pause_and_resume_move_the_deadline_and_explain_it(cast, traveller):
     # While paused, the time left stands still at what it was when the pause began.
     assert c.remaining(review_clock.clock.now()) == 25 * DAY
     text = review_clock.describe_remaining(c, review_clock.clock.now())
-    assert text.startswith("25 days left; paused since 2026-07-06 09:00 UTC")
+    assert text == "25 days left; paused since 2026-07-06 09:00 UTC (information requested from the developer)"
     move(s, "answer_information_request", cast.developer)
     c.refresh_from_db()
     assert c.status == "running" and c.paused_total == 3 * DAY + dt.timedelta(hours=4)
