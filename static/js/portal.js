@@ -54,3 +54,17 @@ document.addEventListener("htmx:responseError", (event) => {
 document.addEventListener("htmx:sendError", () => {
   sayInMessages("The portal could not be reached; nothing was sent. Check your connection and try again.");
 });
+
+// After a section is replaced in place, keyboard focus would fall back to the top of the
+// page: put it on the section's heading instead, so the person carries on where they were.
+document.addEventListener("htmx:afterSettle", (event) => {
+  if (document.activeElement && document.activeElement !== document.body) return;
+  const config = event.detail.requestConfig;
+  const selector = config && config.elt && config.elt.getAttribute("hx-target");
+  if (!selector || !selector.startsWith("#")) return;
+  const section = document.querySelector(selector);
+  const heading = section && section.querySelector("h2, h3");
+  if (!heading) return;
+  heading.setAttribute("tabindex", "-1");
+  heading.focus();
+});

@@ -186,6 +186,8 @@ def test_reviewers_record_results_and_a_high_finding_a_second_concurs_and_the_le
         # htmx: the plan's row fills in place, with the message and the timeline.
         expect(page.locator("#results tr", has_text=str(item.domain))).to_contain_text("0.200")
         expect(page.get_by_text("Result recorded.")).to_be_visible()
+        # Focus stays in the section (its heading), not back at the top of the page.
+        expect(page.locator("#results h2")).to_be_focused()
     expect(page.locator("#timeline")).to_contain_text("Result recorded")
     page.get_by_text("Record a finding").click()
     finding = page.locator("form", has=page.get_by_role("button", name="Record finding"))
