@@ -40,6 +40,8 @@ def _tour(journey, passwords, username, pages):
             journey.go(path)
         expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
         journey.check(f"{username} {label}")
+        # Whatever the screen, the page itself never scrolls sideways (wide tables scroll in their card).
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), label
 
 
 def test_each_role_sees_its_home_the_submission_page_and_the_dashboard(demo, journey):
@@ -85,6 +87,15 @@ def test_each_role_sees_its_home_the_submission_page_and_the_dashboard(demo, jou
         [("home", None, "Welcome, Frank"), ("exercises", "/exercises/", "Training exercises")],
     )
     _tour(journey, passwords, "trainee.gail", [("home", None, "Welcome, Gail")])
+    # A phone: the same pages reflow (no sideways scrolling of the page itself).
+    journey.page.set_viewport_size({"width": 390, "height": 844})
+    _tour(
+        journey,
+        passwords,
+        "dev.google",
+        [("phone home", None, "Welcome, Grace"), ("phone submission", gemini.get_absolute_url(), "Gemini-Sim")],
+    )
+    journey.page.set_viewport_size({"width": 1280, "height": 900})
     journey.page.context.clear_cookies()
     journey.go("/register/")
     journey.check("public register")
