@@ -53,7 +53,7 @@ test: $(DEV_STAMP) $(CHROMIUM) $(AXE)
 	$(BIN)/python -m pytest --ignore=tests/browser $(PYTEST_ARGS)
 	$(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
 
-APPS := accounts api caisi_portal dashboard partners register reviews submissions
+APPS := accounts api caisi_portal dashboard exercises partners register reviews submissions
 
 # Style, then the supply chain: known vulnerabilities in the pinned runtime (pip-audit asks
 # PyPI) and no high-severity finding in our own code (bandit).
