@@ -26,6 +26,8 @@ class ExportJob(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     # The filters as a query string: the same filters the direct CSV links take.
     query = models.TextField(blank=True)
+    # The same filters in words, as they read when the export was asked for.
+    filters = models.TextField(blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exports")
     requested_at = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
@@ -53,12 +55,6 @@ class ExportJob(models.Model):
         if not self.rows_total:
             return 0
         return min(99, self.rows_done * 100 // self.rows_total)
-
-    @property
-    def filters(self) -> str:
-        from .exports import kind
-
-        return kind(self.kind).describe(self.query)
 
     @property
     def filename(self) -> str:

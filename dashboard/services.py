@@ -34,7 +34,13 @@ def export_start(*, actor, kind: str, params) -> ExportJob:
     if chosen.is_bound and not chosen.is_valid():
         raise ValidationFailed("Check the filters.", details=chosen.errors)
     query = urlencode([(name, params[name]) for name in chosen.form.fields if params.get(name)])
-    job = ExportJob.objects.create(kind=kind, query=query, requested_by=actor, requested_at=clock.now())
+    job = ExportJob.objects.create(
+        kind=kind,
+        query=query,
+        filters=exports.kind(kind).describe(query),
+        requested_by=actor,
+        requested_at=clock.now(),
+    )
 
     from .tasks import build_export
 

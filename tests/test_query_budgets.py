@@ -69,3 +69,16 @@ def test_the_list_page_pages_and_searches(cast, client, django_assert_max_num_qu
     found = client.get(reverse("submissions:list") + "?section=organization&q=needle").content.decode()
     assert "Needle" in found and "Bulk-1 " not in found
     assert client.get(reverse("submissions:list") + "?section=open").status_code == 404
+
+
+def test_the_exports_page_does_not_grow_with_exports(cast, client, django_assert_max_num_queries):
+    from dashboard import services
+
+    client.force_login(cast.admin)
+    services.export_start(actor=cast.admin, kind="submissions", params={"organization": cast.lab.pk})
+    baseline = queries_for(client, reverse("dashboard:reports"))
+    for _ in range(12):
+        services.export_start(actor=cast.admin, kind="breaches", params={"organization": cast.lab.pk})
+    with django_assert_max_num_queries(baseline):
+        page = client.get(reverse("dashboard:reports")).content.decode()
+    assert page.count("Organization: Lab Alpha") == 10  # the ten most recent
