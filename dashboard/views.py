@@ -129,13 +129,9 @@ def export_determinations(request):
 
 
 def _reports_page(request, *, status=200, refused=None):
-    kinds = [
-        ("submissions", "Submissions", reverse("dashboard:export_submissions")),
-        ("determinations", "Determinations", reverse("dashboard:export_determinations")),
-        ("breaches", "SLA breaches", reverse("dashboard:export_breaches")),
-    ]
     forms = []
-    for kind, title, direct in kinds:
+    for kind, title in ExportJob.Kind.choices:
+        direct = reverse(f"dashboard:export_{kind}")
         bound = refused and refused[0] == kind
         chosen = exports.kind(kind).filtered(request.POST if bound else None, request.user)
         chosen.form.auto_id = f"{kind}-%s"  # three forms on one page: ids stay unique
