@@ -2,7 +2,8 @@
 
 Each journey signs people in through the real pages (with their authenticator code where
 the role needs one), saves screenshots of the pages that matter under var/screenshots/,
-and checks every page it visits with axe-core (no serious or critical violation).
+and checks every page it visits with axe-core: no violation of any impact (the issue asks for
+no serious or critical one; the pages are clean of the minor ones too, and stay so).
 """
 
 from __future__ import annotations
@@ -92,16 +93,15 @@ class Journey:
         return page
 
     def check(self, label):
-        """Screenshot the page and run axe-core on it; serious or critical findings fail."""
+        """Screenshot the page and run axe-core on it; any violation fails."""
         self.shots += 1
         slug = label.lower().replace(" ", "-").replace("/", "-")
         self.page.screenshot(path=str(SCREENSHOTS / f"{self.name}-{self.shots:02d}-{slug}.png"), full_page=True)
         self.page.add_script_tag(path=str(AXE))
         result = self.page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
         for v in result["violations"]:
-            if v["impact"] in ("serious", "critical"):
-                targets = [n["target"] for n in v["nodes"]][:3]
-                self.problems.append(f"{label}: {v['id']} ({v['impact']}): {v['help']} at {json.dumps(targets)}")
+            targets = [n["target"] for n in v["nodes"]][:3]
+            self.problems.append(f"{label}: {v['id']} ({v['impact']}): {v['help']} at {json.dumps(targets)}")
 
     def assert_accessible(self):
         assert not self.problems, "\n".join(self.problems)
