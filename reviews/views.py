@@ -102,7 +102,7 @@ def record_finding(request, pk):
 @require_POST
 def propose_flag(request, pk):
     submission = _submission(request, pk)
-    form = ProposeFlagForm(request.POST)
+    form = ProposeFlagForm(request.POST, auto_id="propose-%s")
     return _handle(
         request,
         submission,
@@ -110,6 +110,7 @@ def propose_flag(request, pk):
         lambda d: services.determination_propose_flag(submission=submission, actor=request.user, **d),
         "Flag proposed. A second reviewer must concur before you can issue it.",
         "Propose to flag",
+        page_form="propose_form",
     )
 
 

@@ -202,10 +202,12 @@ def test_reviewers_record_results_and_a_high_finding_a_second_concurs_and_the_le
 
     page = journey.sign_in(cast.lead)
     journey.go(f"/submissions/{s.pk}/")
+    page.evaluate("window.stillTheSamePage = true")
     page.get_by_text("Propose to flag (two-person rule)").click()
     page.get_by_label("Rationale").fill("Meaningful cyber uplift.")
     page.get_by_role("button", name="Propose flag").click()
     expect(page.get_by_text("Waiting for a second reviewer's concurrence.")).to_be_visible()
+    assert page.evaluate("window.stillTheSamePage") is True  # proposed in place
 
     page = journey.sign_in(cast.low_reviewer)
     journey.go(f"/submissions/{s.pk}/")

@@ -103,3 +103,21 @@ def test_someone_without_the_right_gets_no_page_in_place(cast, client):
     )
     assert refused.status_code == 403
     assert "Evaluation plan and results" not in refused.content.decode()
+
+
+def test_a_flag_proposed_in_place_shows_the_proposal_and_a_missing_rationale_is_refused(cast, client):
+    s = cast.submission(State.EVALUATION)
+    client.force_login(cast.lead)
+    url = reverse("reviews:propose_flag", args=[s.pk])
+
+    bad = client.post(url, {"rationale": ""}, **HX)
+    assert bad.status_code == 422
+    html = bad.content.decode()
+    determination = html[html.index('<div id="determination">') : html.index('id="timeline"')]
+    assert "<details open>" in determination and "This field is required." in determination
+
+    done = client.post(url, {"rationale": "Meaningful uplift."}, **HX)
+    assert done.status_code == 302
+    page = client.get(done["Location"]).content.decode()
+    determination = page[page.index('<div id="determination">') : page.index('id="timeline"')]
+    assert "Proposed determination: Flagged" in determination and "Meaningful uplift." in determination
