@@ -68,7 +68,11 @@ def describe_remaining(review_clock: ReviewClock, now: dt.datetime) -> str:
     parts = []
     status = review_clock.status
     if status == ReviewClock.Status.STOPPED:
-        parts.append("stopped")
+        if review_clock.stopped_at:
+            left = humanize(review_clock.remaining(now))
+            parts.append(f"stopped {review_clock.stopped_at:%Y-%m-%d %H:%M} UTC with {left} of the window left")
+        else:
+            parts.append("stopped")
     elif status == ReviewClock.Status.ELAPSED:
         parts.append("the review window has elapsed")
     else:

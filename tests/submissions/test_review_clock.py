@@ -257,3 +257,20 @@ def test_sweep_queries_do_not_grow_with_open_clocks(cast, traveller, django_asse
     traveller.move_to(START + DAY)
     with django_assert_max_num_queries(6):
         review_clock.sweep()
+
+
+def test_a_stopped_clock_says_when_and_how_much_of_the_window_was_left(cast, traveller):
+    s = cast.submission(State.EVALUATION)
+    traveller.move_to(START + 12 * DAY)
+    s = cast_clear(cast, s)
+    c = clock_of(s)
+    text = review_clock.describe_remaining(c, review_clock.clock.now())
+    assert c.status == "stopped"
+    assert text == f"stopped {START + 12 * DAY:%Y-%m-%d %H:%M} UTC with 18 days of the window left"
+
+
+def cast_clear(cast, s):
+    from tests.factories import record_all_results
+
+    record_all_results(s, cast.reviewer)
+    return move(s, "clear", cast.lead, partner_summary="Cleared.")
