@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import datetime as dt
 import os
 import signal
 import socket
@@ -90,28 +89,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     parser.add_argument("--reuse", action="store_true", help="keep the database a previous run filled")
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        sys.exit("Set DATABASE_URL to a PostgreSQL database whose name contains 'bench'.")
-    from bench.clock_sweep import recreate_database
+    from bench.scratch_db import portfolio_database
 
-    if not args.reuse:
-        recreate_database(url)
+    portfolio_database(args.submissions, reuse=args.reuse)
     import django
 
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    from bench.portfolio import build_portfolio
     from submissions.models import ModelSubmission
 
-    if not args.reuse:
-        started = time.perf_counter()
-        build_portfolio(args.submissions, now=dt.datetime.now(dt.UTC), batch=10_000)
-        with django.db.connection.cursor() as cur:
-            cur.execute("ANALYZE")
-        print(f"Filled {args.submissions:,} submissions in {time.perf_counter() - started:.0f} s.")
     print(f"{ModelSubmission.objects.count():,} submissions in the database.")
     cookie = admin_session_cookie()
     django.db.connections.close_all()

@@ -54,36 +54,20 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=100_000)
     parser.add_argument("--reuse", action="store_true", help="keep the database a previous run filled")
     args = parser.parse_args()
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        sys.exit("Set DATABASE_URL to a PostgreSQL database whose name contains 'bench'.")
-    from bench.clock_sweep import recreate_database
+    from bench.scratch_db import portfolio_database
 
-    if not args.reuse:
-        recreate_database(url)
-    import django
-
-    django.setup()
+    portfolio_database(args.submissions, reuse=args.reuse)
     from django.contrib.auth.models import Group
-    from django.core.management import call_command
     from django.db import connection
     from django.test import RequestFactory
 
-    call_command("migrate", verbosity=0)
     from accounts.models import User
     from accounts.roles import Role
-    from bench.portfolio import build_portfolio
     from dashboard import services
     from dashboard.models import ExportJob
     from dashboard.views import export_submissions
     from submissions.models import ModelSubmission
 
-    if not args.reuse:
-        started = time.perf_counter()
-        build_portfolio(args.submissions, now=dt.datetime.now(dt.UTC), batch=10_000)
-        with connection.cursor() as cur:
-            cur.execute("ANALYZE")
-        print(f"Filled {args.submissions:,} submissions in {time.perf_counter() - started:.0f} s.")
     admin, _ = User.objects.get_or_create(username="bench.admin", defaults={"clearance": 2})
     admin.groups.add(Group.objects.get(name=Role.ADMINISTRATOR))
     rows = ModelSubmission.objects.visible_to(admin).filter(is_exercise=False).count()
