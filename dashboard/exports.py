@@ -7,8 +7,14 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.http import StreamingHttpResponse
+from django.http import QueryDict, StreamingHttpResponse
 from icalendar import Calendar, Event
+
+from reviews.models import Determination
+from submissions.models import ModelSubmission, ReleaseChannel, SlaBreach, SlaKind, State
+
+from .filters import BreachFilter, DeterminationFilter, SubmissionFilter
+from .selectors import live
 
 
 class _Echo:
@@ -50,8 +56,6 @@ def _labels(choices) -> dict:
 
 
 def submissions_rows(qs):
-    from submissions.models import ReleaseChannel, State
-
     channel, state = _labels(ReleaseChannel.choices), _labels(State.choices)
     columns = ("pk", "organization__name", "model_name", "model_version", "release_channel", "state")
     dates = ("submitted_at", "planned_release_date", "released_at")
@@ -73,8 +77,6 @@ SUBMISSIONS_HEADER = [
 
 
 def breach_rows(qs):
-    from submissions.models import SlaKind
-
     kind = _labels(SlaKind.choices)
     columns = (
         "pk",
@@ -107,8 +109,6 @@ BREACHES_HEADER = [
 
 
 def determination_rows(qs):
-    from reviews.models import Determination
-
     outcome = _labels(Determination.Outcome.choices)
     columns = (
         "submission_id",
@@ -173,8 +173,6 @@ class ExportKind:
 
     def describe(self, query: str) -> str:
         """The filters of a stored query in words: "State: Intake; Organization: Lab Alpha"."""
-        from django.http import QueryDict
-
         form = self.filter_class(QueryDict(query), queryset=None, request=None).form
         parts = []
         for name, value in QueryDict(query).items():
@@ -188,43 +186,28 @@ class ExportKind:
 
 
 def _submissions(user):
-    from submissions.models import ModelSubmission
-
     return ModelSubmission.objects.visible_to(user).filter(is_exercise=False).order_by("pk")
 
 
 def _determinations(user):
-    from reviews.models import Determination
-
-    from .selectors import live
-
     return live(Determination.objects.filter(issued_at__isnull=False)).order_by("issued_at")
 
 
 def _breaches(user):
-    from submissions.models import SlaBreach
-
-    from .selectors import live
-
     return live(SlaBreach.objects.all()).order_by("-detected_at", "-pk")
 
 
-def _kinds():
-    from .filters import BreachFilter, DeterminationFilter, SubmissionFilter
-
-    return {
-        "submissions": ExportKind(
-            "submissions.csv", SubmissionFilter, SUBMISSIONS_HEADER, submissions_rows, _submissions
-        ),
-        "determinations": ExportKind(
-            "determinations.csv", DeterminationFilter, DETERMINATIONS_HEADER, determination_rows, _determinations
-        ),
-        "breaches": ExportKind("sla-breaches.csv", BreachFilter, BREACHES_HEADER, breach_rows, _breaches),
-    }
+KINDS = {
+    "submissions": ExportKind("submissions.csv", SubmissionFilter, SUBMISSIONS_HEADER, submissions_rows, _submissions),
+    "determinations": ExportKind(
+        "determinations.csv", DeterminationFilter, DETERMINATIONS_HEADER, determination_rows, _determinations
+    ),
+    "breaches": ExportKind("sla-breaches.csv", BreachFilter, BREACHES_HEADER, breach_rows, _breaches),
+}
 
 
 def kind(name: str) -> ExportKind:
-    return _kinds()[name]
+    return KINDS[name]
 
 
 def write_csv(out, header, rows, on_progress=None, every=1000):

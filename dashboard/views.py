@@ -19,7 +19,6 @@ from submissions.models import OPEN_REVIEW_STATES, ModelSubmission, ReviewClock,
 from submissions.review_clock import breach_acknowledge, humanize
 
 from . import exports, selectors, services
-from .filters import BreachFilter
 from .models import ExportJob
 
 
@@ -58,8 +57,8 @@ def dashboard(request):
 
 
 def _breaches(request):
-    qs = selectors.live(SlaBreach.objects.all()).order_by("-detected_at", "-pk")
-    return BreachFilter(request.GET or None, queryset=qs, request=request)
+    # The list and its export are the same rows.
+    return exports.kind("breaches").filtered(request.GET, request.user)
 
 
 @login_required

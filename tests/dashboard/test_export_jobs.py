@@ -1,6 +1,7 @@
 """Exports built in the background with their progress shown, and downloaded by whoever asked."""
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 
@@ -114,7 +115,7 @@ def test_a_failed_export_says_so_and_a_repeated_message_changes_nothing(cast, cl
         raise OSError("disk full")
         yield  # pragma: no cover
 
-    monkeypatch.setattr(exports, "submissions_rows", broken)
+    monkeypatch.setitem(exports.KINDS, "submissions", dataclasses.replace(exports.KINDS["submissions"], rows=broken))
     services.export_build(job.pk)
     job.refresh_from_db()
     assert job.status == "failed" and "could not be built (OSError)" in job.error
