@@ -103,6 +103,19 @@ def home_sections(user) -> list[dict]:
     return out
 
 
+def exercise_home(user) -> dict:
+    """Controllers and evaluators find their exercises on their home page; trainees, how to join one."""
+    from exercises import services as exercise_services
+
+    if rules.is_administrator(user) or user.exercise_id:
+        return {}
+    may_start = exercise_services.may_create(user)
+    exercises = exercise_services.exercises_for(user).distinct()[:10]
+    if not may_start and not exercises:
+        return {"trainee": rules.has_role(user, Role.TRAINEE)}
+    return {"exercises": exercises, "may_start_exercise": may_start}
+
+
 def state_counts(user) -> list[tuple[str, str, int]]:
     """(state, label, count) for each state that has submissions, in the workflow's order."""
     rows = submission_list(user).values("state").annotate(n=Count("pk"))

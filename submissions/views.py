@@ -8,7 +8,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts import rules
-from accounts.roles import Role
 from caisi_portal import clock
 from caisi_portal.errors import ApplicationError
 from caisi_portal.web import add_service_error, refuse_if_not_permitted
@@ -24,19 +23,6 @@ def _visible_submission(request, pk) -> ModelSubmission:
     return get_object_or_404(ModelSubmission.objects.visible_to(request.user).select_related("organization"), pk=pk)
 
 
-def _exercise_home(user) -> dict:
-    """Controllers and evaluators find their exercises on their home page; trainees, how to join one."""
-    from exercises import services as exercise_services
-
-    if rules.is_administrator(user) or user.exercise_id:
-        return {}
-    may_start = exercise_services.may_create(user)
-    exercises = exercise_services.exercises_for(user).distinct()[:10]
-    if not may_start and not exercises:
-        return {"trainee": rules.has_role(user, Role.TRAINEE)}
-    return {"exercises": exercises, "may_start_exercise": may_start}
-
-
 @login_required
 @require_safe
 def home(request):
@@ -47,7 +33,7 @@ def home(request):
             "sections": selectors.home_sections(request.user),
             "counts": selectors.state_counts(request.user) if rules.is_administrator(request.user) else None,
             "may_create": rules.may_create_submission(request.user),
-            **_exercise_home(request.user),
+            **selectors.exercise_home(request.user),
         },
     )
 
