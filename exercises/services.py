@@ -410,3 +410,24 @@ def player_password_reset(*, exercise: Exercise, actor, player) -> str:
     player.set_password(password)
     player.save(update_fields=["password"])
     return password
+
+
+def exercise_progress(exercise) -> dict:
+    """Where the exercise stands: simulated time, how far through, injects delivered."""
+    sim_now = exercise.simulated_now()
+    span = (exercise.sim_end() - exercise.sim_start).total_seconds()
+    done = (min(sim_now, exercise.sim_end()) - exercise.sim_start).total_seconds()
+    injects = list(exercise.injects.order_by("due_at", "number").only("number", "subject", "due_at", "fired_at"))
+    waiting = [i for i in injects if i.fired_at is None]
+    if exercise.status == Exercise.Status.ENDED:
+        percent = 100  # ended early by a controller: finished all the same
+    else:
+        percent = max(0, min(100, int(done * 100 / span))) if span else 0
+    return {
+        "ex": exercise,
+        "sim_now": sim_now,
+        "percent": percent,
+        "injects_total": len(injects),
+        "injects_fired": len(injects) - len(waiting),
+        "next_inject": waiting[0] if waiting else None,
+    }

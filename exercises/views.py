@@ -73,7 +73,7 @@ def exercise_start(request):
 @require_safe
 def console(request, pk):
     exercise = _exercise(request, pk)
-    status = _console_status(exercise)
+    status = services.exercise_progress(exercise)
     if request.headers.get("HX-Request"):
         # The status panel alone: htmx asks every 2 s while the exercise runs.
         return render(request, "exercises/_console_status.html", status)
@@ -90,23 +90,6 @@ def console(request, pk):
             "observations": exercise.observations.select_related("objective", "evaluator"),
         },
     )
-
-
-def _console_status(exercise) -> dict:
-    """Where the exercise stands: simulated time, how far through, injects delivered."""
-    sim_now = exercise.simulated_now()
-    span = (exercise.sim_end() - exercise.sim_start).total_seconds()
-    done = (min(sim_now, exercise.sim_end()) - exercise.sim_start).total_seconds()
-    injects = list(exercise.injects.order_by("due_at", "number").only("number", "subject", "due_at", "fired_at"))
-    waiting = [i for i in injects if i.fired_at is None]
-    return {
-        "ex": exercise,
-        "sim_now": sim_now,
-        "percent": 100 if exercise.status == "ended" else max(0, min(100, int(done * 100 / span))) if span else 0,
-        "injects_total": len(injects),
-        "injects_fired": len(injects) - len(waiting),
-        "next_inject": waiting[0] if waiting else None,
-    }
 
 
 @login_required
