@@ -1,9 +1,10 @@
-from .roles import Role, user_roles
+from . import rules
 
 
 def roles(request):
-    """Expose the user's roles to templates for navigation (never for access decisions)."""
-    from django.conf import settings
+    """The menu's entries for this person, each decided by a rule in accounts.rules.
 
-    held = user_roles(request.user)
-    return {"user_roles": held, "Role": Role, "demo_receiver": settings.DEMO_WEBHOOK_RECEIVER}
+    Templates read `nav.<entry>` flags, never role names: the page and the rule it links to
+    cannot disagree.
+    """
+    return {"nav": rules.navigation(request.user)}

@@ -6,6 +6,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from . import rules
 from .two_factor import confirmed_device, second_factor_required
 
 # Pages a person must reach before the code is entered, and pages with no session at all.
@@ -22,6 +23,31 @@ EXEMPT_URL_NAMES = {
     "api-schema",
     "api-docs",
 }
+
+
+class PlaySurface:
+    """Closed by default: an exercise player reaches only the URLs the policy lists.
+
+    It runs for every resolved view (the API and the Django admin included), so a URL added
+    later is closed to players until someone adds it to `rules.PLAY_SURFACE` on purpose.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        if rules.may_reach(request.user, match.view_name if match else None):
+            return None
+        if request.path.startswith("/api/"):
+            body = {"error": {"code": "not_found", "message": rules.MSG_OFF_SURFACE, "details": {}}}
+            return JsonResponse(body, status=404)
+        from django.shortcuts import render
+
+        return render(request, "404.html", {"reason": rules.MSG_OFF_SURFACE}, status=404)
 
 
 class RequireSecondFactor:

@@ -50,6 +50,10 @@ class User(AbstractUser):
         related_name="players",
         help_text="The training exercise this belongs to; empty for live data.",
     )
+    # Sign-in-sheet passwords are printed and handed round: they stop working at this time.
+    password_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="When this account's password stops working; empty: never (live accounts)."
+    )
 
     def __str__(self):
         return self.get_full_name() or self.username

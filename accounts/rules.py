@@ -1,9 +1,18 @@
 """Who may see and do what: the one place that decides.
 
-Every page, export and (later) API endpoint scopes its data through the ``scope_*``
+Every page, export, feed and API endpoint scopes its data through the ``scope_*``
 functions (reached as ``Model.objects.visible_to(user)``) and asks the ``may_*``
 predicates before acting. Another organization's object is simply not in scope, so
 callers answer "not found" rather than "forbidden".
+
+Every rule answers for a person *in a world*. A world is the live office (``LIVE``) or
+one training exercise (its id). A person belongs to one world (``User.exercise``); so
+does every row. A rule never answers on a role alone: an exercise player who plays an
+administrator is an administrator of that exercise and of nothing else, and a live
+administrator is an administrator of live data and of no exercise (the exercise's
+controllers see it through its console). On top of that, the pages and operations a
+player may reach at all are listed in ``PLAY_SURFACE``: anything not listed there,
+including every URL added later, is closed to players until someone opens it on purpose.
 """
 
 from __future__ import annotations
@@ -14,20 +23,136 @@ from .roles import Role, has_role
 
 OFFICE_ROLES = (Role.ADMINISTRATOR, Role.LEAD_REVIEWER, Role.REVIEWER)
 
+# --- worlds ------------------------------------------------------------------------------
+
+LIVE = None  # the live office's world; an exercise's world is its id
+
+
+def world_of(user) -> int | None:
+    """The world a person acts in: LIVE, or their exercise's id."""
+    return getattr(user, "exercise_id", None) if getattr(user, "is_authenticated", False) else LIVE
+
+
+def is_player(user) -> bool:
+    """An exercise's own account: it sees that exercise and nothing live."""
+    return world_of(user) is not LIVE
+
 
 def same_world(user, exercise_id) -> bool:
     """Live people act on live data; an exercise's players only on their exercise's."""
-    return getattr(user, "exercise_id", None) == exercise_id
+    return world_of(user) == exercise_id
+
+
+def in_world(qs, world, field="exercise"):
+    """Only the rows of one world. `field` leads from the row to its `exercise` link."""
+    if world is LIVE:
+        return qs.filter(**{f"{field}__isnull": True})
+    return qs.filter(**{f"{field}_id": world})
 
 
 def _world(qs, user, field="exercise"):
     """Only the rows of the world the user is in: live, or their one exercise."""
+    return in_world(qs, world_of(user), field)
+
+
+# --- the play surface ----------------------------------------------------------------------
+# The pages an exercise player may reach, by URL name. Everything else (the API, exports,
+# the outbox's redelivery, the calendar feed, the public register, the Django admin, any
+# URL added later) answers "not found" to a player. A page listed here still applies its
+# own rules, in the player's world only.
+
+PLAY_SURFACE = frozenset(
+    {
+        # signing in and out, and the second factor
+        "login",
+        "logout",
+        "two_factor_setup",
+        "two_factor_verify",
+        "healthz",
+        # the workflow itself
+        "home",
+        "profile",
+        "submissions:list",
+        "submissions:create",
+        "submissions:detail",
+        "submissions:edit",
+        "submissions:action",
+        "submissions:artifact_upload",
+        "submissions:artifact_download",
+        "submissions:agreements",
+        "submissions:agreement_change",
+        "reviews:assign",
+        "reviews:record_result",
+        "reviews:record_finding",
+        "reviews:evidence",
+        "reviews:propose_flag",
+        "reviews:concur",
+        # a played administrator's pages, showing that exercise's rows only
+        "dashboard:index",
+        "dashboard:breaches",
+        "dashboard:breach_ack",
+        "partners:deliveries",
+        # the player's own messages from the exercise
+        "exercises:inbox",
+    }
+)
+MSG_OFF_SURFACE = "This page is not part of the exercise: exercise accounts reach only the exercise's own pages."
+
+
+def may_reach(user, url_name: str | None) -> bool:
+    """May this person open this URL at all? Players: only the play surface."""
+    if not is_player(user):
+        return True
+    return url_name in PLAY_SURFACE
+
+
+def may_sign_in(user) -> bool:
+    """Active, and for an exercise account: its exercise has not ended and its sheet password
+    has not expired. Expiry is wall time on purpose: it is about the paper, not the scenario."""
+    from django.utils import timezone
+
+    if not user.is_active:
+        return False
+    expires = getattr(user, "password_expires_at", None)
+    if expires is not None and timezone.now() >= expires:
+        return False
     if user.exercise_id:
-        return qs.filter(**{f"{field}_id": user.exercise_id})
-    return qs.filter(**{f"{field}__isnull": True})
+        from exercises.models import Exercise
+
+        return Exercise.objects.filter(pk=user.exercise_id).exclude(status=Exercise.Status.ENDED).exists()
+    return True
+
+
+def sign_in_refusal(user) -> str:
+    """Why an exercise account may not sign in, in words (shown only after a correct password)."""
+    from django.utils import timezone
+
+    if user.exercise_id:
+        from exercises.models import Exercise
+
+        ended = Exercise.objects.filter(pk=user.exercise_id, status=Exercise.Status.ENDED).exists()
+        if ended or not user.is_active:
+            return "This exercise has ended: its accounts no longer sign in."
+        if user.password_expires_at and timezone.now() >= user.password_expires_at:
+            return "This sign-in sheet password has expired. Ask the exercise's controller for a new one."
+    return ""
+
+
+def may_use_api(user) -> bool:
+    """The API (and its tokens) is the live office's: exercises are played on the pages."""
+    return not is_player(user)
+
+
+def may_issue_api_token(user) -> bool:
+    return user.is_authenticated and user.is_active and not is_player(user)
+
+
+def may_hold_calendar_link(user) -> bool:
+    return user.is_authenticated and user.is_active and not is_player(user)
 
 
 def is_administrator(user) -> bool:
+    """An administrator of the world this person is in (see world_of)."""
     return has_role(user, Role.ADMINISTRATOR)
 
 
@@ -40,8 +165,16 @@ def is_trusted_partner(user) -> bool:
 
 
 def is_developer_of(user, organization_id) -> bool:
+    # Organization ids are unique across worlds: a live developer is never one of an exercise's.
     return (
         has_role(user, Role.DEVELOPER_STAFF) and organization_id is not None and user.organization_id == organization_id
+    )
+
+
+def is_developer_or_office(user, submission) -> bool:
+    """The two sides of a review: the developer's staff and the office (not partners)."""
+    return same_world(user, submission.exercise_id) and (
+        is_developer_of(user, submission.organization_id) or is_office_staff(user)
     )
 
 
@@ -66,22 +199,26 @@ def assignment_role(user, submission) -> str | None:
     """'lead', 'member' or None for this user on this submission."""
     from reviews.models import Assignment
 
-    if not user.is_authenticated or submission.pk is None:
+    if not user.is_authenticated or submission.pk is None or not same_world(user, submission.exercise_id):
         return None
     return Assignment.objects.filter(submission_id=submission.pk, reviewer=user).values_list("role", flat=True).first()
 
 
-# --- scopes ---------------------------------------------------------------------------
+# --- scopes: the rows of the person's world they may know exist ------------------------------
+
+
+def _signed_in(user) -> bool:
+    return user.is_authenticated and user.is_active
 
 
 def scope_submissions(qs, user):
     from reviews.models import Assignment
     from submissions.models import ANNOUNCED_STATES, State
 
-    if not user.is_authenticated or not user.is_active:
+    if not _signed_in(user):
         return qs.none()
     # Live people never see an exercise's submissions (the indexed flag), players only theirs.
-    qs = qs.filter(exercise_id=user.exercise_id) if user.exercise_id else qs.filter(is_exercise=False)
+    qs = qs.filter(exercise_id=user.exercise_id) if is_player(user) else qs.filter(is_exercise=False)
     visible = Q(pk__in=[])
     if is_administrator(user):
         # A draft is the developer's own work until it is handed over.
@@ -102,7 +239,7 @@ def scope_submissions(qs, user):
 def scope_findings(qs, user):
     from reviews.models import Assignment
 
-    if not user.is_authenticated or not user.is_active:
+    if not _signed_in(user):
         return qs.none()
     qs = _world(qs, user, "submission__exercise")
     within_clearance = Q(classification__lte=user.clearance)
@@ -116,7 +253,7 @@ def scope_findings(qs, user):
 
 
 def scope_agreements(qs, user):
-    if not user.is_authenticated:
+    if not _signed_in(user):
         return qs.none()
     qs = _world(qs, user, "organization__exercise")
     if is_office_staff(user):
@@ -127,8 +264,8 @@ def scope_agreements(qs, user):
 
 
 def scope_organizations(qs, user):
-    """The office sees every organization; others see their own."""
-    if not user.is_authenticated:
+    """The office sees every organization of its world; others see their own."""
+    if not _signed_in(user):
         return qs.none()
     qs = _world(qs, user)
     if is_office_staff(user):
@@ -136,8 +273,17 @@ def scope_organizations(qs, user):
     return qs.filter(pk=user.organization_id) if user.organization_id else qs.none()
 
 
-def reviewer_candidates(exercise_id=None):
-    """People who can be assigned to a review (conflicts are checked when assigning).
+def scope_developer_organizations(user):
+    """The developers an administrator filters lists by: those of their own world."""
+    from submissions.models import Organization
+
+    if not is_administrator(user):
+        return Organization.objects.none()
+    return _world(Organization.objects.filter(kind=Organization.Kind.DEVELOPER), user)
+
+
+def reviewer_candidates(world=LIVE):
+    """People who can be assigned to a review in one world (conflicts are checked when assigning).
 
     Live reviewers for live reviews; an exercise's reviewer players for its reviews.
     """
@@ -145,14 +291,14 @@ def reviewer_candidates(exercise_id=None):
 
     return (
         get_user_model()
-        .objects.filter(groups__name__in=[Role.REVIEWER, Role.LEAD_REVIEWER], is_active=True, exercise_id=exercise_id)
+        .objects.filter(groups__name__in=[Role.REVIEWER, Role.LEAD_REVIEWER], is_active=True, exercise_id=world)
         .distinct()
         .order_by("last_name", "username")
     )
 
 
 def scope_audit_entries(qs, user):
-    if not user.is_authenticated:
+    if not _signed_in(user):
         return qs.none()
     qs = _world(qs, user, "submission__exercise")
     if is_office_staff(user):
@@ -163,19 +309,75 @@ def scope_audit_entries(qs, user):
     return qs.none()
 
 
+def in_world_of_submission(qs, world, field="submission"):
+    """Rows that belong to a submission, of one world. Live: the exercise rows left out
+    through their small partial index (a hashed subplan, not a join)."""
+    from submissions.models import ModelSubmission
+
+    if world is LIVE:
+        return qs.exclude(**{f"{field}__in": ModelSubmission.objects.filter(is_exercise=True).values("pk")})
+    return qs.filter(**{f"{field}__exercise_id": world})
+
+
+def scope_breaches(qs, user):
+    """SLA breaches: an administrator's, of their own world."""
+    if not (_signed_in(user) and is_administrator(user)):
+        return qs.none()
+    return in_world_of_submission(qs, world_of(user))
+
+
+def scope_deliveries(qs, user):
+    """The outbox: an administrator's, of their own world (an exercise's is recorded, never sent)."""
+    if not (_signed_in(user) and is_administrator(user)):
+        return qs.none()
+    return in_world_of_submission(qs, world_of(user), "event__submission")
+
+
+def scope_trusted_partners(qs, user):
+    """Partners' settings (secrets, endpoints): live administrators only, live partners only."""
+    if not (_signed_in(user) and is_administrator(user)) or is_player(user):
+        return qs.none()
+    return qs.filter(is_exercise=False, organization__exercise__isnull=True)
+
+
+def scope_partner_organizations(qs, user):
+    """Organizations a live administrator may give partner settings to."""
+    from submissions.models import Organization
+
+    if not (_signed_in(user) and is_administrator(user)) or is_player(user):
+        return qs.none()
+    return qs.filter(kind=Organization.Kind.TRUSTED_PARTNER, exercise__isnull=True)
+
+
+def scope_demo_inbox(qs, user):
+    """The demo receiver's inbox plays the partners' side: all of it for a live
+    administrator, a partner's own for its staff. Exercise partners are never sent anything."""
+    if not _signed_in(user) or is_player(user):
+        return qs.none()
+    if is_administrator(user):
+        return qs
+    if is_trusted_partner(user) and user.organization_id:
+        return qs.filter(partner__organization_id=user.organization_id)
+    return qs.none()
+
+
 # --- predicates used as FSM permissions: (submission, user) -> bool -----------------
 
 
 def may_act_for_developer(perm: str):
     def check(submission, user) -> bool:
-        return user.has_perm(perm) and is_developer_of(user, submission.organization_id)
+        return (
+            same_world(user, submission.exercise_id)
+            and user.has_perm(perm)
+            and is_developer_of(user, submission.organization_id)
+        )
 
     check.__name__ = f"may_act_for_developer[{perm}]"
     return check
 
 
 def may_accept(submission, user) -> bool:
-    if not user.has_perm("submissions.accept_modelsubmission"):
+    if not (same_world(user, submission.exercise_id) and user.has_perm("submissions.accept_modelsubmission")):
         return False
     if is_administrator(user):
         return True
@@ -185,7 +387,7 @@ def may_accept(submission, user) -> bool:
 def may_request_information(submission, user) -> bool:
     from submissions.models import State
 
-    if not user.has_perm("submissions.request_information"):
+    if not (same_world(user, submission.exercise_id) and user.has_perm("submissions.request_information")):
         return False
     if is_administrator(user) or assignment_role(user, submission) == "lead":
         return True
@@ -206,7 +408,7 @@ def is_review_clock(submission, user) -> bool:
 
 
 def may_record_access_removal(submission, user) -> bool:
-    return user.has_perm("submissions.record_access_removal")
+    return same_world(user, submission.exercise_id) and user.has_perm("submissions.record_access_removal")
 
 
 # --- predicates for actions that are not transitions ---------------------------------
@@ -220,6 +422,8 @@ def may_create_submission(user) -> bool:
         user.has_perm("submissions.add_modelsubmission")
         and org is not None
         and org.kind == Organization.Kind.DEVELOPER
+        # A player files in their exercise's organization, a live developer in a live one.
+        and same_world(user, org.exercise_id)
         and has_role(user, Role.DEVELOPER_STAFF)
     )
 
@@ -229,6 +433,7 @@ def may_edit_draft(user, submission) -> bool:
 
     return (
         submission.state == State.DRAFT
+        and same_world(user, submission.exercise_id)
         and user.has_perm("submissions.change_modelsubmission")
         and is_developer_of(user, submission.organization_id)
     )
@@ -239,6 +444,7 @@ def may_upload_artifact(user, submission) -> bool:
 
     return (
         submission.state in (State.DRAFT, State.INTAKE, State.INFORMATION_REQUESTED)
+        and same_world(user, submission.exercise_id)
         and user.has_perm("submissions.add_artifact")
         and is_developer_of(user, submission.organization_id)
     )
@@ -246,13 +452,26 @@ def may_upload_artifact(user, submission) -> bool:
 
 def may_view_artifacts(user, submission) -> bool:
     """Artifacts are for the owning developer and the office, not for partners."""
-    return is_developer_of(user, submission.organization_id) or is_office_staff(user)
+    return is_developer_or_office(user, submission)
+
+
+def may_view_review_clock(user, submission) -> bool:
+    """The review clock is the developer's and the office's business, not partners'."""
+    return is_developer_or_office(user, submission)
+
+
+def may_view_information_requests(user, submission) -> bool:
+    return is_developer_or_office(user, submission)
 
 
 def may_assign_reviewers(user, submission) -> bool:
     from submissions.models import OPEN_REVIEW_STATES
 
-    if submission.state not in OPEN_REVIEW_STATES or not user.has_perm("reviews.add_assignment"):
+    if (
+        submission.state not in OPEN_REVIEW_STATES
+        or not same_world(user, submission.exercise_id)
+        or not user.has_perm("reviews.add_assignment")
+    ):
         return False
     if is_administrator(user):
         return True
@@ -299,10 +518,167 @@ def may_concur(user, determination) -> bool:
     )
 
 
-def may_manage_agreements(user) -> bool:
-    return user.has_perm("submissions.change_agreement") and is_administrator(user)
-
-
 def may_see_internal_review(user, submission) -> bool:
     """Plan, results, assignments and proposals: the office's side of the review."""
+    if not same_world(user, submission.exercise_id):
+        return False
     return is_administrator(user) or assignment_role(user, submission) is not None
+
+
+def may_publish(user, submission) -> bool:
+    """The public register lists live reviews only, by a live administrator's choice."""
+    return is_administrator(user) and not is_player(user) and not submission.is_exercise
+
+
+# --- the office's own records: agreements, breaches, the outbox, exports ----------------
+
+
+def may_manage_agreements(user, agreement=None) -> bool:
+    """An administrator changes the agreements of their own world (one given, or any)."""
+    if not (user.has_perm("submissions.change_agreement") and is_administrator(user)):
+        return False
+    return agreement is None or same_world(user, agreement.organization.exercise_id)
+
+
+def may_view_agreements(user) -> bool:
+    """The agreements page: the office sees its world's, developers their own."""
+    return user.is_authenticated and (is_office_staff(user) or has_role(user, Role.DEVELOPER_STAFF))
+
+
+def may_view_dashboard(user) -> bool:
+    """The administrators' dashboard and breach list: of their own world's rows."""
+    return user.is_authenticated and is_administrator(user)
+
+
+def may_acknowledge_breach(user, breach) -> bool:
+    return may_view_dashboard(user) and same_world(user, breach.submission.exercise_id)
+
+
+def may_view_deliveries(user) -> bool:
+    return user.is_authenticated and is_administrator(user)
+
+
+def may_redeliver(user, delivery) -> bool:
+    """Only live notifications are ever sent, so only they are sent again."""
+    return (
+        user.is_authenticated
+        and is_administrator(user)
+        and not is_player(user)
+        and not delivery.event.is_exercise
+        and delivery.event.submission.exercise_id is None
+    )
+
+
+def may_manage_partners(user) -> bool:
+    """Partners' endpoints and secrets: live administrators only."""
+    return user.is_authenticated and is_administrator(user) and not is_player(user)
+
+
+def may_export(user) -> bool:
+    """CSV exports of the office's records: live administrators, live rows."""
+    return user.is_authenticated and is_administrator(user) and not is_player(user)
+
+
+def may_view_demo_inbox(user) -> bool:
+    return user.is_authenticated and not is_player(user) and (is_administrator(user) or is_trusted_partner(user))
+
+
+# --- training exercises ---------------------------------------------------------------------
+# Controllers and evaluators are live accounts; they see an exercise through its console.
+
+
+def may_create_exercise(user) -> bool:
+    return (
+        user.is_authenticated and not is_player(user) and has_role(user, Role.EXERCISE_CONTROLLER, Role.ADMINISTRATOR)
+    )
+
+
+def scope_exercises(qs, user):
+    """The exercises a person runs or evaluates (live administrators: all)."""
+    if not _signed_in(user) or is_player(user):
+        return qs.none()
+    if is_administrator(user):
+        return qs
+    return qs.filter(participants__user=user, participants__role__in=["controller", "evaluator"]).distinct()
+
+
+def _exercise_part(user, exercise) -> set[str]:
+    cached = getattr(user, "_caisi_exercise_parts", None)
+    if cached is None:
+        cached = user._caisi_exercise_parts = {}
+    if exercise.pk not in cached:
+        cached[exercise.pk] = set(exercise.participants.filter(user=user).values_list("role", flat=True))
+    return cached[exercise.pk]
+
+
+def may_run_exercise(user, exercise) -> bool:
+    """Controllers of this exercise, and live administrators."""
+    if not user.is_authenticated or is_player(user):
+        return False
+    return is_administrator(user) or "controller" in _exercise_part(user, exercise)
+
+
+def may_evaluate_exercise(user, exercise) -> bool:
+    if not user.is_authenticated or is_player(user):
+        return False
+    return may_run_exercise(user, exercise) or "evaluator" in _exercise_part(user, exercise)
+
+
+def may_reset_player_password(user, exercise, player) -> bool:
+    """A new sign-in for a player of a running (or not yet started) exercise only."""
+    from exercises.models import Exercise
+
+    return (
+        may_run_exercise(user, exercise)
+        and player.exercise_id == exercise.pk
+        and exercise.status != Exercise.Status.ENDED
+    )
+
+
+def holds_exercise_credentials(user) -> bool:
+    """Controllers and evaluators see sign-in sheets and reset players' passwords, so they
+    sign in with a second factor like office staff."""
+    from exercises.models import Participant
+
+    if not user.is_authenticated or is_player(user):
+        return False
+    return (
+        has_role(user, Role.EXERCISE_CONTROLLER)
+        or Participant.objects.filter(
+            user=user, role__in=[Participant.Role.CONTROLLER, Participant.Role.EVALUATOR]
+        ).exists()
+    )
+
+
+def may_read_exercise_inbox(user) -> bool:
+    return is_player(user)
+
+
+# --- navigation: the same rules, as flags for the menu ----------------------------------------
+
+
+def navigation(user) -> dict[str, bool]:
+    """Which menu entries this person has; each flag is a rule above, never a role string."""
+    from django.conf import settings
+
+    if not user.is_authenticated:
+        return {}
+    return {
+        "dashboard": may_view_dashboard(user),
+        "agreements": may_view_agreements(user),
+        "notifications": may_view_deliveries(user),
+        "exports": may_export(user),
+        "exercises": may_create_exercise(user) or scope_exercises_exists(user),
+        "exercise_inbox": may_read_exercise_inbox(user),
+        "demo_inbox": settings.DEMO_WEBHOOK_RECEIVER and may_view_demo_inbox(user),
+        "django_admin": user.is_staff and not is_player(user),
+        "register": may_reach(user, "register:page"),
+        "api_tokens": may_issue_api_token(user),
+        "calendar": may_hold_calendar_link(user),
+    }
+
+
+def scope_exercises_exists(user) -> bool:
+    from exercises.models import Exercise
+
+    return scope_exercises(Exercise.objects.all(), user).exists()

@@ -14,6 +14,12 @@ def _digest(token: str) -> str:
 
 def calendar_token_issue(*, user) -> str:
     """Make a new private calendar link token (the old one stops working). Shown once."""
+    from caisi_portal.errors import NotPermitted
+
+    from . import rules
+
+    if not rules.may_hold_calendar_link(user):
+        raise NotPermitted("Exercise accounts have no calendar link: their deadlines are simulated.")
     token = secrets.token_urlsafe(32)
     CalendarFeedToken.objects.update_or_create(
         user=user, defaults={"token_hash": _digest(token), "created_at": clock.now()}
@@ -28,7 +34,10 @@ def calendar_token_revoke(*, user) -> None:
 def calendar_token_user(token: str):
     """The active user a calendar token belongs to, or None."""
     found = CalendarFeedToken.objects.select_related("user").filter(token_hash=_digest(token)).first()
-    if found is None or not found.user.is_active:
+    from . import rules
+
+    # The feed is the owner's, in the owner's world: a link stops with its owner's access.
+    if found is None or not rules.may_hold_calendar_link(found.user) or not rules.may_sign_in(found.user):
         return None
     return found.user
 

@@ -1,8 +1,8 @@
 """Time-based one-time passwords (django-otp) for the office's accounts.
 
-Administrators, reviewers and lead reviewers (and superusers) must confirm a TOTP
-device and enter a code at every sign-in; anyone else may opt in, and once they have a
-confirmed device it is asked for too.
+Administrators, reviewers, lead reviewers, exercise controllers and evaluators (and
+superusers) must confirm a TOTP device and enter a code at every sign-in; anyone else may
+opt in, and once they have a confirmed device it is asked for too.
 """
 
 from __future__ import annotations
@@ -24,12 +24,20 @@ def confirmed_device(user) -> TOTPDevice | None:
 
 
 def second_factor_required(user) -> bool:
+    from . import rules
+
     if not user.is_authenticated:
         return False
-    if user.exercise_id:
+    if rules.is_player(user):
         # A player's account reaches only its exercise's simulated data.
         return confirmed_device(user) is not None
-    return user.is_superuser or has_role(user, *REQUIRED_FOR) or confirmed_device(user) is not None
+    return (
+        user.is_superuser
+        or has_role(user, *REQUIRED_FOR)
+        # Controllers and evaluators hold players' credentials (sign-in sheets, new passwords).
+        or rules.holds_exercise_credentials(user)
+        or confirmed_device(user) is not None
+    )
 
 
 def totp_device_for_setup(*, user) -> TOTPDevice:

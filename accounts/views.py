@@ -36,10 +36,14 @@ def profile(request):
             messages.success(request, "The token no longer works.")
             return redirect("profile")
         elif action == "calendar_issue":
-            token = services.calendar_token_issue(user=request.user)
-            # Shown once: only its hash is kept.
-            new_calendar_url = request.build_absolute_uri(reverse("dashboard:calendar", args=[token]))
-            messages.success(request, "Your new calendar link is below. Copy it now: it will not be shown again.")
+            try:
+                token = services.calendar_token_issue(user=request.user)
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            else:
+                # Shown once: only its hash is kept.
+                new_calendar_url = request.build_absolute_uri(reverse("dashboard:calendar", args=[token]))
+                messages.success(request, "Your new calendar link is below. Copy it now: it will not be shown again.")
         elif action == "time_zone":
             form = TimeZoneForm(request.POST)
             if form.is_valid():

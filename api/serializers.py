@@ -192,8 +192,28 @@ class AssignmentSerializer(serializers.ModelSerializer):
         fields = ["id", "reviewer", "role", "assigned_at"]
 
 
+@extend_schema_field(str)
+class InCallersWorld(serializers.SlugRelatedField):
+    """A choice among rows of the caller's world, computed for each request (never at import).
+
+    Someone outside the caller's world is "does not exist", exactly like a name nobody has.
+    """
+
+    def __init__(self, *, scope, **kwargs):
+        self.scope = scope
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        return self.scope(request.user) if request is not None else self.scope(None)
+
+
+def _assignable_reviewers(user):
+    return rules.reviewer_candidates(rules.world_of(user))
+
+
 class AssignmentCreateSerializer(serializers.Serializer):
-    reviewer = serializers.SlugRelatedField(slug_field="username", queryset=rules.reviewer_candidates())
+    reviewer = InCallersWorld(slug_field="username", scope=_assignable_reviewers)
     role = serializers.ChoiceField(choices=Assignment.Role.choices, default=Assignment.Role.MEMBER)
 
 
@@ -343,8 +363,13 @@ class AcknowledgeSerializer(serializers.Serializer):
 
 
 class TrustedPartnerSerializer(serializers.ModelSerializer):
-    organization = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Organization.objects.filter(kind=Organization.Kind.TRUSTED_PARTNER)
+    organization = InCallersWorld(
+        slug_field="slug",
+        scope=lambda user: (
+            rules.scope_partner_organizations(Organization.objects.all(), user)
+            if user is not None
+            else Organization.objects.none()
+        ),
     )
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=PartnerEventType.choices))
     webhook_secret = serializers.CharField(read_only=True)

@@ -6,8 +6,9 @@ import datetime as dt
 import hashlib
 import secrets
 
+from accounts import rules
 from caisi_portal import clock
-from caisi_portal.errors import ValidationFailed
+from caisi_portal.errors import NotPermitted, ValidationFailed
 
 from .models import ApiToken
 
@@ -21,6 +22,8 @@ def _digest(key: str) -> str:
 
 def api_token_issue(*, user, name: str) -> tuple[ApiToken, str]:
     """Make a token; return it and its key, which is never shown again."""
+    if not rules.may_issue_api_token(user):
+        raise NotPermitted("Exercise accounts cannot have API tokens: play the exercise on the portal's pages.")
     name = (name or "").strip()
     if not name:
         raise ValidationFailed("Name the token after what will use it.", details={"name": ["This field is required."]})
@@ -39,7 +42,8 @@ def api_token_revoke(*, user, token_id: int) -> None:
 
 def api_token_authenticate(key: str) -> ApiToken | None:
     token = ApiToken.objects.select_related("user").filter(key_hash=_digest(key), revoked_at__isnull=True).first()
-    if token is None or not token.user.is_active:
+    # A token works only while its owner may sign in and use the API (never an exercise account).
+    if token is None or not rules.may_sign_in(token.user) or not rules.may_use_api(token.user):
         return None
     now = clock.now()
     # Recorded at most once a minute, so a busy script does not write on every call.

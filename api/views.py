@@ -22,7 +22,6 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts import rules
@@ -37,6 +36,7 @@ from submissions import review_clock, services
 from submissions.models import Agreement, ModelSubmission, Organization, ReleaseChannel, ReviewClock, SlaBreach, State
 
 from . import serializers as s
+from .permissions import LiveAdministrators
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="Bad input: field messages in details."),
@@ -308,7 +308,7 @@ class SubmissionViewSet(
     @action(detail=True, filter_backends=[], methods=["get"])
     def clock(self, request, pk=None):
         submission = self.get_object()
-        if not (rules.is_developer_of(request.user, submission.organization_id) or rules.is_office_staff(request.user)):
+        if not rules.may_view_review_clock(request.user, submission):
             raise NotPermitted("The review clock is for the developer and the review office.")
         review = get_object_or_404(ReviewClock.objects.prefetch_related("pauses"), submission=submission)
         return Response(s.ReviewClockSerializer(review, context={"now": clock.now()}).data)
@@ -331,7 +331,7 @@ class SubmissionViewSet(
         submission = self._office_submission()
         if request.method == "GET":
             return Response(s.AssignmentSerializer(submission.assignments.select_related("reviewer"), many=True).data)
-        body = s.AssignmentCreateSerializer(data=request.data)
+        body = s.AssignmentCreateSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         assignment = review_services.assignment_create(submission=submission, actor=request.user, **body.validated_data)
         return Response(s.AssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
@@ -462,13 +462,6 @@ def _not_found(message="Not found."):
     return error_response(404, message)
 
 
-class AdministratorsOnly(IsAuthenticated):
-    message = "Only administrators may use this."
-
-    def has_permission(self, request, view):
-        return super().has_permission(request, view) and rules.is_administrator(request.user)
-
-
 @extend_schema_view(
     list=extend_schema(
         summary="SLA breaches (administrators)",
@@ -480,12 +473,14 @@ class AdministratorsOnly(IsAuthenticated):
 )
 class SlaBreachViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.SlaBreachSerializer
-    permission_classes = [AdministratorsOnly]
+    permission_classes = [LiveAdministrators]
 
     def get_queryset(self):
-        from dashboard.selectors import live
-
-        return live(SlaBreach.objects.all()).select_related("acknowledged_by").order_by("-detected_at", "-pk")
+        return (
+            rules.scope_breaches(SlaBreach.objects.all(), self.request.user)
+            .select_related("acknowledged_by", "submission")
+            .order_by("-detected_at", "-pk")
+        )
 
     @extend_schema(
         summary="Acknowledge a breach, saying why",
@@ -525,11 +520,15 @@ class TrustedPartnerViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = s.TrustedPartnerSerializer
-    permission_classes = [AdministratorsOnly]
+    permission_classes = [LiveAdministrators]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        return TrustedPartner.objects.filter(is_exercise=False).select_related("organization").order_by("pk")
+        return (
+            rules.scope_trusted_partners(TrustedPartner.objects.all(), self.request.user)
+            .select_related("organization")
+            .order_by("pk")
+        )
 
     def perform_create(self, serializer):
         with transaction.atomic():
@@ -547,11 +546,13 @@ class TrustedPartnerViewSet(
 )
 class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.DeliverySerializer
-    permission_classes = [AdministratorsOnly]
+    permission_classes = [LiveAdministrators]
     filterset_class = DeliveryFilter
 
     def get_queryset(self):
-        return Delivery.objects.select_related("event").order_by("-next_attempt_at")
+        return rules.scope_deliveries(Delivery.objects.select_related("event__submission"), self.request.user).order_by(
+            "-next_attempt_at"
+        )
 
     @extend_schema(
         summary="Send again, with the same webhook-id",

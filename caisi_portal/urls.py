@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.decorators.http import require_safe
 
 from accounts import views as account_views
+from accounts.forms import SignInForm
 from submissions import views as submission_views
 
 
@@ -16,7 +17,7 @@ def health(request):
 
 urlpatterns = [
     path("", submission_views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(authentication_form=SignInForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("submissions/", include("submissions.urls")),
     path("reviews/", include("reviews.urls")),

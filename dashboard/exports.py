@@ -6,15 +6,16 @@ import csv
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from django.http import QueryDict, StreamingHttpResponse
 from icalendar import Calendar, Event
 
+from accounts import rules
 from reviews.models import Determination
 from submissions.models import ModelSubmission, ReleaseChannel, SlaBreach, SlaKind, State
 
 from .filters import BreachFilter, DeterminationFilter, SubmissionFilter
-from .selectors import live
 
 
 class _Echo:
@@ -169,11 +170,12 @@ class ExportKind:
     base: Callable  # user -> queryset before filters
 
     def filtered(self, params, user):
-        return self.filter_class(params or None, queryset=self.base(user), request=None)
+        # The filters' choices (organizations) come from the person's world, like the rows.
+        return self.filter_class(params or None, queryset=self.base(user), request=SimpleNamespace(user=user))
 
-    def describe(self, query: str) -> str:
+    def describe(self, query: str, user) -> str:
         """The filters of a stored query in words: "State: Intake; Organization: Lab Alpha"."""
-        form = self.filter_class(QueryDict(query), queryset=None, request=None).form
+        form = self.filter_class(QueryDict(query), queryset=None, request=SimpleNamespace(user=user)).form
         parts = []
         for name, value in QueryDict(query).items():
             field = form.fields.get(name)
@@ -185,16 +187,22 @@ class ExportKind:
         return "; ".join(parts)
 
 
+# Each export reads the rows of the asker's world, through the policy's scopes.
+
+
 def _submissions(user):
-    return ModelSubmission.objects.visible_to(user).filter(is_exercise=False).order_by("pk")
+    return ModelSubmission.objects.visible_to(user).order_by("pk")
 
 
 def _determinations(user):
-    return live(Determination.objects.filter(issued_at__isnull=False)).order_by("issued_at")
+    if not rules.is_administrator(user):
+        return Determination.objects.none()
+    issued = Determination.objects.filter(issued_at__isnull=False)
+    return rules.in_world_of_submission(issued, rules.world_of(user)).order_by("issued_at")
 
 
 def _breaches(user):
-    return live(SlaBreach.objects.all()).order_by("-detected_at", "-pk")
+    return rules.scope_breaches(SlaBreach.objects.all(), user).order_by("-detected_at", "-pk")
 
 
 KINDS = {

@@ -3,14 +3,20 @@
 import django_filters
 from django import forms
 
+from accounts import rules
 from reviews.models import Determination
-from submissions.models import ModelSubmission, Organization, ReleaseChannel, SlaBreach, SlaKind, State
+from submissions.models import ModelSubmission, ReleaseChannel, SlaBreach, SlaKind, State
 
 DATE = forms.DateInput(attrs={"type": "date"})
 
 
 def developer_orgs(request):
-    return Organization.objects.filter(kind=Organization.Kind.DEVELOPER)
+    """The organizations to filter by: the developers of the asker's world only."""
+    from submissions.models import Organization
+
+    if request is None:
+        return Organization.objects.none()
+    return rules.scope_developer_organizations(request.user)
 
 
 class BreachFilter(django_filters.FilterSet):

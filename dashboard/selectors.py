@@ -1,8 +1,9 @@
 """What the administrators' dashboard reads. Each figure is one aggregate query.
 
-Everything here counts live work only (exercise data stays in its exercise), and every
-query is a GROUP BY or COUNT over an indexed column, so a page costs the same number
-of queries at 10 submissions as at 100,000.
+Everything here counts one world's work: the live office's for live administrators, one
+exercise's for a player who plays its administrator (accounts.rules.world_of). Every query
+is a GROUP BY or COUNT over an indexed column, so a page costs the same number of queries
+at 10 submissions as at 100,000.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.db import connection
 from django.db.models import Count, F, Func
 from django.db.models.functions import TruncMonth
 
+from accounts import rules
 from accounts.roles import Role
 from reviews.models import Assignment, Determination
 from submissions.models import (
@@ -34,18 +36,15 @@ AT_RISK = dt.timedelta(days=7)
 CACHE_SECONDS = 60
 
 
-def live_submissions():
-    return ModelSubmission.objects.filter(is_exercise=False)
+def world_submissions(world):
+    if world is rules.LIVE:
+        return ModelSubmission.objects.filter(is_exercise=False)  # on the live partial indexes
+    return ModelSubmission.objects.filter(exercise_id=world)
 
 
-def _exercise_submissions():
-    # Few rows on a partial index: excluding them costs a hashed subplan, not a join.
-    return ModelSubmission.objects.filter(is_exercise=True).values("pk")
-
-
-def live(qs, field: str = "submission"):
-    """Leave out exercise data from a queryset of rows that belong to a submission."""
-    return qs.exclude(**{f"{field}__in": _exercise_submissions()})
+def of_world(qs, world, field: str = "submission"):
+    """Only one world's rows of a queryset of rows that belong to a submission."""
+    return rules.in_world_of_submission(qs, world, field)
 
 
 def month_starts(now: dt.datetime, months: int = 12) -> list[dt.date]:
@@ -64,23 +63,23 @@ def _month_key(value) -> dt.date:
 # --- headline figures -----------------------------------------------------------------------------
 
 
-def headline(now: dt.datetime) -> dict:
+def headline(now: dt.datetime, world=rules.LIVE) -> dict:
     """Live counts, each on its own index; the 12-month figures come from trends()."""
     by_state = dict(
-        live_submissions()
+        world_submissions(world)
         .filter(state__in=OPEN_REVIEW_STATES)
         .values_list("state")
         .annotate(n=Count("*"))  # count(*), not count(id): answered from the index alone
         .values_list("state", "n")
     )
-    at_risk = live(
-        ReviewClock.objects.filter(status=ReviewClock.Status.RUNNING, deadline_at__lte=now + AT_RISK)
+    at_risk = of_world(
+        ReviewClock.objects.filter(status=ReviewClock.Status.RUNNING, deadline_at__lte=now + AT_RISK), world
     ).count()
-    paused = live(ReviewClock.objects.filter(status=ReviewClock.Status.PAUSED)).count()
-    breaches_open = live(SlaBreach.objects.filter(acknowledged_at__isnull=True)).count()
-    breaches_all = live(SlaBreach.objects.all()).count()
+    paused = of_world(ReviewClock.objects.filter(status=ReviewClock.Status.PAUSED), world).count()
+    breaches_open = of_world(SlaBreach.objects.filter(acknowledged_at__isnull=True), world).count()
+    breaches_all = of_world(SlaBreach.objects.all(), world).count()
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    determined_this_month = live(Determination.objects.filter(issued_at__gte=month_start)).count()
+    determined_this_month = of_world(Determination.objects.filter(issued_at__gte=month_start), world).count()
     return {
         "open_by_state": [(State(s).label, by_state.get(s, 0)) for s in OPEN_REVIEW_STATES],
         "open_total": sum(by_state.values()),
@@ -96,9 +95,11 @@ class _EpochSeconds(Func):
     template = "EXTRACT(EPOCH FROM %(expressions)s)"
 
 
-def days_to_determination(since: dt.datetime) -> tuple[float | None, float | None]:
+def days_to_determination(since: dt.datetime, world=rules.LIVE) -> tuple[float | None, float | None]:
     """Median and 90th percentile of days from submission to determination."""
-    determinations = live(Determination.objects.filter(issued_at__gte=since, submission__submitted_at__isnull=False))
+    determinations = of_world(
+        Determination.objects.filter(issued_at__gte=since, submission__submitted_at__isnull=False), world
+    )
     if connection.vendor == "postgresql":
         # Computed in the database: at 100,000 reviews, fetching every duration would not be.
         seconds = _EpochSeconds(F("issued_at") - F("submission__submitted_at"))
@@ -120,18 +121,18 @@ def days_to_determination(since: dt.datetime) -> tuple[float | None, float | Non
     return round(statistics.median(days), 1), round(p90, 1)
 
 
-def clocks_at_risk(now: dt.datetime, limit: int = 10):
+def clocks_at_risk(now: dt.datetime, limit: int = 10, world=rules.LIVE):
     return list(
-        live(ReviewClock.objects.filter(status=ReviewClock.Status.RUNNING, deadline_at__lte=now + AT_RISK))
+        of_world(ReviewClock.objects.filter(status=ReviewClock.Status.RUNNING, deadline_at__lte=now + AT_RISK), world)
         .select_related("submission__organization")
         .order_by("deadline_at")[:limit]
     )
 
 
-def paused_clocks(now: dt.datetime, limit: int = 10):
+def paused_clocks(now: dt.datetime, limit: int = 10, world=rules.LIVE):
     """The longest-paused clocks, oldest pause first (index: pause_open)."""
     pauses = (
-        live(ClockPause.objects.filter(ended_at__isnull=True), "clock__submission")
+        of_world(ClockPause.objects.filter(ended_at__isnull=True), world, "clock__submission")
         .select_related("clock__submission__organization")
         .order_by("started_at")[:limit]
     )
@@ -141,9 +142,11 @@ def paused_clocks(now: dt.datetime, limit: int = 10):
 # --- agreements and workload ------------------------------------------------------------------------
 
 
-def agreement_status(now: dt.datetime):
+def agreement_status(now: dt.datetime, world=rules.LIVE):
     rows = []
-    agreements = Agreement.objects.filter(organization__kind=Organization.Kind.DEVELOPER).select_related("organization")
+    agreements = rules.in_world(
+        Agreement.objects.filter(organization__kind=Organization.Kind.DEVELOPER), world, "organization__exercise"
+    ).select_related("organization")
     for a in agreements:
         rows.append(
             {"agreement": a, "holdout": a.status != Agreement.Status.SIGNED, "days": a.negotiating_days(now.date())}
@@ -151,9 +154,9 @@ def agreement_status(now: dt.datetime):
     return rows
 
 
-def reviewer_workload(now: dt.datetime) -> list[dict]:
+def reviewer_workload(now: dt.datetime, world=rules.LIVE) -> list[dict]:
     """Open assignments per reviewer, with how many are at risk and how many breached."""
-    open_assignments = live(Assignment.objects.filter(submission__state__in=OPEN_REVIEW_STATES))
+    open_assignments = of_world(Assignment.objects.filter(submission__state__in=OPEN_REVIEW_STATES), world)
 
     def per_reviewer(qs):
         return dict(qs.values_list("reviewer").annotate(n=Count("pk")).values_list("reviewer", "n"))
@@ -172,7 +175,7 @@ def reviewer_workload(now: dt.datetime) -> list[dict]:
     )
     reviewers = (
         get_user_model()
-        .objects.filter(groups__name__in=[Role.REVIEWER, Role.LEAD_REVIEWER], is_active=True)
+        .objects.filter(groups__name__in=[Role.REVIEWER, Role.LEAD_REVIEWER], is_active=True, exercise_id=world)
         .distinct()
         .only("pk", "username", "first_name", "last_name")
     )
@@ -186,20 +189,25 @@ def reviewer_workload(now: dt.datetime) -> list[dict]:
 # --- chart series (cached for a minute) ---------------------------------------------------------------
 
 
-def trends(now: dt.datetime) -> dict:
+def trends(now: dt.datetime, world=rules.LIVE) -> dict:
     """The 12-month figures: chart series, percentiles, workload. Cached for a minute,
     because at 100,000 reviews they cost more than a page view should, and a minute
     old is fresh enough for trends."""
-    key = f"dashboard-trends-{now:%Y%m%d%H%M}"
+    key = f"dashboard-trends-{world or 'live'}-{now:%Y%m%d%H%M}"
     data = cache.get(key)
     if data is None:
-        median, p90 = days_to_determination(now - dt.timedelta(days=365))
-        data = {**_charts(now), "median_days": median, "p90_days": p90, "workload": reviewer_workload(now)}
+        median, p90 = days_to_determination(now - dt.timedelta(days=365), world)
+        data = {
+            **_charts(now, world),
+            "median_days": median,
+            "p90_days": p90,
+            "workload": reviewer_workload(now, world),
+        }
         cache.set(key, data, CACHE_SECONDS)
     return data
 
 
-def _charts(now: dt.datetime) -> dict:
+def _charts(now: dt.datetime, world) -> dict:
     months = month_starts(now)
     since = dt.datetime.combine(months[0], dt.time(), tzinfo=dt.UTC)
     labels = [m.strftime("%b %Y") for m in months]
@@ -208,12 +216,12 @@ def _charts(now: dt.datetime) -> dict:
         rows = qs.filter(**{f"{field}__gte": since}).annotate(month=TruncMonth(field)).values("month", *extra)
         return rows.annotate(n=Count("pk")).order_by()
 
-    submitted = {_month_key(r["month"]): r["n"] for r in by_month(live_submissions(), "submitted_at")}
+    submitted = {_month_key(r["month"]): r["n"] for r in by_month(world_submissions(world), "submitted_at")}
     outcomes: dict[tuple, int] = {}
-    for r in by_month(live(Determination.objects.all()), "issued_at", ("outcome",)):
+    for r in by_month(of_world(Determination.objects.all(), world), "issued_at", ("outcome",)):
         outcomes[(_month_key(r["month"]), r["outcome"])] = r["n"]
     breaches: dict[tuple, int] = {}
-    for r in by_month(live(SlaBreach.objects.all()), "detected_at", ("kind",)):
+    for r in by_month(of_world(SlaBreach.objects.all(), world), "detected_at", ("kind",)):
         breaches[(_month_key(r["month"]), r["kind"])] = r["n"]
     elapsed = {m: breaches.get((m, SlaKind.DETERMINATION), 0) for m in months}
 
@@ -232,17 +240,19 @@ def _charts(now: dt.datetime) -> dict:
             {"name": kind.label, "values": [breaches.get((m, kind.value), 0) for m in months]} for kind in SlaKind
         ],
     }
-    timing = {"labels": labels, "series": [{"name": "Median days", "values": _median_days_by_month(months)}]}
+    timing = {"labels": labels, "series": [{"name": "Median days", "values": _median_days_by_month(months, world)}]}
     for chart in (activity, breach_chart, timing):
         # The same figures row by row, for the table under each chart.
         chart["rows"] = [[label, [s["values"][i] for s in chart["series"]]] for i, label in enumerate(labels)]
     return {"activity": activity, "breaches": breach_chart, "timing": timing}
 
 
-def _median_days_by_month(months: list[dt.date]) -> list[float | None]:
+def _median_days_by_month(months: list[dt.date], world) -> list[float | None]:
     """Median days to determination for determinations issued in each month."""
     since = dt.datetime.combine(months[0], dt.time(), tzinfo=dt.UTC)
-    determinations = live(Determination.objects.filter(issued_at__gte=since, submission__submitted_at__isnull=False))
+    determinations = of_world(
+        Determination.objects.filter(issued_at__gte=since, submission__submitted_at__isnull=False), world
+    )
     medians: dict[dt.date, float] = {}
     if connection.vendor == "postgresql":
         qs = determinations.annotate(

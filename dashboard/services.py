@@ -26,8 +26,8 @@ MSG_UNKNOWN_EXPORT = "Choose one of the exports on this page."
 
 def export_start(*, actor, kind: str, params) -> ExportJob:
     """Queue an export with these filters; the worker builds it and the page shows its progress."""
-    if not rules.is_administrator(actor):
-        raise NotPermitted("Only administrators export the office's records.")
+    if not rules.may_export(actor):
+        raise NotPermitted("Only the office's administrators export its records.")
     if kind not in ExportJob.Kind.values:
         raise ValidationFailed(MSG_UNKNOWN_EXPORT)
     chosen = exports.kind(kind).filtered(params, actor)
@@ -37,7 +37,7 @@ def export_start(*, actor, kind: str, params) -> ExportJob:
     job = ExportJob.objects.create(
         kind=kind,
         query=query,
-        filters=exports.kind(kind).describe(query),
+        filters=exports.kind(kind).describe(query, actor),
         requested_by=actor,
         requested_at=clock.now(),
     )

@@ -23,8 +23,15 @@ from .models import ExportJob
 
 
 def _administrator(request):
-    # Others are told nothing exists here, as elsewhere.
-    if not rules.is_administrator(request.user):
+    # Others are told nothing exists here, as elsewhere. A played administrator sees the
+    # dashboard and breaches of their exercise (the selectors read their world only).
+    if not rules.may_view_dashboard(request.user):
+        raise Http404
+
+
+def _exporter(request):
+    # Exports are the live office's records: never a player's.
+    if not rules.may_export(request.user):
         raise Http404
 
 
@@ -32,17 +39,18 @@ def _administrator(request):
 @require_safe
 def dashboard(request):
     _administrator(request)
-    now = clock.now()
-    trends = selectors.trends(now)
+    now, world = clock.now(), rules.world_of(request.user)
+    trends = selectors.trends(now, world)
     workload = trends["workload"]
     return render(
         request,
         "dashboard/dashboard.html",
         {
-            "headline": selectors.headline(now),
-            "at_risk": [(c, humanize(c.deadline_at - now)) for c in selectors.clocks_at_risk(now)],
-            "paused": [(c, humanize(d) if d else "") for c, d in selectors.paused_clocks(now)],
-            "agreements": selectors.agreement_status(now),
+            "headline": selectors.headline(now, world),
+            "at_risk": [(c, humanize(c.deadline_at - now)) for c in selectors.clocks_at_risk(now, world=world)],
+            "paused": [(c, humanize(d) if d else "") for c, d in selectors.paused_clocks(now, world=world)],
+            "agreements": selectors.agreement_status(now, world),
+            "may_export": rules.may_export(request.user),
             "workload": workload,
             "workload_chart": {
                 "labels": [r["name"] for r in workload],
@@ -82,7 +90,9 @@ def breach_list(request):
 @require_POST
 def breach_ack(request, pk):
     _administrator(request)
-    breach = get_object_or_404(SlaBreach.objects.select_related("submission"), pk=pk)
+    breach = get_object_or_404(
+        rules.scope_breaches(SlaBreach.objects.select_related("submission"), request.user), pk=pk
+    )
     try:
         breach_acknowledge(breach=breach, actor=request.user, note=request.POST.get("note", ""))
     except ApplicationError as exc:
@@ -103,7 +113,7 @@ def breach_ack(request, pk):
 
 def _direct_csv(request, name):
     """The CSV streamed straight back: for scripts and bookmarks (people get a job with progress)."""
-    _administrator(request)
+    _exporter(request)
     spec = exports.kind(name)
     rows = spec.filtered(request.GET, request.user).qs
     return exports.csv_response(spec.filename, spec.header, spec.rows(rows))
@@ -148,14 +158,14 @@ def _reports_page(request, *, status=200, refused=None):
 @require_safe
 def reports(request):
     """The export page: each export with its own filters, and the person's recent exports."""
-    _administrator(request)
+    _exporter(request)
     return _reports_page(request)
 
 
 @login_required
 @require_POST
 def export_start(request):
-    _administrator(request)
+    _exporter(request)
     kind = request.POST.get("export", "")  # not "kind": the breach filters have a field of that name
     try:
         job = services.export_start(actor=request.user, kind=kind, params=request.POST)
@@ -166,7 +176,7 @@ def export_start(request):
 
 
 def _own_export(request, pk):
-    _administrator(request)
+    _exporter(request)
     return get_object_or_404(ExportJob, pk=pk, requested_by=request.user)
 
 

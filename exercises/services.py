@@ -38,31 +38,6 @@ MAX_SPEED = 10080  # a week a minute
 log = logging.getLogger(__name__)
 
 
-def may_run(user, exercise: Exercise) -> bool:
-    """Controllers of this exercise, and live administrators."""
-    if user.exercise_id:
-        return False
-    return rules.is_administrator(user) or exercise.participants.filter(user=user, role="controller").exists()
-
-
-def may_evaluate(user, exercise: Exercise) -> bool:
-    if user.exercise_id:
-        return False
-    return may_run(user, exercise) or exercise.participants.filter(user=user, role="evaluator").exists()
-
-
-def may_create(user) -> bool:
-    return not user.exercise_id and rules.has_role(user, Role.EXERCISE_CONTROLLER, Role.ADMINISTRATOR)
-
-
-def exercises_for(user):
-    if user.exercise_id:
-        return Exercise.objects.none()
-    if rules.is_administrator(user):
-        return Exercise.objects.all()
-    return Exercise.objects.filter(participants__user=user, participants__role__in=["controller", "evaluator"])
-
-
 # --- creating an exercise from a scenario --------------------------------------------------
 
 
@@ -74,7 +49,7 @@ class SignInSheet:
 
 @transaction.atomic
 def exercise_create(*, scenario: Scenario, actor, speed: float | None = None, name: str = "") -> SignInSheet:
-    if not may_create(actor):
+    if not rules.may_create_exercise(actor):
         raise NotPermitted("Only exercise controllers and administrators can start exercises.")
     data = scenario.data
     start = dt.datetime.fromisoformat(data["start"])
@@ -163,6 +138,7 @@ def _player(exercise, spec, orgs, sheet):
         clearance=Clearance[spec.get("clearance", "UNCLASSIFIED")],
         exercise=exercise,
         is_simulated=True,
+        password_expires_at=_sheet_expiry(),
     )
     user.groups.add(Group.objects.get(name=spec["role"]))
     Participant.objects.create(
@@ -238,7 +214,7 @@ def _reanchor(exercise: Exercise, *, status=None, speed=None, sim_to=None) -> Ex
 
 
 def _locked(exercise: Exercise, actor) -> Exercise:
-    if not may_run(actor, exercise):
+    if not rules.may_run_exercise(actor, exercise):
         raise NotPermitted("Only this exercise's controllers can run its clock.")
     return Exercise.objects.select_for_update().get(pk=exercise.pk)
 
@@ -292,7 +268,10 @@ def exercise_end(*, exercise: Exercise, actor=None) -> Exercise:
     exercise.sim_ended_at = min(exercise.simulated_now(), exercise.sim_end())
     exercise.ended_at = timezone.now()
     exercise.save(update_fields=["sim_ended_at", "ended_at"])
-    return _reanchor(exercise, status=Exercise.Status.ENDED, sim_to=exercise.sim_ended_at)
+    ended = _reanchor(exercise, status=Exercise.Status.ENDED, sim_to=exercise.sim_ended_at)
+    # Its players' accounts end with it (the after-action report keeps what they did).
+    players_lock_out(ended)
+    return ended
 
 
 # --- injects and the tick ---------------------------------------------------------------------
@@ -388,7 +367,7 @@ def tick_running_exercises() -> dict[int, TickReport]:
 
 
 def observation_record(*, exercise: Exercise, actor, objective: Objective, text: str, met) -> Observation:
-    if not may_evaluate(actor, exercise):
+    if not rules.may_evaluate_exercise(actor, exercise):
         raise NotPermitted("Only this exercise's evaluators and controllers record observations.")
     if objective.exercise_id != exercise.pk:
         raise ValidationFailed("That objective is not one of this exercise's.")
@@ -403,13 +382,63 @@ def observation_record(*, exercise: Exercise, actor, objective: Objective, text:
     )
 
 
+MSG_RESET_REFUSED = "Only this exercise's controllers can give its players a new password, and not after it has ended."
+
+
 def player_password_reset(*, exercise: Exercise, actor, player) -> str:
-    if not may_run(actor, exercise) or player.exercise_id != exercise.pk:
-        raise NotPermitted("Only this exercise's controllers can reset its players' passwords.")
+    """A new sign-in-sheet password, valid for the configured time from now."""
+    if not rules.may_reset_player_password(actor, exercise, player):
+        raise NotPermitted(MSG_RESET_REFUSED)
     password = secrets.token_urlsafe(9)
     player.set_password(password)
-    player.save(update_fields=["password"])
+    player.password_expires_at = _sheet_expiry()
+    player.save(update_fields=["password", "password_expires_at"])
     return password
+
+
+def _sheet_expiry() -> dt.datetime:
+    """Sign-in-sheet passwords are printed: they stop working after EXERCISE_SHEET_PASSWORD_HOURS."""
+    from django.conf import settings
+
+    return timezone.now() + dt.timedelta(hours=settings.EXERCISE_SHEET_PASSWORD_HOURS)
+
+
+def players_lock_out(exercise: Exercise) -> int:
+    """The exercise's accounts stop working: no sign-in, no session, no token, no calendar link.
+
+    A deactivated account fails authentication on every request (accounts.backends), so an
+    open browser tab is signed out at its next request even where sessions are not stored in
+    the database. The password is kept so that a player who types it is told the exercise
+    has ended rather than that the password is wrong.
+    """
+    from accounts.models import CalendarFeedToken
+    from api.models import ApiToken
+
+    players = get_user_model().objects.filter(exercise=exercise)
+    count = players.filter(is_active=True).update(is_active=False)
+    ApiToken.objects.filter(user__exercise=exercise, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    CalendarFeedToken.objects.filter(user__exercise=exercise).delete()
+    _delete_sessions_of(players.values_list("pk", flat=True))
+    return count
+
+
+def _delete_sessions_of(user_ids) -> None:
+    """Delete the stored sessions of these accounts (database sessions only; others expire
+    on their own, and the accounts are inactive anyway)."""
+    from django.conf import settings
+    from django.contrib.sessions.models import Session
+
+    if not settings.SESSION_ENGINE.endswith(("db", "cached_db")):
+        return
+    wanted = {str(pk) for pk in user_ids}
+    if not wanted:
+        return
+    doomed = [
+        s.pk
+        for s in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+        if str(s.get_decoded().get("_auth_user_id")) in wanted
+    ]
+    Session.objects.filter(pk__in=doomed).delete()
 
 
 def exercise_progress(exercise) -> dict:

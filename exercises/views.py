@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
+from accounts import rules
 from caisi_portal.errors import ApplicationError
 from caisi_portal.web import add_service_error
 
@@ -22,29 +23,29 @@ from .models import Exercise, ImprovementItem, Inject, Message
 
 def _exercise(request, pk) -> Exercise:
     # Someone with no part in an exercise is told it does not exist.
-    return get_object_or_404(services.exercises_for(request.user), pk=pk)
+    return get_object_or_404(rules.scope_exercises(Exercise.objects.all(), request.user), pk=pk)
 
 
 def _runs(request, exercise):
-    if not services.may_run(request.user, exercise):
+    if not rules.may_run_exercise(request.user, exercise):
         raise PermissionDenied("Only this exercise's controllers can do that.")
 
 
 @login_required
 @require_safe
 def exercise_list(request):
-    if not (services.may_create(request.user) or services.exercises_for(request.user).exists()):
+    exercises = rules.scope_exercises(Exercise.objects.all(), request.user)
+    may_start = rules.may_create_exercise(request.user)
+    if not (may_start or exercises.exists()):
         raise Http404
-    form = StartForm(scenarios=scenarios.available()) if services.may_create(request.user) else None
-    return render(
-        request, "exercises/list.html", {"exercises": services.exercises_for(request.user).distinct(), "form": form}
-    )
+    form = StartForm(scenarios=scenarios.available()) if may_start else None
+    return render(request, "exercises/list.html", {"exercises": exercises, "form": form})
 
 
 @login_required
 @require_POST
 def exercise_start(request):
-    if not services.may_create(request.user):
+    if not rules.may_create_exercise(request.user):
         raise Http404
     form = StartForm(request.POST, scenarios=scenarios.available())
     if form.is_valid():
@@ -64,7 +65,7 @@ def exercise_start(request):
     return render(
         request,
         "exercises/list.html",
-        {"exercises": services.exercises_for(request.user).distinct(), "form": form},
+        {"exercises": rules.scope_exercises(Exercise.objects.all(), request.user), "form": form},
         status=400,
     )
 
@@ -82,7 +83,7 @@ def console(request, pk):
         "exercises/console.html",
         {
             **status,
-            "may_run": services.may_run(request.user, exercise),
+            "may_run": rules.may_run_exercise(request.user, exercise),
             "injects": exercise.injects.select_related("objective", "fired_by"),
             "players": exercise.participants.filter(role="player").select_related("user"),
             "clock_form": ClockForm(initial={"speed": exercise.speed}),
@@ -198,7 +199,7 @@ def aar(request, pk):
         {
             "ex": exercise,
             "report": report.after_action_report(exercise),
-            "may_run": services.may_run(request.user, exercise),
+            "may_run": rules.may_run_exercise(request.user, exercise),
             "improvement_form": ImprovementForm(exercise=exercise),
         },
     )
@@ -227,7 +228,7 @@ def aar_pdf(request, pk):
 @require_safe
 def inbox(request):
     """A player's messages from the exercise (injects sent to them or their role)."""
-    if not request.user.exercise_id:
+    if not rules.may_read_exercise_inbox(request.user):
         raise Http404
     rows = list(Message.objects.filter(recipient=request.user).select_related("inject"))
     Message.objects.filter(recipient=request.user, read_at__isnull=True).update(read_at=timezone.now())

@@ -262,8 +262,10 @@ def delivery_redeliver(*, delivery: Delivery, actor) -> Delivery:
     from accounts import rules
     from caisi_portal.errors import NotPermitted
 
-    if not rules.is_administrator(actor):
-        raise NotPermitted("Only administrators can redeliver notifications.")
+    if not rules.may_redeliver(actor, delivery):
+        raise NotPermitted(
+            "Only the office's administrators can redeliver notifications (exercise ones are never sent)."
+        )
     with transaction.atomic():
         Delivery.objects.filter(pk=delivery.pk).exclude(status=Delivery.Status.PENDING).update(
             status=Delivery.Status.PENDING, next_attempt_at=clock.now(), attempts=0, last_error=""

@@ -25,28 +25,34 @@ from .models import Delivery, DemoInboxMessage, TrustedPartner
 @login_required
 @require_safe
 def delivery_list(request):
-    if not rules.is_administrator(request.user):
+    if not rules.may_view_deliveries(request.user):
         raise Http404
     status = request.GET.get("status") or ""
-    deliveries = Delivery.objects.select_related("event__submission", "partner__organization").order_by(
-        "-next_attempt_at"
-    )
+    # A played administrator sees the exercise's notifications (recorded, never sent).
+    deliveries = rules.scope_deliveries(
+        Delivery.objects.select_related("event__submission", "partner__organization"), request.user
+    ).order_by("-next_attempt_at")
     if status in Delivery.Status.values:
         deliveries = deliveries.filter(status=status)
     page = Paginator(deliveries, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "partners/deliveries.html",
-        {"page": page, "status": status, "statuses": Delivery.Status.choices},
+        {
+            "page": page,
+            "status": status,
+            "statuses": Delivery.Status.choices,
+            "may_redeliver": rules.may_manage_partners(request.user),
+        },
     )
 
 
 @login_required
 @require_POST
 def delivery_redeliver(request, pk):
-    if not rules.is_administrator(request.user):
-        raise Http404
-    delivery = get_object_or_404(Delivery, pk=pk)
+    delivery = get_object_or_404(
+        rules.scope_deliveries(Delivery.objects.select_related("event__submission"), request.user), pk=pk
+    )
     try:
         services.delivery_redeliver(delivery=delivery, actor=request.user)
     except ApplicationError as exc:
@@ -96,10 +102,7 @@ def demo_receiver(request, pk):
 def demo_inbox(request):
     if not settings.DEMO_WEBHOOK_RECEIVER:
         raise Http404
-    inbox = DemoInboxMessage.objects.select_related("partner__organization")
-    # The inbox plays the partners' side: administrators see all of it, a partner's staff their own.
-    if not rules.is_administrator(request.user):
-        if not (rules.is_trusted_partner(request.user) and request.user.organization_id):
-            raise Http404
-        inbox = inbox.filter(partner__organization_id=request.user.organization_id)
+    if not rules.may_view_demo_inbox(request.user):
+        raise Http404
+    inbox = rules.scope_demo_inbox(DemoInboxMessage.objects.select_related("partner__organization"), request.user)
     return render(request, "partners/demo_inbox.html", {"page": Paginator(inbox, 50).get_page(request.GET.get("page"))})

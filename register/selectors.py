@@ -7,9 +7,10 @@ from submissions.models import Agreement, ModelSubmission, Organization, SlaBrea
 
 
 def agreements():
-    """Every developer organization's agreement status (public by the office's choice)."""
+    """Every live developer organization's agreement status (public by the office's choice).
+    Exercise organizations are training data and never public."""
     return list(
-        Agreement.objects.filter(organization__kind=Organization.Kind.DEVELOPER)
+        Agreement.objects.filter(organization__kind=Organization.Kind.DEVELOPER, organization__exercise__isnull=True)
         .select_related("organization")
         .order_by("organization__name")
     )

@@ -471,8 +471,8 @@ def breach_acknowledge(*, breach: SlaBreach, actor, note: str) -> SlaBreach:
 
     from .services import audit_record
 
-    if not rules.is_administrator(actor):
-        raise NotPermitted("Only administrators acknowledge SLA breaches.")
+    if not rules.may_acknowledge_breach(actor, breach):
+        raise NotPermitted("Only administrators acknowledge SLA breaches (of their own world: live or exercise).")
     if not note.strip():
         message = "Say why the breach is acknowledged."
         raise ValidationFailed(message, details={"note": [message]})

@@ -105,12 +105,12 @@ def home_sections(user) -> list[dict]:
 
 def exercise_home(user) -> dict:
     """Controllers and evaluators find their exercises on their home page; trainees, how to join one."""
-    from exercises import services as exercise_services
+    from exercises.models import Exercise
 
-    if rules.is_administrator(user) or user.exercise_id:
+    if rules.is_administrator(user) or rules.is_player(user):
         return {}
-    may_start = exercise_services.may_create(user)
-    exercises = exercise_services.exercises_for(user).distinct()[:10]
+    may_start = rules.may_create_exercise(user)
+    exercises = rules.scope_exercises(Exercise.objects.all(), user)[:10]
     if not may_start and not exercises:
         return {"trainee": rules.has_role(user, Role.TRAINEE)}
     return {"exercises": exercises, "may_start_exercise": may_start}
@@ -125,7 +125,7 @@ def state_counts(user) -> list[tuple[str, str, int]]:
 
 def clock_summary(submission, user) -> dict:
     """The review clock and its state in words, for the developer and the office (not partners)."""
-    if not (rules.is_developer_of(user, submission.organization_id) or rules.is_office_staff(user)):
+    if not rules.may_view_review_clock(user, submission):
         return {}
     review_clock = ReviewClock.objects.filter(submission=submission).prefetch_related("pauses").first()
     if review_clock is None:
@@ -142,14 +142,14 @@ def submission_detail_context(submission, user) -> dict:
     context = {
         "office_view": office_view,
         "developer_view": developer_view,
-        "partner_view": not office_view and not developer_view and not rules.is_office_staff(user),
+        "partner_view": not rules.is_developer_or_office(user, submission),
         "timeline": submission.audit_entries.for_viewer(user).select_related("actor"),
         "artifacts": submission.artifacts.select_related("uploaded_by")
         if rules.may_view_artifacts(user, submission)
         else None,
         "information_requests": (
             submission.information_requests.select_related("requested_by", "answered_by")
-            if developer_view or rules.is_office_staff(user)
+            if rules.may_view_information_requests(user, submission)
             else None
         ),
         "agreement": Agreement.objects.filter(organization_id=submission.organization_id).first(),

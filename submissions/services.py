@@ -42,6 +42,10 @@ from .models import (
 
 
 def audit_record(*, submission, actor, action, from_state="", to_state="", comment="", internal=False):
+    # Every change to a submission passes here: a person never writes into another world's
+    # record (a player into live data, or a live account into an exercise), whatever the caller.
+    if actor is not None and not rules.same_world(actor, submission.exercise_id):
+        raise NotPermitted(MSG_OTHER_WORLD)
     return AuditEntry.objects.create(
         submission=submission,
         actor=actor,
@@ -63,6 +67,7 @@ INTAKE_CHECKLIST = {
 }
 
 MSG_NOT_PERMITTED = "You may not {label} this submission."
+MSG_OTHER_WORLD = "That belongs to another world (live data or a training exercise) than your account."
 MSG_NOT_FROM_STATE = "A submission that is {state} cannot be moved by '{label}'."
 MSG_UNKNOWN_TRANSITION = "There is no action called '{name}'."
 
@@ -444,7 +449,7 @@ def agreement_available_actions(agreement: Agreement) -> list[tuple[str, str]]:
 
 
 def agreement_change_status(*, agreement: Agreement, action: str, actor, note: str = "") -> Agreement:
-    if not rules.may_manage_agreements(actor):
+    if not rules.may_manage_agreements(actor, agreement):
         raise NotPermitted("Only administrators can change agreements.")
     if action not in dict(agreement_available_actions(agreement)):
         raise TransitionRefused(
@@ -473,7 +478,7 @@ def agreement_change_status(*, agreement: Agreement, action: str, actor, note: s
 
 
 def agreement_set_window(*, agreement: Agreement, actor, days: int) -> Agreement:
-    if not rules.may_manage_agreements(actor):
+    if not rules.may_manage_agreements(actor, agreement):
         raise NotPermitted("Only administrators can change agreements.")
     if not 1 <= int(days) <= 30:
         message = "The review window is between 1 and 30 days."
@@ -496,12 +501,12 @@ MSG_NOT_PUBLISHABLE = "Only a review that has ended (determined or elapsed) can 
 
 def submission_set_published(*, submission: ModelSubmission, actor, published: bool) -> ModelSubmission:
     """The office's choice to list (or delist) a finished review in the public register."""
-    if not rules.is_administrator(actor):
-        raise NotPermitted("Only administrators decide what the public register lists.")
+    if not rules.may_publish(actor, submission):
+        raise NotPermitted(
+            "Only the office's administrators decide what the public register lists (never exercise data)."
+        )
     if published and submission.state not in PUBLISHABLE_STATES:
         raise ValidationFailed(MSG_NOT_PUBLISHABLE)
-    if submission.is_exercise:
-        raise ValidationFailed("Exercise data is never published.")
     with transaction.atomic():
         changed = ModelSubmission.objects.filter(pk=submission.pk, published_at__isnull=published).update(
             published_at=clock.now() if published else None, published_by=actor if published else None

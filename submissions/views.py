@@ -125,9 +125,7 @@ def submission_page(request, submission, *, status=200, **bound_forms):
         "propose_form": ProposeFlagForm(auto_id="propose-%s")
         if rules.may_propose_determination(user, submission)
         else None,
-        "may_publish": rules.is_administrator(user)
-        and submission.state in services.PUBLISHABLE_STATES
-        and not submission.is_exercise,
+        "may_publish": rules.may_publish(user, submission) and submission.state in services.PUBLISHABLE_STATES,
         **selectors.submission_detail_context(submission, user),
     }
     proposal = context.get("proposal")
@@ -257,19 +255,21 @@ def artifact_download(request, pk, artifact_pk):
 @login_required
 @require_safe
 def agreement_list(request):
-    agreements = selectors.agreements_for(request.user)
-    if not agreements.exists() and not rules.is_office_staff(request.user):
+    if not rules.may_view_agreements(request.user):
         raise Http404
+    agreements = selectors.agreements_for(request.user)
     rows = [
         {
             "agreement": a,
-            "actions": services.agreement_available_actions(a) if rules.may_manage_agreements(request.user) else [],
+            "actions": services.agreement_available_actions(a) if rules.may_manage_agreements(request.user, a) else [],
             "negotiating_days": a.negotiating_days(clock.now().date()),
         }
         for a in agreements
     ]
     return render(
-        request, "submissions/agreements.html", {"rows": rows, "may_manage": rules.may_manage_agreements(request.user)}
+        request,
+        "submissions/agreements.html",
+        {"rows": rows, "may_manage": rules.may_manage_agreements(request.user)},
     )
 
 
