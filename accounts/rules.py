@@ -354,6 +354,7 @@ def scope_demo_inbox(qs, user):
     administrator, a partner's own for its staff. Exercise partners are never sent anything."""
     if not _signed_in(user) or is_player(user):
         return qs.none()
+    qs = qs.filter(partner__is_exercise=False, partner__organization__exercise__isnull=True)
     if is_administrator(user):
         return qs
     if is_trusted_partner(user) and user.organization_id:

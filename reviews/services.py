@@ -16,6 +16,7 @@ from submissions.services import artifact_validate, audit_record
 from .models import Assignment, ConflictOfInterest, Determination, EvaluationResult, Finding
 
 MSG_CONFLICT = "{reviewer} has a conflict of interest with {organization} and cannot review this submission."
+MSG_NO_SUCH_REVIEWER = "There is no reviewer by that name here."
 MSG_NOT_A_REVIEWER = "{reviewer} is not a reviewer."
 MSG_NOT_A_LEAD = "{reviewer} is not a lead reviewer and cannot lead a review."
 MSG_ALREADY_ASSIGNED = "{reviewer} is already assigned to this submission."
@@ -26,8 +27,8 @@ def assignment_create(*, submission, reviewer, role: str, actor) -> Assignment:
     if not rules.may_assign_reviewers(actor, submission):
         raise NotPermitted("You may not assign reviewers to this submission.")
     if not (rules.same_world(reviewer, submission.exercise_id) and rules.same_world(actor, submission.exercise_id)):
-        message = MSG_NOT_A_REVIEWER.format(reviewer=reviewer)
-        raise ValidationFailed(message, details={"reviewer": [message]})
+        # Someone of another world (live or an exercise) is not named: they do not exist here.
+        raise ValidationFailed(MSG_NO_SUCH_REVIEWER, details={"reviewer": [MSG_NO_SUCH_REVIEWER]})
     if rules.is_conflicted(reviewer, submission.organization_id):
         message = MSG_CONFLICT.format(reviewer=reviewer, organization=submission.organization)
         raise ValidationFailed(message, details={"reviewer": [message]})

@@ -57,8 +57,8 @@ def signed_agreement(org, window=30):
     return agreement
 
 
-def developer_org(name, *, status="signed"):
-    org = OrganizationFactory(name=name, slug=name.lower().replace(" ", "-"))
+def developer_org(name, *, status="signed", exercise=None, slug=None):
+    org = OrganizationFactory(name=name, slug=slug or name.lower().replace(" ", "-"), exercise=exercise)
     agreement, _ = Agreement.objects.get_or_create(organization=org)
     if status == "signed":
         signed_agreement(org)
@@ -136,36 +136,47 @@ def serious_finding(submission, reviewer, *, classification=Clearance.UNCLASSIFI
 
 
 class Cast:
-    """The people of one test: a lab with its staff, the office, a partner, outsiders."""
+    """The people of one test: a lab with its staff, the office, a partner, outsiders.
 
-    def __init__(self):
-        self.office = OrganizationFactory(name="Review Office", slug="office", kind=Organization.Kind.REVIEW_OFFICE)
-        self.lab = developer_org("Lab Alpha")
-        self.other_lab = developer_org("Lab Beta")
-        self.holdout = developer_org("Lab Holdout", status="negotiating")
-        self.partner_org = OrganizationFactory(name="Partner", slug="partner", kind=Organization.Kind.TRUSTED_PARTNER)
-        self.developer = UserFactory(username="dev", role=Role.DEVELOPER_STAFF, organization=self.lab)
-        self.other_developer = UserFactory(username="dev.beta", role=Role.DEVELOPER_STAFF, organization=self.other_lab)
-        self.holdout_developer = UserFactory(
-            username="dev.holdout", role=Role.DEVELOPER_STAFF, organization=self.holdout
+    With `exercise`, the same cast inside that training exercise: its organizations and
+    accounts belong to the exercise (usernames and slugs prefixed "x<id>."), so a test can
+    hold the live world and an exercise side by side. `mark` is added to every display name
+    (organizations, people) so a test can look for it in what pages return.
+    """
+
+    def __init__(self, *, exercise=None, mark=""):
+        self.exercise = exercise
+        # "c" keeps the cast apart from a scenario's own players (x<id>.dev and so on).
+        slug = (lambda s: f"x{exercise.pk}-c-{s}") if exercise else (lambda s: s)
+        login = (lambda u: f"x{exercise.pk}.c.{u}") if exercise else (lambda u: u)
+        name = (lambda n: f"{n} {mark}".strip()) if mark else (lambda n: n)
+        worlds = {"exercise": exercise}
+
+        def person(username, role, **extra):
+            names = {"first_name": name(username.split(".")[0].title()), "last_name": mark or "Person"} if mark else {}
+            return UserFactory(username=login(username), role=role, **names, **worlds, **extra)
+
+        self.office = OrganizationFactory(
+            name=name("Review Office"), slug=slug("office"), kind=Organization.Kind.REVIEW_OFFICE, **worlds
         )
-        self.lead = UserFactory(
-            username="lead", role=Role.LEAD_REVIEWER, organization=self.office, clearance=Clearance.SECRET
+        self.lab = developer_org(name("Lab Alpha"), slug=slug("lab-alpha"), **worlds)
+        self.other_lab = developer_org(name("Lab Beta"), slug=slug("lab-beta"), **worlds)
+        self.holdout = developer_org(name("Lab Holdout"), slug=slug("lab-holdout"), status="negotiating", **worlds)
+        self.partner_org = OrganizationFactory(
+            name=name("Partner"), slug=slug("partner"), kind=Organization.Kind.TRUSTED_PARTNER, **worlds
         )
-        self.reviewer = UserFactory(
-            username="reviewer", role=Role.REVIEWER, organization=self.office, clearance=Clearance.SECRET
+        self.developer = person("dev", Role.DEVELOPER_STAFF, organization=self.lab)
+        self.other_developer = person("dev.beta", Role.DEVELOPER_STAFF, organization=self.other_lab)
+        self.holdout_developer = person("dev.holdout", Role.DEVELOPER_STAFF, organization=self.holdout)
+        self.lead = person("lead", Role.LEAD_REVIEWER, organization=self.office, clearance=Clearance.SECRET)
+        self.reviewer = person("reviewer", Role.REVIEWER, organization=self.office, clearance=Clearance.SECRET)
+        self.low_reviewer = person("reviewer.cui", Role.REVIEWER, organization=self.office, clearance=Clearance.CUI)
+        self.unassigned_reviewer = person(
+            "reviewer.idle", Role.REVIEWER, organization=self.office, clearance=Clearance.SECRET
         )
-        self.low_reviewer = UserFactory(
-            username="reviewer.cui", role=Role.REVIEWER, organization=self.office, clearance=Clearance.CUI
-        )
-        self.unassigned_reviewer = UserFactory(
-            username="reviewer.idle", role=Role.REVIEWER, organization=self.office, clearance=Clearance.SECRET
-        )
-        self.admin = UserFactory(
-            username="admin", role=Role.ADMINISTRATOR, organization=self.office, clearance=Clearance.SECRET
-        )
-        self.partner = UserFactory(username="partner", role=Role.TRUSTED_PARTNER, organization=self.partner_org)
-        self.trainee = UserFactory(username="trainee", role=Role.TRAINEE, organization=self.office)
+        self.admin = person("admin", Role.ADMINISTRATOR, organization=self.office, clearance=Clearance.SECRET)
+        self.partner = person("partner", Role.TRUSTED_PARTNER, organization=self.partner_org)
+        self.trainee = person("trainee", Role.TRAINEE, organization=self.office)
 
     def submission(self, state=State.DRAFT, **overrides):
         """A submission of Lab Alpha carried to `state` through the services."""
