@@ -632,6 +632,7 @@ def may_reset_player_password(user, exercise, player) -> bool:
     return (
         may_run_exercise(user, exercise)
         and player.exercise_id == exercise.pk
+        and player.is_active
         and exercise.status != Exercise.Status.ENDED
     )
 

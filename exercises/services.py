@@ -385,8 +385,13 @@ def observation_record(*, exercise: Exercise, actor, objective: Objective, text:
 MSG_RESET_REFUSED = "Only this exercise's controllers can give its players a new password, and not after it has ended."
 
 
+@transaction.atomic
 def player_password_reset(*, exercise: Exercise, actor, player) -> str:
     """A new sign-in-sheet password, valid for the configured time from now."""
+    # The exercise's row lock orders this against exercise_end: a reset either comes before
+    # the end (and the end then locks the player out) or sees the exercise ended.
+    exercise = Exercise.objects.select_for_update().get(pk=exercise.pk)
+    player.refresh_from_db(fields=["is_active", "exercise"])
     if not rules.may_reset_player_password(actor, exercise, player):
         raise NotPermitted(MSG_RESET_REFUSED)
     password = secrets.token_urlsafe(9)
