@@ -204,6 +204,16 @@ def assignment_role(user, submission) -> str | None:
     return Assignment.objects.filter(submission_id=submission.pk, reviewer=user).values_list("role", flat=True).first()
 
 
+def actor_as_shown_to(viewer, actor, submission) -> str | None:
+    """Who did it, as this viewer may know: the office names its own people; a developer sees
+    its own colleagues by name and the office's decisions as the office's, not a person's."""
+    if actor is None:
+        return None
+    if is_office_staff(viewer) or is_developer_of(actor, submission.organization_id):
+        return str(actor)
+    return "Review office"
+
+
 # --- scopes: the rows of the person's world they may know exist ------------------------------
 
 

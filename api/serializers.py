@@ -181,7 +181,13 @@ class AuditEntrySerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_actor(self, entry):
-        return entry.actor.get_username() if entry.actor_id else None
+        """The username, for the office; a developer sees the office's steps as "Review office"."""
+        if not entry.actor_id:
+            return None
+        viewer = self.context["request"].user
+        if rules.is_office_staff(viewer) or rules.is_developer_of(entry.actor, entry.submission.organization_id):
+            return entry.actor.get_username()
+        return rules.actor_as_shown_to(viewer, entry.actor, entry.submission)
 
 
 class AssignmentSerializer(serializers.ModelSerializer):

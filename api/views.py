@@ -301,8 +301,8 @@ class SubmissionViewSet(
     @action(detail=True, filter_backends=[], methods=["get"])
     def history(self, request, pk=None):
         submission = self.get_object()
-        entries = submission.audit_entries.for_viewer(request.user).select_related("actor")
-        return Response(s.AuditEntrySerializer(entries, many=True).data)
+        entries = submission.audit_entries.for_viewer(request.user).select_related("actor", "submission")
+        return Response(s.AuditEntrySerializer(entries, many=True, context={"request": request}).data)
 
     @extend_schema(summary="The review clock", responses={200: s.ReviewClockSerializer, **_errors(401, 403, 404, 429)})
     @action(detail=True, filter_backends=[], methods=["get"])

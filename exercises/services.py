@@ -278,11 +278,16 @@ def exercise_end(*, exercise: Exercise, actor=None) -> Exercise:
 
 
 def inject_fire(*, inject: Inject, sim_now: dt.datetime, actor=None) -> bool:
-    """Deliver an inject once: the compare-and-set on fired_at decides who fires it."""
+    """Deliver an inject once: the compare-and-set on fired_at decides who fires it.
+
+    Never after the exercise has ended: the after-action report's timeline is closed then.
+    """
     with transaction.atomic():
-        won = Inject.objects.filter(pk=inject.pk, fired_at__isnull=True).update(
-            fired_at=sim_now, fired_at_wall=timezone.now(), fired_by=actor
-        )
+        won = Inject.objects.filter(
+            pk=inject.pk,
+            fired_at__isnull=True,
+            exercise__status__in=[Exercise.Status.READY, Exercise.Status.RUNNING, Exercise.Status.PAUSED],
+        ).update(fired_at=sim_now, fired_at_wall=timezone.now(), fired_by=actor)
         if not won:
             return False
         recipients = inject_recipients(inject)

@@ -135,6 +135,8 @@ def fire(request, pk, inject_pk):
     inject = get_object_or_404(Inject, pk=inject_pk, exercise=exercise)
     if services.inject_fire(inject=inject, sim_now=exercise.simulated_now(), actor=request.user):
         messages.success(request, f"Inject {inject.number} delivered.")
+    elif exercise.status == Exercise.Status.ENDED:
+        messages.error(request, f"The exercise has ended: inject {inject.number} can no longer be delivered.")
     else:
         messages.error(request, f"Inject {inject.number} had already been delivered.")
     return redirect(exercise)

@@ -9,8 +9,9 @@ from django.db import IntegrityError, transaction
 from accounts import rules
 from accounts.roles import Role, has_role
 from caisi_portal import clock
-from caisi_portal.errors import NotPermitted, ValidationFailed
+from caisi_portal.errors import NotPermitted, SubmissionChanged, ValidationFailed
 from submissions import review_clock
+from submissions.models import ModelSubmission, State
 from submissions.services import artifact_validate, audit_record
 
 from .models import Assignment, ConflictOfInterest, Determination, EvaluationResult, Finding
@@ -61,6 +62,20 @@ def assignment_create(*, submission, reviewer, role: str, actor) -> Assignment:
     return assignment
 
 
+def _lock_under_evaluation(submission) -> None:
+    """Lock the submission's row and read its state afresh, inside the caller's transaction.
+
+    The permission checks above read the object in memory. A clear or flag that committed
+    meanwhile would otherwise be overwritten (a proposal replacing an issued clearance); with
+    the row lock, the transition and this work run one after the other, and this one sees
+    the state the other left.
+    """
+    state = ModelSubmission.objects.select_for_update().filter(pk=submission.pk).values_list("state", flat=True)
+    current = state.first()
+    if current != State.EVALUATION:
+        raise SubmissionChanged(state=current or submission.state)
+
+
 def conflict_declare(*, reviewer, organization, kind=ConflictOfInterest.Kind.DECLARED, note="") -> ConflictOfInterest:
     conflict, _ = ConflictOfInterest.objects.get_or_create(
         reviewer=reviewer, organization=organization, defaults={"kind": kind, "note": note, "declared_at": clock.now()}
@@ -97,6 +112,7 @@ def evaluation_result_record(
     else:
         outcome = EvaluationResult.Outcome.BELOW_THRESHOLD
     with transaction.atomic():
+        _lock_under_evaluation(submission)
         result, created = EvaluationResult.objects.update_or_create(
             submission=submission,
             domain=domain,
@@ -151,6 +167,7 @@ def finding_record(
         message = "A finding needs a title and a description."
         raise ValidationFailed(message, details={"title": [message]})
     with transaction.atomic():
+        _lock_under_evaluation(submission)
         if evidence is not None:
             name, _ = artifact_validate(evidence)
             finding.evidence_name = name
@@ -175,6 +192,7 @@ def determination_propose_flag(*, submission, actor, rationale, partner_summary=
         message = "Give the rationale for flagging."
         raise ValidationFailed(message, details={"rationale": [message]})
     with transaction.atomic():
+        _lock_under_evaluation(submission)
         proposal, _ = Determination.objects.update_or_create(
             submission=submission,
             defaults={
@@ -197,6 +215,7 @@ def determination_concur(*, determination: Determination, actor) -> Determinatio
     if not rules.may_concur(actor, determination):
         raise NotPermitted("Only an assigned reviewer other than the proposer can concur, once.")
     with transaction.atomic():
+        _lock_under_evaluation(determination.submission)
         # Conditional update: two reviewers concurring at once, only one is recorded.
         updated = Determination.objects.filter(
             pk=determination.pk, concurred_by__isnull=True, issued_at__isnull=True

@@ -2,10 +2,12 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
+from accounts import rules
 from caisi_portal.errors import ApplicationError
 from caisi_portal.web import add_service_error, refuse_if_not_permitted
 from submissions.models import ModelSubmission
@@ -17,8 +19,15 @@ from .forms import AssignmentForm, FindingForm, ProposeFlagForm, ResultForm
 from .models import Determination, Finding
 
 
-def _submission(request, pk):
-    return get_object_or_404(ModelSubmission.objects.visible_to(request.user).select_related("organization"), pk=pk)
+def _submission(request, pk, may=None, refusal=""):
+    """The submission (404 out of scope), and the permission checked before any form is bound:
+    someone refused sees a 403 page, never a redrawn form listing the office's people or plan."""
+    submission = get_object_or_404(
+        ModelSubmission.objects.visible_to(request.user).select_related("organization"), pk=pk
+    )
+    if may is not None and not may(request.user, submission):
+        raise PermissionDenied(refusal)
+    return submission
 
 
 def _handle(request, submission, form, call, success, title, page_form=None):
@@ -51,7 +60,9 @@ def _handle(request, submission, form, call, success, title, page_form=None):
 @login_required
 @require_POST
 def assign(request, pk):
-    submission = _submission(request, pk)
+    submission = _submission(
+        request, pk, rules.may_assign_reviewers, "You may not assign reviewers to this submission."
+    )
     form = AssignmentForm(request.POST, exercise_id=submission.exercise_id, auto_id="assign-%s")
     return _handle(
         request,
@@ -69,7 +80,9 @@ def assign(request, pk):
 @login_required
 @require_POST
 def record_result(request, pk):
-    submission = _submission(request, pk)
+    submission = _submission(
+        request, pk, rules.may_record_evaluation, "Only reviewers assigned to this submission record results."
+    )
     form = ResultForm(request.POST, submission=submission, auto_id="result-%s")
     return _handle(
         request,
@@ -85,7 +98,9 @@ def record_result(request, pk):
 @login_required
 @require_POST
 def record_finding(request, pk):
-    submission = _submission(request, pk)
+    submission = _submission(
+        request, pk, rules.may_record_finding, "Only reviewers assigned to this submission record findings."
+    )
     form = FindingForm(request.POST, request.FILES, submission=submission, user=request.user, auto_id="finding-%s")
     return _handle(
         request,
@@ -101,7 +116,9 @@ def record_finding(request, pk):
 @login_required
 @require_POST
 def propose_flag(request, pk):
-    submission = _submission(request, pk)
+    submission = _submission(
+        request, pk, rules.may_propose_determination, "Only the lead reviewer proposes a determination."
+    )
     form = ProposeFlagForm(request.POST, auto_id="propose-%s")
     return _handle(
         request,

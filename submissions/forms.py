@@ -3,7 +3,7 @@ from django import forms
 from reviews.models import EvaluationDomain
 
 from .models import Artifact, ModelSubmission, State
-from .services import DRAFT_FIELDS, INTAKE_CHECKLIST
+from .services import DRAFT_FIELDS, INTAKE_CHECKLIST, MSG_EMPTY_PLAN
 
 
 class SubmissionForm(forms.ModelForm):
@@ -51,6 +51,7 @@ class AcceptForm(TransitionForm):
         widget=forms.CheckboxSelectMultiple,
         label="Evaluation plan",
         help_text="The domains the review will evaluate.",
+        error_messages={"required": MSG_EMPTY_PLAN},
     )
 
     def __init__(self, *args, **kwargs):

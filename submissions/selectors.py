@@ -143,7 +143,7 @@ def submission_detail_context(submission, user) -> dict:
         "office_view": office_view,
         "developer_view": developer_view,
         "partner_view": not rules.is_developer_or_office(user, submission),
-        "timeline": submission.audit_entries.for_viewer(user).select_related("actor"),
+        "timeline": timeline(submission, user),
         "artifacts": submission.artifacts.select_related("uploaded_by")
         if rules.may_view_artifacts(user, submission)
         else None,
@@ -184,6 +184,14 @@ def submission_detail_context(submission, user) -> dict:
         else None
     )
     return context
+
+
+def timeline(submission, user) -> list:
+    """The entries this person may read, each with `shown_actor` as they may know it."""
+    entries = list(submission.audit_entries.for_viewer(user).select_related("actor"))
+    for e in entries:
+        e.shown_actor = rules.actor_as_shown_to(user, e.actor, submission)
+    return entries
 
 
 def _plan_with_results(submission):

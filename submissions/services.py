@@ -67,6 +67,8 @@ INTAKE_CHECKLIST = {
 }
 
 MSG_NOT_PERMITTED = "You may not {label} this submission."
+MSG_EMPTY_PLAN = "Plan at least one evaluation domain: a review with no domain could never be cleared."
+MSG_DUPLICATE_DOMAIN = "Each evaluation domain can be planned once: remove the repeated one."
 MSG_OTHER_WORLD = "That belongs to another world (live data or a training exercise) than your account."
 MSG_NOT_FROM_STATE = "A submission that is {state} cannot be moved by '{label}'."
 MSG_UNKNOWN_TRANSITION = "There is no action called '{name}'."
@@ -197,6 +199,12 @@ def _validate_inputs(name: str, data: dict) -> tuple[dict, dict]:
         missing = [text for key, text in INTAKE_CHECKLIST.items() if not checklist.get(key)]
         if missing:
             raise ValidationFailed("Complete the intake checklist before accepting.", details={"checklist": missing})
+        if "domains" in data:
+            domains = list(data["domains"] or [])
+            if not domains:
+                raise ValidationFailed(MSG_EMPTY_PLAN, details={"domains": [MSG_EMPTY_PLAN]})
+            if len({getattr(d, "pk", d) for d in domains}) != len(domains):
+                raise ValidationFailed(MSG_DUPLICATE_DOMAIN, details={"domains": [MSG_DUPLICATE_DOMAIN]})
         return {"checklist": {k: True for k in INTAKE_CHECKLIST}}, data
     if name == "request_information":
         _require(data, "questions", "Write the questions the developer must answer.")

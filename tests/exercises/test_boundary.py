@@ -277,3 +277,16 @@ def test_the_exercise_runs_to_its_end_without_touching_live_rows(worlds):
             services.exercise_tick(Exercise.objects.get(pk=exercise.pk))
     assert Exercise.objects.get(pk=exercise.pk).status == Exercise.Status.ENDED
     assert live_snapshot() == before
+
+
+def test_no_inject_is_delivered_after_the_exercise_has_ended(cast, controller, client):
+    """The after-action report's timeline closes with the exercise (found by an outside review)."""
+    exercise, _ = _exercise_with_sheet(controller)
+    services.exercise_start(exercise=exercise, actor=controller)
+    services.exercise_end(exercise=exercise, actor=controller)
+    inject = exercise.injects.filter(fired_at__isnull=True).first()
+    client.force_login(controller)
+    page = client.post(reverse("exercises:fire", args=[exercise.pk, inject.pk]), follow=True)
+    assert b"The exercise has ended" in page.content
+    inject.refresh_from_db()
+    assert inject.fired_at is None and not inject.messages.exists()
