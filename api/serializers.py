@@ -380,6 +380,22 @@ class TrustedPartnerSerializer(serializers.ModelSerializer):
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=PartnerEventType.choices))
     webhook_secret = serializers.CharField(read_only=True)
 
+    def validate_webhook_url(self, value):
+        from partners import destinations
+
+        reason = destinations.problem(value)
+        if reason:
+            raise serializers.ValidationError(reason)
+        return value
+
+    def validate_emails(self, value):
+        from partners.models import email_problems
+
+        problems = email_problems(value)
+        if problems:
+            raise serializers.ValidationError(problems)
+        return value
+
     class Meta:
         model = TrustedPartner
         fields = ["id", "organization", "emails", "webhook_url", "webhook_secret", "event_types", "is_active"]

@@ -9,6 +9,7 @@ import secrets
 from accounts import rules
 from caisi_portal import clock
 from caisi_portal.errors import NotPermitted, ValidationFailed
+from caisi_portal.text import text_problems
 
 from .models import ApiToken
 
@@ -25,6 +26,9 @@ def api_token_issue(*, user, name: str) -> tuple[ApiToken, str]:
     if not rules.may_issue_api_token(user):
         raise NotPermitted("Exercise accounts cannot have API tokens: play the exercise on the portal's pages.")
     name = (name or "").strip()
+    problems = text_problems(single_line={"name": name})
+    if problems:
+        raise ValidationFailed(problems["name"][0], details=problems)
     if not name:
         raise ValidationFailed("Name the token after what will use it.", details={"name": ["This field is required."]})
     if ApiToken.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_ACTIVE_TOKENS:

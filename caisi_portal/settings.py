@@ -5,6 +5,7 @@ must set SECRET_KEY explicitly: the portal refuses to start without it.
 """
 
 import datetime as dt
+from urllib.parse import urlsplit
 import secrets
 from pathlib import Path
 
@@ -79,6 +80,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: an oversized body is refused before anything reads it.
+    "caisi_portal.web.RefuseOversizedBodies",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -197,6 +200,12 @@ DEMO_WEBHOOK_RECEIVER = _strict_bool("DEMO_WEBHOOK_RECEIVER", DEBUG)
 # the sweep retries it with the same webhook-id. Must be longer than the webhook timeout (10 s).
 PARTNER_DELIVERY_LEASE = dt.timedelta(seconds=max(20, env.int("PARTNER_DELIVERY_LEASE_SECONDS", default=300)))
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+# Webhooks go to public addresses only (partners.destinations). Hosts listed here ("host" or
+# "host:port") may be private: by default only the local demo's own receiver, when it is on.
+WEBHOOK_ALLOWED_PRIVATE_HOSTS = env.list(
+    "WEBHOOK_ALLOWED_PRIVATE_HOSTS",
+    default=[urlsplit(PORTAL_BASE_URL).netloc] if DEMO_WEBHOOK_RECEIVER else [],
+)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CAISI Review Portal <portal@caisi.example>")
 
 # Celery on Redis. Late acknowledgement plus idempotent tasks means a worker that dies

@@ -30,3 +30,62 @@ def render_markdown(text: str) -> SafeString:
         link_rel="noopener noreferrer nofollow",
     )
     return mark_safe(cleaned)  # noqa: S308  # nosec B308 B703 - cleaned by nh3 with an allow-list above
+
+
+# --- control characters -------------------------------------------------------------------
+# A line break in a model name becomes a line break in an email's Subject header, and Django
+# refuses to send such a message (BadHeaderError): one developer could silence every email
+# about its submission. NUL is refused by PostgreSQL. So one-line fields (names, versions,
+# titles) take no control character at all, and multi-line text takes line breaks and tabs only.
+
+_SEPARATORS = {"\u2028", "\u2029"}  # Unicode line and paragraph separators
+MULTI_LINE_ALLOWED = {"\n", "\r", "\t"}
+
+
+def control_characters(value: str, *, allowed=frozenset()) -> list[str]:
+    """The control characters in `value` (as people can read them), those in `allowed` aside."""
+    import unicodedata
+
+    found = {c for c in value if c not in allowed and (unicodedata.category(c) == "Cc" or c in _SEPARATORS)}
+    return sorted(f"U+{ord(c):04X}" for c in found)
+
+
+MSG_ONE_LINE = "Use one line of plain text: line breaks, tabs and other control characters ({found}) are not allowed."
+MSG_MULTI_LINE = "Remove the control characters ({found}): only line breaks and tabs are allowed in text."
+
+
+def validate_single_line(value) -> None:
+    """Django validator for fields that can reach an email header, a subject or a file name."""
+    from django.core.exceptions import ValidationError
+
+    found = control_characters(str(value))
+    if found:
+        raise ValidationError(MSG_ONE_LINE.format(found=", ".join(found)), code="control_characters")
+
+
+def validate_multi_line(value) -> None:
+    from django.core.exceptions import ValidationError
+
+    found = control_characters(str(value), allowed=MULTI_LINE_ALLOWED)
+    if found:
+        raise ValidationError(MSG_MULTI_LINE.format(found=", ".join(found)), code="control_characters")
+
+
+def text_problems(*, single_line: dict | None = None, multi_line: dict | None = None) -> dict[str, list[str]]:
+    """field -> messages, for services that take text outside a model form."""
+    problems: dict[str, list[str]] = {}
+    for fields, allowed, message in (
+        (single_line or {}, frozenset(), MSG_ONE_LINE),
+        (multi_line or {}, MULTI_LINE_ALLOWED, MSG_MULTI_LINE),
+    ):
+        for name, value in fields.items():
+            if isinstance(value, str):
+                found = control_characters(value, allowed=allowed)
+                if found:
+                    problems[name] = [message.format(found=", ".join(found))]
+    return problems
+
+
+def one_line(value) -> str:
+    """A header-safe single line: every control character and separator becomes a space."""
+    return "".join(" " if control_characters(c) else c for c in str(value))

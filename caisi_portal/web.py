@@ -33,3 +33,47 @@ def refuse_if_not_permitted(exc: ApplicationError) -> None:
     """A role refusal is a 403 page, not a message on a redirect that looks like success."""
     if isinstance(exc, NotPermitted):
         raise PermissionDenied(exc.message) from exc
+
+
+class RefuseOversizedBodies:
+    """Refuse a request body larger than the largest artifact before a byte of it is read.
+
+    Django reads uploads into temporary files as they stream in, so a 10 GB upload would
+    fill the disk before any view could refuse it. The declared Content-Length decides
+    here, at once; a body sent without one (chunked) is refused too, since its size is
+    unknown until it has been read.
+    """
+
+    SLACK = 1024 * 1024  # multipart headers and the form's other fields
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+
+        limit = settings.ARTIFACT_MAX_BYTES + self.SLACK
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        try:
+            size = int(declared) if declared else 0
+        except ValueError:
+            size = -1
+        if size < 0 or size > limit or (chunked and not declared):
+            return _too_large(request, limit, length_required=chunked and not declared)
+        return self.get_response(request)
+
+
+def _too_large(request, limit, *, length_required=False):
+    from django.http import HttpResponse, JsonResponse
+
+    if length_required:
+        status, message = 411, "Send the body with a Content-Length header."
+    else:
+        status, message = 413, f"The request is larger than the portal accepts ({limit // (1024 * 1024)} MB at most)."
+    if request.path.startswith("/api/"):
+        code = "length_required" if status == 411 else "too_large"
+        return JsonResponse({"error": {"code": code, "message": message, "details": {}}}, status=status)
+    response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    response["Connection"] = "close"  # do not wait to read what is left of the body
+    return response

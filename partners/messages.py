@@ -2,6 +2,8 @@
 
 from django.conf import settings
 
+from caisi_portal.text import one_line
+
 SUBJECTS = {
     "submission.cleared": "Cleared: {model} {version} ({organization})",
     "submission.flagged": "Flagged: {model} {version} ({organization})",
@@ -22,7 +24,8 @@ def email_for(delivery) -> tuple[str, str]:
         "organization": data.get("organization", ""),
         "days_left": data.get("days_left", ""),
     }
-    subject = SUBJECTS.get(event.type, event.type).format(**fields)
+    # Built defensively: whatever a name holds, the Subject header stays one line.
+    subject = one_line(SUBJECTS.get(event.type, event.type).format(**fields))
     if event.is_exercise:
         subject = f"[EXERCISE] {subject}"
     lines = [subject, ""]

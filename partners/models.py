@@ -54,6 +54,38 @@ class TrustedPartner(models.Model):
     def email_list(self) -> list[str]:
         return [line.strip() for line in self.emails.splitlines() if line.strip()]
 
+    def clean(self):
+        """Checked wherever the settings are saved (the API, the Django admin)."""
+        from django.core.exceptions import ValidationError
+
+        from . import destinations
+
+        errors = {}
+        reason = destinations.problem(self.webhook_url)
+        if reason:
+            errors["webhook_url"] = [reason]
+        if email_problems(self.emails):
+            errors["emails"] = email_problems(self.emails)
+        if errors:
+            raise ValidationError(errors)
+
+
+def email_problems(emails: str) -> list[str]:
+    """Each line must be one email address (an address with a line break in it could add headers)."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    problems = []
+    for line in (emails or "").split("\n"):
+        address = line.strip("\r ")
+        if not address:
+            continue
+        try:
+            validate_email(address)
+        except ValidationError:
+            problems.append(f"{address[:80]!r} is not an email address: give one address per line.")
+    return problems
+
 
 class Event(models.Model):
     """Something that happened that people or partners must be told about."""

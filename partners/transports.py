@@ -12,6 +12,8 @@ from django.core.mail import EmailMessage
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from . import destinations
+
 WEBHOOK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
@@ -58,17 +60,30 @@ class WebhookTransport:
             "webhook-timestamp": str(int(sent_at.timestamp())),
             "webhook-signature": signature,
         }
+        try:
+            # Checked again now, against the address it resolves to; the POST goes to that address.
+            where = destinations.check(delivery.address)
+        except destinations.UnsafeDestination as exc:
+            raise TransportError(exc.message, permanent=not exc.transient) from None
+        headers["host"] = where.host_header
+        extensions = {"sni_hostname": where.tls_name} if where.tls_name else {}
         started = time.monotonic()
         try:
-            response = httpx.post(delivery.address, content=body, headers=headers, timeout=WEBHOOK_TIMEOUT)
+            with httpx.Client(timeout=WEBHOOK_TIMEOUT) as client:
+                request = client.build_request(
+                    "POST", where.connect_url, content=body, headers=headers, extensions=extensions
+                )
+                response = client.send(request)
         except httpx.HTTPError as exc:
-            raise TransportError(f"{exc.__class__.__name__}: {exc}") from exc
+            # The kind of failure only: an internal service's words are never kept or shown.
+            raise TransportError(f"No answer from the endpoint ({exc.__class__.__name__}).") from exc
         latency = int((time.monotonic() - started) * 1000)
         if 200 <= response.status_code < 300:
             return Outcome(response.status_code, latency)
-        # 410 Gone is the receiver saying "stop"; everything else may recover.
+        # 410 Gone is the receiver saying "stop"; everything else may recover. The reply's
+        # body is never stored: the status code and a fixed message say what happened.
         raise TransportError(
-            f"HTTP {response.status_code}: {response.text[:200]}",
+            f"The endpoint answered HTTP {response.status_code}.",
             permanent=response.status_code == 410,
             status_code=response.status_code,
         )

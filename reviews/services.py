@@ -10,6 +10,7 @@ from accounts import rules
 from accounts.roles import Role, has_role
 from caisi_portal import clock
 from caisi_portal.errors import NotPermitted, SubmissionChanged, ValidationFailed
+from caisi_portal.text import text_problems
 from submissions import review_clock
 from submissions.models import ModelSubmission, State
 from submissions.services import artifact_validate, audit_record
@@ -62,6 +63,12 @@ def assignment_create(*, submission, reviewer, role: str, actor) -> Assignment:
     return assignment
 
 
+def _refuse_control_characters(**fields) -> None:
+    problems = text_problems(**fields)
+    if problems:
+        raise ValidationFailed(next(iter(problems.values()))[0], details=problems)
+
+
 def _lock_under_evaluation(submission) -> None:
     """Lock the submission's row and read its state afresh, inside the caller's transaction.
 
@@ -104,6 +111,7 @@ def evaluation_result_record(
     if not submission.plan_items.filter(domain=domain).exists():
         message = f"{domain} is not in this submission's evaluation plan."
         raise ValidationFailed(message, details={"domain": [message]})
+    _refuse_control_characters(multi_line={"summary": summary})
     score, threshold = _decimal(score, "score"), _decimal(threshold, "threshold")
     if inconclusive:
         outcome = EvaluationResult.Outcome.INCONCLUSIVE
@@ -149,6 +157,9 @@ def finding_record(
 ) -> Finding:
     if not rules.may_record_finding(actor, submission):
         raise NotPermitted("Only reviewers assigned to this submission can record findings during evaluation.")
+    _refuse_control_characters(
+        single_line={"title": title}, multi_line={"description": description, "recommendation": recommendation}
+    )
     if int(classification) > actor.clearance:
         message = "You cannot record a finding above your own clearance."
         raise ValidationFailed(message, details={"classification": [message]})
@@ -188,6 +199,13 @@ def determination_propose_flag(*, submission, actor, rationale, partner_summary=
     """A lead's proposal to flag, which a second reviewer must concur with before issue."""
     if not rules.may_propose_determination(actor, submission):
         raise NotPermitted("Only the lead reviewer can propose a determination during evaluation.")
+    _refuse_control_characters(
+        multi_line={
+            "rationale": rationale,
+            "partner_summary": partner_summary,
+            "release_conditions": release_conditions,
+        }
+    )
     if not rationale.strip():
         message = "Give the rationale for flagging."
         raise ValidationFailed(message, details={"rationale": [message]})

@@ -19,6 +19,7 @@ from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transi
 
 from accounts import rules
 from caisi_portal import clock
+from caisi_portal.text import validate_multi_line, validate_single_line
 
 from .guards import condition
 
@@ -29,7 +30,7 @@ class Organization(models.Model):
         TRUSTED_PARTNER = "trusted_partner", "Trusted partner"
         REVIEW_OFFICE = "review_office", "Review office"
 
-    name = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200, unique=True, validators=[validate_single_line])
     slug = models.SlugField(max_length=80, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     is_simulated = models.BooleanField(default=False)
@@ -204,17 +205,22 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
     """A developer's model handed to the office for pre-release review."""
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="submissions")
-    model_name = models.CharField(max_length=200)
-    model_version = models.CharField(max_length=100)
+    model_name = models.CharField(max_length=200, validators=[validate_single_line])
+    model_version = models.CharField(max_length=100, validators=[validate_single_line])
     release_channel = models.CharField(max_length=20, choices=ReleaseChannel.choices)
     planned_release_date = models.DateField(null=True, blank=True)
-    capabilities = models.TextField("capabilities", blank=True, help_text="What the model can do.")
-    intended_use = models.TextField(blank=True)
+    capabilities = models.TextField(
+        "capabilities", blank=True, help_text="What the model can do.", validators=[validate_multi_line]
+    )
+    intended_use = models.TextField(blank=True, validators=[validate_multi_line])
     training_compute_flops = models.FloatField(
         "training compute (FLOPs)", null=True, blank=True, validators=[MinValueValidator(0)]
     )
     evaluator_access = models.TextField(
-        "how evaluators get access", blank=True, help_text="Endpoints, credentials process, weights transfer."
+        "how evaluators get access",
+        blank=True,
+        help_text="Endpoints, credentials process, weights transfer.",
+        validators=[validate_multi_line],
     )
 
     state = FSMField(default=State.DRAFT, choices=State.choices, protected=True, db_index=True)

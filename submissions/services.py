@@ -23,6 +23,7 @@ from django_fsm import ConcurrentTransition
 from accounts import rules
 from caisi_portal import clock
 from caisi_portal.errors import NotPermitted, PayloadTooLarge, SubmissionChanged, TransitionRefused, ValidationFailed
+from caisi_portal.text import text_problems
 from partners.services import event_for_transition
 
 from . import review_clock
@@ -253,6 +254,9 @@ def submission_transition(
     (missing inputs) or SubmissionChanged (someone else moved it first).
     """
     data = dict(data or {})
+    problems = text_problems(multi_line={**data, "comment": comment})
+    if problems:
+        raise ValidationFailed(next(iter(problems.values()))[0], details=problems)
     if expected_state is not None and submission.state != expected_state:
         raise SubmissionChanged(state=submission.state)
     transition_check(submission, name, actor)

@@ -61,6 +61,13 @@ def fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def local_test_receivers(settings):
+    """Tests' webhook receivers listen on this machine: allow them as private destinations
+    (tests of the SSRF guard clear this list)."""
+    settings.WEBHOOK_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1", "localhost"]
+
+
+@pytest.fixture(autouse=True)
 def plain_http(settings):
     # The test client speaks plain HTTP; production redirects to HTTPS (see settings).
     settings.SECURE_SSL_REDIRECT = False

@@ -88,3 +88,224 @@ def test_the_developers_colleague_keeps_a_name(cast, client):
     move(s, "submit", colleague)
     client.force_login(cast.developer)
     assert colleague.get_full_name() in client.get(reverse("submissions:detail", args=[s.pk])).content.decode()
+
+
+# --- SSRF with the answer echoed back -------------------------------------------------------------
+
+INTERNAL = [
+    "http://127.0.0.1:6379/",
+    "https://127.0.0.1/hook",
+    "https://localhost/hook",
+    "https://10.0.0.5/hook",
+    "https://192.168.1.1/hook",
+    "https://172.16.0.1/hook",
+    "https://169.254.169.254/latest/meta-data/",
+    "https://[::1]/hook",
+    "https://[::ffff:127.0.0.1]/hook",
+    "https://0.0.0.0/hook",
+    "https://100.64.0.1/hook",
+]
+
+
+@pytest.fixture
+def no_private_destinations(settings):
+    settings.WEBHOOK_ALLOWED_PRIVATE_HOSTS = []
+
+
+def admin_api(cast):
+    _, key = api_token_issue(user=cast.admin, name="t")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return api
+
+
+@pytest.mark.parametrize("url", INTERNAL)
+def test_a_webhook_url_to_an_internal_address_is_refused_when_saved(cast, no_private_destinations, url):
+    response = admin_api(cast).post(
+        "/api/v1/trusted-partners/",
+        {"organization": cast.partner_org.slug, "webhook_url": url, "event_types": ["submission.cleared"]},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert "webhook_url" in response.json()["error"]["details"]
+
+
+def test_plain_http_is_refused_outside_debug_and_a_public_https_endpoint_is_kept(cast, no_private_destinations):
+    from partners import destinations
+
+    def public(host, port, type=None):
+        return [(2, 1, 6, "", ("93.184.216.34", port))]
+
+    with pytest.raises(destinations.UnsafeDestination) as refused:
+        destinations.check("http://partner.example/h", resolve=public)
+    assert "https://" in refused.value.message
+    where = destinations.check("https://partner.example/hooks/caisi", resolve=public)
+    assert where.connect_url == "https://93.184.216.34:443/hooks/caisi"
+    assert where.host_header == "partner.example" and where.tls_name == "partner.example"
+
+
+def test_a_name_that_resolves_to_an_internal_address_is_refused_at_send_and_its_reply_never_stored(
+    cast, httpserver, settings, monkeypatch
+):
+    """Saved while it pointed outside, the name now resolves inside (DNS rebinding): the send
+    checks the address again and refuses, and no reply body is ever kept."""
+    import socket
+
+    from partners import services as partner_services
+    from partners.models import Delivery, PartnerEventType, TrustedPartner
+
+    httpserver.expect_request("/hook").respond_with_data("SECRET-INTERNAL-PAGE", status=500)
+    partner = TrustedPartner.objects.create(
+        organization=cast.partner_org,
+        webhook_url=f"http://rebind.example:{httpserver.port}/hook",
+        event_types=[PartnerEventType.CLEARED],
+    )
+    real = socket.getaddrinfo
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, *a, **k: real("127.0.0.1", *a, **k) if host == "rebind.example" else real(host, *a, **k),
+    )
+    settings.WEBHOOK_ALLOWED_PRIVATE_HOSTS = []
+    settings.DEBUG = True  # plain http to the test receiver; the address check is what is tried
+    s = cast.submission(State.CLEARED)
+    delivery = Delivery.objects.get(event__submission=s, partner=partner)
+    assert partner_services.delivery_attempt(delivery.pk) == Delivery.Status.DEAD
+    delivery.refresh_from_db()
+    assert "private, loopback or link-local" in delivery.last_error
+    assert not httpserver.log  # nothing was sent inside
+    # Allowed (as the local demo is), the receiver's 500 is recorded as a status code only.
+    settings.WEBHOOK_ALLOWED_PRIVATE_HOSTS = ["rebind.example"]
+    from django.utils import timezone
+
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=Delivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error=""
+    )
+    partner_services.delivery_attempt(delivery.pk)
+    delivery.refresh_from_db()
+    attempts = " ".join(a.error for a in delivery.attempt_log.all())
+    assert "HTTP 500" in delivery.last_error and "SECRET-INTERNAL-PAGE" not in delivery.last_error + attempts
+    assert delivery.attempt_log.filter(status_code=500).exists()
+
+
+# --- control characters that break headers ----------------------------------------------------------
+
+HEADER_BREAKERS = ["\r", "\n", "\r\nBcc: victim@example.com", "\x00", "\u2028", "\u2029", "\x85", "\x0b", "\t"]
+ONE_LINE_FIELDS = ["model_name", "model_version"]
+
+
+@pytest.mark.parametrize("char", HEADER_BREAKERS)
+@pytest.mark.parametrize("field", ONE_LINE_FIELDS)
+def test_one_line_fields_refuse_header_breaking_characters_on_pages_and_api(cast, client, char, field):
+    good = {
+        "model_name": "Fuzz",
+        "model_version": "1.0",
+        "release_channel": "api",
+        "planned_release_date": "2027-03-01",
+        "capabilities": "Reasoning.",
+        "intended_use": "API customers.",
+        "evaluator_access": "An endpoint.",
+    }
+    bad = good | {field: f"Fu{char}zz"}
+    client.force_login(cast.developer)
+    page = client.post(reverse("submissions:create"), bad)
+    assert (
+        page.status_code in (200, 400) and b"control characters" in page.content
+    ) or b"Null characters" in page.content
+    _, key = api_token_issue(user=cast.developer, name="t")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    response = api.post("/api/v1/submissions/", bad, format="json")
+    assert response.status_code == 400, response.content
+    from submissions.models import ModelSubmission
+
+    assert not ModelSubmission.objects.filter(model_name__contains="Fu").exclude(model_name="Fuzz").exists()
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x0b", "\u2028", "\x1b"])
+def test_multi_line_text_refuses_control_characters_but_keeps_line_breaks(cast, client, char):
+    s = cast.submission(State.EVALUATION)
+    client.force_login(cast.admin)
+    url = reverse("submissions:action", args=[s.pk, "request_information"])
+    refused = client.post(url, {"questions": f"Which{char}safeguards?", "expected_state": "evaluation"})
+    assert refused.status_code == 400
+    fine = client.post(
+        url, {"questions": "Which safeguards?\r\nAnd which\tclassifiers?", "expected_state": "evaluation"}
+    )
+    assert fine.status_code == 302
+
+
+@pytest.mark.parametrize("char", ["\r\n", "\x00", "\u2028"])
+def test_review_text_refuses_control_characters(cast, char):
+    from caisi_portal.errors import ValidationFailed
+    from reviews import services as review_services
+
+    s = cast.submission(State.EVALUATION)
+    with pytest.raises(ValidationFailed):
+        review_services.finding_record(
+            submission=s,
+            actor=cast.reviewer,
+            domain=EvaluationDomain.objects.first(),
+            severity="low",
+            classification=0,
+            title=f"Title{char}Bcc: x",
+            description="Fine.",
+        )
+    with pytest.raises(ValidationFailed):
+        api_token_issue(user=cast.developer, name=f"na{char}me")
+
+
+def test_a_name_stored_before_the_fix_no_longer_silences_email(cast, mailoutbox=None):
+    """A model name with CR/LF made every email about it fail (BadHeaderError) and dead-letter."""
+    from django.core import mail
+
+    from partners import services as partner_services
+    from partners.models import Delivery
+    from submissions.models import ModelSubmission
+
+    s = cast.submission(State.EVALUATION)
+    ModelSubmission.objects.filter(pk=s.pk).update(model_name="Evil\r\nBcc: victim@example.com")
+    s.refresh_from_db()
+    from tests.factories import move
+
+    move(s, "request_information", cast.admin)
+    deliveries = Delivery.objects.filter(event__submission=s, channel="email")
+    assert deliveries.exists()
+    for d in deliveries:
+        assert partner_services.delivery_attempt(d.pk) == Delivery.Status.DELIVERED
+    assert all("\n" not in m.subject and "\r" not in m.subject for m in mail.outbox)
+    assert all("victim@example.com" not in m.recipients() for m in mail.outbox)
+
+
+# --- oversized bodies ------------------------------------------------------------------------------
+
+
+class Exploding:
+    """A request body that fails the test if anything reads it."""
+
+    def read(self, *args):
+        raise AssertionError("the body was read")
+
+    readline = read
+
+
+@pytest.mark.parametrize("path", ["/submissions/1/artifacts/", "/api/v1/submissions/1/artifacts/", "/login/"])
+def test_an_oversized_body_is_refused_before_it_is_read(cast, client, path):
+    client.force_login(cast.developer)
+    response = client.generic(
+        "POST", path, b"", content_type="multipart/form-data; boundary=x", CONTENT_LENGTH=str(10 * 1024**3)
+    )
+    assert response.status_code == 413
+    chunked = client.generic("POST", path, b"", HTTP_TRANSFER_ENCODING="chunked", CONTENT_LENGTH="")
+    assert chunked.status_code == 411
+
+
+def test_the_guard_answers_without_reading(rf, settings):
+    from caisi_portal.web import RefuseOversizedBodies
+
+    request = rf.post("/api/v1/submissions/1/artifacts/", data=b"", content_type="application/octet-stream")
+    request.META["CONTENT_LENGTH"] = str(10 * 1024**3)
+    request.META["wsgi.input"] = Exploding()
+    request._stream = Exploding()
+    response = RefuseOversizedBodies(lambda r: pytest.fail("the view was reached"))(request)
+    assert response.status_code == 413 and b"too_large" in response.content

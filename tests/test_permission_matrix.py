@@ -1066,7 +1066,7 @@ API_CASES = [
         {"POST": live_admin(always(201))},
         data=lambda ws, t: {
             "organization": ws.unsubscribed_partner_org.slug,
-            "webhook_url": "https://office.example/hook",
+            "webhook_url": "https://93.184.216.34/hook",
             "event_types": ["submission.cleared"],
         },
         per_world=False,

@@ -36,6 +36,8 @@ def configure(*, database_url: str, broker_url: str, **extra: str) -> dict:
         "REDIS_URL": broker_url,
         "EMAIL_URL": "memorymail://",
         "DEMO_WEBHOOK_RECEIVER": "false",
+        # The scripts' recording receivers listen on this machine (partners.destinations).
+        "WEBHOOK_ALLOWED_PRIVATE_HOSTS": "127.0.0.1,localhost",
         # A dead worker's claim on a notification ends after 20 s instead of 5 minutes.
         "PARTNER_DELIVERY_LEASE_SECONDS": "20",
         "LOG_LEVEL": "WARNING",

@@ -317,7 +317,11 @@ def test_admin_acknowledges_breach_and_manages_partners(cast, django_capture_on_
     org = OrganizationFactory(name="New Partner", slug="new-partner", kind="trusted_partner")
     created = admin.post(
         f"{V1}/trusted-partners/",
-        {"organization": "new-partner", "webhook_url": "https://p.example/hook", "event_types": ["submission.cleared"]},
+        {
+            "organization": "new-partner",
+            "webhook_url": "https://93.184.216.34/hook",
+            "event_types": ["submission.cleared"],
+        },
         format="json",
     )
     assert created.status_code == 201 and created.json()["webhook_secret"].startswith("whsec_")
