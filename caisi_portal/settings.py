@@ -5,9 +5,9 @@ must set SECRET_KEY explicitly: the portal refuses to start without it.
 """
 
 import datetime as dt
-from urllib.parse import urlsplit
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
