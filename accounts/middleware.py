@@ -100,3 +100,36 @@ class UserTimeZone:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             timezone.deactivate()
         return self.get_response(request)
+
+
+class SessionIdleTimeout:
+    """A signed-in session ends after SESSION_IDLE_HOURS without a request.
+
+    The last request's time is kept in the session, rewritten at most once a minute so a
+    busy page does not write the session on every request. Wall time on purpose: an
+    exercise's simulated clock must not age a player's session.
+    """
+
+    KEY = "caisi_last_seen"
+    WRITE_EVERY = 60
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        import time
+
+        from django.conf import settings
+        from django.contrib import messages
+        from django.contrib.auth import logout
+
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and hasattr(request, "session"):
+            now = time.time()
+            last = request.session.get(self.KEY)
+            if isinstance(last, (int, float)) and now - last > settings.SESSION_IDLE_HOURS * 3600:
+                logout(request)
+                messages.info(request, "You were signed out after a long time without activity. Sign in again.")
+            elif not isinstance(last, (int, float)) or now - last > self.WRITE_EVERY:
+                request.session[self.KEY] = now
+        return self.get_response(request)

@@ -77,13 +77,20 @@ def totp_confirm(*, request, device: TOTPDevice, token: str) -> None:
     TOTPDevice.objects.filter(user=device.user).exclude(pk=device.pk).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
-    otp_login(request, device)
+    _verified(request, device)
 
 
 def totp_verify(*, request, token: str) -> None:
     device = confirmed_device(request.user)
     if device is None or not device.verify_token(token.strip()):
         raise ValidationFailed(MSG_WRONG_CODE, details={"token": [MSG_WRONG_CODE]})
+    _verified(request, device)
+
+
+def _verified(request, device) -> None:
+    """The session now carries more power: give it a new id, so an id seen before the code
+    (on a shared machine, in a log) is worth nothing after it."""
+    request.session.cycle_key()
     otp_login(request, device)
 
 

@@ -22,7 +22,11 @@ def profile(request):
         action = request.POST.get("action")
         if action == "token_issue":
             try:
-                _, new_api_key = api_services.api_token_issue(user=request.user, name=request.POST.get("name", ""))
+                _, new_api_key = api_services.api_token_issue(
+                    user=request.user,
+                    name=request.POST.get("name", ""),
+                    read_only=request.POST.get("read_only") == "on",
+                )
             except ApplicationError as exc:
                 messages.error(request, exc.message)
             else:

@@ -12,6 +12,9 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Tokens end on their own (API_TOKEN_DAYS), so a forgotten one does not work for ever.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    read_only = models.BooleanField(default=False, help_text="Reads only: GET, HEAD and OPTIONS.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -378,7 +378,6 @@ class TrustedPartnerSerializer(serializers.ModelSerializer):
         ),
     )
     event_types = serializers.ListField(child=serializers.ChoiceField(choices=PartnerEventType.choices))
-    webhook_secret = serializers.CharField(read_only=True)
 
     def validate_webhook_url(self, value):
         from partners import destinations
@@ -398,7 +397,22 @@ class TrustedPartnerSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TrustedPartner
-        fields = ["id", "organization", "emails", "webhook_url", "webhook_secret", "event_types", "is_active"]
+        # The secret is never read back: it is shown once, when made (TrustedPartnerCreatedSerializer).
+        fields = ["id", "organization", "emails", "webhook_url", "event_types", "is_active"]
+
+
+class TrustedPartnerCreatedSerializer(TrustedPartnerSerializer):
+    webhook_secret = serializers.CharField(read_only=True, help_text="Shown once: keep it now.")
+
+    class Meta(TrustedPartnerSerializer.Meta):
+        fields = [*TrustedPartnerSerializer.Meta.fields, "webhook_secret"]
+
+
+class SecretRotatedSerializer(serializers.Serializer):
+    webhook_secret = serializers.CharField(help_text="The new secret, shown once.")
+    previous_secret_valid_until = serializers.DateTimeField(
+        help_text="Until then, each webhook also carries a signature with the old secret."
+    )
 
 
 class DeliverySerializer(serializers.ModelSerializer):

@@ -21,7 +21,7 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def api_token_issue(*, user, name: str) -> tuple[ApiToken, str]:
+def api_token_issue(*, user, name: str, read_only: bool = False) -> tuple[ApiToken, str]:
     """Make a token; return it and its key, which is never shown again."""
     if not rules.may_issue_api_token(user):
         raise NotPermitted("Exercise accounts cannot have API tokens: play the exercise on the portal's pages.")
@@ -34,8 +34,17 @@ def api_token_issue(*, user, name: str) -> tuple[ApiToken, str]:
     if ApiToken.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_ACTIVE_TOKENS:
         raise ValidationFailed(f"You already have {MAX_ACTIVE_TOKENS} active tokens: revoke one first.")
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    from django.conf import settings
+
+    now = clock.now()
     token = ApiToken.objects.create(
-        user=user, name=name[:100], prefix=key[:12], key_hash=_digest(key), created_at=clock.now()
+        user=user,
+        name=name[:100],
+        prefix=key[:12],
+        key_hash=_digest(key),
+        created_at=now,
+        expires_at=now + dt.timedelta(days=settings.API_TOKEN_DAYS),
+        read_only=bool(read_only),
     )
     return token, key
 
@@ -46,6 +55,8 @@ def api_token_revoke(*, user, token_id: int) -> None:
 
 def api_token_authenticate(key: str) -> ApiToken | None:
     token = ApiToken.objects.select_related("user").filter(key_hash=_digest(key), revoked_at__isnull=True).first()
+    if token is not None and token.expires_at is not None and clock.now() >= token.expires_at:
+        return None
     # A token works only while its owner may sign in and use the API (never an exercise account).
     if token is None or not rules.may_sign_in(token.user) or not rules.may_use_api(token.user):
         return None

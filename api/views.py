@@ -505,7 +505,9 @@ class SlaBreachViewSet(viewsets.ReadOnlyModelViewSet):
         summary="One trusted partner", responses={200: s.TrustedPartnerSerializer, **_errors(401, 403, 404, 429)}
     ),
     create=extend_schema(
-        summary="Add a trusted partner", responses={201: s.TrustedPartnerSerializer, **_errors(400, 401, 403, 429)}
+        summary="Add a trusted partner (the answer shows its webhook secret, once)",
+        request=s.TrustedPartnerSerializer,
+        responses={201: s.TrustedPartnerCreatedSerializer, **_errors(400, 401, 403, 429)},
     ),
     partial_update=extend_schema(
         summary="Change a trusted partner",
@@ -530,9 +532,25 @@ class TrustedPartnerViewSet(
             .order_by("pk")
         )
 
-    def perform_create(self, serializer):
+    def create(self, request, *args, **kwargs):
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
         with transaction.atomic():
-            serializer.save()
+            partner = body.save()
+        # The only time the secret is read back, besides a rotation.
+        return Response(s.TrustedPartnerCreatedSerializer(partner).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Rotate the webhook secret (the new one is shown once; the old one keeps signing for an overlap)",
+        request=None,
+        responses={200: s.SecretRotatedSerializer, **_errors(401, 403, 404, 429)},
+    )
+    @action(detail=True, filter_backends=[], methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, pk=None):
+        partner = self.get_object()
+        secret = partner_services.partner_secret_rotate(partner=partner, actor=request.user)
+        partner.refresh_from_db()
+        return Response({"webhook_secret": secret, "previous_secret_valid_until": partner.previous_secret_until})
 
 
 @extend_schema_view(

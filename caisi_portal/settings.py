@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "accounts.middleware.UserTimeZone",
     "exercises.middleware.ExerciseClock",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Before any view runs: a session idle too long is signed out (with a message saying so).
+    "accounts.middleware.SessionIdleTimeout",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
@@ -161,6 +163,15 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# Behind a TLS proxy every request comes from the proxy's address: lockouts and throttles
+# read the client's own address from X-Forwarded-For, trusting this many proxies (0: none).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# A signed-in session ends after this long without a request; API tokens after this many days.
+SESSION_IDLE_HOURS = env.float("SESSION_IDLE_HOURS", default=8)
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=90)
+# After a partner's webhook secret is rotated, the old one keeps signing beside the new for this long.
+WEBHOOK_SECRET_OVERLAP_HOURS = env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
+AXES_CLIENT_IP_CALLABLE = "caisi_portal.web.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 # Printed sign-in-sheet passwords of exercise players stop working after this many hours
 # (a controller can issue a new one while the exercise runs).
@@ -242,6 +253,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.LiveAccounts"],
+    # The same client address as sign-in lockouts (caisi_portal.web.client_ip).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

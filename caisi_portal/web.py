@@ -77,3 +77,24 @@ def _too_large(request, limit, *, length_required=False):
     response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
     response["Connection"] = "close"  # do not wait to read what is left of the body
     return response
+
+
+def client_ip(request) -> str | None:
+    """The client's address as the outermost trusted proxy saw it.
+
+    Behind TRUSTED_PROXY_COUNT proxies, each appends the address it received from to
+    X-Forwarded-For, so the client is that many entries from the right. Entries further
+    left were written by the client itself and are not believed. With no proxy configured,
+    REMOTE_ADDR is the client. Sign-in lockouts (django-axes) and API throttles key on this,
+    so one address behind the proxy is not everyone's address.
+    """
+    from django.conf import settings
+
+    count = settings.TRUSTED_PROXY_COUNT
+    remote = request.META.get("REMOTE_ADDR")
+    if count <= 0:
+        return remote
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if len(forwarded) < count:
+        return remote
+    return forwarded[-count]

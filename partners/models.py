@@ -40,6 +40,10 @@ class TrustedPartner(models.Model):
     emails = models.TextField(blank=True, help_text="One address per line.")
     webhook_url = models.URLField(blank=True, max_length=500)
     webhook_secret = models.CharField(max_length=100, default=new_webhook_secret)
+    # After a rotation the old secret signs beside the new one until the overlap ends, so the
+    # partner can switch its receiver without missing a message.
+    previous_webhook_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
     event_types = models.JSONField(default=list, blank=True, help_text="Event types this partner receives.")
     is_active = models.BooleanField(default=True)
     # An exercise's simulated partner: it receives only exercise events, and the reverse.
@@ -50,6 +54,14 @@ class TrustedPartner(models.Model):
 
     def __str__(self):
         return str(self.organization)
+
+    def signing_secrets(self, now) -> list[str]:
+        """The secrets a webhook is signed with now: the current one, and the previous one
+        during the overlap after a rotation (Standard Webhooks carries several signatures)."""
+        secrets_now = [self.webhook_secret]
+        if self.previous_webhook_secret and self.previous_secret_until and now < self.previous_secret_until:
+            secrets_now.append(self.previous_webhook_secret)
+        return secrets_now
 
     def email_list(self) -> list[str]:
         return [line.strip() for line in self.emails.splitlines() if line.strip()]

@@ -273,3 +273,26 @@ def delivery_redeliver(*, delivery: Delivery, actor) -> Delivery:
         transaction.on_commit(lambda: _enqueue([delivery.pk]))
     delivery.refresh_from_db()
     return delivery
+
+
+def partner_secret_rotate(*, partner: TrustedPartner, actor) -> str:
+    """A new webhook secret, shown once. The old one keeps signing beside it for the overlap."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from accounts import rules
+    from caisi_portal.errors import NotPermitted
+
+    from .models import new_webhook_secret
+
+    if not rules.may_manage_partners(actor):
+        raise NotPermitted("Only the office's administrators rotate partners' secrets.")
+    now = timezone.now()  # wall time: receivers check signatures against their own clocks
+    with transaction.atomic():
+        locked = TrustedPartner.objects.select_for_update().get(pk=partner.pk)
+        locked.previous_webhook_secret = locked.webhook_secret
+        locked.previous_secret_until = now + dt.timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
+        locked.webhook_secret = new_webhook_secret()
+        locked.save(update_fields=["previous_webhook_secret", "previous_secret_until", "webhook_secret"])
+    return locked.webhook_secret

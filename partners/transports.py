@@ -52,7 +52,9 @@ class WebhookTransport:
         # The signature's timestamp is the receiver's wall time, never a simulated clock:
         # receivers reject timestamps more than five minutes off their own clock.
         sent_at = timezone.now()
-        signature = Webhook(partner.webhook_secret).sign(delivery.webhook_id, sent_at, body)
+        signature = " ".join(
+            Webhook(secret).sign(delivery.webhook_id, sent_at, body) for secret in partner.signing_secrets(sent_at)
+        )
         headers = {
             "content-type": "application/json",
             "user-agent": "CAISI-Review-Portal-Webhooks/1",

@@ -309,3 +309,145 @@ def test_the_guard_answers_without_reading(rf, settings):
     request._stream = Exploding()
     response = RefuseOversizedBodies(lambda r: pytest.fail("the view was reached"))(request)
     assert response.status_code == 413 and b"too_large" in response.content
+
+
+# --- lockouts behind the proxy ----------------------------------------------------------------------
+
+
+def _fail_sign_in(client, username, forwarded_for):
+    return client.post(
+        reverse("login"),
+        {"username": username, "password": "wrong"},
+        REMOTE_ADDR="10.0.0.2",  # the TLS proxy: every request comes from it
+        HTTP_X_FORWARDED_FOR=forwarded_for,
+    )
+
+
+def test_behind_the_proxy_an_attacker_cannot_lock_out_someone_else(cast, client, settings):
+    """Lockout was keyed on the proxy's address: anyone could lock a named administrator out."""
+    from django.test import Client
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.AXES_FAILURE_LIMIT = 3
+    for _ in range(5):
+        _fail_sign_in(client, cast.admin.username, "198.51.100.7")
+    locked = _fail_sign_in(client, cast.admin.username, "198.51.100.7")
+    assert locked.status_code in (403, 429) or b"locked" in locked.content.lower()
+    # The administrator, from their own address behind the same proxy, still signs in.
+    own = Client().post(
+        reverse("login"),
+        {"username": cast.admin.username, "password": "correct-horse-battery"},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="203.0.113.20",
+    )
+    assert own.status_code == 302
+    # A client cannot pick its own address: entries left of the proxy's are not believed.
+    spoofed = _fail_sign_in(client, cast.admin.username, "203.0.113.20, 198.51.100.7")
+    assert spoofed.status_code in (403, 429) or b"locked" in spoofed.content.lower()
+
+
+def test_client_address_reads_the_proxy_count(rf, settings):
+    from caisi_portal.web import client_ip
+
+    request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="1.1.1.1, 198.51.100.7")
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert client_ip(request) == "10.0.0.2"
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert client_ip(request) == "198.51.100.7"
+    settings.TRUSTED_PROXY_COUNT = 3  # fewer entries than proxies: the header is not to be believed
+    assert client_ip(request) == "10.0.0.2"
+
+
+# --- sessions and tokens ------------------------------------------------------------------------------
+
+
+@pytest.mark.real_second_factor
+def test_the_session_id_changes_when_the_second_factor_is_entered(cast, client):
+    from accounts import two_factor
+
+    device = two_factor.simulated_device(cast.admin)
+    client.post(reverse("login"), {"username": cast.admin.username, "password": "correct-horse-battery"})
+    before = client.session.session_key
+    response = client.post(reverse("two_factor_verify"), {"token": two_factor.current_code(device)})
+    assert response.status_code == 302
+    assert client.session.session_key != before
+
+
+def test_an_idle_session_ends_and_says_why(cast, client, settings):
+    import datetime as dt
+
+    import time_machine
+
+    settings.SESSION_IDLE_HOURS = 8
+    with time_machine.travel(dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC), tick=False) as traveller:
+        client.force_login(cast.lead)
+        assert client.get(reverse("home")).status_code == 200
+        traveller.shift(dt.timedelta(hours=7, minutes=59))
+        assert client.get(reverse("home")).status_code == 200  # still active: the clock restarts
+        traveller.shift(dt.timedelta(hours=8, minutes=1))
+        gone = client.get(reverse("home"), follow=True)
+        assert gone.redirect_chain[-1][0].startswith(reverse("login"))
+        assert b"without activity" in gone.content
+
+
+def test_api_tokens_expire_and_read_only_tokens_only_read(cast, settings):
+    import datetime as dt
+
+    import time_machine
+
+    settings.API_TOKEN_DAYS = 90
+    with time_machine.travel(dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC), tick=False) as traveller:
+        _, key = api_token_issue(user=cast.developer, name="reader", read_only=True)
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        assert api.get("/api/v1/submissions/").status_code == 200
+        refused = api.post("/api/v1/submissions/", {"model_name": "X"}, format="json")
+        assert refused.status_code == 403 and "read-only" in refused.json()["error"]["message"]
+        traveller.shift(dt.timedelta(days=90))
+        assert api.get("/api/v1/submissions/").status_code == 401
+
+
+def test_a_partner_secret_is_shown_once_and_rotates_with_an_overlap(cast, httpserver, settings):
+    import datetime as dt
+
+    import time_machine
+    from standardwebhooks.webhooks import Webhook
+
+    from partners import services as partner_services
+    from partners.models import Delivery, TrustedPartner
+
+    api = admin_api(cast)
+    made = api.post(
+        "/api/v1/trusted-partners/",
+        {
+            "organization": cast.partner_org.slug,
+            "webhook_url": httpserver.url_for("/hook"),
+            "event_types": ["submission.cleared"],
+        },
+        format="json",
+    )
+    assert made.status_code == 201 and made.json()["webhook_secret"].startswith("whsec_")
+    first = made.json()["webhook_secret"]
+    pk = made.json()["id"]
+    assert "webhook_secret" not in api.get(f"/api/v1/trusted-partners/{pk}/").json()
+    assert all("webhook_secret" not in p for p in api.get("/api/v1/trusted-partners/").json()["results"])
+    assert (
+        "webhook_secret" not in api.patch(f"/api/v1/trusted-partners/{pk}/", {"is_active": True}, format="json").json()
+    )
+
+    settings.WEBHOOK_SECRET_OVERLAP_HOURS = 24
+    rotated = api.post(f"/api/v1/trusted-partners/{pk}/rotate-secret/")
+    assert rotated.status_code == 200
+    second = rotated.json()["webhook_secret"]
+    assert second != first and rotated.json()["previous_secret_valid_until"]
+
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    s = cast.submission(State.CLEARED)
+    delivery = Delivery.objects.get(event__submission=s, partner_id=pk, channel="webhook")
+    partner_services.delivery_attempt(delivery.pk)
+    request, _ = httpserver.log[-1]
+    body, headers = request.get_data(as_text=True), dict(request.headers)
+    Webhook(first).verify(body, headers)  # the partner's receiver, not yet switched, still verifies
+    Webhook(second).verify(body, headers)
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(hours=25)):
+        assert TrustedPartner.objects.get(pk=pk).signing_secrets(dt.datetime.now(dt.UTC)) == [second]

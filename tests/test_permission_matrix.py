@@ -1082,6 +1082,12 @@ API_CASES = [
         data=lambda ws, t: {"is_active": False},
         operations={"PATCH": "trusted_partners_partial_update"},
     ),
+    Case(
+        "trusted_partners_rotate_secret_create",
+        "",
+        lambda ws, t: f"{V1}/trusted-partners/{t.trusted_partner.pk}/rotate-secret/",
+        {"POST": live_admin(api_of(lambda ws, t: t.trusted_partner))},
+    ),
 ]
 for case in API_CASES:
     case.api = True
