@@ -113,6 +113,13 @@ class SessionIdleTimeout:
     KEY = "caisi_last_seen"
     WRITE_EVERY = 60
 
+    @classmethod
+    def on_sign_in(cls, sender, request, user, **kwargs):
+        import time
+
+        if request is not None and hasattr(request, "session"):
+            request.session[cls.KEY] = time.time()
+
     def __init__(self, get_response):
         self.get_response = get_response
 

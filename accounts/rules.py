@@ -515,18 +515,42 @@ def may_propose_determination(user, submission) -> bool:
     return submission.state == State.EVALUATION and may_determine(submission, user)
 
 
-def may_concur(user, determination) -> bool:
-    """The two-person rule: an assigned reviewer other than the one who proposed."""
+def concurrence_refusal(user, determination) -> str:
+    """Why this person may not concur with this proposal ("" when they may).
+
+    The two-person rule: a second assigned reviewer, not the proposer, who has seen all the
+    evidence: cleared for every finding on the submission, whatever its classification.
+    """
     from submissions.models import State
 
-    return (
-        determination.submission.state == State.EVALUATION
-        and determination.issued_at is None
-        and determination.concurred_by_id is None
-        and determination.decided_by_id != user.pk
-        and user.has_perm("reviews.concur_determination")
-        and assignment_role(user, determination.submission) is not None
-    )
+    if determination.submission.state != State.EVALUATION or determination.issued_at is not None:
+        return "The review is no longer open for concurrence."
+    if determination.concurred_by_id is not None and determination.concurrence_holds:
+        return "A second reviewer has already concurred with this proposal."
+    if determination.decided_by_id == user.pk:
+        return "You proposed this determination: a second reviewer must concur."
+    if not user.has_perm("reviews.concur_determination") or assignment_role(user, determination.submission) is None:
+        return "Only a reviewer assigned to this submission can concur."
+    highest = highest_finding_classification(determination.submission)
+    if highest is not None and user.clearance < highest:
+        from accounts.models import Clearance
+
+        return (
+            f"A finding on this submission is classified {Clearance(highest).label}, above your clearance: "
+            "concurring needs someone who has seen all the evidence."
+        )
+    return ""
+
+
+def highest_finding_classification(submission) -> int | None:
+    from django.db.models import Max
+
+    return submission.findings.aggregate(top=Max("classification"))["top"]
+
+
+def may_concur(user, determination) -> bool:
+    """The two-person rule (see concurrence_refusal)."""
+    return not concurrence_refusal(user, determination)
 
 
 def may_see_internal_review(user, submission) -> bool:

@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 
 from accounts import rules
 from accounts.models import Clearance
+from submissions.services import MSG_PARTNER_SUMMARY
 
 from .models import Assignment, EvaluationDomain, Finding
 
@@ -52,7 +53,9 @@ class ProposeFlagForm(forms.Form):
     rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=20000)
     partner_summary = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
-        required=False,
-        help_text="Shown to the developer and trusted partners. No classified content.",
+        max_length=20000,
+        label="Summary for the developer and partners",
+        help_text="Exactly what the developer and trusted partners are told. No classified content.",
+        error_messages={"required": MSG_PARTNER_SUMMARY},
     )
     release_conditions = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)

@@ -146,7 +146,9 @@ class Finding(models.Model):
 
 
 class Determination(models.Model):
-    """The lead reviewer's decision. A flag is proposed, concurred with, then issued."""
+    """The lead reviewer's decision. A flag is proposed, concurred with, then issued; so is a
+    clearance against the evidence (a threshold exceeded, an inconclusive result, a high or
+    critical finding), with a written justification for each such item."""
 
     class Outcome(models.TextChoices):
         CLEARED = "cleared", "Cleared"
@@ -167,6 +169,10 @@ class Determination(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
     concurred_at = models.DateTimeField(null=True, blank=True)
+    # What the second reviewer agreed to, sealed: a proposal changed afterwards no longer matches.
+    concurred_digest = models.CharField(max_length=64, blank=True)
+    # A clearance against the evidence: concern key -> why clearing is right all the same.
+    justifications = models.JSONField(default=dict, blank=True)
     issued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -180,3 +186,22 @@ class Determination(models.Model):
 
     def __str__(self):
         return f"{self.get_outcome_display()}: {self.submission}"
+
+    def digest(self) -> str:
+        """A fingerprint of exactly what is proposed: outcome, texts and justifications."""
+        import hashlib
+        import json
+
+        sealed = {
+            "outcome": self.outcome,
+            "rationale": self.rationale,
+            "partner_summary": self.partner_summary,
+            "release_conditions": self.release_conditions,
+            "justifications": self.justifications or {},
+        }
+        return hashlib.sha256(json.dumps(sealed, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def concurrence_holds(self) -> bool:
+        """A second reviewer concurred with this very text (not an earlier version of it)."""
+        return self.concurred_by_id is not None and self.concurred_digest == self.digest()

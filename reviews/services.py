@@ -13,7 +13,7 @@ from caisi_portal.errors import NotPermitted, SubmissionChanged, ValidationFaile
 from caisi_portal.text import text_problems
 from submissions import review_clock
 from submissions.models import ModelSubmission, State
-from submissions.services import artifact_validate, audit_record
+from submissions.services import MSG_PARTNER_SUMMARY, artifact_validate, audit_record
 
 from .models import Assignment, ConflictOfInterest, Determination, EvaluationResult, Finding
 
@@ -195,51 +195,104 @@ def finding_record(
     return finding
 
 
-def determination_propose_flag(*, submission, actor, rationale, partner_summary="", release_conditions=""):
-    """A lead's proposal to flag, which a second reviewer must concur with before issue."""
+MSG_PROPOSAL_CHANGED = "The proposal changed after you opened the page: read it again before you concur."
+
+
+def _propose(*, submission, actor, outcome, rationale, partner_summary, release_conditions, justifications=None):
+    """Write (or rewrite) the proposal. A rewritten proposal voids any earlier concurrence."""
     if not rules.may_propose_determination(actor, submission):
         raise NotPermitted("Only the lead reviewer can propose a determination during evaluation.")
-    _refuse_control_characters(
-        multi_line={
-            "rationale": rationale,
-            "partner_summary": partner_summary,
-            "release_conditions": release_conditions,
-        }
-    )
+    texts = {"rationale": rationale, "partner_summary": partner_summary, "release_conditions": release_conditions}
+    _refuse_control_characters(multi_line={**texts, **{f"justify_{k}": v for k, v in (justifications or {}).items()}})
+    word = "flagging" if outcome == Determination.Outcome.FLAGGED else "clearing"
     if not rationale.strip():
-        message = "Give the rationale for flagging."
+        message = f"Give the rationale for {word}."
         raise ValidationFailed(message, details={"rationale": [message]})
+    if not partner_summary.strip():
+        raise ValidationFailed(MSG_PARTNER_SUMMARY, details={"partner_summary": [MSG_PARTNER_SUMMARY]})
     with transaction.atomic():
         _lock_under_evaluation(submission)
         proposal, _ = Determination.objects.update_or_create(
             submission=submission,
             defaults={
-                "outcome": Determination.Outcome.FLAGGED,
+                "outcome": outcome,
                 "rationale": rationale.strip(),
                 "partner_summary": partner_summary.strip(),
                 "release_conditions": release_conditions.strip(),
+                "justifications": {k: v.strip() for k, v in (justifications or {}).items()},
                 "decided_by": actor,
                 "proposed_at": clock.now(),
                 "concurred_by": None,
                 "concurred_at": None,
+                "concurred_digest": "",
                 "issued_at": None,
             },
         )
-        audit_record(submission=submission, actor=actor, action="flag_proposed", internal=True)
+        audit_record(
+            submission=submission,
+            actor=actor,
+            action="flag_proposed" if outcome == Determination.Outcome.FLAGGED else "clearance_proposed",
+            internal=True,
+        )
     return proposal
 
 
-def determination_concur(*, determination: Determination, actor) -> Determination:
-    if not rules.may_concur(actor, determination):
-        raise NotPermitted("Only an assigned reviewer other than the proposer can concur, once.")
+def determination_propose_flag(*, submission, actor, rationale, partner_summary="", release_conditions=""):
+    """A lead's proposal to flag, which a second reviewer must concur with before issue."""
+    return _propose(
+        submission=submission,
+        actor=actor,
+        outcome=Determination.Outcome.FLAGGED,
+        rationale=rationale,
+        partner_summary=partner_summary,
+        release_conditions=release_conditions,
+    )
+
+
+def determination_propose_clear(
+    *, submission, actor, rationale, partner_summary="", release_conditions="", justifications=None
+):
+    """A lead's proposal to clear against the evidence: one written justification per concern
+    (reviews.evidence), then a second reviewer's concurrence, like a flag."""
+    from . import evidence
+
+    justifications = {k: v for k, v in (justifications or {}).items() if isinstance(v, str)}
+    missing = evidence.unjustified(submission, justifications)
+    if missing:
+        message = "Justify clearing despite each of these: " + "; ".join(c.label for c in missing) + "."
+        raise ValidationFailed(
+            message, details={f"justify_{c.key}": ["Write why clearing is right despite this."] for c in missing}
+        )
+    known = {c.key for c in evidence.concerns(submission)}
+    return _propose(
+        submission=submission,
+        actor=actor,
+        outcome=Determination.Outcome.CLEARED,
+        rationale=rationale,
+        partner_summary=partner_summary,
+        release_conditions=release_conditions,
+        justifications={k: v for k, v in justifications.items() if k in known},
+    )
+
+
+def determination_concur(*, determination: Determination, actor, seen_digest: str | None = None) -> Determination:
+    """A second reviewer agrees to exactly the proposal they read (`seen_digest`, when given)."""
+    refusal = rules.concurrence_refusal(actor, determination)
+    if refusal:
+        raise NotPermitted(refusal)
     with transaction.atomic():
         _lock_under_evaluation(determination.submission)
+        current = Determination.objects.select_for_update().get(pk=determination.pk)
+        digest = current.digest()
+        if seen_digest is not None and seen_digest != digest:
+            raise ValidationFailed(MSG_PROPOSAL_CHANGED)
         # Conditional update: two reviewers concurring at once, only one is recorded.
         updated = Determination.objects.filter(
             pk=determination.pk, concurred_by__isnull=True, issued_at__isnull=True
-        ).update(concurred_by=actor, concurred_at=clock.now())
+        ).update(concurred_by=actor, concurred_at=clock.now(), concurred_digest=digest)
         if updated != 1:
             raise ValidationFailed("Someone has already concurred with this proposal.")
-        audit_record(submission=determination.submission, actor=actor, action="flag_concurred", internal=True)
+        action = "flag_concurred" if current.outcome == Determination.Outcome.FLAGGED else "clearance_concurred"
+        audit_record(submission=determination.submission, actor=actor, action=action, internal=True)
     determination.refresh_from_db()
     return determination

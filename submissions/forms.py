@@ -3,7 +3,7 @@ from django import forms
 from reviews.models import EvaluationDomain
 
 from .models import Artifact, ModelSubmission, State
-from .services import DRAFT_FIELDS, INTAKE_CHECKLIST, MSG_EMPTY_PLAN
+from .services import DRAFT_FIELDS, INTAKE_CHECKLIST, MSG_EMPTY_PLAN, MSG_PARTNER_SUMMARY
 
 
 class SubmissionForm(forms.ModelForm):
@@ -84,8 +84,10 @@ class ClearForm(TransitionForm):
     release_conditions = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     partner_summary = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
-        required=False,
-        help_text="Shown to the developer and trusted partners. No classified content.",
+        max_length=20000,
+        label="Summary for the developer and partners",
+        help_text="Exactly what the developer and trusted partners are told. No classified content.",
+        error_messages={"required": MSG_PARTNER_SUMMARY},
     )
 
     def transition_data(self):

@@ -119,6 +119,36 @@ def flag_proposal_concurred(submission) -> list[str]:
     proposal = Determination.objects.filter(submission=submission, issued_at__isnull=True).first()
     if proposal is None or proposal.outcome != Determination.Outcome.FLAGGED:
         return ["Propose the flag with its rationale first (two-person rule)."]
-    if proposal.concurred_by_id is None:
-        return ["A second reviewer must concur with the proposed flag (two-person rule)."]
+    if not proposal.partner_summary.strip():
+        return ["The proposal has no summary for the developer and partners: propose it again with one."]
+    if not proposal.concurrence_holds:
+        return ["A second reviewer must concur with the proposed flag as it now reads (two-person rule)."]
+    return []
+
+
+@guard
+def clearance_justified(submission) -> list[str]:
+    """Clearing against the evidence takes two people and a written reason per concern."""
+    from reviews import evidence
+    from reviews.models import Determination
+
+    found = evidence.concerns(submission)
+    if not found:
+        return []
+    labels = "; ".join(c.label for c in found)
+    proposal = Determination.objects.filter(submission=submission, issued_at__isnull=True).first()
+    if proposal is None or proposal.outcome != Determination.Outcome.CLEARED:
+        return [
+            f"The evidence speaks against clearing ({labels}). Clearing anyway needs a written justification "
+            "for each of these and a second reviewer's concurrence: propose the clearance first."
+        ]
+    missing = evidence.unjustified(submission, proposal.justifications)
+    if missing:
+        return [
+            "The proposed clearance gives no justification for: "
+            + "; ".join(c.label for c in missing)
+            + ". Propose it again with one for each."
+        ]
+    if not proposal.concurrence_holds:
+        return ["A second reviewer must concur with the proposed clearance as it now reads (two-person rule)."]
     return []

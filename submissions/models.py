@@ -358,7 +358,7 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=State.EVALUATION,
         target=State.CLEARED,
-        conditions=[condition("every_planned_domain_has_result")],
+        conditions=[condition("every_planned_domain_has_result"), condition("clearance_justified")],
         permission=rules.may_determine,
         custom={"label": "Clear for release"},
     )
@@ -501,6 +501,8 @@ AUDIT_ACTION_LABELS = {
     "finding_recorded": "Finding recorded",
     "flag_proposed": "Flag proposed",
     "flag_concurred": "Concurrence with flag",
+    "clearance_proposed": "Clearance proposed (against the evidence)",
+    "clearance_concurred": "Concurrence with clearance",
     "elapse": "Review window elapsed",
     "published": "Listed in the public register",
     "unpublished": "Removed from the public register",

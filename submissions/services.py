@@ -68,6 +68,9 @@ INTAKE_CHECKLIST = {
 }
 
 MSG_NOT_PERMITTED = "You may not {label} this submission."
+MSG_PARTNER_SUMMARY = (
+    "Write the summary the developer and trusted partners will receive: what they are told must never be empty."
+)
 MSG_EMPTY_PLAN = "Plan at least one evaluation domain: a review with no domain could never be cleared."
 MSG_DUPLICATE_DOMAIN = "Each evaluation domain can be planned once: remove the repeated one."
 MSG_OTHER_WORLD = "That belongs to another world (live data or a training exercise) than your account."
@@ -163,9 +166,28 @@ def _effects_answer(submission, actor, data):
         raise SubmissionChanged(state=submission.state)
 
 
+def _concurred_clearance(submission):
+    """A proposed clearance a second reviewer concurred with as it reads now, or None."""
+    from reviews.models import Determination
+
+    proposal = Determination.objects.filter(
+        submission=submission, issued_at__isnull=True, outcome=Determination.Outcome.CLEARED
+    ).first()
+    return proposal if proposal is not None and proposal.concurrence_holds else None
+
+
 def _effects_clear(submission, actor, data):
     from reviews.models import Determination
 
+    proposal = _concurred_clearance(submission)
+    if proposal is not None:
+        # Issue exactly what the second reviewer concurred with.
+        issued = Determination.objects.filter(
+            pk=proposal.pk, issued_at__isnull=True, concurred_digest=proposal.concurred_digest
+        ).update(issued_at=clock.now(), decided_by=actor)
+        if issued != 1:
+            raise SubmissionChanged(state=submission.state)
+        return
     # Clearing supersedes any flag that was proposed but not issued.
     Determination.objects.update_or_create(
         submission=submission,
@@ -193,7 +215,7 @@ def _effects_flag(submission, actor, data):
         raise SubmissionChanged(state=submission.state)
 
 
-def _validate_inputs(name: str, data: dict) -> tuple[dict, dict]:
+def _validate_inputs(name: str, data: dict, submission=None) -> tuple[dict, dict]:
     """Check the inputs one transition needs; return (method kwargs, effect data)."""
     if name == "accept":
         checklist = data.get("checklist") or {}
@@ -211,8 +233,9 @@ def _validate_inputs(name: str, data: dict) -> tuple[dict, dict]:
         _require(data, "questions", "Write the questions the developer must answer.")
     if name == "answer_information_request":
         _require(data, "answer", "Write the answer to the office's questions.")
-    if name == "clear":
+    if name == "clear" and _concurred_clearance(submission) is None:
         _require(data, "rationale", "Give the rationale for clearing.")
+        _require(data, "partner_summary", MSG_PARTNER_SUMMARY)
     if name == "record_release":
         released_at = data.get("released_at") or clock.now()
         if isinstance(released_at, dt.date) and not isinstance(released_at, dt.datetime):
@@ -260,7 +283,7 @@ def submission_transition(
     if expected_state is not None and submission.state != expected_state:
         raise SubmissionChanged(state=submission.state)
     transition_check(submission, name, actor)
-    method_kwargs, effect_data = _validate_inputs(name, data)
+    method_kwargs, effect_data = _validate_inputs(name, data, submission)
     from_state = submission.state
     try:
         with transaction.atomic():

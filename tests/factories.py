@@ -111,6 +111,7 @@ def move(submission, name, actor, **data):
         data.setdefault("answer", "Refusal training and a classifier.")
     if name == "clear":
         data.setdefault("rationale", "No threshold exceeded.")
+        data.setdefault("partner_summary", "Cleared; no threshold exceeded.")
     if name == "remove_access":
         data.setdefault("order", "Order 2026-17: remove access.")
     return services.submission_transition(submission=submission, name=name, actor=actor, data=data)
@@ -121,6 +122,25 @@ def record_all_results(submission, reviewer, score=0.1, threshold=0.5):
         review_services.evaluation_result_record(
             submission=submission, domain=item.domain, actor=reviewer, score=score, threshold=threshold
         )
+
+
+def clear_against_evidence(submission, lead, concurring, **texts):
+    """Clear a submission whose evidence speaks against it: the lead proposes the clearance
+    with a justification for each concern, a second reviewer concurs, the lead clears."""
+    from reviews import evidence
+
+    justifications = {c.key: f"Justified: {c.label}." for c in evidence.concerns(submission)}
+    proposal = review_services.determination_propose_clear(
+        submission=submission,
+        actor=lead,
+        rationale=texts.get("rationale", "Cleared despite the concerns, for the reasons given."),
+        partner_summary=texts.get("partner_summary", "Cleared with conditions."),
+        justifications=justifications,
+    )
+    review_services.determination_concur(determination=proposal, actor=concurring)
+    services.submission_transition(submission=submission, name="clear", actor=lead, data={})
+    submission.refresh_from_db()  # the proposal, cached on it unissued, is now issued
+    return submission
 
 
 def serious_finding(submission, reviewer, *, classification=Clearance.UNCLASSIFIED, severity=Finding.Severity.HIGH):
@@ -211,7 +231,9 @@ class Cast:
         record_all_results(s, self.reviewer)
         if state in (State.FLAGGED,):
             serious_finding(s, self.reviewer)
-            proposal = review_services.determination_propose_flag(submission=s, actor=self.lead, rationale="Uplift.")
+            proposal = review_services.determination_propose_flag(
+                submission=s, actor=self.lead, rationale="Uplift.", partner_summary="Flagged: see the office."
+            )
             review_services.determination_concur(determination=proposal, actor=self.reviewer)
             return move(s, "flag", self.lead)
         move(s, "clear", self.lead, partner_summary="Cleared; no threshold exceeded.")

@@ -104,7 +104,7 @@ def test_draft_to_flagged_through_the_pages(cast, client):
     )
     assert r.status_code == 302
     client.force_login(cast.lead)
-    r = client.post(reverse("reviews:propose_flag", args=[s.pk]), {"rationale": "Cyber uplift."})
+    r = client.post(reverse("reviews:propose_flag", args=[s.pk]), {"rationale": "Cyber uplift.", "partner_summary": "Flagged: not for release."})
     assert r.status_code == 302
     assert "Flag</a>" not in client.get(s.get_absolute_url()).content.decode()
     client.force_login(cast.reviewer)

@@ -113,13 +113,15 @@ def build_world(cast: Cast, name: str, mark: str, exercise=None) -> World:
         proposed = cast.submission(State.EVALUATION, model_name=f"Proposed {mark}")
         record_all_results(proposed, cast.reviewer)
         w.proposal = review_services.determination_propose_flag(
-            submission=proposed, actor=cast.lead, rationale="Uplift."
+            submission=proposed, actor=cast.lead, rationale="Uplift.", partner_summary="Flagged."
         )
         w.subs["proposed"] = proposed
         concurred = cast.submission(State.EVALUATION, model_name=f"Concurred {mark}")
         record_all_results(concurred, cast.reviewer)
         serious_finding(concurred, cast.reviewer)
-        proposal = review_services.determination_propose_flag(submission=concurred, actor=cast.lead, rationale="U.")
+        proposal = review_services.determination_propose_flag(
+            submission=concurred, actor=cast.lead, rationale="U.", partner_summary="Flagged: see the office."
+        )
         review_services.determination_concur(determination=proposal, actor=cast.reviewer)
         w.subs["concurred"] = concurred
         w.subs["cleared"] = cast.submission(State.CLEARED, model_name=f"Cleared {mark}")
@@ -1198,15 +1200,22 @@ EXERCISE_CONSOLE = {
 
 
 def run_cases(ws: Worlds, role, cases) -> list[str]:
+    import copy
+
     user = ws.people[role]
     wrong = []
+    # One signed-in client per kind, made outside the cases' savepoints so its session (or
+    # token) survives them; each case's own changes (a sign-out included) are rolled back,
+    # and its cookies put back as they were.
+    clients = {api: client_for(user, api) for api in (False, True)}
+    cookies = {api: copy.deepcopy(c.cookies) for api, c in clients.items()}
     for case in cases:
         for target in ws.each() if case.per_world else (ws.live,):
             for method in case.rule:
                 url = case.url(ws, target)
+                client = clients[case.api]
+                client.cookies = copy.deepcopy(cookies[case.api])
                 with transaction.atomic():
-                    # A fresh client each time: a case may sign out, or spend a token.
-                    client = client_for(user, case.api)
                     want = expected(case, method, user, ws, target)
                     data = case.data(ws, target) if case.data else {}
                     if method == "GET":

@@ -186,7 +186,9 @@ def evaluation(cast):
     from reviews import services as review_services
 
     s = cast.submission(State.EVALUATION)
-    review_services.determination_propose_flag(submission=s, actor=cast.lead, rationale="Proposed.")
+    review_services.determination_propose_flag(
+        submission=s, actor=cast.lead, rationale="Proposed.", partner_summary="Flagged: see the office."
+    )
     return s
 
 

@@ -14,7 +14,7 @@ from bench.portfolio import build_portfolio
 from submissions import review_clock
 from submissions.models import SlaBreach, SlaKind, State
 from submissions.services import submission_set_published
-from tests.factories import move, record_all_results, serious_finding
+from tests.factories import clear_against_evidence, move, record_all_results, serious_finding
 
 pytestmark = pytest.mark.django_db
 
@@ -202,7 +202,9 @@ class TestRegister:
         s = cast.submission(State.EVALUATION, model_name="Public-Model", capabilities="SECRET-CAPABILITIES")
         serious_finding(s, cast.reviewer)
         record_all_results(s, cast.reviewer)
-        move(s, "clear", cast.lead, rationale="INTERNAL-RATIONALE", partner_summary="PARTNER-ONLY-SUMMARY")
+        clear_against_evidence(
+            s, cast.lead, cast.reviewer, rationale="INTERNAL-RATIONALE", partner_summary="PARTNER-ONLY-SUMMARY"
+        )
         cleared_unpublished = cast.submission(State.CLEARED, model_name="Unpublished-Model")
         submission_set_published(submission=s, actor=cast.admin, published=True)
         return s, cleared_unpublished

@@ -80,6 +80,8 @@ def test_a_controller_starts_the_holdout_runs_it_and_downloads_an_aar_that_match
 
     exercise.refresh_from_db()
     assert exercise.status == Exercise.Status.ENDED
+    # Days later in wall time (the run above was time-travelled): the idle session has ended.
+    client.force_login(controller)
     page = client.get(reverse("exercises:report", args=[exercise.pk])).content.decode()
     assert "After-Action Report" in page and "Vega-Reason" in page and "No contact plan for holdouts." in page
 

@@ -14,7 +14,7 @@ from partners import services
 from partners.models import Delivery, DemoInboxMessage, Event, PartnerEventType, TrustedPartner
 from partners.transports import webhook_body
 from submissions.models import State
-from tests.factories import OrganizationFactory, move, record_all_results, serious_finding
+from tests.factories import OrganizationFactory, clear_against_evidence, move, record_all_results, serious_finding
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,9 @@ def test_partners_get_only_subscribed_events_and_no_classified_content(cast):
     s = cast.submission(State.EVALUATION, capabilities="SECRET-CAPABILITY")
     serious_finding(s, cast.reviewer, classification=Clearance.SECRET)
     record_all_results(s, cast.reviewer)
-    move(s, "clear", cast.lead, rationale="INTERNAL-RATIONALE", partner_summary="Cleared for partners.")
+    clear_against_evidence(
+        s, cast.lead, cast.reviewer, rationale="INTERNAL-RATIONALE", partner_summary="Cleared for partners."
+    )
     event = Event.objects.get(type=PartnerEventType.CLEARED)
     to_partners = set(event.deliveries.filter(partner__isnull=False).values_list("channel", "address"))
     assert to_partners == {

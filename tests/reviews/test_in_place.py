@@ -116,7 +116,10 @@ def test_a_flag_proposed_in_place_shows_the_proposal_and_a_missing_rationale_is_
     determination = html[html.index('<div id="determination">') : html.index('id="timeline"')]
     assert "<details open>" in determination and "This field is required." in determination
 
-    done = client.post(url, {"rationale": "Meaningful uplift."}, **HX)
+    no_summary = client.post(url, {"rationale": "Meaningful uplift."}, **HX)
+    assert no_summary.status_code == 422 and b"must never be empty" in no_summary.content
+
+    done = client.post(url, {"rationale": "Meaningful uplift.", "partner_summary": "Flagged: do not deploy."}, **HX)
     assert done.status_code == 302
     page = client.get(done["Location"]).content.decode()
     determination = page[page.index('<div id="determination">') : page.index('id="timeline"')]

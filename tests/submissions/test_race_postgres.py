@@ -73,12 +73,10 @@ def test_a_flag_proposal_cannot_overwrite_a_clearance_that_lands_first():
 
     from reviews import services as review_services
     from reviews.models import Determination
-    from tests.factories import serious_finding
 
     cast = Cast()
     s = cast.submission(State.EVALUATION)
-    record_all_results(s, cast.reviewer)
-    serious_finding(s, cast.reviewer)
+    record_all_results(s, cast.reviewer)  # nothing against clearing: one lead may clear
     stale = ModelSubmission.objects.get(pk=s.pk)  # the lead's page, loaded before the clear
     cleared_but_open, may_commit = threading.Event(), threading.Event()
     outcome = {}
@@ -94,7 +92,9 @@ def test_a_flag_proposal_cannot_overwrite_a_clearance_that_lands_first():
 
     def propose():
         try:
-            review_services.determination_propose_flag(submission=stale, actor=cast.lead, rationale="Uplift.")
+            review_services.determination_propose_flag(
+                submission=stale, actor=cast.lead, rationale="Uplift.", partner_summary="Flagged: see the office."
+            )
             outcome["propose"] = "won"
         except ApplicationError as exc:
             outcome["propose"] = exc.code

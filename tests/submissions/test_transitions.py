@@ -181,7 +181,9 @@ class TestFlag:
     def test_two_person_rule(self, cast):
         s = cast.submission(State.EVALUATION)
         serious_finding(s, cast.reviewer)
-        proposal = review_services.determination_propose_flag(submission=s, actor=cast.lead, rationale="Uplift.")
+        proposal = review_services.determination_propose_flag(
+            submission=s, actor=cast.lead, rationale="Uplift.", partner_summary="Flagged: see the office."
+        )
         with pytest.raises(TransitionRefused, match="second reviewer must concur"):
             move(s, "flag", cast.lead)
         review_services.determination_concur(determination=proposal, actor=cast.reviewer)
@@ -194,20 +196,26 @@ class TestFlag:
     def test_refused_without_a_high_or_critical_finding(self, cast):
         s = cast.submission(State.EVALUATION)
         serious_finding(s, cast.reviewer, severity="moderate")
-        proposal = review_services.determination_propose_flag(submission=s, actor=cast.lead, rationale="Hmm.")
+        proposal = review_services.determination_propose_flag(
+            submission=s, actor=cast.lead, rationale="Hmm.", partner_summary="Flagged: see the office."
+        )
         review_services.determination_concur(determination=proposal, actor=cast.reviewer)
         with pytest.raises(TransitionRefused, match="high or critical"):
             move(s, "flag", cast.lead)
 
     def test_proposer_cannot_concur_with_themself(self, cast):
         s = cast.submission(State.EVALUATION)
-        proposal = review_services.determination_propose_flag(submission=s, actor=cast.lead, rationale="Uplift.")
+        proposal = review_services.determination_propose_flag(
+            submission=s, actor=cast.lead, rationale="Uplift.", partner_summary="Flagged: see the office."
+        )
         with pytest.raises(NotPermitted):
             review_services.determination_concur(determination=proposal, actor=cast.lead)
 
     def test_unassigned_reviewer_cannot_concur(self, cast):
         s = cast.submission(State.EVALUATION)
-        proposal = review_services.determination_propose_flag(submission=s, actor=cast.lead, rationale="Uplift.")
+        proposal = review_services.determination_propose_flag(
+            submission=s, actor=cast.lead, rationale="Uplift.", partner_summary="Flagged: see the office."
+        )
         with pytest.raises(NotPermitted):
             review_services.determination_concur(determination=proposal, actor=cast.unassigned_reviewer)
 
@@ -215,7 +223,9 @@ class TestFlag:
     def test_only_the_assigned_lead_issues(self, cast, who):
         s = cast.submission(State.EVALUATION)
         serious_finding(s, cast.reviewer)
-        proposal = review_services.determination_propose_flag(submission=s, actor=cast.lead, rationale="Uplift.")
+        proposal = review_services.determination_propose_flag(
+            submission=s, actor=cast.lead, rationale="Uplift.", partner_summary="Flagged: see the office."
+        )
         review_services.determination_concur(determination=proposal, actor=cast.reviewer)
         with pytest.raises(NotPermitted):
             move(s, "flag", getattr(cast, who))
