@@ -283,6 +283,10 @@ class FindingCreateSerializer(serializers.Serializer):
 class DeterminationSerializer(serializers.ModelSerializer):
     decided_by = serializers.CharField(source="decided_by.username", read_only=True)
     concurred_by = serializers.CharField(source="concurred_by.username", read_only=True, allow_null=True)
+    digest = serializers.CharField(
+        read_only=True, help_text="Send it back when concurring: a proposal changed since is not agreed to."
+    )
+    concurrence_holds = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = Determination
@@ -296,6 +300,9 @@ class DeterminationSerializer(serializers.ModelSerializer):
             "proposed_at",
             "concurred_at",
             "issued_at",
+            "justifications",
+            "digest",
+            "concurrence_holds",
         ]
 
 
@@ -309,8 +316,25 @@ class DeterminationSummarySerializer(serializers.ModelSerializer):
 
 class ProposeFlagSerializer(serializers.Serializer):
     rationale = serializers.CharField(max_length=20000)
-    partner_summary = serializers.CharField(required=False, allow_blank=True, max_length=20000, default="")
+    partner_summary = serializers.CharField(
+        max_length=20000, help_text="What the developer and trusted partners are told (never empty)."
+    )
     release_conditions = serializers.CharField(required=False, allow_blank=True, max_length=20000, default="")
+
+
+class ProposeClearSerializer(ProposeFlagSerializer):
+    justifications = serializers.DictField(
+        child=serializers.CharField(max_length=20000),
+        required=False,
+        default=dict,
+        help_text="One written reason per concern, by its key (result-<domain>, finding-<id>).",
+    )
+
+
+class ConcurSerializer(serializers.Serializer):
+    proposal_digest = serializers.CharField(
+        required=False, max_length=64, help_text="The proposal's digest as read: refused if it has changed since."
+    )
 
 
 class ClockPauseSerializer(serializers.Serializer):

@@ -435,15 +435,34 @@ class SubmissionViewSet(
         return Response(s.DeterminationSerializer(proposal).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        summary="Concur with the proposed flag (a second assigned reviewer)",
-        request=None,
+        summary="Propose to clear against the evidence (the assigned lead; a justification per concern)",
+        request=s.ProposeClearSerializer,
+        responses={201: s.DeterminationSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, filter_backends=[], methods=["post"], url_path="determination/propose-clear")
+    def propose_clear(self, request, pk=None):
+        submission = self._office_submission()
+        body = s.ProposeClearSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        proposal = review_services.determination_propose_clear(
+            submission=submission, actor=request.user, **body.validated_data
+        )
+        return Response(s.DeterminationSerializer(proposal).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Concur with the proposal (a second assigned reviewer cleared for every finding)",
+        request=s.ConcurSerializer,
         responses={200: s.DeterminationSerializer, **_errors(400, 401, 403, 404, 429)},
     )
     @action(detail=True, filter_backends=[], methods=["post"], url_path="determination/concur")
     def concur(self, request, pk=None):
         submission = self._office_submission()
         proposal = get_object_or_404(Determination, submission=submission, issued_at__isnull=True)
-        review_services.determination_concur(determination=proposal, actor=request.user)
+        body = s.ConcurSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        review_services.determination_concur(
+            determination=proposal, actor=request.user, seen_digest=body.validated_data.get("proposal_digest")
+        )
         return Response(s.DeterminationSerializer(proposal).data)
 
     def _office_submission(self):

@@ -61,6 +61,7 @@ def main() -> int:
     def clear_on_the_page(s):
         page(lead, "post", reverse("submissions:action", args=[s.pk, "clear"]), {
             "expected_state": s.state, "rationale": "Below every threshold.", "partner_summary": "Cleared.",
+            "confirmed": "yes",
         })  # fmt: skip
 
     def ready_to_clear():

@@ -83,6 +83,7 @@ def partner_payload(submission, *, type: str, extra: dict | None = None) -> dict
         "outcome": determination.outcome if determination else None,
         "determined_at": determination.issued_at.isoformat() if determination else None,
         "summary": determination.partner_summary if determination else "",
+        "release_conditions": determination.release_conditions if determination else "",
         "released_at": submission.released_at.isoformat() if submission.released_at else None,
         "path": reverse("submissions:detail", args=[submission.pk]),
     }
@@ -123,13 +124,7 @@ def _partner_deliveries(event: Event) -> list[Delivery]:
         return []
     out = []
     now = event.occurred_at
-    # Exercise events go only to an exercise's simulated partners, and live ones never do.
-    partners = TrustedPartner.objects.filter(
-        is_active=True, is_exercise=event.is_exercise, organization__exercise_id=event.submission.exercise_id
-    ).select_related("organization")
-    for partner in partners:
-        if event.type not in (partner.event_types or []):
-            continue
+    for partner in partners_told(event.submission, event.type):
         if partner.webhook_url:
             out.append(
                 Delivery(
@@ -147,6 +142,55 @@ def _partner_deliveries(event: Event) -> list[Delivery]:
                 )
             )
     return out
+
+
+def partners_told(submission, event_type: str) -> list[TrustedPartner]:
+    """The partners an event about this submission goes to: active, subscribed, of its world.
+
+    Exercise events go only to an exercise's simulated partners, and live ones never do.
+    """
+    partners = TrustedPartner.objects.filter(
+        is_active=True, is_exercise=submission.is_exercise, organization__exercise_id=submission.exercise_id
+    ).select_related("organization")
+    return [p for p in partners if event_type in (p.event_types or [])]
+
+
+def announcement_preview(submission, *, outcome: str, partner_summary: str, release_conditions: str = "") -> dict:
+    """Exactly what each partner will receive if this determination is issued now: the
+    recipients, the email (subject and body) and the webhook's JSON, built by the same code
+    that will send them, from an event that is not saved."""
+    from .messages import email_for
+    from .transports import webhook_body
+
+    event_type = PartnerEventType.CLEARED if outcome == "cleared" else PartnerEventType.FLAGGED
+    payload = partner_payload(submission, type=event_type)
+    payload.update(
+        state=outcome,  # as it will be once issued
+        outcome=outcome,
+        determined_at=clock.now().isoformat(),
+        summary=partner_summary.strip(),
+        release_conditions=release_conditions.strip(),
+    )
+    event = Event(
+        type=event_type,
+        submission=submission,
+        occurred_at=clock.now(),
+        payload=payload,
+        is_exercise=submission.is_exercise,
+    )
+    sample = Delivery(
+        event=event, channel=Delivery.Channel.EMAIL, address="partner@example", next_attempt_at=event.occurred_at
+    )
+    subject, body = email_for(sample)
+    recipients = [
+        {
+            "name": str(p.organization),
+            "webhook": p.webhook_url,
+            "emails": p.email_list(),
+        }
+        for p in partners_told(submission, event_type)
+    ]
+    return {"recipients": recipients, "subject": subject, "body": body, "webhook": webhook_body(sample)}
 
 
 def _internal_deliveries(event: Event) -> list[Delivery]:

@@ -59,3 +59,28 @@ class ProposeFlagForm(forms.Form):
         error_messages={"required": MSG_PARTNER_SUMMARY},
     )
     release_conditions = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class ProposeClearForm(ProposeFlagForm):
+    """Clearing against the evidence: the texts of a flag proposal, and one justification per
+    concern (reviews.evidence), each a field of its own named after the concern."""
+
+    def __init__(self, *args, concerns, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.concerns = concerns
+        for concern in concerns:
+            self.fields[f"justify_{concern.key}"] = forms.CharField(
+                widget=forms.Textarea(attrs={"rows": 2}),
+                max_length=20000,
+                label=f"Why clear despite this: {concern.label}",
+                error_messages={"required": "Write why clearing is right despite this."},
+            )
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "rationale": data["rationale"],
+            "partner_summary": data["partner_summary"],
+            "release_conditions": data.get("release_conditions", ""),
+            "justifications": {c.key: data.get(f"justify_{c.key}", "") for c in self.concerns},
+        }

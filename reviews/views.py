@@ -14,8 +14,8 @@ from submissions.models import ModelSubmission
 from submissions.selectors import clock_summary
 from submissions.views import submission_page
 
-from . import services
-from .forms import AssignmentForm, FindingForm, ProposeFlagForm, ResultForm
+from . import evidence, services
+from .forms import AssignmentForm, FindingForm, ProposeClearForm, ProposeFlagForm, ResultForm
 from .models import Determination, Finding
 
 
@@ -133,16 +133,40 @@ def propose_flag(request, pk):
 
 @login_required
 @require_POST
+def propose_clear(request, pk):
+    submission = _submission(
+        request, pk, rules.may_propose_determination, "Only the lead reviewer proposes a determination."
+    )
+    form = ProposeClearForm(request.POST, concerns=evidence.concerns(submission), auto_id="propose-clear-%s")
+    return _handle(
+        request,
+        submission,
+        form,
+        lambda d: services.determination_propose_clear(
+            submission=submission, actor=request.user, **form.service_kwargs()
+        ),
+        "Clearance proposed. A second reviewer must concur before you can clear.",
+        "Propose to clear against the evidence",
+        page_form="propose_clear_form",
+    )
+
+
+@login_required
+@require_POST
 def concur(request, pk):
     submission = _submission(request, pk)
     determination = get_object_or_404(Determination, submission=submission, issued_at__isnull=True)
     try:
-        services.determination_concur(determination=determination, actor=request.user)
+        # The text the reviewer read on the page: a proposal changed since is not what they agree to.
+        services.determination_concur(
+            determination=determination, actor=request.user, seen_digest=request.POST.get("proposal_digest") or ""
+        )
     except ApplicationError as exc:
         refuse_if_not_permitted(exc)
         messages.error(request, exc.message)
     else:
-        messages.success(request, "You concurred with the proposed flag.")
+        verb = {"flagged": "flag", "cleared": "clear"}.get(determination.outcome, "decide")
+        messages.success(request, f"You concurred with the proposal to {verb}.")
     return redirect(submission)
 
 

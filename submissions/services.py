@@ -166,6 +166,24 @@ def _effects_answer(submission, actor, data):
         raise SubmissionChanged(state=submission.state)
 
 
+def concurred_proposal(submission, name: str):
+    """The concurred proposal a clear or flag would issue as it stands (None otherwise).
+
+    A flag is always issued from its proposal; a clearance only when one was proposed
+    (clearing against the evidence), else its texts are written on the clear page itself.
+    """
+    from reviews.models import Determination
+
+    if name == "clear":
+        return _concurred_clearance(submission)
+    if name == "flag":
+        proposal = Determination.objects.filter(
+            submission=submission, issued_at__isnull=True, outcome=Determination.Outcome.FLAGGED
+        ).first()
+        return proposal if proposal is not None and proposal.concurrence_holds else None
+    return None
+
+
 def _concurred_clearance(submission):
     """A proposed clearance a second reviewer concurred with as it reads now, or None."""
     from reviews.models import Determination

@@ -11,10 +11,12 @@ from accounts import rules
 from caisi_portal import clock
 from caisi_portal.errors import ApplicationError
 from caisi_portal.web import add_service_error, refuse_if_not_permitted
-from reviews.forms import AssignmentForm, FindingForm, ProposeFlagForm, ResultForm
+from partners import services as partner_services
+from reviews import evidence
+from reviews.forms import AssignmentForm, FindingForm, ProposeClearForm, ProposeFlagForm, ResultForm
 
 from . import selectors, services
-from .forms import ArtifactForm, SubmissionForm, transition_form_class
+from .forms import ArtifactForm, SubmissionForm, TransitionForm, transition_form_class
 from .models import Agreement, Artifact, ModelSubmission
 
 
@@ -128,42 +130,78 @@ def submission_page(request, submission, *, status=200, **bound_forms):
         "may_publish": rules.may_publish(user, submission) and submission.state in services.PUBLISHABLE_STATES,
         **selectors.submission_detail_context(submission, user),
     }
+    may_propose = rules.may_propose_determination(user, submission)
+    concerns = evidence.concerns(submission) if context["office_view"] and submission.state == "evaluation" else []
+    context["concerns"] = concerns
+    context["propose_clear_form"] = (
+        ProposeClearForm(concerns=concerns, auto_id="propose-clear-%s") if may_propose and concerns else None
+    )
     proposal = context.get("proposal")
-    context["may_concur"] = bool(proposal) and rules.may_concur(user, proposal)
+    if proposal and not proposal.issued_at:
+        context["may_concur"] = rules.may_concur(user, proposal)
+        # An assigned reviewer who may not concur is told why (the proposer is told to wait).
+        context["concur_refusal"] = "" if context["may_concur"] else rules.concurrence_refusal(user, proposal)
+        context["proposal_digest"] = proposal.digest()
+        context["proposal_concerns"] = (
+            [(c, (proposal.justifications or {}).get(c.key, "")) for c in concerns]
+            if proposal.outcome == "cleared"
+            else []
+        )
     context.update({key: form for key, form in bound_forms.items() if context.get(key) is not None})
     return render(request, "submissions/detail.html", context, status=status)
+
+
+ANNOUNCING = {"clear": "cleared", "flag": "flagged"}  # transitions whose outcome partners are told
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def submission_action(request, pk, name):
-    """One transition: its form on GET, the service call on POST."""
+    """One transition: its form on GET, the service call on POST.
+
+    A determination partners are told about (clear, flag) takes two steps: the first POST
+    shows exactly what each partner will receive; the second (`confirmed`) issues it.
+    """
     submission = _visible_submission(request, pk)
     if name not in services.all_transition_names():
         raise Http404
-    form_class = transition_form_class(name)
+    issuing = services.concurred_proposal(submission, name)
+    form_class = transition_form_class(name) if issuing is None else TransitionForm
     form = form_class(request.POST or None, initial={"expected_state": submission.state})
     blockers = services.transition_blockers(submission, name, request.user)
+    preview = None
+    status = 200
     if request.method == "POST" and form.is_valid():
-        try:
-            services.submission_transition(
-                submission=submission,
-                name=name,
-                actor=request.user,
-                comment=form.cleaned_data["comment"],
-                expected_state=form.cleaned_data["expected_state"],
-                data=form.transition_data(),
+        data = form.transition_data()
+        if name in ANNOUNCING and request.POST.get("confirmed") != "yes" and not blockers:
+            if issuing is not None:
+                summary, conditions = issuing.partner_summary, issuing.release_conditions
+            else:
+                summary, conditions = data.get("partner_summary", ""), data.get("release_conditions", "")
+            preview = partner_services.announcement_preview(
+                submission, outcome=ANNOUNCING[name], partner_summary=summary, release_conditions=conditions
             )
-        except ApplicationError as exc:
-            add_service_error(form, exc)
-            status = exc.status_code
         else:
-            messages.success(
-                request, f"{services.transition_label(name)}: the submission is now {submission.get_state_display()}."
-            )
-            return redirect(submission)
-    else:
-        status = 400 if request.method == "POST" else 200
+            try:
+                services.submission_transition(
+                    submission=submission,
+                    name=name,
+                    actor=request.user,
+                    comment=form.cleaned_data["comment"],
+                    expected_state=form.cleaned_data["expected_state"],
+                    data=data,
+                )
+            except ApplicationError as exc:
+                add_service_error(form, exc)
+                status = exc.status_code
+            else:
+                messages.success(
+                    request,
+                    f"{services.transition_label(name)}: the submission is now {submission.get_state_display()}.",
+                )
+                return redirect(submission)
+    elif request.method == "POST":
+        status = 400
     return render(
         request,
         "submissions/action.html",
@@ -173,6 +211,8 @@ def submission_action(request, pk, name):
             "name": name,
             "label": services.transition_label(name),
             "blockers": blockers,
+            "issuing": issuing,
+            "preview": preview,
             **selectors.clock_summary(submission, request.user),
         },
         status=status,

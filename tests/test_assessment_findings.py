@@ -451,3 +451,136 @@ def test_a_partner_secret_is_shown_once_and_rotates_with_an_overlap(cast, httpse
     Webhook(second).verify(body, headers)
     with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(hours=25)):
         assert TrustedPartner.objects.get(pk=pk).signing_secrets(dt.datetime.now(dt.UTC)) == [second]
+
+
+# --- decisions people can trust --------------------------------------------------------------------
+
+
+def _flag_proposal(cast, s, **texts):
+    from reviews import services as review_services
+
+    return review_services.determination_propose_flag(
+        submission=s,
+        actor=cast.lead,
+        rationale=texts.get("rationale", "Uplift."),
+        partner_summary=texts.get("partner_summary", "Flagged."),
+    )
+
+
+def test_a_reviewer_below_a_findings_clearance_cannot_concur_and_is_told_why(cast, client):
+    """A CUI reviewer could concur with a flag whose only serious finding is SECRET and hidden from them."""
+    from accounts.models import Clearance
+    from caisi_portal.errors import NotPermitted
+    from reviews import services as review_services
+    from tests.factories import record_all_results, serious_finding
+
+    s = cast.submission(State.EVALUATION)
+    record_all_results(s, cast.reviewer)
+    serious_finding(s, cast.reviewer, classification=Clearance.SECRET)
+    proposal = _flag_proposal(cast, s)
+    with pytest.raises(NotPermitted, match="classified SECRET, above your clearance"):
+        review_services.determination_concur(determination=proposal, actor=cast.low_reviewer)
+    client.force_login(cast.low_reviewer)
+    page = client.get(reverse("submissions:detail", args=[s.pk])).content.decode()
+    assert "You cannot concur" in page and "above your clearance" in page and "Concur: flag" not in page
+    refused = client.post(reverse("reviews:concur", args=[s.pk]), {"proposal_digest": proposal.digest()})
+    assert refused.status_code == 403
+    # A reviewer cleared for all of it may.
+    review_services.determination_concur(determination=proposal, actor=cast.reviewer, seen_digest=proposal.digest())
+
+
+def test_a_concurrence_binds_to_the_text_it_answers(cast):
+    from caisi_portal.errors import TransitionRefused, ValidationFailed
+    from reviews import services as review_services
+    from tests.factories import record_all_results, serious_finding
+
+    s = cast.submission(State.EVALUATION)
+    record_all_results(s, cast.reviewer)
+    serious_finding(s, cast.reviewer)
+    proposal = _flag_proposal(cast, s, partner_summary="Flagged: first version.")
+    read = proposal.digest()
+    # The lead changes the proposal after the reviewer opened the page: that concurrence is refused.
+    _flag_proposal(cast, s, partner_summary="Flagged: second version.")
+    with pytest.raises(ValidationFailed, match="changed after you opened the page"):
+        review_services.determination_concur(determination=proposal, actor=cast.reviewer, seen_digest=read)
+    proposal.refresh_from_db()
+    review_services.determination_concur(determination=proposal, actor=cast.reviewer, seen_digest=proposal.digest())
+    # Changed again after the concurrence: the concurrence no longer counts, and the flag waits.
+    _flag_proposal(cast, s, partner_summary="Flagged: third version.")
+    proposal.refresh_from_db()
+    assert proposal.concurred_by is None and not proposal.concurrence_holds
+    with pytest.raises(TransitionRefused, match="must concur"):
+        move(s, "flag", cast.lead)
+
+
+@pytest.mark.parametrize("concern", ["threshold", "inconclusive", "high_finding"])
+def test_one_lead_cannot_clear_against_the_evidence(cast, client, concern):
+    from caisi_portal.errors import TransitionRefused
+    from reviews import services as review_services
+    from tests.factories import clear_against_evidence, record_all_results, serious_finding
+
+    s = cast.submission(State.EVALUATION)
+    record_all_results(s, cast.reviewer)
+    domain = s.plan_items.first().domain
+    if concern == "threshold":
+        review_services.evaluation_result_record(
+            submission=s, domain=domain, actor=cast.reviewer, score=1, threshold=0.5
+        )
+    elif concern == "inconclusive":
+        review_services.evaluation_result_record(
+            submission=s, domain=domain, actor=cast.reviewer, score=0, threshold=0.5, inconclusive=True
+        )
+    else:
+        serious_finding(s, cast.reviewer)
+    with pytest.raises(TransitionRefused, match="second reviewer's concurrence"):
+        move(s, "clear", cast.lead)
+    # The page says so before anyone tries.
+    client.force_login(cast.lead)
+    page = client.get(reverse("submissions:action", args=[s.pk, "clear"])).content.decode()
+    assert "This cannot be done now" in page and "propose the clearance first" in page
+    # A justification missing for one concern is refused, naming it.
+    from caisi_portal.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed, match="Justify clearing despite"):
+        review_services.determination_propose_clear(
+            submission=s, actor=cast.lead, rationale="R.", partner_summary="S.", justifications={}
+        )
+    clear_against_evidence(s, cast.lead, cast.reviewer)
+    assert s.state == State.CLEARED and s.determination.concurred_by == cast.reviewer
+    assert s.determination.justifications
+
+
+def test_what_partners_receive_is_never_empty_and_is_shown_before_it_is_sent(cast, client):
+    from django.core import mail
+
+    from caisi_portal.errors import ValidationFailed
+    from partners import services as partner_services
+    from partners.models import Delivery, PartnerEventType, TrustedPartner
+    from tests.factories import record_all_results
+
+    TrustedPartner.objects.create(
+        organization=cast.partner_org, emails="duty@partner.example", event_types=[PartnerEventType.CLEARED]
+    )
+    s = cast.submission(State.EVALUATION)
+    record_all_results(s, cast.reviewer)
+    with pytest.raises(ValidationFailed, match="must never be empty"):
+        move(s, "clear", cast.lead, partner_summary="  ")
+    with pytest.raises(ValidationFailed, match="must never be empty"):
+        _flag_proposal(cast, s, partner_summary="")
+    client.force_login(cast.lead)
+    url = reverse("submissions:action", args=[s.pk, "clear"])
+    body = {"expected_state": "evaluation", "rationale": "Below.", "partner_summary": "Cleared: all below threshold."}
+    check = client.post(url, body).content.decode()
+    assert "Check what will be sent" in check and "Partner" in check and "duty@partner.example" in check
+    s.refresh_from_db()
+    assert s.state == State.EVALUATION  # nothing issued yet
+    assert client.post(url, body | {"confirmed": "yes"}).status_code == 302
+    delivery = Delivery.objects.get(event__submission=s, address="duty@partner.example")
+    partner_services.delivery_attempt(delivery.pk)
+    sent = mail.outbox[-1].body
+    shown = check.split('<pre class="preview">', 1)[1].split("</pre>", 1)[0]
+    from html import unescape
+
+    # The same message, line for line, but for the notification's own id (known once it exists).
+    strip = lambda text: [line for line in text.splitlines() if not line.startswith(("Notification id", "Determined"))]  # noqa: E731
+    assert strip(unescape(shown)) == strip(sent)

@@ -17,7 +17,15 @@ pytestmark = pytest.mark.django_db
 def act(client, submission, name, **fields):
     url = reverse("submissions:action", args=[submission.pk, name])
     assert client.get(url).status_code == 200
-    response = client.post(url, {"expected_state": submission.state, "comment": "", **fields})
+    body = {"expected_state": submission.state, "comment": "", **fields}
+    if name in ("clear", "flag"):
+        # First the check of what partners will receive; nothing is issued yet.
+        check = client.post(url, body)
+        assert check.status_code == 200 and b"Check what will be sent" in check.content, check.content[-2000:]
+        submission.refresh_from_db()
+        assert submission.state == "evaluation"
+        body["confirmed"] = "yes"
+    response = client.post(url, body)
     assert response.status_code == 302, response.content.decode()[-3000:]
     submission.refresh_from_db()
     return submission
@@ -104,12 +112,19 @@ def test_draft_to_flagged_through_the_pages(cast, client):
     )
     assert r.status_code == 302
     client.force_login(cast.lead)
-    r = client.post(reverse("reviews:propose_flag", args=[s.pk]), {"rationale": "Cyber uplift.", "partner_summary": "Flagged: not for release."})
+    r = client.post(
+        reverse("reviews:propose_flag", args=[s.pk]),
+        {"rationale": "Cyber uplift.", "partner_summary": "Flagged: not for release."},
+    )
     assert r.status_code == 302
     assert "Flag</a>" not in client.get(s.get_absolute_url()).content.decode()
     client.force_login(cast.reviewer)
-    assert "Concur with this flag" in client.get(s.get_absolute_url()).content.decode()
-    assert client.post(reverse("reviews:concur", args=[s.pk])).status_code == 302
+    page = client.get(s.get_absolute_url()).content.decode()
+    assert "Concur: flag as proposed" in page and "Flagged: not for release." in page
+    from reviews.models import Determination
+
+    digest = Determination.objects.get(submission=s).digest()
+    assert client.post(reverse("reviews:concur", args=[s.pk]), {"proposal_digest": digest}).status_code == 302
     client.force_login(cast.lead)
     act(client, s, "flag")
     assert s.state == State.FLAGGED

@@ -319,7 +319,8 @@ def when(predicate, ok=200, otherwise=404):
 
 def transition_data(name, t):
     s = t.subs[TRANSITION_SOURCE[name]]
-    data = {"expected_state": s.state, "comment": "matrix"}
+    # "confirmed": past the step that shows what partners will receive (clear, flag).
+    data = {"expected_state": s.state, "comment": "matrix", "confirmed": "yes"}
     if name == "accept":
         data |= {f"check_{k}": "on" for k in ("cards_received", "access_confirmed", "release_plan_confirmed")}
         data["domains"] = [d.pk for d in EvaluationDomain.objects.all()]
@@ -747,6 +748,14 @@ PAGE_CASES = [
             "GET": NOT_ALLOWED,
             "POST": lambda u, ws, t: decide(sees(u, t.subs["proposed"]), rules.may_concur(u, t.proposal), 302),
         },
+        data=lambda ws, t: {"proposal_digest": t.proposal.digest()},
+    ),
+    Case(
+        "reviews:propose_clear",
+        "evaluation",
+        lambda ws, t: reverse("reviews:propose_clear", args=[t.subs["evaluation"].pk]),
+        {"GET": NOT_ALLOWED, "POST": page_of(sub("evaluation"), rules.may_propose_determination, ok=302)},
+        data=lambda ws, t: {"rationale": "Justified.", "partner_summary": "Cleared with conditions."},
     ),
     Case(
         "partners:deliveries",
@@ -1012,6 +1021,13 @@ API_CASES = [
         "proposed",
         lambda ws, t: f"{V1}/submissions/{t.subs['proposed'].pk}/determination/concur/",
         {"POST": lambda u, ws, t: decide(sees(u, t.subs["proposed"]), rules.may_concur(u, t.proposal), 200)},
+    ),
+    Case(
+        "submissions_determination_propose_clear_create",
+        "evaluation",
+        lambda ws, t: f"{V1}/submissions/{t.subs['evaluation'].pk}/determination/propose-clear/",
+        {"POST": api_of(sub("evaluation"), rules.may_propose_determination, 201)},
+        data=lambda ws, t: {"rationale": "Justified.", "partner_summary": "Cleared with conditions."},
     ),
     Case(
         "submissions_determination_propose_flag_create",

@@ -204,21 +204,28 @@ def test_reviewers_record_results_and_a_high_finding_a_second_concurs_and_the_le
     journey.go(f"/submissions/{s.pk}/")
     page.evaluate("window.stillTheSamePage = true")
     page.get_by_text("Propose to flag (two-person rule)").click()
-    page.get_by_label("Rationale").fill("Meaningful cyber uplift.")
-    page.get_by_role("button", name="Propose flag").click()
+    proposal = page.locator("form", has=page.get_by_role("button", name="Propose flag"))
+    proposal.get_by_label("Rationale").fill("Meaningful cyber uplift.")
+    proposal.get_by_label("Summary for the developer and partners").fill("Flagged: not for release to the public.")
+    proposal.get_by_role("button", name="Propose flag").click()
     expect(page.get_by_text("Waiting for a second reviewer's concurrence.")).to_be_visible()
     assert page.evaluate("window.stillTheSamePage") is True  # proposed in place
 
     page = journey.sign_in(cast.low_reviewer)
     journey.go(f"/submissions/{s.pk}/")
-    page.get_by_role("button", name="Concur with this flag").click()
-    expect(page.get_by_text("You concurred with the proposed flag.")).to_be_visible()
+    # What is agreed to is on the page: the rationale and what partners will be told.
+    expect(page.locator("#determination")).to_contain_text("Flagged: not for release to the public.")
+    page.get_by_role("button", name="Concur: flag as proposed").click()
+    expect(page.get_by_text("You concurred with the proposal to flag.")).to_be_visible()
     journey.check("second reviewer concurred")
 
     page = journey.sign_in(cast.lead)
     journey.go(f"/submissions/{s.pk}/")
     page.get_by_role("link", name="Flag", exact=True).click()
-    page.get_by_role("button", name="Flag", exact=True).click()
+    page.get_by_role("button", name="Check what will be sent").click()
+    expect(page.get_by_role("heading", name="Check what will be sent")).to_be_visible()
+    journey.check("flag: what partners will receive")
+    page.get_by_role("button", name=re.compile("^Flag: issue it")).click()
     expect(page.locator("h1 .badge")).to_have_text("Flagged")
     journey.check("flagged")
     journey.assert_accessible()
@@ -233,8 +240,10 @@ def test_a_cleared_model_is_announced_to_the_partner_and_the_developer_records_t
     journey.go(f"/submissions/{s.pk}/")
     page.get_by_role("link", name="Clear for release").click()
     page.get_by_label("Rationale").fill("Below every threshold.")
-    page.get_by_label("Partner summary").fill("Cleared: no threshold exceeded in any domain.")
-    page.get_by_role("button", name="Clear for release").click()
+    page.get_by_label("Summary for the developer and partners").fill("Cleared: no threshold exceeded in any domain.")
+    page.get_by_role("button", name="Check what will be sent").click()
+    expect(page.locator("pre.preview").first).to_contain_text("Cleared: no threshold exceeded in any domain.")
+    page.get_by_role("button", name=re.compile("^Clear for release: issue it")).click()
     expect(page.locator("h1 .badge")).to_have_text("Cleared")
 
     page = journey.sign_in(cast.partner)
@@ -312,4 +321,50 @@ def test_an_action_refused_in_place_says_so_rather_than_failing_silently(cast, j
     expect(results.get_by_role("button", name="Record result")).to_be_enabled()  # not stuck busy
     journey.check("refused in place")
     assert not s.results.exists()
+    journey.assert_accessible()
+
+
+def test_clearing_against_an_exceeded_threshold_takes_two_people(cast, journey):
+    """One lead alone cannot clear past the evidence: the page says so before anyone tries;
+    a justification per concern and a second reviewer's concurrence are needed."""
+    from reviews import services as review_services
+    from tests.factories import record_all_results
+
+    s = cast.submission(State.EVALUATION, model_name="Journey-Against")
+    record_all_results(s, cast.reviewer)
+    over = s.plan_items.select_related("domain").first().domain
+    review_services.evaluation_result_record(submission=s, domain=over, actor=cast.reviewer, score=0.9, threshold=0.5)
+
+    page = journey.sign_in(cast.lead)
+    journey.go(f"/submissions/{s.pk}/")
+    expect(page.get_by_role("heading", name="Clearing against the evidence")).to_be_visible()
+    expect(page.get_by_role("link", name="Clear for release")).to_have_count(0)
+    journey.go(f"/submissions/{s.pk}/actions/clear/")
+    expect(page.get_by_role("alert")).to_contain_text("second reviewer's concurrence")
+    journey.check("clear refused: the evidence speaks against it")
+    journey.go(f"/submissions/{s.pk}/")
+    page.get_by_text("Propose to clear, with justifications").click()
+    form = page.locator("form", has=page.get_by_role("button", name="Propose clearance"))
+    form.get_by_label("Rationale").fill("The uplift is confined to a sandboxed tool the release does not ship.")
+    form.get_by_label("Summary for the developer and partners").fill("Cleared with the code tool disabled.")
+    form.get_by_label(re.compile("Why clear despite this")).fill("The exceeding tasks all need the code tool.")
+    form.get_by_role("button", name="Propose clearance").click()
+    expect(page.get_by_text("Waiting for a second reviewer's concurrence.")).to_be_visible()
+    journey.check("clearance proposed with a justification")
+
+    page = journey.sign_in(cast.reviewer)
+    journey.go(f"/submissions/{s.pk}/")
+    expect(page.locator("#determination")).to_contain_text("The exceeding tasks all need the code tool.")
+    page.get_by_role("button", name="Concur: clear as proposed").click()
+    expect(page.get_by_text("You concurred with the proposal to clear.")).to_be_visible()
+
+    page = journey.sign_in(cast.lead)
+    journey.go(f"/submissions/{s.pk}/")
+    page.get_by_role("link", name="Clear for release").click()
+    expect(page.get_by_text("This issues the proposal that")).to_be_visible()
+    page.get_by_role("button", name="Check what will be sent").click()
+    expect(page.locator("pre.preview").first).to_contain_text("Cleared with the code tool disabled.")
+    page.get_by_role("button", name=re.compile("^Clear for release: issue it")).click()
+    expect(page.locator("h1 .badge")).to_have_text("Cleared")
+    journey.check("cleared by two people")
     journey.assert_accessible()

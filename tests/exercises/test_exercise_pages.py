@@ -51,7 +51,12 @@ def test_a_controller_starts_the_holdout_runs_it_and_downloads_an_aar_that_match
             assert r.status_code == 302
         r = client.post(
             reverse("submissions:action", args=[vega.pk, "clear"]),
-            {"expected_state": "evaluation", "rationale": "Below thresholds.", "partner_summary": "Cleared."},
+            {
+                "expected_state": "evaluation",
+                "rationale": "Below thresholds.",
+                "partner_summary": "Cleared.",
+                "confirmed": "yes",
+            },
         )
         assert r.status_code == 302
 
