@@ -7,7 +7,6 @@ they can see is 403; an illegal or concurrent transition is 409 with the current
 from __future__ import annotations
 
 import django_filters
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
@@ -554,10 +553,17 @@ class TrustedPartnerViewSet(
     def create(self, request, *args, **kwargs):
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with transaction.atomic():
-            partner = body.save()
+        partner = TrustedPartner(**body.validated_data)
+        services.configuration_save(actor=request.user, obj=partner)
         # The only time the secret is read back, besides a rotation.
         return Response(s.TrustedPartnerCreatedSerializer(partner).data, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer):
+        # Through the audited save: the change, from what to what, lands in the audit chain.
+        partner = serializer.instance
+        for field, value in serializer.validated_data.items():
+            setattr(partner, field, value)
+        services.configuration_save(actor=self.request.user, obj=partner)
 
     @extend_schema(
         summary="Rotate the webhook secret (the new one is shown once; the old one keeps signing for an overlap)",

@@ -1,46 +1,33 @@
+"""The admin for partners: their settings audited (secrets never shown), the outbox shown only."""
+
 from django.contrib import admin
+
+from caisi_portal.admin_base import AuditedConfigAdmin, RecordAdmin, RecordInline
 
 from .models import Delivery, DeliveryAttempt, Event, TrustedPartner
 
 
 @admin.register(TrustedPartner)
-class TrustedPartnerAdmin(admin.ModelAdmin):
+class TrustedPartnerAdmin(AuditedConfigAdmin):
     list_display = ("organization", "webhook_url", "is_active", "is_exercise")
     list_filter = ("is_active", "is_exercise")
+    # Secrets are made and rotated by the API (shown once), never shown or typed here.
+    exclude = ("webhook_secret", "previous_webhook_secret", "previous_secret_until")
 
 
-class DeliveryAttemptInline(admin.TabularInline):
+class DeliveryAttemptInline(RecordInline, admin.TabularInline):
     model = DeliveryAttempt
-    extra = 0
-    can_delete = False
     readonly_fields = ("number", "started_at", "status_code", "latency_ms", "error", "succeeded")
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(RecordAdmin):
     list_display = ("type", "submission", "occurred_at", "is_exercise")
     list_filter = ("type",)
-    readonly_fields = ("id", "type", "submission", "occurred_at", "payload", "is_exercise")
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(RecordAdmin):
     list_display = ("id", "channel", "address", "status", "attempts", "next_attempt_at", "delivered_at")
     list_filter = ("status", "channel")
     inlines = [DeliveryAttemptInline]
-    readonly_fields = (
-        "id",
-        "event",
-        "channel",
-        "partner",
-        "recipient",
-        "address",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "delivered_at",
-        "last_error",
-    )

@@ -339,4 +339,16 @@ def partner_secret_rotate(*, partner: TrustedPartner, actor) -> str:
         locked.previous_secret_until = now + dt.timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
         locked.webhook_secret = new_webhook_secret()
         locked.save(update_fields=["previous_webhook_secret", "previous_secret_until", "webhook_secret"])
+        from submissions.services import audit_record
+
+        audit_record(
+            submission=None,
+            actor=actor,
+            action="configuration_changed",
+            comment=(
+                f"Trusted partner {locked}: webhook secret rotated "
+                f"(the old one signs until {locked.previous_secret_until:%Y-%m-%d %H:%M} UTC)"
+            ),
+            internal=True,
+        )
     return locked.webhook_secret

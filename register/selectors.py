@@ -3,7 +3,7 @@
 from django.db.models import Q
 
 from reviews.models import Determination
-from submissions.models import Agreement, ModelSubmission, Organization, SlaBreach, SlaKind
+from submissions.models import Agreement, AuditCheckpoint, ModelSubmission, Organization, SlaBreach, SlaKind
 
 
 def agreements():
@@ -60,3 +60,15 @@ def public_rows(submissions) -> list[dict]:
             }
         )
     return rows
+
+
+CHECKPOINTS_SHOWN = 14
+
+
+def checkpoints() -> list[dict]:
+    """The audit chain's published heads, newest first: anyone may keep a copy, and a trail
+    rewritten or cut short afterwards no longer matches what was published here."""
+    return [
+        {"taken_at": c.taken_at, "entries": c.entries, "head": c.head, "seal": c.seal}
+        for c in AuditCheckpoint.objects.all()[:CHECKPOINTS_SHOWN]
+    ]

@@ -26,7 +26,13 @@ def register_page(request):
     return render(
         request,
         "register/register.html",
-        {"agreements": selectors.agreements(), "rows": rows, "page": page, "q": query},
+        {
+            "agreements": selectors.agreements(),
+            "rows": rows,
+            "page": page,
+            "q": query,
+            "checkpoints": selectors.checkpoints(),
+        },
     )
 
 
@@ -53,6 +59,7 @@ def register_json(request):
             "page": page.number,
             "pages": page.paginator.num_pages,
             "next": link(page.next_page_number()) if page.has_next() else None,
+            "audit_checkpoints": selectors.checkpoints(),
             "note": "Simulated data. Lists only reviews the office chose to publish.",
         }
     )

@@ -1,4 +1,8 @@
+"""The admin for the reviews app: records shown only, configuration audited."""
+
 from django.contrib import admin
+
+from caisi_portal.admin_base import AuditedConfigAdmin, RecordAdmin
 
 from .models import (
     Assignment,
@@ -12,33 +16,33 @@ from .models import (
 
 
 @admin.register(EvaluationDomain)
-class EvaluationDomainAdmin(admin.ModelAdmin):
+class EvaluationDomainAdmin(AuditedConfigAdmin):
     list_display = ("name", "slug", "is_active", "sort_order")
     prepopulated_fields = {"slug": ("name",)}
 
 
 @admin.register(ConflictOfInterest)
-class ConflictOfInterestAdmin(admin.ModelAdmin):
+class ConflictOfInterestAdmin(AuditedConfigAdmin):
     list_display = ("reviewer", "organization", "kind", "declared_at")
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(RecordAdmin):
     list_display = ("submission", "reviewer", "role", "assigned_at")
 
 
 @admin.register(EvaluationPlanItem)
-class EvaluationPlanItemAdmin(admin.ModelAdmin):
+class EvaluationPlanItemAdmin(RecordAdmin):
     list_display = ("submission", "domain")
 
 
 @admin.register(EvaluationResult)
-class EvaluationResultAdmin(admin.ModelAdmin):
+class EvaluationResultAdmin(RecordAdmin):
     list_display = ("submission", "domain", "score", "threshold", "outcome")
 
 
 @admin.register(Finding)
-class FindingAdmin(admin.ModelAdmin):
+class FindingAdmin(RecordAdmin):
     list_display = ("title", "submission", "severity", "classification")
 
     def get_queryset(self, request):
@@ -47,5 +51,5 @@ class FindingAdmin(admin.ModelAdmin):
 
 
 @admin.register(Determination)
-class DeterminationAdmin(admin.ModelAdmin):
+class DeterminationAdmin(RecordAdmin):
     list_display = ("submission", "outcome", "decided_by", "concurred_by", "issued_at")

@@ -1,4 +1,6 @@
-"""The audit trail as two hash chains: one per submission, one across all submissions.
+"""The audit trail as two hash chains: one per submission, one across all entries.
+
+Configuration changes (no submission) form a chain of their own, the office's.
 
 Each entry's chain_hash is SHA-256 over the previous entry of its submission's chain and
 its own content; its global_hash over the previous entry of the global chain, its content
@@ -49,11 +51,11 @@ def seal(entry) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
     previous_in_chain = (
-        AuditEntry.objects.filter(submission_id=entry.submission_id)
-        .order_by("-pk")
-        .values_list("chain_hash", flat=True)
-        .first()
+        AuditEntry.objects.filter(submission__isnull=True)
+        if entry.submission_id is None
+        else AuditEntry.objects.filter(submission_id=entry.submission_id)
     )
+    previous_in_chain = previous_in_chain.order_by("-pk").values_list("chain_hash", flat=True).first()
     previous_global = AuditEntry.objects.order_by("-pk").values_list("global_hash", flat=True).first()
     content = content_of(entry)
     entry.chain_hash = _sha(previous_in_chain or GENESIS, content)
@@ -63,11 +65,12 @@ def seal(entry) -> None:
 @dataclass
 class Break:
     entry_id: int
-    submission_id: int
-    chain: str  # "submission" or "global"
+    submission_id: int | None
+    chain: str  # "submission", "global" or a checkpoint's
 
     def __str__(self):
-        return f"audit entry {self.entry_id} (submission {self.submission_id}) breaks the {self.chain} chain"
+        where = f"submission {self.submission_id}" if self.submission_id else "configuration"
+        return f"audit entry {self.entry_id} ({where}) breaks the {self.chain} chain"
 
 
 def verify() -> tuple[int, Break | None]:
@@ -89,3 +92,99 @@ def verify() -> tuple[int, Break | None]:
         last_global = entry.global_hash
         checked += 1
     return checked, None
+
+
+# --- checkpoints: the chain's head, published --------------------------------------------------
+
+
+def checkpoint_take(now=None):
+    """Seal the chain's head now (daily by beat; the public register publishes it)."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from .models import AuditCheckpoint, AuditEntry
+
+    now = now or timezone.now()  # wall time: a checkpoint is a fact about the real trail
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_KEY])
+        last = AuditEntry.objects.order_by("-pk").values_list("pk", "global_hash").first()
+        last_id, head = last if last else (None, GENESIS)
+        previous = AuditCheckpoint.objects.order_by("-pk").values_list("seal", flat=True).first() or GENESIS
+        entries = AuditEntry.objects.count()
+        seal_value = _sha(previous, now.isoformat(), str(entries), str(last_id), head)
+        return AuditCheckpoint.objects.create(
+            taken_at=now, entries=entries, last_entry_id=last_id, head=head, previous=previous, seal=seal_value
+        )
+
+
+def verify_checkpoints() -> str | None:
+    """Each checkpoint still matches the trail: its last entry exists with the same hash, and
+    the trail up to it holds as many entries. Returns the first mismatch in words, or None."""
+    from .models import AuditCheckpoint, AuditEntry
+
+    previous = GENESIS
+    for cp in AuditCheckpoint.objects.order_by("pk"):
+        expected = _sha(cp.previous, cp.taken_at.isoformat(), str(cp.entries), str(cp.last_entry_id), cp.head)
+        if cp.previous != previous or cp.seal != expected:
+            return f"checkpoint of {cp.taken_at:%Y-%m-%d %H:%M} UTC has been altered"
+        previous = cp.seal
+        if cp.last_entry_id is None:
+            continue
+        entry_hash = AuditEntry.objects.filter(pk=cp.last_entry_id).values_list("global_hash", flat=True).first()
+        when = f"the checkpoint of {cp.taken_at:%Y-%m-%d %H:%M} UTC"
+        if entry_hash is None:
+            return f"the trail no longer holds entry {cp.last_entry_id}, which {when} sealed (entries were deleted)"
+        if entry_hash != cp.head:
+            return f"entry {cp.last_entry_id} no longer has the hash {when} published (the trail was re-hashed)"
+        if AuditEntry.objects.filter(pk__lte=cp.last_entry_id).count() != cp.entries:
+            return f"the trail up to {when} no longer holds {cp.entries} entries"
+    return None
+
+
+def verify_all() -> tuple[int, str | None]:
+    """The chains and the checkpoints: (entries checked, the first problem in words or None)."""
+    checked, broken = verify()
+    if broken:
+        return checked, str(broken)
+    return checked, verify_checkpoints()
+
+
+def integrity_check_and_alert() -> str | None:
+    """Verify everything; on a problem, tell the live administrators once (per problem)."""
+    import hashlib as _hashlib
+
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.mail import send_mail
+    from django.db import IntegrityError, transaction
+    from django.utils import timezone
+
+    from accounts.roles import Role
+
+    from .models import AuditIntegrityAlert
+
+    _, problem = verify_all()
+    if problem is None:
+        return None
+    fingerprint = _hashlib.sha256(problem.encode()).hexdigest()
+    try:
+        with transaction.atomic():
+            AuditIntegrityAlert.objects.create(fingerprint=fingerprint, found_at=timezone.now(), description=problem)
+    except IntegrityError:
+        return problem  # already told
+    admins = (
+        get_user_model()
+        .objects.filter(groups__name=Role.ADMINISTRATOR, is_active=True, exercise__isnull=True)
+        .exclude(email="")
+    )
+    send_mail(
+        "[CAISI Review Portal] The audit trail failed verification",
+        f"The audit trail's verification found: {problem}.\n\n"
+        "Run `python manage.py verify_audit_chain` for details and compare with the published checkpoints.",
+        settings.DEFAULT_FROM_EMAIL,
+        [u.email for u in admins],
+        fail_silently=True,
+    )
+    return problem

@@ -507,13 +507,19 @@ AUDIT_ACTION_LABELS = {
     "published": "Listed in the public register",
     "unpublished": "Removed from the public register",
     "breach_acknowledged": "SLA breach acknowledged",
+    "configuration_changed": "Configuration changed",
+    "configuration_added": "Configuration added",
+    "configuration_removed": "Configuration removed",
 }
 
 
 class AuditEntry(AppendOnlyModel):
-    """One thing that happened to a submission. Written once, never changed."""
+    """One thing that happened to a submission, or to the office's configuration (agreements,
+    partners, domains, policies: no submission). Written once, never changed."""
 
-    submission = models.ForeignKey(ModelSubmission, on_delete=models.PROTECT, related_name="audit_entries")
+    submission = models.ForeignKey(
+        ModelSubmission, on_delete=models.PROTECT, related_name="audit_entries", null=True, blank=True
+    )
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     action = models.CharField(max_length=60)
     from_state = models.CharField(max_length=30, blank=True)
@@ -546,6 +552,44 @@ class AuditEntry(AppendOnlyModel):
     @property
     def label(self) -> str:
         return AUDIT_ACTION_LABELS.get(self.action, self.action.replace("_", " ").capitalize())
+
+
+class AuditCheckpoint(AppendOnlyModel):
+    """The audit chain's head at one moment, published (the public register shows it).
+
+    Checkpoints chain too (each seals the one before). Once a checkpoint is out in the world,
+    deleting the newest entries or re-hashing the whole trail no longer matches it, and
+    `verify_audit_chain` says so.
+    """
+
+    taken_at = models.DateTimeField()
+    entries = models.PositiveIntegerField(help_text="How many entries the chain held.")
+    last_entry_id = models.BigIntegerField(null=True, blank=True)
+    head = models.CharField(max_length=64, help_text="The global hash of the last entry.")
+    previous = models.CharField(max_length=64, help_text="The seal of the checkpoint before.")
+    seal = models.CharField(max_length=64, unique=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-taken_at", "-pk"]
+
+    def __str__(self):
+        return f"Checkpoint {self.taken_at:%Y-%m-%d %H:%M}: {self.entries} entries, head {self.head[:12]}"
+
+
+class AuditIntegrityAlert(models.Model):
+    """A break found in the audit trail: administrators are told once per break."""
+
+    fingerprint = models.CharField(max_length=64, unique=True)
+    found_at = models.DateTimeField()
+    description = models.TextField()
+
+    class Meta:
+        ordering = ["-found_at"]
+
+    def __str__(self):
+        return self.description[:80]
 
 
 # --- the review clock ------------------------------------------------------------------------

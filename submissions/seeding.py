@@ -54,6 +54,11 @@ def load_seed(path: Path) -> SeedReport:
         _conflicts(data, users)
         for spec in data.get("submissions", []):
             _submission(spec, users, report)
+        if report.created:
+            # The demo's trail gets its first published checkpoint at once (then daily, by beat).
+            from .audit_chain import checkpoint_take
+
+            checkpoint_take()
     return report
 
 

@@ -45,7 +45,9 @@ from .models import (
 def audit_record(*, submission, actor, action, from_state="", to_state="", comment="", internal=False):
     # Every change to a submission passes here: a person never writes into another world's
     # record (a player into live data, or a live account into an exercise), whatever the caller.
-    if actor is not None and not rules.same_world(actor, submission.exercise_id):
+    # A configuration entry (no submission) is the live office's.
+    world = submission.exercise_id if submission is not None else rules.LIVE
+    if actor is not None and not rules.same_world(actor, world):
         raise NotPermitted(MSG_OTHER_WORLD)
     return AuditEntry.objects.create(
         submission=submission,
@@ -57,6 +59,72 @@ def audit_record(*, submission, actor, action, from_state="", to_state="", comme
         internal=internal,
         at=clock.now(),
     )
+
+
+def _describe(value) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def configuration_change_record(*, actor, obj, before: dict | None, action: str = "configuration_changed") -> None:
+    """An entry in the office's audit chain for a change to its configuration.
+
+    `before` maps field names to their old values (None when the object is new); the entry
+    says what changed, from what to what. Secrets are never written into the trail.
+    """
+    parts = []
+    fields = [f for f in obj._meta.concrete_fields if not f.primary_key]
+    for field in fields:
+        if "secret" in field.name or field.name == "password":
+            if before is not None and before.get(field.attname) != getattr(obj, field.attname):
+                parts.append(f"{field.verbose_name} changed")
+            continue
+        old, new = (before or {}).get(field.attname), getattr(obj, field.attname)
+        if before is None or old != new:
+            parts.append(
+                f"{field.verbose_name}: {_describe(new)}"
+                if before is None
+                else f"{field.verbose_name}: {_describe(old)} → {_describe(new)}"
+            )
+    if before is not None and not parts and action == "configuration_changed":
+        return  # saved without a change: nothing happened
+    label = f"{obj._meta.verbose_name.capitalize()} {obj}"
+    audit_record(
+        submission=None,
+        actor=actor,
+        action=action,
+        comment=(label + (": " + "; ".join(parts) if parts and action != "configuration_removed" else "")),
+        internal=True,
+    )
+
+
+def configuration_values(obj) -> dict:
+    """The current stored values of a configuration object (for `before`)."""
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+@transaction.atomic
+def configuration_save(*, actor, obj) -> None:
+    """Save a configuration object (domain, SLA policy, organization, partner, agreement...)
+    and record the change in the office's audit chain, in one transaction."""
+    if not (actor.is_superuser or rules.may_manage_partners(actor)) or rules.is_player(actor):
+        raise NotPermitted("Only the office's administrators change its configuration.")
+    before = None
+    if obj.pk is not None:
+        stored = type(obj).objects.filter(pk=obj.pk).first()
+        before = configuration_values(stored) if stored is not None else None
+    obj.save()
+    configuration_change_record(
+        actor=actor, obj=obj, before=before, action="configuration_added" if before is None else "configuration_changed"
+    )
+
+
+@transaction.atomic
+def configuration_delete(*, actor, obj) -> None:
+    if not (actor.is_superuser or rules.may_manage_partners(actor)) or rules.is_player(actor):
+        raise NotPermitted("Only the office's administrators change its configuration.")
+    configuration_change_record(actor=actor, obj=obj, before=configuration_values(obj), action="configuration_removed")
+    obj.delete()
 
 
 # --- transitions -------------------------------------------------------------------------
@@ -522,6 +590,11 @@ def agreement_change_status(*, agreement: Agreement, action: str, actor, note: s
                 recorded_at=clock.now(),
                 note=note,
             )
+            _agreement_in_the_chain(
+                agreement,
+                actor,
+                f"status: {from_status} → {agreement.status}" + (f" ({note.strip()})" if note.strip() else ""),
+            )
     except ConcurrentTransition:
         agreement.refresh_from_db()
         raise TransitionRefused(
@@ -536,9 +609,26 @@ def agreement_set_window(*, agreement: Agreement, actor, days: int) -> Agreement
     if not 1 <= int(days) <= 30:
         message = "The review window is between 1 and 30 days."
         raise ValidationFailed(message, details={"review_window_days": [message]})
-    agreement.review_window_days = int(days)
-    agreement.save(update_fields=["review_window_days"])
+    with transaction.atomic():
+        before = agreement.review_window_days
+        agreement.review_window_days = int(days)
+        agreement.save(update_fields=["review_window_days"])
+        if before != agreement.review_window_days:
+            _agreement_in_the_chain(agreement, actor, f"review window: {before} → {agreement.review_window_days} days")
     return agreement
+
+
+def _agreement_in_the_chain(agreement, actor, change: str) -> None:
+    """Live agreements' changes go into the office's audit chain (an exercise's stay in its
+    agreement history, which the after-action report reads)."""
+    if agreement.organization.exercise_id is None:
+        audit_record(
+            submission=None,
+            actor=actor,
+            action="configuration_changed",
+            comment=f"Agreement of {agreement.organization}: {change}",
+            internal=True,
+        )
 
 
 def organization_ensure_agreement(organization: Organization) -> Agreement:

@@ -19,3 +19,19 @@ def sweep_review_clocks() -> dict:
 def expire_review_clock(clock_id: int) -> bool:
     """At a deadline (eta): expire that clock now rather than at the next sweep."""
     return review_clock.expire_clock(clock_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def audit_checkpoint() -> int:
+    """Daily (beat): seal and publish the audit chain's head."""
+    from .audit_chain import checkpoint_take
+
+    return checkpoint_take().pk
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def audit_verify() -> str | None:
+    """Hourly (beat): verify the chains against the checkpoints; administrators are told once."""
+    from .audit_chain import integrity_check_and_alert
+
+    return integrity_check_and_alert()

@@ -584,3 +584,187 @@ def test_what_partners_receive_is_never_empty_and_is_shown_before_it_is_sent(cas
     # The same message, line for line, but for the notification's own id (known once it exists).
     strip = lambda text: [line for line in text.splitlines() if not line.startswith(("Notification id", "Determined"))]  # noqa: E731
     assert strip(unescape(shown)) == strip(sent)
+
+
+# --- the Django admin cannot rewrite the record -------------------------------------------------------
+
+
+@pytest.fixture
+def root(db):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_superuser("root", "root@example.test", "pw-for-root-only")
+
+
+RECORDS = [
+    ("submissions", "modelsubmission"),
+    ("submissions", "artifact"),
+    ("submissions", "auditentry"),
+    ("submissions", "slabreach"),
+    ("reviews", "determination"),
+    ("reviews", "assignment"),
+    ("reviews", "evaluationresult"),
+    ("reviews", "finding"),
+    ("partners", "delivery"),
+    ("partners", "event"),
+]
+
+
+@pytest.mark.parametrize(("app", "model"), RECORDS)
+def test_the_admin_shows_records_and_changes_none(cast, client, root, app, model):
+    from django.apps import apps
+    from django.contrib import admin as django_admin
+
+    from partners.models import PartnerEventType, TrustedPartner
+    from tests.factories import clear_against_evidence, record_all_results, serious_finding
+
+    TrustedPartner.objects.create(
+        organization=cast.partner_org, emails="a@p.example", event_types=[PartnerEventType.CLEARED]
+    )
+    s = cast.submission(State.EVALUATION)
+    record_all_results(s, cast.reviewer)
+    serious_finding(s, cast.reviewer)
+    clear_against_evidence(s, cast.lead, cast.reviewer)
+    from submissions.models import SlaBreach, SlaKind
+
+    SlaBreach.objects.create(
+        submission=s, kind=SlaKind.INTAKE_DECISION, due_at=s.submitted_at, detected_at=s.submitted_at
+    )
+    Model = apps.get_model(app, model)
+    obj = Model.objects.first()
+    assert obj is not None
+    model_admin = django_admin.site._registry[Model]
+    client.force_login(root)
+    request = client.get("/").wsgi_request
+    request.user = root
+    assert not model_admin.has_add_permission(request)
+    assert not model_admin.has_change_permission(request, obj)
+    assert not model_admin.has_delete_permission(request, obj)
+    assert client.get(reverse(f"admin:{app}_{model}_changelist")).status_code == 200
+    change_url = reverse(f"admin:{app}_{model}_change", args=[obj.pk])
+    assert client.post(change_url, {}).status_code == 403
+    delete_url = reverse(f"admin:{app}_{model}_delete", args=[obj.pk])
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
+    assert Model.objects.filter(pk=obj.pk).exists()
+
+
+def test_configuration_changed_in_the_admin_lands_in_the_audit_chain(cast, client, root):
+    from submissions.audit_chain import verify_all
+    from submissions.models import AuditEntry, SlaPolicy
+
+    policy = SlaPolicy.objects.first() or SlaPolicy.objects.create()
+    client.force_login(root)
+    url = reverse("admin:submissions_slapolicy_change", args=[policy.pk])
+    form = client.get(url).context["adminform"].form
+    data = {name: (form.initial.get(name) if form.initial.get(name) is not None else "") for name in form.fields}
+    data["intake_decision_days"] = policy.intake_decision_days + 2
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content[:500]
+    entry = AuditEntry.objects.filter(submission__isnull=True).latest("pk")
+    assert entry.actor == root and entry.action == "configuration_changed"
+    assert f"{policy.intake_decision_days} → {policy.intake_decision_days + 2}" in entry.comment
+    assert verify_all()[1] is None
+
+
+def test_agreement_and_partner_changes_go_into_the_chain_without_secrets(cast):
+    from partners import services as partner_services
+    from partners.models import TrustedPartner
+    from submissions import services as submission_services
+    from submissions.audit_chain import verify_all
+    from submissions.models import AuditEntry
+
+    from submissions.models import Agreement
+
+    agreement = Agreement.objects.get(organization=cast.lab)
+    submission_services.agreement_set_window(agreement=agreement, actor=cast.admin, days=21)
+    submission_services.agreement_change_status(
+        agreement=agreement, action="suspend", actor=cast.admin, note="Breach of terms."
+    )
+    partner = TrustedPartner.objects.create(organization=cast.partner_org)
+    old_secret = partner.webhook_secret
+    new_secret = partner_services.partner_secret_rotate(partner=partner, actor=cast.admin)
+    trail = list(AuditEntry.objects.filter(submission__isnull=True).values_list("comment", flat=True))
+    assert any("review window: 30 → 21 days" in c for c in trail)
+    assert any("status: signed → suspended (Breach of terms.)" in c for c in trail)
+    assert any("webhook secret rotated" in c for c in trail)
+    assert not any(old_secret in c or new_secret in c for c in trail)
+    assert verify_all()[1] is None
+
+
+def test_the_demo_administrator_is_not_a_superuser(db):
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    from submissions.seeding import load_seed
+
+    load_seed(Path(settings.BASE_DIR) / "seeds" / "demo.yaml")
+    dana = get_user_model().objects.get(username="admin.dana")
+    assert not dana.is_superuser and not dana.is_staff
+
+
+# --- the audit chain cannot be silently cut short or rewritten ------------------------------------
+
+
+def test_deleting_the_newest_entries_is_caught_by_the_published_checkpoint(cast):
+    from django.db import connection
+
+    from submissions.audit_chain import checkpoint_take, verify, verify_all
+    from submissions.models import AuditEntry
+
+    cast.submission(State.CLEARED)
+    checkpoint_take()
+    newest = AuditEntry.objects.order_by("-pk")[:3]
+    ids = [e.pk for e in newest]
+    with connection.cursor() as cursor:  # behind the ORM's back, as an intruder with database access would
+        cursor.execute(f"DELETE FROM {AuditEntry._meta.db_table} WHERE id IN ({','.join(map(str, ids))})")
+    # The chain alone still verifies (its tail is simply gone) ...
+    assert verify()[1] is None
+    # ... but it no longer matches what was published.
+    problem = verify_all()[1]
+    assert problem and "entries were deleted" in problem
+
+
+def test_rehashing_the_whole_trail_is_caught_and_administrators_are_told_once(cast, settings):
+    from django.core import mail
+    from django.db import connection
+
+    from submissions import audit_chain
+    from submissions.models import AuditEntry
+
+    s = cast.submission(State.CLEARED)
+    audit_chain.checkpoint_take()
+    # An intruder rewrites a comment and recomputes every hash so the chain verifies again.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {AuditEntry._meta.db_table} SET comment = 'nothing to see' WHERE submission_id = %s",
+            [s.pk],
+        )
+    last_chain, last_global = {}, audit_chain.GENESIS
+    for entry in AuditEntry.objects.order_by("pk"):
+        content = audit_chain.content_of(entry)
+        chain = audit_chain._sha(last_chain.get(entry.submission_id, audit_chain.GENESIS), content)
+        last_global = audit_chain._sha(last_global, content, chain)
+        last_chain[entry.submission_id] = chain
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {AuditEntry._meta.db_table} SET chain_hash = %s, global_hash = %s WHERE id = %s",
+                [chain, last_global, entry.pk],
+            )
+    assert audit_chain.verify()[1] is None  # the chain is consistent with itself
+    problem = audit_chain.integrity_check_and_alert()
+    assert problem and "re-hashed" in problem
+    assert len(mail.outbox) == 1 and cast.admin.email in mail.outbox[0].to
+    audit_chain.integrity_check_and_alert()
+    assert len(mail.outbox) == 1  # told once
+
+
+def test_the_register_publishes_the_checkpoints(cast, client):
+    from submissions.audit_chain import checkpoint_take
+
+    cast.submission(State.CLEARED)
+    cp = checkpoint_take()
+    assert cp.head in client.get(reverse("register:page")).content.decode()
+    feed = client.get(reverse("register:json")).json()
+    assert feed["audit_checkpoints"][0]["head"] == cp.head and feed["audit_checkpoints"][0]["entries"] == cp.entries
