@@ -671,9 +671,7 @@ def test_agreement_and_partner_changes_go_into_the_chain_without_secrets(cast):
     from partners.models import TrustedPartner
     from submissions import services as submission_services
     from submissions.audit_chain import verify_all
-    from submissions.models import AuditEntry
-
-    from submissions.models import Agreement
+    from submissions.models import Agreement, AuditEntry
 
     agreement = Agreement.objects.get(organization=cast.lab)
     submission_services.agreement_set_window(agreement=agreement, actor=cast.admin, days=21)

@@ -22,6 +22,13 @@ hostile_text = st.one_of(
             "=cmd|' /C calc'!A0",
             "a" * 6000,
             "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace"),
+            # Characters that break an email header or a file name (issue 14).
+            "Name\r\nBcc: victim@example.com",
+            "line\u2028separator",
+            "para\u2029graph",
+            "next\x85line",
+            "tab\there",
+            "vertical\x0btab",
         ]
     ),
 )
@@ -47,6 +54,12 @@ def test_filing_a_draft_never_fails_on_bad_input(cast_once, client, name, versio
         },
     )
     assert response.status_code in (200, 302, 400), response.status_code
+    # Whatever was accepted, no one-line field holds a character that breaks a header.
+    from caisi_portal.text import control_characters
+    from submissions.models import ModelSubmission
+
+    for name_, version_ in ModelSubmission.objects.values_list("model_name", "model_version"):
+        assert not control_characters(name_) and not control_characters(version_), (name_, version_)
 
 
 @FUZZ
