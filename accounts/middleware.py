@@ -2,9 +2,10 @@
 
 from urllib.parse import urlencode
 
-from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+
+from caisi_portal.web import json_error
 
 from . import rules
 from .two_factor import confirmed_device, second_factor_required
@@ -25,39 +26,36 @@ EXEMPT_URL_NAMES = {
 }
 
 
-class PlaySurface:
+class _BeforeTheView:
+    """A middleware that only decides, per resolved view, whether the view may run."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+
+class PlaySurface(_BeforeTheView):
     """Closed by default: an exercise player reaches only the URLs the policy lists.
 
     It runs for every resolved view (the API and the Django admin included), so a URL added
     later is closed to players until someone adds it to `rules.PLAY_SURFACE` on purpose.
     """
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
-
     def process_view(self, request, view_func, view_args, view_kwargs):
         match = request.resolver_match
         if rules.may_reach(request.user, match.view_name if match else None):
             return None
         if request.path.startswith("/api/"):
-            body = {"error": {"code": "not_found", "message": rules.MSG_OFF_SURFACE, "details": {}}}
-            return JsonResponse(body, status=404)
+            return json_error(404, "not_found", rules.MSG_OFF_SURFACE)
         from django.shortcuts import render
 
         return render(request, "404.html", {"reason": rules.MSG_OFF_SURFACE}, status=404)
 
 
-class RequireSecondFactor:
+class RequireSecondFactor(_BeforeTheView):
     """After django_otp's OTPMiddleware: `request.user.is_verified()` is known here."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         match = request.resolver_match
@@ -68,15 +66,10 @@ class RequireSecondFactor:
         if not user.is_authenticated or user.is_verified() or not second_factor_required(user):
             return None
         if request.path.startswith("/api/"):
-            return JsonResponse(
-                {
-                    "error": {
-                        "code": "second_factor_required",
-                        "message": "Enter your authenticator code on the portal first, or use an API token.",
-                        "details": {},
-                    }
-                },
-                status=403,
+            return json_error(
+                403,
+                "second_factor_required",
+                "Enter your authenticator code on the portal first, or use an API token.",
             )
         target = "two_factor_verify" if confirmed_device(user) else "two_factor_setup"
         return redirect(f"{reverse(target)}?{urlencode({'next': request.get_full_path()})}")

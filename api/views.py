@@ -610,6 +610,6 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
 
 @csrf_exempt  # it changes nothing; a POST to an unknown path must still get the API's 404
 def api_not_found(request, *args, **kwargs):
-    from django.http import JsonResponse
+    from caisi_portal.web import json_error
 
-    return JsonResponse({"error": {"code": "not_found", "message": "Not found.", "details": {}}}, status=404)
+    return json_error(404, "not_found", "Not found.")

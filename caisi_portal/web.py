@@ -64,8 +64,15 @@ class RefuseOversizedBodies:
         return self.get_response(request)
 
 
+def json_error(status: int, code: str, message: str):
+    """The API's one error shape, for answers given before a view (middleware, fallbacks)."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"error": {"code": code, "message": message, "details": {}}}, status=status)
+
+
 def _too_large(request, limit, *, length_required=False):
-    from django.http import HttpResponse, JsonResponse
+    from django.http import HttpResponse
 
     if length_required:
         status, message = 411, "Send the body with a Content-Length header."
@@ -73,7 +80,7 @@ def _too_large(request, limit, *, length_required=False):
         status, message = 413, f"The request is larger than the portal accepts ({limit // (1024 * 1024)} MB at most)."
     if request.path.startswith("/api/"):
         code = "length_required" if status == 411 else "too_large"
-        return JsonResponse({"error": {"code": code, "message": message, "details": {}}}, status=status)
+        return json_error(status, code, message)
     response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
     response["Connection"] = "close"  # do not wait to read what is left of the body
     return response

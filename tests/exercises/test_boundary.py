@@ -66,6 +66,17 @@ def live_snapshot() -> dict:
     return out
 
 
+def token_made_before_the_rule(player, key: str) -> None:
+    """An API token of a player, as if made before players were refused tokens."""
+    ApiToken.objects.create(
+        user=player,
+        name="old",
+        prefix=key[:12],
+        key_hash=hashlib.sha256(key.encode()).hexdigest(),
+        created_at=timezone.now(),
+    )
+
+
 def sign_in_through_the_page(user, password=PASSWORD) -> Client:
     client = Client()
     response = client.post(reverse("login"), {"username": user.username, "password": password})
@@ -99,13 +110,7 @@ def test_a_player_signed_in_through_the_pages_reaches_no_live_row_and_changes_no
                 client = sign_in_through_the_page(player)
     # The API with the player's session, and with a token made before the rule (they can make none now).
     key = TOKEN_PREFIX + "legacy-" + role
-    ApiToken.objects.create(
-        user=player,
-        name="old",
-        prefix=key[:12],
-        key_hash=hashlib.sha256(key.encode()).hexdigest(),
-        created_at=timezone.now(),
-    )
+    token_made_before_the_rule(player, key)
     with_token = APIClient()
     with_token.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     with_session = APIClient()
@@ -190,13 +195,7 @@ def test_ending_an_exercise_locks_its_players_out(cast, controller):
     client = sign_in_through_the_page(player, passwords[player.username])
     assert client.get(reverse("home")).status_code == 200
     key = TOKEN_PREFIX + "made-before-the-rule"
-    ApiToken.objects.create(
-        user=player,
-        name="old",
-        prefix=key[:12],
-        key_hash=hashlib.sha256(key.encode()).hexdigest(),
-        created_at=timezone.now(),
-    )
+    token_made_before_the_rule(player, key)
     services.exercise_start(exercise=exercise, actor=controller)
     services.exercise_end(exercise=exercise, actor=controller)
 
