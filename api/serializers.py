@@ -333,7 +333,9 @@ class ProposeClearSerializer(ProposeFlagSerializer):
 
 class ConcurSerializer(serializers.Serializer):
     proposal_digest = serializers.CharField(
-        required=False, max_length=64, help_text="The proposal's digest as read: refused if it has changed since."
+        max_length=64,
+        help_text="The proposal's `digest` as read (GET .../determination/): refused if the text or the evidence "
+        "has changed since, so nobody agrees to something they have not read.",
     )
 
 
@@ -409,6 +411,14 @@ class TrustedPartnerSerializer(serializers.ModelSerializer):
         reason = destinations.problem(value)
         if reason:
             raise serializers.ValidationError(reason)
+        return value
+
+    def validate_organization(self, value):
+        others = TrustedPartner.objects.filter(organization=value)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise serializers.ValidationError(f"{value} already has partner settings: change those instead.")
         return value
 
     def validate_emails(self, value):

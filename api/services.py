@@ -55,8 +55,13 @@ def api_token_revoke(*, user, token_id: int) -> None:
 
 def api_token_authenticate(key: str) -> ApiToken | None:
     token = ApiToken.objects.select_related("user").filter(key_hash=_digest(key), revoked_at__isnull=True).first()
-    if token is not None and token.expires_at is not None and clock.now() >= token.expires_at:
-        return None
+    if token is not None:
+        from django.conf import settings
+
+        # A token made before expiry dates existed ends API_TOKEN_DAYS after it was made.
+        expires = token.expires_at or token.created_at + dt.timedelta(days=settings.API_TOKEN_DAYS)
+        if clock.now() >= expires:
+            return None
     # A token works only while its owner may sign in and use the API (never an exercise account).
     if token is None or not rules.may_sign_in(token.user) or not rules.may_use_api(token.user):
         return None

@@ -460,7 +460,7 @@ class SubmissionViewSet(
         body = s.ConcurSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         review_services.determination_concur(
-            determination=proposal, actor=request.user, seen_digest=body.validated_data.get("proposal_digest")
+            determination=proposal, actor=request.user, seen_digest=body.validated_data["proposal_digest"]
         )
         return Response(s.DeterminationSerializer(proposal).data)
 

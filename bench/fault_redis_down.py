@@ -40,6 +40,7 @@ def main() -> int:
     from bench.sessions import verified_session
     from partners.models import PartnerEventType
     from submissions.models import AuditEntry, ModelSubmission, ReviewClock, State
+    from submissions.views import announcement_seal
     from tests.factories import Cast, move, record_all_results
 
     def signed_in(user) -> Client:
@@ -61,7 +62,9 @@ def main() -> int:
     def clear_on_the_page(s):
         page(lead, "post", reverse("submissions:action", args=[s.pk, "clear"]), {
             "expected_state": s.state, "rationale": "Below every threshold.", "partner_summary": "Cleared.",
-            "confirmed": "yes",
+            "confirmed": announcement_seal(s, "clear", {
+                "rationale": "Below every threshold.", "partner_summary": "Cleared.",
+            }),
         })  # fmt: skip
 
     def ready_to_clear():

@@ -39,18 +39,37 @@ def render_markdown(text: str) -> SafeString:
 # titles) take no control character at all, and multi-line text takes line breaks and tabs only.
 
 _SEPARATORS = {"\u2028", "\u2029"}  # Unicode line and paragraph separators
+# Direction overrides and isolates make text read otherwise than it is stored ("Trojan Source").
+_BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
 MULTI_LINE_ALLOWED = {"\n", "\r", "\t"}
 
 
-def control_characters(value: str, *, allowed=frozenset()) -> list[str]:
-    """The control characters in `value` (as people can read them), those in `allowed` aside."""
+def control_characters(value: str, *, allowed=frozenset(), invisible=True) -> list[str]:
+    """The control characters in `value` (as people can read them), those in `allowed` aside.
+
+    With `invisible`, format characters too (zero-width spaces, direction overrides): a name
+    must read as it is stored. Longer text keeps ordinary format characters (an emoji's
+    zero-width joiner) but never direction overrides.
+    """
     import unicodedata
 
-    found = {c for c in value if c not in allowed and (unicodedata.category(c) == "Cc" or c in _SEPARATORS)}
-    return sorted(f"U+{ord(c):04X}" for c in found)
+    def bad(c):
+        if c in allowed:
+            return False
+        category = unicodedata.category(c)
+        return category == "Cc" or c in _SEPARATORS or c in _BIDI or (invisible and category == "Cf")
+
+    return sorted(f"U+{ord(c):04X}" for c in {c for c in value if bad(c)})
 
 
-MSG_ONE_LINE = "Use one line of plain text: line breaks, tabs and other control characters ({found}) are not allowed."
+def has_words(value) -> bool:
+    """Text a person can read: at least one letter or digit (not only spaces or invisible marks)."""
+    return any(c.isalnum() for c in str(value or ""))
+
+
+MSG_ONE_LINE = (
+    "Use one line of plain text: line breaks, tabs, invisible and other control characters ({found}) are not allowed."
+)
 MSG_MULTI_LINE = "Remove the control characters ({found}): only line breaks and tabs are allowed in text."
 
 
@@ -66,7 +85,7 @@ def validate_single_line(value) -> None:
 def validate_multi_line(value) -> None:
     from django.core.exceptions import ValidationError
 
-    found = control_characters(str(value), allowed=MULTI_LINE_ALLOWED)
+    found = control_characters(str(value), allowed=MULTI_LINE_ALLOWED, invisible=False)
     if found:
         raise ValidationError(MSG_MULTI_LINE.format(found=", ".join(found)), code="control_characters")
 
@@ -74,13 +93,13 @@ def validate_multi_line(value) -> None:
 def text_problems(*, single_line: dict | None = None, multi_line: dict | None = None) -> dict[str, list[str]]:
     """field -> messages, for services that take text outside a model form."""
     problems: dict[str, list[str]] = {}
-    for fields, allowed, message in (
-        (single_line or {}, frozenset(), MSG_ONE_LINE),
-        (multi_line or {}, MULTI_LINE_ALLOWED, MSG_MULTI_LINE),
+    for fields, allowed, message, invisible in (
+        (single_line or {}, frozenset(), MSG_ONE_LINE, True),
+        (multi_line or {}, MULTI_LINE_ALLOWED, MSG_MULTI_LINE, False),
     ):
         for name, value in fields.items():
             if isinstance(value, str):
-                found = control_characters(value, allowed=allowed)
+                found = control_characters(value, allowed=allowed, invisible=invisible)
                 if found:
                     problems[name] = [message.format(found=", ".join(found))]
     return problems

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_safe
 
 from accounts import views as account_views
 from accounts.forms import SignInForm
+from caisi_portal.admin_base import audit_every_admin
 from submissions import views as submission_views
 
 
@@ -14,6 +15,9 @@ def health(request):
     """Liveness for load balancers and compose; also the benchmark's floor."""
     return HttpResponse("ok", content_type="text/plain")
 
+
+# Loaded once every app's admin is registered: wrap any that is neither a record nor audited.
+audit_every_admin(admin.site)
 
 urlpatterns = [
     path("", submission_views.home, name="home"),

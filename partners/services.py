@@ -182,6 +182,9 @@ def announcement_preview(submission, *, outcome: str, partner_summary: str, rele
         event=event, channel=Delivery.Channel.EMAIL, address="partner@example", next_attempt_at=event.occurred_at
     )
     subject, body = email_for(sample)
+    body = body.replace(
+        f"Notification id: {sample.webhook_id}", "Notification id: (each message gets its own when sent)"
+    )
     recipients = [
         {
             "name": str(p.organization),

@@ -94,6 +94,9 @@ class EvaluationResult(models.Model):
     score = models.DecimalField(max_digits=9, decimal_places=3)
     threshold = models.DecimalField(max_digits=9, decimal_places=3)
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    # Once a result has reached its threshold or been inconclusive, that stays on the record:
+    # revising the score or the threshold later does not make the concern go away.
+    concern_raised_at = models.DateTimeField(null=True, blank=True)
     summary = models.TextField(blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField()
@@ -145,6 +148,16 @@ class Finding(models.Model):
         return f"[{self.get_classification_display()}] {self.title}"
 
 
+def evidence_fingerprint(submission_id) -> list:
+    """The evidence a decision rests on, as plain values: each result and each finding."""
+    results = EvaluationResult.objects.filter(submission_id=submission_id).order_by("domain_id")
+    findings = Finding.objects.filter(submission_id=submission_id).order_by("pk")
+    return [
+        [[r.domain_id, str(r.score), str(r.threshold), r.outcome] for r in results],
+        [[f.pk, f.severity, f.classification] for f in findings],
+    ]
+
+
 class Determination(models.Model):
     """The lead reviewer's decision. A flag is proposed, concurred with, then issued; so is a
     clearance against the evidence (a threshold exceeded, an inconclusive result, a high or
@@ -188,7 +201,9 @@ class Determination(models.Model):
         return f"{self.get_outcome_display()}: {self.submission}"
 
     def digest(self) -> str:
-        """A fingerprint of exactly what is proposed: outcome, texts and justifications."""
+        """A fingerprint of exactly what is agreed to: the outcome, the texts and justifications,
+        and the evidence as it stands (every result and finding). A concurrence sealed with it
+        stops counting when any of these changes: a new SECRET finding, a revised score."""
         import hashlib
         import json
 
@@ -198,8 +213,9 @@ class Determination(models.Model):
             "partner_summary": self.partner_summary,
             "release_conditions": self.release_conditions,
             "justifications": self.justifications or {},
+            "evidence": evidence_fingerprint(self.submission_id),
         }
-        return hashlib.sha256(json.dumps(sealed, sort_keys=True).encode()).hexdigest()
+        return hashlib.sha256(json.dumps(sealed, sort_keys=True, default=str).encode()).hexdigest()
 
     @property
     def concurrence_holds(self) -> bool:

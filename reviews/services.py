@@ -10,7 +10,7 @@ from accounts import rules
 from accounts.roles import Role, has_role
 from caisi_portal import clock
 from caisi_portal.errors import NotPermitted, SubmissionChanged, ValidationFailed
-from caisi_portal.text import text_problems
+from caisi_portal.text import has_words, text_problems
 from submissions import review_clock
 from submissions.models import ModelSubmission, State
 from submissions.services import MSG_PARTNER_SUMMARY, artifact_validate, audit_record
@@ -121,6 +121,7 @@ def evaluation_result_record(
         outcome = EvaluationResult.Outcome.BELOW_THRESHOLD
     with transaction.atomic():
         _lock_under_evaluation(submission)
+        worrying = outcome != EvaluationResult.Outcome.BELOW_THRESHOLD
         result, created = EvaluationResult.objects.update_or_create(
             submission=submission,
             domain=domain,
@@ -133,6 +134,9 @@ def evaluation_result_record(
                 "recorded_at": clock.now(),
             },
         )
+        if worrying and result.concern_raised_at is None:
+            result.concern_raised_at = clock.now()
+            result.save(update_fields=["concern_raised_at"])
         audit_record(
             submission=submission,
             actor=actor,
@@ -205,10 +209,10 @@ def _propose(*, submission, actor, outcome, rationale, partner_summary, release_
     texts = {"rationale": rationale, "partner_summary": partner_summary, "release_conditions": release_conditions}
     _refuse_control_characters(multi_line={**texts, **{f"justify_{k}": v for k, v in (justifications or {}).items()}})
     word = "flagging" if outcome == Determination.Outcome.FLAGGED else "clearing"
-    if not rationale.strip():
+    if not has_words(rationale):
         message = f"Give the rationale for {word}."
         raise ValidationFailed(message, details={"rationale": [message]})
-    if not partner_summary.strip():
+    if not has_words(partner_summary):
         raise ValidationFailed(MSG_PARTNER_SUMMARY, details={"partner_summary": [MSG_PARTNER_SUMMARY]})
     with transaction.atomic():
         _lock_under_evaluation(submission)

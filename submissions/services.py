@@ -18,12 +18,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils.text import get_valid_filename
-from django_fsm import ConcurrentTransition
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from accounts import rules
 from caisi_portal import clock
 from caisi_portal.errors import NotPermitted, PayloadTooLarge, SubmissionChanged, TransitionRefused, ValidationFailed
-from caisi_portal.text import text_problems
+from caisi_portal.text import has_words, text_problems
 from partners.services import event_for_transition
 
 from . import review_clock
@@ -73,7 +73,8 @@ def configuration_change_record(*, actor, obj, before: dict | None, action: str 
     says what changed, from what to what. Secrets are never written into the trail.
     """
     parts = []
-    fields = [f for f in obj._meta.concrete_fields if not f.primary_key]
+    # Bookkeeping Django writes by itself is not a change anyone made.
+    fields = [f for f in obj._meta.concrete_fields if not f.primary_key and f.name not in ("last_login", "date_joined")]
     for field in fields:
         if "secret" in field.name or field.name == "password":
             if before is not None and before.get(field.attname) != getattr(obj, field.attname):
@@ -96,6 +97,30 @@ def configuration_change_record(*, actor, obj, before: dict | None, action: str 
         comment=(label + (": " + "; ".join(parts) if parts and action != "configuration_removed" else "")),
         internal=True,
     )
+
+
+def configuration_links_record(*, actor, obj, before: dict, after: dict) -> None:
+    """Changes to an object's many-to-many links (roles, permissions) in the audit chain."""
+    parts = []
+    for name, now in after.items():
+        was = before.get(name, set())
+        if was != now:
+            added, removed = sorted(now - was), sorted(was - now)
+            change = "; ".join(
+                [
+                    *([f"added {', '.join(added)}"] if added else []),
+                    *([f"removed {', '.join(removed)}"] if removed else []),
+                ]
+            )
+            parts.append(f"{name}: {change}")
+    if parts:
+        audit_record(
+            submission=None,
+            actor=actor,
+            action="configuration_changed",
+            comment=f"{obj._meta.verbose_name.capitalize()} {obj}: " + "; ".join(parts),
+            internal=True,
+        )
 
 
 def configuration_values(obj) -> dict:
@@ -206,7 +231,8 @@ def transition_blockers(submission, name: str, user) -> list[str]:
 
 def _require(data: dict, field: str, message: str) -> str:
     value = (data.get(field) or "").strip() if isinstance(data.get(field, ""), str) else data.get(field)
-    if not value:
+    # Words, not just spaces or invisible marks (a zero-width space reads as nothing).
+    if not value or (isinstance(value, str) and not has_words(value)):
         raise ValidationFailed(message, details={field: [message]})
     return value
 
@@ -392,6 +418,14 @@ def submission_transition(
         current = ModelSubmission.objects.filter(pk=submission.pk).values_list("state", flat=True).first()
         submission.refresh_from_db()
         raise SubmissionChanged(state=current or from_state) from None
+    except TransitionNotAllowed:
+        # A guard that held at the check fails now: someone changed the evidence meanwhile.
+        submission.refresh_from_db()
+        reasons = (
+            problems_for(_fsm_transitions(submission)[name])(submission) if name in _fsm_transitions(submission) else []
+        )
+        message = " ".join(reasons) or SubmissionChanged.MESSAGE.format(state=submission.get_state_display().lower())
+        raise TransitionRefused(message, state=submission.state, details={"reasons": reasons}) from None
     except SubmissionChanged:
         submission.refresh_from_db()
         raise

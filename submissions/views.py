@@ -72,7 +72,8 @@ def submission_create(request):
         else:
             messages.success(request, "Draft saved. Upload a model card, then submit it for review.")
             return redirect(submission)
-    return render(request, "submissions/form.html", {"form": form, "title": "New submission"})
+    status = 400 if request.method == "POST" else 200  # a refused form is a client error, said in words
+    return render(request, "submissions/form.html", {"form": form, "title": "New submission"}, status=status)
 
 
 @login_required
@@ -92,7 +93,10 @@ def submission_edit(request, pk):
             messages.success(request, "Draft saved.")
             return redirect(submission)
     return render(
-        request, "submissions/form.html", {"form": form, "title": f"Edit {submission}", "submission": submission}
+        request,
+        "submissions/form.html",
+        {"form": form, "title": f"Edit {submission}", "submission": submission},
+        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -137,10 +141,23 @@ def submission_page(request, submission, *, status=200, **bound_forms):
         ProposeClearForm(concerns=concerns, auto_id="propose-clear-%s") if may_propose and concerns else None
     )
     proposal = context.get("proposal")
+    if may_propose:
+        # What stands between the lead and each determination, in the guards' own words.
+        context["determination_blockers"] = [
+            (services.transition_label(n), services.transition_blockers(submission, n, user)) for n in ("clear", "flag")
+        ]
     if proposal and not proposal.issued_at:
         context["may_concur"] = rules.may_concur(user, proposal)
         # An assigned reviewer who may not concur is told why (the proposer is told to wait).
-        context["concur_refusal"] = "" if context["may_concur"] else rules.concurrence_refusal(user, proposal)
+        is_proposer = proposal.decided_by_id == user.pk
+        context["concur_refusal"] = (
+            "" if context["may_concur"] or is_proposer else rules.concurrence_refusal(user, proposal)
+        )
+        context["may_concur_now"] = [
+            a.reviewer
+            for a in submission.assignments.select_related("reviewer")
+            if rules.may_concur(a.reviewer, proposal)
+        ]
         context["proposal_digest"] = proposal.digest()
         context["proposal_concerns"] = (
             [(c, (proposal.justifications or {}).get(c.key, "")) for c in concerns]
@@ -152,6 +169,21 @@ def submission_page(request, submission, *, status=200, **bound_forms):
 
 
 ANNOUNCING = {"clear": "cleared", "flag": "flagged"}  # transitions whose outcome partners are told
+
+
+def announcement_seal(submission, name, data: dict) -> str:
+    """A signature over what the person checked before issuing (the secret key makes it
+    unforgeable by the browser): the determination's texts as they will be sent."""
+    from django.core import signing
+
+    issuing = services.concurred_proposal(submission, name)
+    if issuing is not None:
+        texts = [issuing.partner_summary, issuing.release_conditions, issuing.rationale]
+    else:
+        texts = [data.get(k, "") for k in ("partner_summary", "release_conditions", "rationale")]
+    return signing.Signer(salt="caisi-announcement").signature(
+        "|".join([str(submission.pk), name, submission.state, *[(t or "").strip() for t in texts]])
+    )
 
 
 @login_required
@@ -173,14 +205,20 @@ def submission_action(request, pk, name):
     status = 200
     if request.method == "POST" and form.is_valid():
         data = form.transition_data()
-        if name in ANNOUNCING and request.POST.get("confirmed") != "yes" and not blockers:
-            if issuing is not None:
-                summary, conditions = issuing.partner_summary, issuing.release_conditions
-            else:
-                summary, conditions = data.get("partner_summary", ""), data.get("release_conditions", "")
+        if issuing is not None:
+            summary, conditions = issuing.partner_summary, issuing.release_conditions
+        else:
+            summary, conditions = data.get("partner_summary", ""), data.get("release_conditions", "")
+        # The confirmation is bound to the text that was checked: a signed seal of it. Any
+        # other text (or none checked yet) is shown for checking first.
+        seal = announcement_seal(submission, name, data)
+        if name in ANNOUNCING and not blockers and request.POST.get("confirmed") != seal:
+            if request.POST.get("confirmed"):
+                messages.warning(request, "The text changed after it was checked: check what will be sent again.")
             preview = partner_services.announcement_preview(
                 submission, outcome=ANNOUNCING[name], partner_summary=summary, release_conditions=conditions
             )
+            preview["seal"] = seal
         else:
             try:
                 services.submission_transition(

@@ -574,7 +574,15 @@ def test_what_partners_receive_is_never_empty_and_is_shown_before_it_is_sent(cas
     assert "Check what will be sent" in check and "Partner" in check and "duty@partner.example" in check
     s.refresh_from_db()
     assert s.state == State.EVALUATION  # nothing issued yet
-    assert client.post(url, body | {"confirmed": "yes"}).status_code == 302
+    # A confirmation of other text than was checked is not taken: the check is shown again.
+    other = client.post(url, body | {"partner_summary": "Something else.", "confirmed": "made-up"})
+    assert other.status_code == 200 and b"Check what will be sent" in other.content
+    s.refresh_from_db()
+    assert s.state == State.EVALUATION
+    seal = check.split('name="confirmed" value="', 1)[1].split('"', 1)[0]
+    changed = client.post(url, body | {"partner_summary": "Changed after the check.", "confirmed": seal})
+    assert changed.status_code == 200 and b"changed after it was checked" in changed.content
+    assert client.post(url, body | {"confirmed": seal}).status_code == 302
     delivery = Delivery.objects.get(event__submission=s, address="duty@partner.example")
     partner_services.delivery_attempt(delivery.pk)
     sent = mail.outbox[-1].body
@@ -766,3 +774,178 @@ def test_the_register_publishes_the_checkpoints(cast, client):
     assert cp.head in client.get(reverse("register:page")).content.decode()
     feed = client.get(reverse("register:json")).json()
     assert feed["audit_checkpoints"][0]["head"] == cp.head and feed["audit_checkpoints"][0]["entries"] == cp.entries
+
+
+# --- found by the outside review of these fixes ---------------------------------------------------
+
+
+def test_revising_a_result_does_not_make_its_concern_disappear(cast):
+    """A lead re-recorded the exceeded result with a higher threshold, then cleared alone."""
+    from caisi_portal.errors import TransitionRefused
+    from reviews import services as review_services
+    from tests.factories import record_all_results
+
+    s = cast.submission(State.EVALUATION)
+    record_all_results(s, cast.reviewer)
+    domain = s.plan_items.first().domain
+    review_services.evaluation_result_record(submission=s, domain=domain, actor=cast.reviewer, score=0.7, threshold=0.5)
+    review_services.evaluation_result_record(submission=s, domain=domain, actor=cast.lead, score=0.7, threshold=0.9)
+    with pytest.raises(TransitionRefused, match="before it was revised"):
+        move(s, "clear", cast.lead)
+
+
+def test_a_concurrence_stops_counting_when_the_evidence_changes(cast):
+    from accounts.models import Clearance
+    from caisi_portal.errors import TransitionRefused
+    from reviews import services as review_services
+    from tests.factories import record_all_results, serious_finding
+
+    s = cast.submission(State.EVALUATION)
+    record_all_results(s, cast.reviewer)
+    serious_finding(s, cast.reviewer)
+    proposal = _flag_proposal(cast, s)
+    review_services.determination_concur(
+        determination=proposal, actor=cast.low_reviewer, seen_digest=proposal.digest()
+    )  # a CUI reviewer, while every finding was within their clearance
+    serious_finding(s, cast.reviewer, classification=Clearance.SECRET)  # then a SECRET one arrives
+    proposal.refresh_from_db()
+    assert not proposal.concurrence_holds
+    with pytest.raises(TransitionRefused, match="must concur"):
+        move(s, "flag", cast.lead)
+
+
+def test_the_api_takes_no_concurrence_without_the_digest_read(cast):
+    from tests.factories import record_all_results
+
+    s = cast.submission(State.EVALUATION)
+    record_all_results(s, cast.reviewer)
+    _flag_proposal(cast, s)
+    _, key = api_token_issue(user=cast.reviewer, name="t")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    url = f"/api/v1/submissions/{s.pk}/determination/concur/"
+    assert api.post(url, {}, format="json").status_code == 400
+    digest = api.get(f"/api/v1/submissions/{s.pk}/determination/").json()["digest"]
+    assert api.post(url, {"proposal_digest": digest}, format="json").status_code == 200
+
+
+def test_moving_partner_settings_onto_another_partner_is_a_400_that_shows_no_secret(cast):
+    from partners.models import TrustedPartner
+    from tests.factories import OrganizationFactory
+
+    other = OrganizationFactory(name="Other Partner", slug="other-partner", kind="trusted_partner")
+    first = TrustedPartner.objects.create(organization=cast.partner_org)
+    second = TrustedPartner.objects.create(organization=other)
+    response = admin_api(cast).patch(
+        f"/api/v1/trusted-partners/{second.pk}/", {"organization": cast.partner_org.slug}, format="json"
+    )
+    assert response.status_code == 400
+    assert (
+        first.webhook_secret.encode() not in response.content and second.webhook_secret.encode() not in response.content
+    )
+
+
+@pytest.mark.parametrize("text", ["\u200b", " \u200b ", "\u2060"])
+def test_an_invisible_summary_is_an_empty_summary(cast, text):
+    from caisi_portal.errors import ValidationFailed
+    from tests.factories import record_all_results
+
+    s = cast.submission(State.EVALUATION)
+    record_all_results(s, cast.reviewer)
+    with pytest.raises(ValidationFailed, match="must never be empty"):
+        move(s, "clear", cast.lead, partner_summary=text)
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u200b", "\u2066"])
+def test_names_refuse_invisible_and_direction_characters(cast, client, char):
+    client.force_login(cast.developer)
+    page = client.post(
+        reverse("submissions:create"),
+        {
+            "model_name": f"Safe{char}Model",
+            "model_version": "1.0",
+            "release_channel": "api",
+            "planned_release_date": "2027-03-01",
+            "capabilities": "x",
+            "intended_use": "x",
+            "evaluator_access": "x",
+        },
+    )
+    assert page.status_code == 400 and b"control characters" in page.content
+
+
+def test_a_token_made_before_expiry_dates_still_expires(cast, settings):
+    import datetime as dt
+
+    import time_machine
+
+    from api.models import ApiToken
+
+    settings.API_TOKEN_DAYS = 90
+    with time_machine.travel(dt.datetime(2026, 12, 1, tzinfo=dt.UTC), tick=False) as traveller:
+        token, key = api_token_issue(user=cast.developer, name="old")
+        ApiToken.objects.filter(pk=token.pk).update(expires_at=None)  # as the migration left it
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        assert api.get("/api/v1/submissions/").status_code == 200
+        traveller.shift(dt.timedelta(days=91))
+        assert api.get("/api/v1/submissions/").status_code == 401
+
+
+def test_roles_and_passwords_changed_in_the_admin_are_recorded(cast, client, root):
+    from django.contrib import admin as django_admin
+    from django.contrib.auth.models import Group
+
+    from caisi_portal.admin_base import AuditedConfigAdmin
+    from submissions.models import AuditEntry
+
+    client.force_login(root)
+    url = reverse("admin:accounts_user_change", args=[cast.reviewer.pk])
+    form = client.get(url).context["adminform"].form
+    data = {}
+    for name, _field in form.fields.items():
+        value = form.initial.get(name)
+        if name == "groups":
+            data[name] = [g.pk for g in Group.objects.filter(name__in=["reviewer", "administrator"])]
+        elif hasattr(value, "all"):
+            data[name] = [v.pk for v in value.all()]
+        elif isinstance(value, list):
+            data[name] = value
+        elif isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif value is not None:
+            data[name] = value
+    for name in ("last_login", "date_joined"):
+        data.pop(name, None)
+        stamp = getattr(cast.reviewer, name)
+        if stamp:
+            data[f"{name}_0"], data[f"{name}_1"] = stamp.strftime("%Y-%m-%d"), stamp.strftime("%H:%M:%S")
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+    trail = list(AuditEntry.objects.filter(submission__isnull=True).values_list("comment", flat=True))
+    assert any("groups: added administrator" in c for c in trail), trail
+    assert not any("last login" in c.lower() or "date joined" in c.lower() for c in trail), trail
+    password_url = reverse("admin:auth_user_password_change", args=[cast.reviewer.pk])
+    client.post(
+        password_url,
+        {"password1": "A-new-long-password-9", "password2": "A-new-long-password-9", "usable_password": "true"},
+    )
+    assert AuditEntry.objects.filter(comment__contains="password set by an administrator").exists()
+    # Every admin the site offers is a record or audited: groups, beat schedules, devices included.
+    assert isinstance(django_admin.site._registry[Group], AuditedConfigAdmin)
+
+
+def test_evidence_changing_between_the_check_and_the_transition_is_a_409_not_a_500(cast, monkeypatch):
+    from caisi_portal.errors import TransitionRefused
+    from submissions import services as submission_services
+    from tests.factories import record_all_results, serious_finding
+
+    s = cast.submission(State.EVALUATION)
+    record_all_results(s, cast.reviewer)
+    serious_finding(s, cast.reviewer)
+    # As if the finding landed after the check passed (the two requests raced).
+    monkeypatch.setattr(submission_services, "transition_check", lambda *args: None)
+    with pytest.raises(TransitionRefused) as refused:
+        move(s, "clear", cast.lead)
+    assert refused.value.status_code == 409 and "propose the clearance first" in refused.value.message

@@ -24,7 +24,10 @@ def act(client, submission, name, **fields):
         assert check.status_code == 200 and b"Check what will be sent" in check.content, check.content[-2000:]
         submission.refresh_from_db()
         assert submission.state == "evaluation"
-        body["confirmed"] = "yes"
+        from submissions.views import announcement_seal
+
+        body["confirmed"] = announcement_seal(submission, name, body)
+        assert f'value="{body["confirmed"]}"' in check.content.decode()  # the page's own button
     response = client.post(url, body)
     assert response.status_code == 302, response.content.decode()[-3000:]
     submission.refresh_from_db()
@@ -161,7 +164,7 @@ def test_stale_form_gets_reload_message(cast, client):
 def test_bad_form_input_gets_field_messages(cast, client):
     client.force_login(cast.developer)
     r = client.post(reverse("submissions:create"), {"model_name": "", "release_channel": "telepathy"})
-    assert r.status_code == 200
+    assert r.status_code == 400  # refused, with a message on each field
     body = r.content.decode()
     assert "This field is required." in body and "Select a valid choice" in body
     s = cast.submission(State.EVALUATION)

@@ -319,8 +319,7 @@ def when(predicate, ok=200, otherwise=404):
 
 def transition_data(name, t):
     s = t.subs[TRANSITION_SOURCE[name]]
-    # "confirmed": past the step that shows what partners will receive (clear, flag).
-    data = {"expected_state": s.state, "comment": "matrix", "confirmed": "yes"}
+    data = {"expected_state": s.state, "comment": "matrix"}
     if name == "accept":
         data |= {f"check_{k}": "on" for k in ("cards_received", "access_confirmed", "release_plan_confirmed")}
         data["domains"] = [d.pk for d in EvaluationDomain.objects.all()]
@@ -331,11 +330,17 @@ def transition_data(name, t):
         "record_release": {"released_on": "2026-11-23"},
         "remove_access": {"order": "Order 2026-17"},
     }.get(name, {})
+    if name in ("clear", "flag"):
+        # Past the step that shows what partners will receive: the seal of what was checked.
+        from submissions.views import announcement_seal
+
+        data["confirmed"] = announcement_seal(s, name, data)
     return data
 
 
 def api_transition_data(name, t):
     data = transition_data(name, t)
+    data.pop("confirmed", None)
     if name == "accept":
         data = {
             "expected_state": data["expected_state"],
@@ -1021,6 +1026,7 @@ API_CASES = [
         "proposed",
         lambda ws, t: f"{V1}/submissions/{t.subs['proposed'].pk}/determination/concur/",
         {"POST": lambda u, ws, t: decide(sees(u, t.subs["proposed"]), rules.may_concur(u, t.proposal), 200)},
+        data=lambda ws, t: {"proposal_digest": t.proposal.digest()},
     ),
     Case(
         "submissions_determination_propose_clear_create",

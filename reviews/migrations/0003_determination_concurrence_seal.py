@@ -3,24 +3,8 @@
 from django.db import migrations, models
 
 
-def seal_existing_concurrences(apps, schema_editor):
-    """Concurrences given before the seal existed agreed to the text as it stands now."""
-    import hashlib
-    import json
-
-    Determination = apps.get_model("reviews", "Determination")
-    for d in Determination.objects.filter(concurred_by__isnull=False):
-        sealed = {
-            "outcome": d.outcome,
-            "rationale": d.rationale,
-            "partner_summary": d.partner_summary,
-            "release_conditions": d.release_conditions,
-            "justifications": d.justifications or {},
-        }
-        d.concurred_digest = hashlib.sha256(json.dumps(sealed, sort_keys=True).encode()).hexdigest()
-        d.save(update_fields=["concurred_digest"])
-
-
+# Concurrences given before the seal existed are not carried over: a concurrence now seals the
+# text and the evidence together, so each open proposal is concurred with again.
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -38,5 +22,4 @@ class Migration(migrations.Migration):
             name='justifications',
             field=models.JSONField(blank=True, default=dict),
         ),
-        migrations.RunPython(seal_existing_concurrences, migrations.RunPython.noop),
     ]

@@ -49,15 +49,11 @@ def test_a_controller_starts_the_holdout_runs_it_and_downloads_an_aar_that_match
                 {"domain": domain.pk, "score": "0.1", "threshold": "0.5"},
             )
             assert r.status_code == 302
-        r = client.post(
-            reverse("submissions:action", args=[vega.pk, "clear"]),
-            {
-                "expected_state": "evaluation",
-                "rationale": "Below thresholds.",
-                "partner_summary": "Cleared.",
-                "confirmed": "yes",
-            },
-        )
+        from submissions.views import announcement_seal
+
+        body = {"expected_state": "evaluation", "rationale": "Below thresholds.", "partner_summary": "Cleared."}
+        body["confirmed"] = announcement_seal(vega, "clear", body)
+        r = client.post(reverse("submissions:action", args=[vega.pk, "clear"]), body)
         assert r.status_code == 302
 
         # An evaluator's observation, then the clock runs to the end at high speed.

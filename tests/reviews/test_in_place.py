@@ -123,4 +123,4 @@ def test_a_flag_proposed_in_place_shows_the_proposal_and_a_missing_rationale_is_
     assert done.status_code == 302
     page = client.get(done["Location"]).content.decode()
     determination = page[page.index('<div id="determination">') : page.index('id="timeline"')]
-    assert "Proposed determination: Flagged" in determination and "Meaningful uplift." in determination
+    assert "Proposal, not yet issued: flag" in determination and "Meaningful uplift." in determination
