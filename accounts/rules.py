@@ -678,12 +678,14 @@ def holds_exercise_credentials(user) -> bool:
 
     if not user.is_authenticated or is_player(user):
         return False
-    return (
-        has_role(user, Role.EXERCISE_CONTROLLER)
-        or Participant.objects.filter(
+    if has_role(user, Role.EXERCISE_CONTROLLER):
+        return True
+    cached = getattr(user, "_caisi_holds_credentials", None)  # asked on every request: once each
+    if cached is None:
+        cached = user._caisi_holds_credentials = Participant.objects.filter(
             user=user, role__in=[Participant.Role.CONTROLLER, Participant.Role.EVALUATOR]
         ).exists()
-    )
+    return cached
 
 
 def may_read_exercise_inbox(user) -> bool:
@@ -715,6 +717,13 @@ def navigation(user) -> dict[str, bool]:
 
 
 def scope_exercises_exists(user) -> bool:
+    """Whether the person runs or evaluates any exercise (the menu asks on every page)."""
     from exercises.models import Exercise
 
+    if is_player(user) or not user.is_authenticated:
+        return False
+    if is_administrator(user):
+        return True
+    if not holds_exercise_credentials(user):
+        return False  # no further query for developers, reviewers and partners
     return scope_exercises(Exercise.objects.all(), user).exists()
