@@ -218,6 +218,20 @@ def transition_check(submission, name: str, user) -> None:
         raise TransitionRefused(" ".join(reasons), state=submission.state, details={"reasons": reasons})
 
 
+def blocked_transitions(submission, user) -> list[tuple[str, str, list[str]]]:
+    """(name, label, reasons) for each transition this person could take from this state
+    were its guards met: the page shows them disabled, with the reasons, instead of hiding
+    them (the same guards the state machine uses, so the page and the rules agree)."""
+    out = []
+    for name, fsm in _fsm_transitions(submission).items():
+        if user is None or not rules.same_world(user, submission.exercise_id) or not fsm.has_perm(submission, user):
+            continue
+        reasons = problems_for(fsm)(submission)
+        if reasons:
+            out.append((name, transition_label(name), reasons))
+    return out
+
+
 def transition_blockers(submission, name: str, user) -> list[str]:
     """Why this user cannot take this transition now (empty when they can), for pages."""
     try:

@@ -112,6 +112,7 @@ def submission_page(request, submission, *, status=200, **bound_forms):
     context = {
         "submission": submission,
         "transitions": services.available_transitions(submission, user),
+        "blocked": services.blocked_transitions(submission, user),
         "may_edit": rules.may_edit_draft(user, submission),
         "artifact_form": ArtifactForm() if rules.may_upload_artifact(user, submission) else None,
         "assignment_form": AssignmentForm(exercise_id=submission.exercise_id, auto_id="assign-%s")
@@ -141,11 +142,6 @@ def submission_page(request, submission, *, status=200, **bound_forms):
         ProposeClearForm(concerns=concerns, auto_id="propose-clear-%s") if may_propose and concerns else None
     )
     proposal = context.get("proposal")
-    if may_propose:
-        # What stands between the lead and each determination, in the guards' own words.
-        context["determination_blockers"] = [
-            (services.transition_label(n), services.transition_blockers(submission, n, user)) for n in ("clear", "flag")
-        ]
     if proposal and not proposal.issued_at:
         context["may_concur"] = rules.may_concur(user, proposal)
         # An assigned reviewer who may not concur is told why (the proposer is told to wait).

@@ -276,3 +276,31 @@ def test_the_forms_about_a_submission_show_its_state_and_clock(cast, client):
     assert 'class="badge state-intake"' in action and "Review clock: <strong>" in action
     refused = client.post(reverse("reviews:assign", args=[s.pk]), {"reviewer": "", "role": "lead"})
     assert refused.status_code == 400 and "Review clock: <strong>" in refused.content.decode()
+
+
+def test_a_blocked_action_is_shown_disabled_with_its_reason(cast, client):
+    """The action does not vanish: it is shown, disabled, beside what is missing (the guards' words)."""
+    from tests.factories import draft
+
+    meta = draft(cast.holdout_developer)
+    client.force_login(cast.holdout_developer)
+    page = client.get(meta.get_absolute_url()).content.decode()
+    assert (
+        '<button type="button" class="secondary" disabled aria-describedby="blocked-submit">Submit for review' in page
+    )
+    assert "Not yet possible, and why" in page and "negotiating" in page
+
+    s = cast.submission(State.EVALUATION)
+    first = s.plan_items.select_related("domain").first()
+    from reviews import services as review_services
+
+    review_services.evaluation_result_record(
+        submission=s, domain=first.domain, actor=cast.reviewer, score=0.1, threshold=0.5
+    )
+    client.force_login(cast.lead)
+    page = client.get(s.get_absolute_url()).content.decode()
+    assert 'aria-describedby="blocked-clear">Clear for release' in page
+    assert "Record a result for every planned domain: missing" in page
+    # People who could never take it are not shown it at all.
+    client.force_login(cast.developer)
+    assert "blocked-clear" not in client.get(s.get_absolute_url()).content.decode()
