@@ -57,7 +57,13 @@ class AgreementSerializer(serializers.ModelSerializer):
 
 class AgreementStatusSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=list(AGREEMENT_ACTIONS.items()))
-    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        default="",
+        help_text="Why the agreement changes (required: kept in its history and the audit trail).",
+    )
 
 
 class AgreementWindowSerializer(serializers.Serializer):

@@ -620,6 +620,12 @@ def agreement_available_actions(agreement: Agreement) -> list[tuple[str, str]]:
 def agreement_change_status(*, agreement: Agreement, action: str, actor, note: str = "") -> Agreement:
     if not rules.may_manage_agreements(actor, agreement):
         raise NotPermitted("Only administrators can change agreements.")
+    if not has_words(note):
+        message = "Say why the agreement changes: the reason is kept in its history and the audit trail."
+        raise ValidationFailed(message, details={"note": [message]})
+    problems = text_problems(multi_line={"note": note})
+    if problems:
+        raise ValidationFailed(problems["note"][0], details=problems)
     if action not in dict(agreement_available_actions(agreement)):
         raise TransitionRefused(
             f"An agreement that is {agreement.get_status_display().lower()} cannot be changed that way.",

@@ -304,3 +304,24 @@ def test_a_blocked_action_is_shown_disabled_with_its_reason(cast, client):
     # People who could never take it are not shown it at all.
     client.force_login(cast.developer)
     assert "blocked-clear" not in client.get(s.get_absolute_url()).content.decode()
+
+
+def test_an_agreement_changes_only_on_purpose_and_with_a_reason(cast, client):
+    """No destructive default: the status is chosen, not preselected, and a reason is required."""
+    from submissions.models import Agreement
+
+    client.force_login(cast.admin)
+    own = Agreement.objects.get(organization=cast.lab)
+    page = client.get(reverse("submissions:agreements")).content.decode()
+    assert '<option value="">Choose a change…</option>' in page and "stops Lab Alpha from submitting" in page
+    refused = client.post(
+        reverse("submissions:agreement_change", args=[own.pk]), {"action": "suspend", "note": " "}, follow=True
+    )
+    assert b"Say why the agreement changes" in refused.content
+    own.refresh_from_db()
+    assert own.status == "signed"
+    client.post(
+        reverse("submissions:agreement_change", args=[own.pk]), {"action": "suspend", "note": "Terms breached."}
+    )
+    own.refresh_from_db()
+    assert own.status == "suspended" and own.events.get().note == "Terms breached."
