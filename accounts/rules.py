@@ -86,6 +86,7 @@ PLAY_SURFACE = frozenset(
         "reviews:record_finding",
         "reviews:evidence",
         "reviews:propose_flag",
+        "reviews:propose_clear",
         "reviews:concur",
         # a played administrator's pages, showing that exercise's rows only
         "dashboard:index",
@@ -607,6 +608,12 @@ def may_redeliver(user, delivery) -> bool:
 def may_manage_partners(user) -> bool:
     """Partners' endpoints and secrets: live administrators only."""
     return user.is_authenticated and is_administrator(user) and not is_player(user)
+
+
+def may_change_configuration(user) -> bool:
+    """Domains, SLA policies, organizations, partners, accounts (the Django admin and the API):
+    live superusers and live administrators."""
+    return user.is_authenticated and not is_player(user) and (user.is_superuser or is_administrator(user))
 
 
 def may_export(user) -> bool:

@@ -128,12 +128,15 @@ def configuration_values(obj) -> dict:
     return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
 
 
+MSG_CONFIGURATION = "Only the office's administrators change its configuration."
+
+
 @transaction.atomic
 def configuration_save(*, actor, obj) -> None:
     """Save a configuration object (domain, SLA policy, organization, partner, agreement...)
     and record the change in the office's audit chain, in one transaction."""
-    if not (actor.is_superuser or rules.may_manage_partners(actor)) or rules.is_player(actor):
-        raise NotPermitted("Only the office's administrators change its configuration.")
+    if not rules.may_change_configuration(actor):
+        raise NotPermitted(MSG_CONFIGURATION)
     before = None
     if obj.pk is not None:
         stored = type(obj).objects.filter(pk=obj.pk).first()
@@ -146,8 +149,8 @@ def configuration_save(*, actor, obj) -> None:
 
 @transaction.atomic
 def configuration_delete(*, actor, obj) -> None:
-    if not (actor.is_superuser or rules.may_manage_partners(actor)) or rules.is_player(actor):
-        raise NotPermitted("Only the office's administrators change its configuration.")
+    if not rules.may_change_configuration(actor):
+        raise NotPermitted(MSG_CONFIGURATION)
     configuration_change_record(actor=actor, obj=obj, before=configuration_values(obj), action="configuration_removed")
     obj.delete()
 
