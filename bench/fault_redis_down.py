@@ -56,7 +56,9 @@ def main() -> int:
 
     def page(client, method, url, data=None):
         response = getattr(client, method)(url, data or {})
-        page_answers.append((url, response.status_code))
+        # Sent to sign in is a failure too (a session the portal no longer accepts).
+        signed_out = response.status_code == 302 and response["Location"].startswith(reverse("login"))
+        page_answers.append((url, 401 if signed_out else response.status_code))
         return response
 
     def clear_on_the_page(s):

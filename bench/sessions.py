@@ -13,7 +13,7 @@ def verified_session(user) -> str:
 
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = "accounts.backends.PortalBackend"  # the one in AUTHENTICATION_BACKENDS
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     if two_factor.second_factor_required(user):
         session[DEVICE_ID_SESSION_KEY] = two_factor.simulated_device(user).persistent_id
