@@ -10,11 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 GUARDS: dict[str, Callable] = {}
+# What each guard checks, as an item of a task list ("A model card uploaded"): the submission
+# page shows each item of an action done or missing, with the guard's own reasons.
+GUARD_LABELS: dict[str, str] = {}
 
 
-def guard(func):
-    GUARDS[func.__name__] = func
-    return func
+def guard(label: str):
+    def register(func):
+        GUARDS[func.__name__] = func
+        GUARD_LABELS[func.__name__] = label
+        return func
+
+    return register
 
 
 def condition(name: str):
@@ -25,6 +32,19 @@ def condition(name: str):
 
     check.__name__ = name
     check.guard_name = name
+    return check
+
+
+def checklist_for(transition) -> Callable:
+    """(label, reasons) for each guard of one transition: done when reasons is empty."""
+
+    def check(instance) -> list[tuple[str, list[str]]]:
+        return [
+            (GUARD_LABELS[cond.guard_name], GUARDS[cond.guard_name](instance))
+            for cond in transition.conditions
+            if getattr(cond, "guard_name", None)
+        ]
+
     return check
 
 
@@ -44,7 +64,7 @@ def problems_for(transition) -> Callable:
     return explain
 
 
-@guard
+@guard("A signed review agreement")
 def agreement_allows_submission(submission) -> list[str]:
     from .models import Agreement
 
@@ -70,17 +90,13 @@ REQUIRED_FOR_SUBMIT = {
 }
 
 
-@guard
+@guard("Every required field filled in")
 def required_fields_present(submission) -> list[str]:
     missing = [label for field, label in REQUIRED_FOR_SUBMIT.items() if not getattr(submission, field)]
-    reasons = []
-    if missing:
-        reasons.append("Fill in " + ", ".join(missing) + ".")
-    reasons.extend(artifacts_received(submission))
-    return reasons
+    return ["Fill in " + ", ".join(missing) + "."] if missing else []
 
 
-@guard
+@guard("A model card or system card uploaded")
 def artifacts_received(submission) -> list[str]:
     from .models import Artifact
 
@@ -90,7 +106,7 @@ def artifacts_received(submission) -> list[str]:
     return []
 
 
-@guard
+@guard("A result for every planned domain")
 def every_planned_domain_has_result(submission) -> list[str]:
     planned = list(submission.plan_items.select_related("domain").order_by("domain__sort_order"))
     if not planned:
@@ -98,11 +114,14 @@ def every_planned_domain_has_result(submission) -> list[str]:
     done = set(submission.results.values_list("domain_id", flat=True))
     missing = [item.domain.name for item in planned if item.domain_id not in done]
     if missing:
-        return ["Record a result for every planned domain: missing " + ", ".join(missing) + "."]
+        return [
+            f"{len(planned) - len(missing)} of {len(planned)} planned domains have a result: "
+            f"record one for {', '.join(missing)}."
+        ]
     return []
 
 
-@guard
+@guard("A finding of high or critical severity")
 def has_serious_finding(submission) -> list[str]:
     from reviews.models import Finding
 
@@ -112,7 +131,7 @@ def has_serious_finding(submission) -> list[str]:
     return []
 
 
-@guard
+@guard("A proposed flag, concurred by a second reviewer")
 def flag_proposal_concurred(submission) -> list[str]:
     from reviews.models import Determination
 
@@ -126,7 +145,7 @@ def flag_proposal_concurred(submission) -> list[str]:
     return []
 
 
-@guard
+@guard("Any evidence against clearing justified and concurred")
 def clearance_justified(submission) -> list[str]:
     """Clearing against the evidence takes two people and a written reason per concern."""
     from reviews import evidence

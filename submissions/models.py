@@ -314,7 +314,11 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=State.DRAFT,
         target=State.INTAKE,
-        conditions=[condition("agreement_allows_submission"), condition("required_fields_present")],
+        conditions=[
+            condition("agreement_allows_submission"),
+            condition("required_fields_present"),
+            condition("artifacts_received"),
+        ],
         permission=rules.may_act_for_developer("submissions.submit_modelsubmission"),
         custom={"label": "Submit for review"},
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, F, Prefetch, Q
 
 from accounts import rules
 from accounts.roles import Role, has_role
@@ -41,24 +41,32 @@ def submission_sections(user) -> dict[str, dict]:
     if has_role(user, Role.REVIEWER, Role.LEAD_REVIEWER):
         sections["queue"] = {
             "title": "Your review queue",
+            "by_deadline": True,
             "items": base.filter(assignments__reviewer=user, state__in=OPEN_REVIEW_STATES),
             "empty": "No open review is assigned to you.",
         }
     if has_role(user, Role.LEAD_REVIEWER):
         sections["intake"] = {
             "title": "Intake queue",
+            "by_deadline": True,
             "items": base.filter(state=State.INTAKE),
             "empty": "No submission is waiting for intake.",
         }
     if rules.is_administrator(user):
         sections["open"] = {
             "title": "Open reviews",
+            "by_deadline": True,
             "items": base.filter(state__in=OPEN_REVIEW_STATES),
             "empty": "No review is open.",
         }
+        sections["elapsed"] = {
+            "title": "Windows elapsed without a determination",
+            "items": base.filter(state=State.WINDOW_ELAPSED),
+            "empty": "No review window has elapsed without a determination.",
+        }
         sections["determined"] = {
-            "title": "Determined and released",
-            "items": base.exclude(state__in=(*OPEN_REVIEW_STATES, State.DRAFT)),
+            "title": "Determined, released or withdrawn",
+            "items": base.exclude(state__in=(*OPEN_REVIEW_STATES, State.DRAFT, State.WINDOW_ELAPSED)),
             "empty": "No determination has been issued yet.",
         }
     if has_role(user, Role.TRUSTED_PARTNER):
@@ -69,6 +77,13 @@ def submission_sections(user) -> dict[str, dict]:
             "hide_clock": True,  # the office's clock is not the partners' business
         }
     return sections
+
+
+def ordered(section):
+    """Queues of open reviews soonest deadline first (the nearest is the most urgent)."""
+    if section.get("by_deadline"):
+        return section["items"].order_by(F("review_clock__deadline_at").asc(nulls_last=True), "-pk")
+    return section["items"]  # the rest newest first (the model's ordering)
 
 
 def with_clocks(rows, now=None) -> list:
@@ -88,7 +103,7 @@ def home_sections(user) -> list[dict]:
     """Each section's newest rows, and its size when there is more than the page shows."""
     out = []
     for key, section in submission_sections(user).items():
-        rows = with_clocks(section["items"].select_related("review_clock")[: HOME_ROWS + 1])
+        rows = with_clocks(ordered(section).select_related("review_clock")[: HOME_ROWS + 1])
         more = len(rows) > HOME_ROWS
         out.append(
             {

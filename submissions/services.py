@@ -27,7 +27,7 @@ from caisi_portal.text import has_words, text_problems
 from partners.services import event_for_transition
 
 from . import review_clock
-from .guards import problems_for
+from .guards import checklist_for, problems_for
 from .models import (
     Agreement,
     AgreementEvent,
@@ -221,18 +221,36 @@ def transition_check(submission, name: str, user) -> None:
         raise TransitionRefused(" ".join(reasons), state=submission.state, details={"reasons": reasons})
 
 
-def blocked_transitions(submission, user) -> list[tuple[str, str, list[str]]]:
-    """(name, label, reasons) for each transition this person could take from this state
-    were its guards met: the page shows them disabled, with the reasons, instead of hiding
-    them (the same guards the state machine uses, so the page and the rules agree)."""
+def action_checklists(submission, user) -> list[dict]:
+    """The transitions this person could take from this state, each with its task list.
+
+    Each is {name, label, enabled, items: [(what, reasons)]}: an item is done when it has no
+    reasons. Read from the guards the state machine itself uses, so the page shows an action
+    disabled beside exactly what is missing, and can never disagree with the rules.
+    """
     out = []
     for name, fsm in _fsm_transitions(submission).items():
         if user is None or not rules.same_world(user, submission.exercise_id) or not fsm.has_perm(submission, user):
             continue
-        reasons = problems_for(fsm)(submission)
-        if reasons:
-            out.append((name, transition_label(name), reasons))
+        items = checklist_for(fsm)(submission)
+        out.append(
+            {
+                "name": name,
+                "label": transition_label(name),
+                "enabled": not any(reasons for _what, reasons in items),
+                "items": items,
+            }
+        )
     return out
+
+
+def blocked_transitions(submission, user, checklists=None) -> list[tuple[str, str, list[str]]]:
+    """(name, label, reasons) for each transition this person could take were its guards met."""
+    return [
+        (c["name"], c["label"], [r for _what, reasons in c["items"] for r in reasons])
+        for c in (checklists if checklists is not None else action_checklists(submission, user))
+        if not c["enabled"]
+    ]
 
 
 def transition_blockers(submission, name: str, user) -> list[str]:

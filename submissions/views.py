@@ -15,7 +15,7 @@ from partners import services as partner_services
 from reviews import evidence
 from reviews.forms import AssignmentForm, FindingForm, ProposeClearForm, ProposeFlagForm, ResultForm
 
-from . import selectors, services
+from . import selectors, services, worklist
 from .forms import ArtifactForm, SubmissionForm, TransitionForm, transition_form_class
 from .models import Agreement, Artifact, ModelSubmission
 
@@ -32,6 +32,7 @@ def home(request):
         request,
         "submissions/home.html",
         {
+            "waiting": worklist.waiting_on(request.user),
             "sections": selectors.home_sections(request.user),
             "counts": selectors.state_counts(request.user) if rules.is_administrator(request.user) else None,
             "may_create": rules.may_create_submission(request.user),
@@ -53,7 +54,9 @@ def submission_list(request):
     items = sections[key]["items"]
     if query:
         items = items.filter(model_name__icontains=query)
-    page = Paginator(items.select_related("review_clock"), 50).get_page(request.GET.get("page"))
+    page = Paginator(selectors.ordered({**sections[key], "items": items}).select_related("review_clock"), 50).get_page(
+        request.GET.get("page")
+    )
     page.object_list = selectors.with_clocks(page.object_list)
     return render(request, "submissions/list.html", {"section": sections[key], "key": key, "q": query, "page": page})
 
@@ -109,10 +112,16 @@ def submission_detail(request, pk):
 def submission_page(request, submission, *, status=200, **bound_forms):
     """The submission page; `bound_forms` put a form back with its errors where it was."""
     user = request.user
+    checklists = services.action_checklists(submission, user)
+    step = worklist.next_step_shown_to(user, submission)
     context = {
         "submission": submission,
         "transitions": services.available_transitions(submission, user),
-        "blocked": services.blocked_transitions(submission, user),
+        "blocked": services.blocked_transitions(submission, user, checklists),
+        # The task lists worth showing: an action with something to check before it.
+        "checklists": [c for c in checklists if c["items"]],
+        "next_step": step,
+        "next_step_is_yours": step is not None and step.is_for(user),
         "may_edit": rules.may_edit_draft(user, submission),
         "artifact_form": ArtifactForm() if rules.may_upload_artifact(user, submission) else None,
         "assignment_form": AssignmentForm(exercise_id=submission.exercise_id, auto_id="assign-%s")

@@ -288,7 +288,10 @@ def test_a_blocked_action_is_shown_disabled_with_its_reason(cast, client):
     assert (
         '<button type="button" class="secondary" disabled aria-describedby="blocked-submit">Submit for review' in page
     )
-    assert "Not yet possible, and why" in page and "negotiating" in page
+    # The task list beside it: what is done, what is missing, in the guards' own words.
+    assert "Before you can submit for review" in page and "negotiating" in page
+    assert 'A model card or system card uploaded</span>\n        <span class="status">Done' in page
+    assert 'A signed review agreement</span>\n        <span class="status">Missing' in page
 
     s = cast.submission(State.EVALUATION)
     first = s.plan_items.select_related("domain").first()
@@ -300,7 +303,10 @@ def test_a_blocked_action_is_shown_disabled_with_its_reason(cast, client):
     client.force_login(cast.lead)
     page = client.get(s.get_absolute_url()).content.decode()
     assert 'aria-describedby="blocked-clear">Clear for release' in page
-    assert "Record a result for every planned domain: missing" in page
+    planned = s.plan_items.count()
+    assert f"1 of {planned} planned domains have a result: record one for" in page
+    # Any assigned reviewer records results, the lead included: it is their turn.
+    assert "Your turn" in page and f"Record results: {planned - 1} of {planned} planned domains" in page
     # People who could never take it are not shown it at all.
     client.force_login(cast.developer)
     assert "blocked-clear" not in client.get(s.get_absolute_url()).content.decode()
