@@ -12,6 +12,9 @@ SUBJECTS = {
     "submission.access_removed": "Access removed: {model} {version} ({organization})",
     "submission.information_requested": "Information requested: {model} {version}",
     "review.deadline_warning": "{days_left} days left to review {model} {version}",
+    "submission.information_answered": "The developer answered: {model} {version} ({organization})",
+    "review.assigned": "You are assigned to review {model} {version} ({organization})",
+    "review.concurrence_requested": "Your concurrence is asked: {model} {version} ({organization})",
 }
 
 
@@ -42,6 +45,7 @@ def email_for(delivery) -> tuple[str, str]:
         "remaining": "Time left",
         "summary": "Summary released by the office",
         "release_conditions": "Release conditions",
+        "next_action": "What to do",
     }
     for key, label in labels.items():
         if data.get(key):

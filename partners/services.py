@@ -48,6 +48,7 @@ TRANSITION_EVENTS = {
     "record_release": PartnerEventType.RELEASED,
     "remove_access": PartnerEventType.ACCESS_REMOVED,
     "request_information": "submission.information_requested",
+    "answer_information_request": "submission.information_answered",
 }
 
 # Which people inside the portal are emailed for each event.
@@ -57,7 +58,12 @@ INTERNAL_AUDIENCE = {
     PartnerEventType.WINDOW_ELAPSED: ("developer", "reviewers", "administrators"),
     PartnerEventType.ACCESS_REMOVED: ("developer", "administrators"),
     "submission.information_requested": ("developer",),
+    # The office is told when it is someone's turn: whoever asked, and the review's reviewers.
+    "submission.information_answered": ("requester", "reviewers"),
     "review.deadline_warning": ("reviewers", "administrators"),
+    # Sent to the people named when the event is recorded (the assignee, the possible concurrers).
+    "review.assigned": (),
+    "review.concurrence_requested": (),
 }
 
 OPEN_WEIGHTS_NOTE = "This model was published as open weights: published weights cannot be recalled."
@@ -102,8 +108,12 @@ def event_for_transition(submission, name: str) -> Event | None:
     return event_record(submission=submission, type=event_type)
 
 
-def event_record(*, submission, type: str, extra: dict | None = None) -> Event:
-    """Write the event and its deliveries in the caller's transaction; send after commit."""
+def event_record(*, submission, type: str, extra: dict | None = None, recipients=()) -> Event:
+    """Write the event and its deliveries in the caller's transaction; send after commit.
+
+    `recipients` names people inside the portal to tell besides the event's usual audience
+    (each told once, and only people of the submission's own world).
+    """
     event = Event.objects.create(
         type=type,
         submission=submission,
@@ -111,7 +121,7 @@ def event_record(*, submission, type: str, extra: dict | None = None) -> Event:
         payload=partner_payload(submission, type=type, extra=extra),
         is_exercise=submission.is_exercise,
     )
-    deliveries = [*_partner_deliveries(event), *_internal_deliveries(event)]
+    deliveries = [*_partner_deliveries(event), *_internal_deliveries(event, recipients)]
     Delivery.objects.bulk_create(deliveries)
     ids = [d.pk for d in deliveries]
     if ids:
@@ -196,14 +206,22 @@ def announcement_preview(submission, *, outcome: str, partner_summary: str, rele
     return {"recipients": recipients, "subject": subject, "body": body, "webhook": webhook_body(sample)}
 
 
-def _internal_deliveries(event: Event) -> list[Delivery]:
+def _internal_deliveries(event: Event, recipients=()) -> list[Delivery]:
     audience = INTERNAL_AUDIENCE.get(event.type, ())
-    if not audience:
+    if not audience and not recipients:
         return []
     submission = event.submission
     # An exercise's mail goes to its players only; live mail never to a player.
     users = get_user_model().objects.filter(is_active=True, exercise_id=submission.exercise_id).exclude(email="")
     chosen = {}
+    if recipients:
+        for u in users.filter(pk__in=[r.pk for r in recipients]):
+            chosen[u.pk] = u
+    if "requester" in audience:
+        for u in users.filter(
+            pk__in=submission.information_requests.order_by("-requested_at").values("requested_by_id")[:1]
+        ):
+            chosen[u.pk] = u
     if "developer" in audience:
         for u in users.filter(organization_id=submission.organization_id, groups__name=Role.DEVELOPER_STAFF):
             chosen[u.pk] = u

@@ -11,6 +11,7 @@ from accounts.roles import Role, has_role
 from caisi_portal import clock
 from caisi_portal.errors import NotPermitted, SubmissionChanged, ValidationFailed
 from caisi_portal.text import has_words, text_problems
+from partners.services import event_record
 from submissions import review_clock
 from submissions.models import ModelSubmission, State
 from submissions.services import MSG_PARTNER_SUMMARY, artifact_validate, audit_record
@@ -53,6 +54,12 @@ def assignment_create(*, submission, reviewer, role: str, actor) -> Assignment:
                 action="reviewer_assigned",
                 comment=f"{reviewer} as {assignment.get_role_display().lower()}",
                 internal=True,
+            )
+            event_record(
+                submission=submission,
+                type="review.assigned",
+                extra={"next_action": _assigned_next_action(submission, assignment)},
+                recipients=[reviewer],
             )
     except IntegrityError:
         # Unique constraints decide races; say which one was hit.
@@ -202,6 +209,34 @@ def finding_record(
 MSG_PROPOSAL_CHANGED = "The proposal changed after you opened the page: read it again before you concur."
 
 
+def _assigned_next_action(submission, assignment) -> str:
+    role = assignment.get_role_display().lower()
+    if assignment.role == Assignment.Role.LEAD:
+        what = "lead the review and propose its determination"
+    else:
+        what = "record evaluation results and findings for its planned domains"
+    return f"You are the {role}: {what}. Open the submission to see the plan and the review deadline."
+
+
+def _tell_possible_concurrers(submission, proposal) -> None:
+    """The second reviewers who may concur (the policy's own rule) are told it is their turn."""
+    concurrers = [
+        a.reviewer for a in submission.assignments.select_related("reviewer") if rules.may_concur(a.reviewer, proposal)
+    ]
+    if not concurrers:
+        return  # the page tells the lead to assign a second reviewer cleared for every finding
+    what = "flag" if proposal.outcome == Determination.Outcome.FLAGGED else "clearance"
+    event_record(
+        submission=submission,
+        type="review.concurrence_requested",
+        extra={
+            "next_action": f"{proposal.decided_by} proposed a {what}. Read it on the submission page and concur "
+            "if you agree (two-person rule): it cannot be issued until a second reviewer does."
+        },
+        recipients=concurrers,
+    )
+
+
 def _propose(*, submission, actor, outcome, rationale, partner_summary, release_conditions, justifications=None):
     """Write (or rewrite) the proposal. A rewritten proposal voids any earlier concurrence."""
     if not rules.may_propose_determination(actor, submission):
@@ -238,6 +273,7 @@ def _propose(*, submission, actor, outcome, rationale, partner_summary, release_
             action="flag_proposed" if outcome == Determination.Outcome.FLAGGED else "clearance_proposed",
             internal=True,
         )
+        _tell_possible_concurrers(submission, proposal)
     return proposal
 
 

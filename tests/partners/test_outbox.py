@@ -217,3 +217,45 @@ def test_submission_page_shows_the_clock_and_its_pauses(cast, client):
         client.force_login(cast.partner)
         # Partners see no clock: the review is still in progress (in fact, they see nothing).
         assert client.get(s.get_absolute_url()).status_code == 404
+
+
+def _told(event_type):
+    return {
+        (d.recipient.username, d.address)
+        for d in Delivery.objects.filter(event__type=event_type, recipient__isnull=False).select_related("recipient")
+    }
+
+
+def test_the_office_is_told_when_it_is_their_turn(cast):
+    """Assigned, asked to concur, answered: each person whose turn it is gets one email, in words."""
+    s = cast.submission(State.EVALUATION)
+    # Cast.submission assigned the lead, the reviewer and the low-cleared reviewer: each told once.
+    assert {u for u, _ in _told("review.assigned")} == {"lead", "reviewer", "reviewer.cui"}
+    assigned = Delivery.objects.filter(event__type="review.assigned", recipient__username="reviewer.cui").get()
+    assert services.delivery_attempt(assigned.pk) == "delivered"
+    message = mail.outbox[-1]
+    assert message.to == [cast.low_reviewer.email] and "You are assigned to review" in message.subject
+    assert "What to do: You are the reviewer: record evaluation results" in message.body
+
+    # A flag awaits concurrence: told are exactly the assigned reviewers the policy lets concur.
+    serious_finding(s, cast.reviewer, classification=Clearance.SECRET)
+    record_all_results(s, cast.reviewer)
+    from accounts import rules
+    from reviews import services as review_services
+
+    proposal = review_services.determination_propose_flag(
+        submission=s, actor=cast.lead, rationale="Uplift.", partner_summary="Flagged."
+    )
+    expected = {a.reviewer.username for a in s.assignments.all() if rules.may_concur(a.reviewer, proposal)}
+    assert expected == {"reviewer"}  # not the proposer, not the reviewer below the finding
+    assert {u for u, _ in _told("review.concurrence_requested")} == expected
+
+
+def test_the_person_who_asked_is_told_when_the_developer_answers(cast):
+    s = cast.submission(State.INTAKE)
+    move(s, "request_information", cast.lead)
+    move(s, "answer_information_request", cast.developer)
+    assert {u for u, _ in _told("submission.information_answered")} == {"lead"}
+    delivery = Delivery.objects.get(event__type="submission.information_answered")
+    assert services.delivery_attempt(delivery.pk) == "delivered"
+    assert "The developer answered" in mail.outbox[-1].subject
