@@ -196,6 +196,14 @@ def is_conflicted(user, organization_id) -> bool:
     return organization_id in conflicted_organization_ids(user)
 
 
+def conflicted_with(organization_id) -> Q:
+    """The people conflicted with one organization, as a filter (the rule above, for lists)."""
+    from reviews.models import ConflictOfInterest
+
+    declared = ConflictOfInterest.objects.filter(organization_id=organization_id).values("reviewer_id")
+    return Q(organization_id=organization_id) | Q(pk__in=declared)
+
+
 def assignment_role(user, submission) -> str | None:
     """'lead', 'member' or None for this user on this submission."""
     from reviews.models import Assignment

@@ -8,14 +8,45 @@ from submissions.services import MSG_PARTNER_SUMMARY
 from .models import Assignment, EvaluationDomain, Finding
 
 
+class ReviewerChoice(forms.ModelChoiceField):
+    """Each reviewer with what the person assigning needs: clearance and open workload."""
+
+    def label_from_instance(self, user):
+        load = getattr(user, "open_reviews", 0)
+        return f"{user} · {user.get_clearance_display()} clearance · {load} open review{'s' if load != 1 else ''}"
+
+
 class AssignmentForm(forms.Form):
-    reviewer = forms.ModelChoiceField(queryset=get_user_model().objects.none())
+    reviewer = ReviewerChoice(queryset=get_user_model().objects.none())
     role = forms.ChoiceField(choices=Assignment.Role.choices, initial=Assignment.Role.MEMBER)
 
-    def __init__(self, *args, exercise_id=None, **kwargs):
+    def __init__(self, *args, submission, **kwargs):
         super().__init__(*args, **kwargs)
-        # Every reviewer is listed: a conflicted one is refused with the reason, not hidden.
-        self.fields["reviewer"].queryset = rules.reviewer_candidates(exercise_id)
+        from django.db.models import Count, Q
+
+        from submissions.models import OPEN_REVIEW_STATES
+
+        everyone = rules.reviewer_candidates(submission.exercise_id).annotate(
+            open_reviews=Count("assignments", filter=Q(assignments__submission__state__in=OPEN_REVIEW_STATES))
+        )
+        assigned = submission.assignments.values("reviewer_id")
+        # Offered: those who can be assigned. The conflicted are named apart, with the reason
+        # (a conflicted reviewer posted anyway is still refused by the service).
+        conflict = rules.conflicted_with(submission.organization_id)
+        self.conflicted = list(everyone.exclude(pk__in=assigned).filter(conflict))
+        field = self.fields["reviewer"]
+        # Any reviewer of this world is accepted, so a stale page or a crafted post is refused
+        # by the service with its reason (already assigned, conflicted); only the eligible are offered.
+        field.queryset = everyone
+        field.widget.choices = [("", "Choose a reviewer")] + [
+            (u.pk, field.label_from_instance(u)) for u in everyone.exclude(pk__in=assigned).exclude(conflict)
+        ]
+        self.fields["reviewer"].help_text = "Reviewers already on this review and those with a conflict are not listed."
+        if submission.assignments.filter(role=Assignment.Role.LEAD).exists():
+            self.fields["role"].choices = [(Assignment.Role.MEMBER, Assignment.Role.MEMBER.label)]
+            self.fields["role"].initial = Assignment.Role.MEMBER
+        else:
+            self.fields["role"].initial = Assignment.Role.LEAD
 
 
 class ResultForm(forms.Form):

@@ -63,7 +63,7 @@ def assign(request, pk):
     submission = _submission(
         request, pk, rules.may_assign_reviewers, "You may not assign reviewers to this submission."
     )
-    form = AssignmentForm(request.POST, exercise_id=submission.exercise_id, auto_id="assign-%s")
+    form = AssignmentForm(request.POST, submission=submission, auto_id="assign-%s")
     return _handle(
         request,
         submission,

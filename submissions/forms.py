@@ -39,7 +39,33 @@ class TransitionForm(forms.Form):
     """The fields every transition has; subclasses add what a transition needs."""
 
     expected_state = forms.ChoiceField(choices=State.choices, widget=forms.HiddenInput)
-    comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=5000)
+    comment = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=5000,
+        label="Comment for the timeline (optional)",
+    )
+    # Groups of fields shown under their own heading: (legend, help, field names).
+    fieldsets: list[tuple[str, str, list[str]]] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._comment_last()
+
+    def _comment_last(self):
+        """What the action needs comes first; the optional comment after it."""
+        if "comment" in self.fields:
+            self.order_fields([name for name in self.fields if name != "comment"] + ["comment"])
+
+    def grouped_fields(self) -> list[tuple[str, str, list]]:
+        """(legend, help, bound fields) for each fieldset, then the rest under no legend."""
+        grouped, seen = [], set()
+        for legend, help_text, names in self.fieldsets:
+            fields = [self[name] for name in names if name in self.fields]
+            seen.update(names)
+            grouped.append((legend, help_text, fields))
+        rest = [field for field in self.visible_fields() if field.name not in seen]
+        return [*grouped, ("", "", rest)] if rest else grouped
 
     def transition_data(self) -> dict:
         return {}
@@ -49,8 +75,8 @@ class AcceptForm(TransitionForm):
     domains = forms.ModelMultipleChoiceField(
         queryset=EvaluationDomain.objects.all(),
         widget=forms.CheckboxSelectMultiple,
-        label="Evaluation plan",
-        help_text="The domains the review will evaluate.",
+        label="Domains to evaluate",
+        help_text="The review records a result for each domain chosen here before it can be cleared.",
         error_messages={"required": MSG_EMPTY_PLAN},
     )
 
@@ -59,6 +85,15 @@ class AcceptForm(TransitionForm):
         for key, text in INTAKE_CHECKLIST.items():
             self.fields[f"check_{key}"] = forms.BooleanField(label=text, required=True)
         self.fields["domains"].initial = list(EvaluationDomain.objects.filter(is_active=True))
+        self.fieldsets = [
+            (
+                "Intake checklist",
+                "Confirm each item against the artifacts above before accepting.",
+                [f"check_{key}" for key in INTAKE_CHECKLIST],
+            ),
+            ("Evaluation plan", "", ["domains"]),
+        ]
+        self._comment_last()
 
     def transition_data(self):
         checklist = {key: self.cleaned_data.get(f"check_{key}", False) for key in INTAKE_CHECKLIST}
@@ -66,14 +101,23 @@ class AcceptForm(TransitionForm):
 
 
 class RequestInformationForm(TransitionForm):
-    questions = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=20000)
+    questions = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        max_length=20000,
+        help_text="The developer's staff receive exactly these questions by email. Markdown is allowed.",
+    )
 
     def transition_data(self):
         return {"questions": self.cleaned_data["questions"]}
 
 
 class AnswerForm(TransitionForm):
-    answer = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=50000)
+    answer = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6}),
+        max_length=50000,
+        label="Your answer",
+        help_text="Answer every question above. Markdown is allowed.",
+    )
 
     def transition_data(self):
         return {"answer": self.cleaned_data["answer"]}
@@ -95,8 +139,15 @@ class ClearForm(TransitionForm):
 
 
 class ReleaseForm(TransitionForm):
+    # One text, not two: the release note is shown on the submission page and kept in the timeline.
+    comment = None
     released_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Released on")
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        label="Release note (optional)",
+        help_text="Where and how it was released. Shown on the submission page to the developer and the office.",
+    )
 
     def transition_data(self):
         return {"released_at": self.cleaned_data["released_on"], "note": self.cleaned_data["note"]}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import Count, F, Prefetch, Q
 
 from accounts import rules
@@ -223,3 +225,88 @@ def agreements_for(user):
         .select_related("organization")
         .prefetch_related(Prefetch("events", to_attr="history"))
     )
+
+
+def action_context(submission, name: str, user) -> dict:
+    """What a transition's page says before the button: what it will do, to whom, by when,
+    and whether it can be undone; with what the person needs in front of them to do it."""
+    from .models import Artifact, SlaKind, SlaObligation, SlaPolicy
+
+    now = clock.now()
+    policy = SlaPolicy.current()
+    org = submission.organization
+    said: list[tuple[str, object]] = []  # (sentence, a moment shown after it, or None)
+    irreversible = False
+    context: dict = {}
+    if name == "submit":
+        agreement = Agreement.objects.filter(organization_id=submission.organization_id).first()
+        days = agreement.review_window_days if agreement else 30
+        said += [
+            (
+                f"The office's {days}-day review window starts now: the review clock runs until",
+                now + dt.timedelta(days=days),
+            ),
+            ("The office decides on intake by", now + dt.timedelta(days=policy.intake_decision_days)),
+            ("The draft can no longer be edited once submitted; you can still withdraw it.", None),
+        ]
+    elif name == "accept":
+        said += [
+            ("The submission moves into evaluation with the domains you choose; results are recorded for each.", None),
+            ("A lead reviewer must be assigned by", now + dt.timedelta(days=policy.reviewer_assignment_days)),
+        ]
+        context["cards"] = submission.artifacts.filter(kind__in=(Artifact.Kind.MODEL_CARD, Artifact.Kind.SYSTEM_CARD))
+    elif name == "request_information":
+        said += [
+            (
+                f"The review clock pauses from the moment you send this until {org} answers: "
+                "the deadline moves later by the time they take.",
+                None,
+            ),
+            (
+                f"{org} staff are emailed your questions and asked to answer within "
+                f"{policy.developer_answer_days} days, by",
+                now + dt.timedelta(days=policy.developer_answer_days),
+            ),
+        ]
+    elif name == "answer_information_request":
+        context["open_request"] = InformationRequest.objects.filter(
+            submission=submission, answered_at__isnull=True
+        ).first()
+        obligation = SlaObligation.objects.filter(
+            submission=submission, kind=SlaKind.DEVELOPER_ANSWER, closed_at__isnull=True
+        ).first()
+        if obligation is not None:
+            context["answer_by"] = obligation.due_at
+        said += [("Your answer goes to the office, and the review clock starts again when you send it.", None)]
+    elif name == "withdraw":
+        irreversible = True
+        said += [
+            ("Withdrawing ends this review for good: the office stops work and the review clock stops.", None),
+            ("It cannot be undone: to be reviewed later, file a new submission.", None),
+        ]
+    elif name == "record_release":
+        irreversible = True
+        if submission.state == State.FLAGGED:
+            context["release_warning"] = (
+                "The office flagged this model. The agreement is voluntary, so you may still release it, "
+                "but the record will say it was released despite the flag."
+            )
+        # Who the partners are is the office's business: the developer is told that they are told.
+        said.append(
+            (
+                "Trusted partners subscribed to release notices are told the model was released"
+                + (" despite the flag." if submission.state == State.FLAGGED else "."),
+                None,
+            )
+        )
+        if submission.is_open_weights:
+            said.append(("Published open weights cannot be recalled: nobody can undo their spread.", None))
+        said.append(("A recorded release cannot be taken back.", None))
+    elif name == "remove_access":
+        irreversible = True
+        said.append(("The developer and the administrators are told of the order at once.", None))
+        if submission.is_open_weights:
+            said.append(
+                ("Published open weights cannot be recalled: the order stops distribution by the developer only.", None)
+            )
+    return {"consequences": said, "irreversible": irreversible, **context}

@@ -124,7 +124,7 @@ def submission_page(request, submission, *, status=200, **bound_forms):
         "next_step_is_yours": step is not None and step.is_for(user),
         "may_edit": rules.may_edit_draft(user, submission),
         "artifact_form": ArtifactForm() if rules.may_upload_artifact(user, submission) else None,
-        "assignment_form": AssignmentForm(exercise_id=submission.exercise_id, auto_id="assign-%s")
+        "assignment_form": AssignmentForm(submission=submission, auto_id="assign-%s")
         if rules.may_assign_reviewers(user, submission)
         else None,
         # Several forms share this page: each gets its own element ids (labels stay unambiguous).
@@ -230,7 +230,7 @@ def submission_action(request, pk, name):
                     submission=submission,
                     name=name,
                     actor=request.user,
-                    comment=form.cleaned_data["comment"],
+                    comment=form.cleaned_data.get("comment", ""),
                     expected_state=form.cleaned_data["expected_state"],
                     data=data,
                 )
@@ -257,6 +257,7 @@ def submission_action(request, pk, name):
             "issuing": issuing,
             "preview": preview,
             **selectors.clock_summary(submission, request.user),
+            **(selectors.action_context(submission, name, request.user) if not blockers else {}),
         },
         status=status,
     )
