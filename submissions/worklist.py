@@ -42,6 +42,24 @@ class Step:
     may: Callable | None = None
     kind: str = "step"  # "step" or "breach"
     breach: SlaBreach | None = None
+    where: str = ""  # where on the submission's page (an anchor) or which action it is done
+
+    @property
+    def href(self) -> str:
+        from django.urls import reverse
+
+        if self.kind == "breach":
+            return reverse("dashboard:breaches")
+        url = self.submission.get_absolute_url()
+        if self.where.startswith("#"):
+            return url + self.where
+        if self.where:
+            return reverse("submissions:action", args=[self.submission.pk, self.where])
+        return url
+
+    def owner_for(self, user) -> str:
+        """Whose turn, as this person reads it: "You" when it is theirs alone."""
+        return "You" if self.owner_ids == frozenset({user.pk}) else self.owner
 
     def is_for(self, user) -> bool:
         return user.pk in self.owner_ids or (self.may is not None and self.may(user))
@@ -52,14 +70,22 @@ class Step:
 
 def countdown(due_at: dt.datetime | None, now: dt.datetime) -> str:
     """'in 3 days', '5 hours overdue': how soon, in words, beside the absolute time."""
-    from .review_clock import humanize
-
     if due_at is None:
         return ""
     left = due_at - now
     if left <= dt.timedelta(0):
-        return f"{humanize(-left)} overdue"
-    return f"in {humanize(left)}"
+        return f"{_about(now - due_at)} overdue"
+    return f"in {_about(left)}"
+
+
+def _about(delta: dt.timedelta) -> str:
+    """One unit, rounded down: a chip is read at a glance ("3 days", "5 hours", "20 minutes")."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size * (2 if unit != "minute" else 1):
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return "less than a minute"
 
 
 def urgency(due_at: dt.datetime | None, now: dt.datetime) -> str:
@@ -169,9 +195,18 @@ def _step(s, obligation, assigned, progress, proposal, review_clock) -> Step:
     due = obligation.due_at if obligation is not None else deadline
     org = str(s.organization)
     if s.state == State.DRAFT:
-        return Step(s, "Finish the draft and submit it for review", f"{org} staff", None, may=_developer(s))
+        return Step(
+            s, "Finish the draft and submit it for review", f"{org} staff", None, may=_developer(s), where="#blocked"
+        )
     if s.state == State.INFORMATION_REQUESTED:
-        return Step(s, "Answer the office's information request", f"{org} staff", due, may=_developer(s))
+        return Step(
+            s,
+            "Answer the office's information request",
+            f"{org} staff",
+            due,
+            may=_developer(s),
+            where="answer_information_request",
+        )
     if s.state == State.INTAKE:
         return Step(
             s,
@@ -179,6 +214,7 @@ def _step(s, obligation, assigned, progress, proposal, review_clock) -> Step:
             "A lead reviewer or an administrator",
             due,
             may=lambda user: rules.may_accept(s, user),
+            where="accept",
         )
     if s.state != State.EVALUATION:
         return Step(s, "Nothing: the review is over", "", None)
@@ -190,6 +226,7 @@ def _step(s, obligation, assigned, progress, proposal, review_clock) -> Step:
             "A lead reviewer or an administrator",
             due,
             may=lambda user: rules.may_assign_reviewers(user, s),
+            where="#reviewers",
         )
     planned, recorded = progress["planned"], progress["recorded"]
     if recorded < planned:
@@ -202,14 +239,29 @@ def _step(s, obligation, assigned, progress, proposal, review_clock) -> Step:
             _people([r.get_full_name() or r.username for r in reviewers]),
             deadline,
             owner_ids=frozenset(r.pk for r in reviewers),
+            where="#results",
         )
     lead_name = lead.get_full_name() or lead.username
     if proposal is None:
-        return Step(s, "Issue a determination: clear, or propose a flag", lead_name, deadline, frozenset({lead.pk}))
+        return Step(
+            s,
+            "Issue a determination: clear, or propose a flag",
+            lead_name,
+            deadline,
+            frozenset({lead.pk}),
+            where="#blocked",
+        )
     what = "flag" if proposal.outcome == "flagged" else "clearance"
     if proposal.concurred_by_id is not None and proposal.concurrence_holds:
         verb = "Flag" if what == "flag" else "Clear"
-        return Step(s, f"{verb}: issue the concurred {what}", lead_name, deadline, frozenset({lead.pk}))
+        return Step(
+            s,
+            f"{verb}: issue the concurred {what}",
+            lead_name,
+            deadline,
+            frozenset({lead.pk}),
+            where="flag" if what == "flag" else "clear",
+        )
     highest = progress["highest"]
     eligible = [
         a.reviewer
@@ -223,6 +275,7 @@ def _step(s, obligation, assigned, progress, proposal, review_clock) -> Step:
             lead_name,
             deadline,
             frozenset({lead.pk}),
+            where="#reviewers",
         )
     return Step(
         s,
@@ -230,6 +283,7 @@ def _step(s, obligation, assigned, progress, proposal, review_clock) -> Step:
         _people([r.get_full_name() or r.username for r in eligible]),
         deadline,
         owner_ids=frozenset(r.pk for r in eligible),
+        where="#determination",
     )
 
 
@@ -309,6 +363,7 @@ def waiting_on(user, now: dt.datetime | None = None) -> dict:
     items.sort(key=lambda step: (step.due_at or far, step.submission.pk))
     for step in items:
         step.urgency_now, step.countdown_now = urgency(step.due_at, now), countdown(step.due_at, now)
+        step.owner_shown = step.owner_for(user)
     return {"items": items[:WAITING_ROWS], "more": len(items) > WAITING_ROWS, "applies": _has_turns(user)}
 
 
