@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -17,7 +18,7 @@ from reviews.forms import AssignmentForm, FindingForm, ProposeClearForm, Propose
 
 from . import selectors, services, worklist
 from .forms import ArtifactForm, SubmissionForm, TransitionForm, transition_form_class
-from .models import Agreement, Artifact, ModelSubmission
+from .models import OPEN_REVIEW_STATES, Agreement, Artifact, ModelSubmission
 
 
 def _visible_submission(request, pk) -> ModelSubmission:
@@ -358,9 +359,26 @@ def agreement_list(request):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def agreement_change(request, pk):
+    """One agreement's page: its history, what a change would do, and the two changes."""
     agreement = get_object_or_404(Agreement.objects.visible_to(request.user), pk=pk)
+    if not rules.may_manage_agreements(request.user, agreement):
+        raise PermissionDenied("Only administrators can change agreements.")
+    if request.method == "GET":
+        open_reviews = ModelSubmission.objects.visible_to(request.user).filter(
+            organization_id=agreement.organization_id, state__in=OPEN_REVIEW_STATES
+        )
+        return render(
+            request,
+            "submissions/agreement_change.html",
+            {
+                "agreement": agreement,
+                "actions": services.agreement_available_actions(agreement),
+                "open_reviews": open_reviews.count(),
+                "negotiating_days": agreement.negotiating_days(clock.now().date()),
+            },
+        )
     try:
         if "review_window_days" in request.POST:
             services.agreement_set_window(
@@ -376,6 +394,6 @@ def agreement_change(request, pk):
     except (ApplicationError, ValueError) as exc:
         refuse_if_not_permitted(exc)
         messages.error(request, getattr(exc, "message", "The review window must be a whole number of days."))
-    else:
-        messages.success(request, f"{agreement.organization}: agreement updated.")
+        return redirect("submissions:agreement_change", pk=agreement.pk)
+    messages.success(request, f"{agreement.organization}: agreement updated.")
     return redirect("submissions:agreements")

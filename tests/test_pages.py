@@ -318,8 +318,14 @@ def test_an_agreement_changes_only_on_purpose_and_with_a_reason(cast, client):
 
     client.force_login(cast.admin)
     own = Agreement.objects.get(organization=cast.lab)
-    page = client.get(reverse("submissions:agreements")).content.decode()
-    assert '<option value="">Choose a change…</option>' in page and "stops Lab Alpha from submitting" in page
+    listing = client.get(reverse("submissions:agreements")).content.decode()
+    # A compact table: one action per row, leading to the agreement's own page.
+    change_url = reverse("submissions:agreement_change", args=[own.pk])
+    assert listing.count('class="button secondary small"') == listing.count("<tr") - 1 and change_url in listing
+    assert "<select" not in listing and "<form" not in listing.split("</header>")[1].split("Sign out")[-1]
+    page = client.get(change_url).content.decode()
+    assert 'type="radio" name="action"' in page and "checked" not in page  # nothing preselected
+    assert "stops Lab Alpha from submitting" in page
     refused = client.post(
         reverse("submissions:agreement_change", args=[own.pk]), {"action": "suspend", "note": " "}, follow=True
     )

@@ -707,7 +707,10 @@ PAGE_CASES = [
         "submissions:agreement_change",
         "Lab Alpha's",
         lambda ws, t: reverse("submissions:agreement_change", args=[t.agreement.pk]),
-        {"GET": NOT_ALLOWED, "POST": page_of(lambda ws, t: t.agreement, rules.may_manage_agreements, ok=302)},
+        {
+            "GET": page_of(lambda ws, t: t.agreement, rules.may_manage_agreements),
+            "POST": page_of(lambda ws, t: t.agreement, rules.may_manage_agreements, ok=302),
+        },
         data=lambda ws, t: {"review_window_days": "21"},
     ),
     Case(

@@ -81,10 +81,12 @@ def test_rolled_back_transition_sends_nothing(partners, monkeypatch):
     cast = Cast()
     s = cast.submission(State.EVALUATION)
     record_all_results(s, cast.reviewer)
+    events, deliveries, queued = Event.objects.count(), Delivery.objects.count(), len(sent)  # the assignments'
     with pytest.raises(RuntimeError), transaction.atomic():
         move(s, "clear", cast.lead)
         raise RuntimeError("something later in the request failed")
-    assert not Event.objects.exists() and not Delivery.objects.exists() and not sent
+    assert (Event.objects.count(), Delivery.objects.count(), len(sent)) == (events, deliveries, queued)
+    assert not Event.objects.filter(type="submission.cleared").exists()
     s.refresh_from_db()
     assert s.state == State.EVALUATION
 
