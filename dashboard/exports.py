@@ -41,7 +41,7 @@ def _safe(value):
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
-        return value.isoformat()
+        return value.isoformat()  # machines read exports: ISO 8601, never the pages' format
     text = str(value)
     if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + text

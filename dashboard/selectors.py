@@ -242,8 +242,11 @@ def _charts(now: dt.datetime, world) -> dict:
     }
     timing = {"labels": labels, "series": [{"name": "Median days", "values": _median_days_by_month(months, world)}]}
     for chart in (activity, breach_chart, timing):
-        # The same figures row by row, for the table under each chart.
-        chart["rows"] = [[label, [s["values"][i] for s in chart["series"]]] for i, label in enumerate(labels)]
+        # The same figures row by row, for the table under each chart: each cell with its
+        # series' name, which labels the cell when a phone shows the row as a card.
+        chart["rows"] = [
+            [label, [(s["name"], s["values"][i]) for s in chart["series"]]] for i, label in enumerate(labels)
+        ]
     return {"activity": activity, "breaches": breach_chart, "timing": timing}
 
 

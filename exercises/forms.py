@@ -21,7 +21,7 @@ class StartForm(forms.Form):
 class ClockForm(forms.Form):
     action = forms.ChoiceField(choices=[(a, a) for a in ("start", "pause", "speed", "jump", "end")])
     speed = forms.FloatField(required=False, min_value=1, max_value=10080)
-    to = forms.DateTimeField(required=False, label="Jump to (simulated, UTC)", help_text="e.g. 2026-12-15 09:00")
+    to = forms.DateTimeField(required=False, label="Jump to (simulated, your time zone)")
 
 
 class ObservationForm(forms.Form):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 
+from caisi_portal import timefmt
 from submissions.models import AuditEntry, ModelSubmission, SlaBreach, State
 
 from .models import Exercise
@@ -16,6 +17,8 @@ from .models import Exercise
 DETERMINED = (State.CLEARED, State.FLAGGED)
 
 
+# The report dictionary is also the JSON download: its moments stay ISO 8601 (UTC) for
+# machines; the page and the PDF write them for people with caisi_portal.timefmt.
 def _when(exercise: Exercise, at) -> dict:
     return {"simulated": at.isoformat(), "day": exercise.day_and_hour(at)} if at else None
 
@@ -170,8 +173,9 @@ def pdf_bytes(report: dict) -> bytes:
     pdf.multi_cell(0, 8, text(f"After-Action Report: {report['exercise']['name']}"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 10)
     ex = report["exercise"]
+    span = f"{timefmt.when(ex['simulated_start'])} to {timefmt.when(ex['simulated_end'])}"
     pdf.multi_cell(
-        0, 5, text(f"Scenario {ex['scenario']}. Simulated {ex['simulated_start']} to {ex['simulated_end']}."),
+        0, 5, text(f"Scenario {ex['scenario']}. Simulated {span}."),
         new_x="LMARGIN", new_y="NEXT",
     )  # fmt: skip
     if ex["summary"]:
@@ -236,7 +240,7 @@ def pdf_bytes(report: dict) -> bytes:
     heading("Improvement plan")
     table(
         ["Issue", "Corrective action", "Owner", "Due"],
-        [[i["issue"], i["corrective_action"], i["owner"], i["due"]] for i in report["improvement_plan"]],
+        [[i["issue"], i["corrective_action"], i["owner"], timefmt.day(i["due"])] for i in report["improvement_plan"]],
         (35, 40, 15, 12),
     )
     return bytes(pdf.output())

@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts import rules
 from accounts.models import Clearance
 from accounts.roles import Role
-from caisi_portal import clock
+from caisi_portal import clock, timefmt
 from caisi_portal.errors import NotPermitted, ValidationFailed
 from partners.models import PartnerEventType, TrustedPartner
 from reviews import services as review_services
@@ -254,7 +254,7 @@ def exercise_jump(*, exercise: Exercise, actor, to: dt.datetime) -> Exercise:
         raise ValidationFailed("The exercise has ended.")
     now = exercise.simulated_now()
     if to <= now:
-        message = f"Simulated time only moves forward: it is already {now:%Y-%m-%d %H:%M} UTC."
+        message = f"Simulated time only moves forward: it is already {timefmt.when(now)}."
         raise ValidationFailed(message, details={"to": [message]})
     return _reanchor(exercise, sim_to=min(to, exercise.sim_end()))
 

@@ -1,6 +1,5 @@
 """Pages for controllers, evaluators and players. Thin: parse, call a service, render."""
 
-import datetime as dt
 import json
 
 from django.contrib import messages
@@ -98,10 +97,10 @@ def console(request, pk):
 def clock(request, pk):
     exercise = _exercise(request, pk)
     _runs(request, exercise)
-    # The console speaks simulated UTC, whatever the controller's own time zone.
-    with timezone.override(dt.UTC):
-        form = ClockForm(request.POST)
-        valid = form.is_valid()
+    # The jump time is read in the controller's own time zone, the one the console shows
+    # (the browser's datetime-local field sends it without a zone).
+    form = ClockForm(request.POST)
+    valid = form.is_valid()
     if not valid:
         messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
         return redirect(exercise)

@@ -18,7 +18,7 @@ from django.db.models import F
 from django.urls import reverse
 
 from accounts.roles import Role
-from caisi_portal import clock
+from caisi_portal import clock, timefmt
 
 from .models import Delivery, DeliveryAttempt, Event, PartnerEventType, TrustedPartner
 from .transports import TRANSPORTS, TransportError
@@ -368,7 +368,7 @@ def partner_secret_rotate(*, partner: TrustedPartner, actor) -> str:
             action="configuration_changed",
             comment=(
                 f"Trusted partner {locked}: webhook secret rotated "
-                f"(the old one signs until {locked.previous_secret_until:%Y-%m-%d %H:%M} UTC)"
+                f"(the old one signs until {timefmt.when(locked.previous_secret_until, zone=dt.UTC)})"
             ),
             internal=True,
         )

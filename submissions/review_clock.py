@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Value
 
-from caisi_portal import clock
+from caisi_portal import clock, timefmt
 
 from .models import (
     Agreement,
@@ -58,7 +58,10 @@ def _next_warning_at(deadline_at: dt.datetime, sent: list[int], now: dt.datetime
 
 
 def describe_remaining(review_clock: ReviewClock, now: dt.datetime) -> str:
-    """'12 days 4 hours left; paused 3 days for information' and the like."""
+    """'12 days 4 hours left; paused 3 days for information' and the like.
+
+    Moments are written for the reader (caisi_portal.timefmt: their zone, named).
+    """
     total_paused = review_clock.paused_total
     open_pause = None
     for pause in review_clock.pauses.all():
@@ -70,7 +73,7 @@ def describe_remaining(review_clock: ReviewClock, now: dt.datetime) -> str:
     if status == ReviewClock.Status.STOPPED:
         if review_clock.stopped_at:
             left = humanize(review_clock.remaining(now))
-            parts.append(f"stopped {review_clock.stopped_at:%Y-%m-%d %H:%M} UTC with {left} of the window left")
+            parts.append(f"stopped {timefmt.when(review_clock.stopped_at)} with {left} of the window left")
         else:
             parts.append("stopped")
     elif status == ReviewClock.Status.ELAPSED:
@@ -79,7 +82,7 @@ def describe_remaining(review_clock: ReviewClock, now: dt.datetime) -> str:
         remaining = review_clock.remaining(now)
         parts.append(f"{humanize(remaining)} left" if remaining > dt.timedelta(0) else "due now")
         if open_pause:
-            parts.append(f"paused since {open_pause.started_at:%Y-%m-%d %H:%M} UTC ({open_pause.reason})")
+            parts.append(f"paused since {timefmt.when(open_pause.started_at)} ({open_pause.reason})")
     # "In all" says something only when an earlier pause adds to the one under way.
     if total_paused > dt.timedelta(0) and (open_pause is None or review_clock.paused_total > dt.timedelta(0)):
         parts.append(f"paused {humanize(total_paused)} in all for information")
@@ -387,9 +390,10 @@ def expire_clock(clock_id: int) -> bool:
             submission=review_clock.submission,
             name="elapse",
             actor=None,
+            # Kept in the timeline for every reader: written in UTC, the zone named.
             comment=(
                 f"The {review_clock.window.days}-day review window ended at "
-                f"{review_clock.deadline_at:%Y-%m-%d %H:%M} UTC without a determination."
+                f"{timefmt.when(review_clock.deadline_at, zone=dt.UTC)} without a determination."
             ),
         )
     except ApplicationError as exc:

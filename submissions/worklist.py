@@ -19,14 +19,11 @@ from django.db.models.functions import Coalesce
 
 from accounts import rules
 from accounts.roles import Role, has_role
-from caisi_portal import clock
+from caisi_portal import clock, timefmt
 
 from .models import ModelSubmission, SlaBreach, SlaKind, SlaObligation, State
 
 WAITING_ROWS = 15
-# How soon counts as urgent, as the office's people asked: red within two days, amber within a week.
-URGENT = dt.timedelta(hours=48)
-SOON = dt.timedelta(days=7)
 
 
 @dataclasses.dataclass
@@ -68,38 +65,11 @@ class Step:
         return urgency(self.due_at, now)
 
 
-def countdown(due_at: dt.datetime | None, now: dt.datetime) -> str:
-    """'in 3 days', '5 hours overdue': how soon, in words, beside the absolute time."""
-    if due_at is None:
-        return ""
-    left = due_at - now
-    if left <= dt.timedelta(0):
-        return f"{_about(now - due_at)} overdue"
-    return f"in {_about(left)}"
-
-
-def _about(delta: dt.timedelta) -> str:
-    """One unit, rounded down: a chip is read at a glance ("3 days", "5 hours", "20 minutes")."""
-    seconds = int(delta.total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size * (2 if unit != "minute" else 1):
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return "less than a minute"
-
-
 def urgency(due_at: dt.datetime | None, now: dt.datetime) -> str:
-    """'overdue', 'urgent' (under 48 hours), 'soon' (under 7 days), 'later', or '' (no deadline)."""
-    if due_at is None:
-        return ""
-    left = due_at - now
-    if left <= dt.timedelta(0):
-        return "overdue"
-    if left <= URGENT:
-        return "urgent"
-    if left <= SOON:
-        return "soon"
-    return "later"
+    """'overdue', 'urgent' (under 48 hours), 'soon' (under 7 days), 'later', or '' (no deadline):
+    the levels of the deadline chips (caisi_portal.timefmt), so a row and its chip agree."""
+    found = timefmt.countdown(due_at, now)
+    return found[1] if found else ""
 
 
 def _people(names: list[str]) -> str:
@@ -324,8 +294,7 @@ def next_step_shown_to(user, submission) -> Step | None:
         return None
     if not step.owner:
         return None
-    now = clock.now()
-    step.urgency_now, step.countdown_now = urgency(step.due_at, now), countdown(step.due_at, now)
+    step.urgency_now = urgency(step.due_at, clock.now())
     return step
 
 
@@ -362,7 +331,7 @@ def waiting_on(user, now: dt.datetime | None = None) -> dict:
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
     items.sort(key=lambda step: (step.due_at or far, step.submission.pk))
     for step in items:
-        step.urgency_now, step.countdown_now = urgency(step.due_at, now), countdown(step.due_at, now)
+        step.urgency_now = urgency(step.due_at, now)
         step.owner_shown = step.owner_for(user)
     return {"items": items[:WAITING_ROWS], "more": len(items) > WAITING_ROWS, "applies": _has_turns(user)}
 

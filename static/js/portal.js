@@ -1,5 +1,31 @@
 // The portal's only script besides htmx. No inline script anywhere: the CSP forbids it.
 
+// The main menu folds behind a "Menu" button on narrow screens (the CSS decides what narrow
+// is). Without this script the button stays hidden and the menu simply shows.
+function setUpMenu() {
+  const button = document.querySelector(".topbar .menu-toggle");
+  const header = button && button.closest(".topbar");
+  const nav = button && document.getElementById(button.getAttribute("aria-controls"));
+  if (!header || !nav) return;
+  const show = (open) => {
+    header.dataset.menu = open ? "open" : "closed";
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  };
+  show(false);
+  button.addEventListener("click", () => show(header.dataset.menu !== "open"));
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && header.dataset.menu === "open" && nav.contains(document.activeElement)) {
+      show(false);
+      button.focus();
+    }
+  });
+}
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", setUpMenu);
+} else {
+  setUpMenu();
+}
+
 // Shows how far an upload has got: htmx reports the request's progress, the form's
 // <progress class="upload-progress"> shows it.
 document.addEventListener("htmx:xhr:progress", (event) => {

@@ -156,7 +156,7 @@ def test_controller_runs_an_exercise_at_high_speed_and_downloads_the_aar(cast, j
     journey.check("controller console")
 
     exercise = Exercise.objects.get()
-    page.get_by_label("Jump to (simulated UTC)").fill(f"{exercise.sim_end():%Y-%m-%d %H:%M}")
+    page.get_by_label("Jump to (simulated, UTC)").fill(f"{exercise.sim_end():%Y-%m-%dT%H:%M}")
     page.get_by_role("button", name="Jump").click()
     tick_running_exercises()  # what beat does every few seconds
     # The status panel follows the exercise by itself (htmx, every 2 s) until it ends.

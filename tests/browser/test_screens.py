@@ -100,3 +100,89 @@ def test_each_role_sees_its_home_the_submission_page_and_the_dashboard(demo, jou
     journey.go("/register/")
     journey.check("public register")
     journey.assert_accessible()
+
+
+PHONE = {"width": 390, "height": 844}
+# "1 Dec 2026, 14:05 UTC": the one format for a moment (caisi_portal/templatetags/portal_time.py).
+ONE_FORMAT = r"^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} (UTC|[A-Z]{2,5}|UTC[+-]\d+)$"
+
+
+def _no_sideways_scroll(page, label):
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), label
+
+
+def test_phone(demo, journey, browser, live_server):
+    """On a phone (390 px) the menu hides behind a Menu button, each table row is a card led by its
+    state and review clock, filters stack label above field, nothing scrolls sideways, and
+    every time on the page reads "1 Dec 2026, 14:05 UTC"."""
+    import re
+
+    from accounts.models import User
+
+    passwords, by_model = demo
+    gemini = by_model["Gemini-Sim"]
+    page = journey.page
+    page.set_viewport_size(PHONE)
+    page = journey.sign_in(User.objects.get(username="admin.dana"), passwords["admin.dana"])
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Welcome, Dana")
+
+    menu = page.get_by_role("button", name="Menu")
+    nav = page.get_by_role("navigation", name="Main")
+    expect(menu).to_be_visible()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(nav).to_be_hidden()
+    journey.check("phone home")
+    _no_sideways_scroll(page, "home")
+    # Each row is a card: the state and the review clock come first, each cell names its column.
+    row = page.locator("main tbody tr").first
+    state, clock, model = (row.locator(f'td[data-label="{name}"]') for name in ("State", "Review clock", "Model"))
+    assert state.bounding_box()["y"] < clock.bounding_box()["y"] < model.bounding_box()["y"]
+    label = model.evaluate("cell => getComputedStyle(cell, '::before').content")
+    assert label == '"Model"'
+
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(nav.get_by_role("link", name="Dashboard")).to_be_visible()
+    expect(nav.get_by_role("button", name="Sign out")).to_be_visible()
+    journey.check("phone menu open")
+    _no_sideways_scroll(page, "menu open")
+    menu.click()
+    expect(nav).to_be_hidden()
+
+    for label, path, heading in [
+        ("phone submission", gemini.get_absolute_url(), "Gemini-Sim"),
+        ("phone breaches", "/dashboard/breaches/", "SLA breaches"),
+        ("phone dashboard", "/dashboard/", "Review office dashboard"),
+        ("phone agreements", "/submissions/agreements/", "Review agreements"),
+        ("phone notifications", "/partners/deliveries/", "Notifications"),
+        ("phone exports", "/dashboard/reports/", "Exports"),
+    ]:
+        journey.go(path)
+        expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
+        journey.check(label)
+        _no_sideways_scroll(page, label)
+        for text in page.locator("main time").all_inner_texts():
+            if ":" in text:
+                assert re.match(ONE_FORMAT, text), (label, text)
+            else:
+                assert re.match(r"^\d{1,2} [A-Z][a-z]{2} \d{4}$", text), (label, text)
+        if label == "phone breaches":
+            # Filters: each label sits right above its own field, never at the end of a line.
+            for group in page.locator("form.filters .filter-field").all():
+                field_label, field = group.locator("label").first, group.locator("input, select").first
+                assert field_label.bounding_box()["y"] < field.bounding_box()["y"]
+            assert page.locator('form.filters input[type="date"]').count() == 2
+        if label == "phone submission":
+            expect(page.locator("#pagehead .deadline .chip")).to_have_count(1)
+
+    # Without JavaScript there is no Menu button, and the menu simply shows.
+    context = browser.new_context(java_script_enabled=False, viewport=PHONE)
+    try:
+        plain = context.new_page()
+        plain.goto(live_server.url + "/register/")
+        expect(plain.get_by_role("navigation", name="Main").get_by_role("link", name="Sign in")).to_be_visible()
+        expect(plain.get_by_role("button", name="Menu")).to_be_hidden()
+        _no_sideways_scroll(plain, "register without JavaScript")
+    finally:
+        context.close()
+    journey.assert_accessible()

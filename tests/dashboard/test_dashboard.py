@@ -77,7 +77,7 @@ def test_headline_figures(cast, client, traveller):
     assert str(at_risk) in page and str(paused) in page and "Lab Holdout" in page and "holdout" in page
     assert late.sla_breaches.filter(kind=SlaKind.INTAKE_DECISION).exists()
     # The charts' figures are in tables too, for readers without JavaScript.
-    assert "Submissions and outcomes per month" in page and '<th scope="row">Sep 2026</th>' in page
+    assert "Submissions and outcomes per month" in page and '<th scope="row" data-label="Month">Sep 2026</th>' in page
     assert 'src="/static/vendor/chartjs/chart.umd.min.js"' in page
 
 

@@ -178,3 +178,18 @@ def test_home_leads_controllers_to_their_exercises_and_tells_trainees_how_to_joi
     client.force_login(cast.trainee)
     trainee_home = client.get(reverse("home")).content.decode()
     assert "sign-in sheet" in trainee_home and "Your training exercises" not in trainee_home
+
+
+def test_the_console_shows_and_reads_times_in_the_controllers_own_zone(cast, controller, client):
+    """The console names the controller's zone, and a jump typed there (a datetime-local field)
+    is read in that zone."""
+    controller.time_zone = "America/New_York"
+    controller.save(update_fields=["time_zone"])
+    with time_machine.travel(WALL_START, tick=False):
+        exercise = services.exercise_create(scenario=scenarios.by_slug("routine-review"), actor=controller).exercise
+        client.force_login(controller)
+        page = client.get(exercise.get_absolute_url()).content.decode()
+        assert 'type="datetime-local"' in page and "Jump to (simulated, EST)" in page
+        assert " EST</time>" in page and " UTC</time>" not in page
+        client.post(reverse("exercises:clock", args=[exercise.pk]), {"action": "jump", "to": "2026-12-05T09:00"})
+        assert Exercise.objects.get().simulated_now() == dt.datetime(2026, 12, 5, 14, tzinfo=dt.UTC)
