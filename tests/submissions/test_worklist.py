@@ -60,12 +60,12 @@ def test_the_list_is_sorted_by_deadline_with_urgency_and_owner():
         first = cast.submission(State.INTAKE, model_name="First-In")
         traveller.shift(dt.timedelta(days=2))
         second = cast.submission(State.INTAKE, model_name="Second-In")
-        traveller.shift(dt.timedelta(days=3, hours=12))  # the first's intake decision is overdue
+        traveller.shift(dt.timedelta(days=2))  # the first's intake decision is overdue, the second's near
         steps = worklist.waiting_on(cast.admin)["items"]
         intake_steps = [s for s in steps if s.submission.pk in (first.pk, second.pk)]
         assert [s.submission.pk for s in intake_steps] == [first.pk, second.pk]
         due = {o.submission_id: o.due_at for o in SlaObligation.objects.filter(kind=SlaKind.INTAKE_DECISION)}
-        now = T0 + dt.timedelta(days=5, hours=12)
+        now = T0 + dt.timedelta(days=4)
         assert intake_steps[0].urgency_now == worklist.urgency(due[first.pk], now)
         assert intake_steps[0].owner == "A lead reviewer or an administrator"
         assert intake_steps[0].urgency_now == "overdue" and intake_steps[1].urgency_now == "urgent"
