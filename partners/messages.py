@@ -3,6 +3,7 @@
 from django.conf import settings
 
 from caisi_portal.text import one_line
+from caisi_portal.words import counted
 
 SUBJECTS = {
     "submission.cleared": "Cleared: {model} {version} ({organization})",
@@ -11,7 +12,7 @@ SUBJECTS = {
     "submission.released": "Released: {model} {version} ({organization})",
     "submission.access_removed": "Access removed: {model} {version} ({organization})",
     "submission.information_requested": "Information requested: {model} {version}",
-    "review.deadline_warning": "{days_left} days left to review {model} {version}",
+    "review.deadline_warning": "{days_left} left to review {model} {version}",
 }
 
 
@@ -22,7 +23,7 @@ def email_for(delivery) -> tuple[str, str]:
         "model": data.get("model_name", ""),
         "version": data.get("model_version", ""),
         "organization": data.get("organization", ""),
-        "days_left": data.get("days_left", ""),
+        "days_left": counted(data["days_left"], "day") if isinstance(data.get("days_left"), int) else "",
     }
     # Built defensively: whatever a name holds, the Subject header stays one line.
     subject = one_line(SUBJECTS.get(event.type, event.type).format(**fields))
