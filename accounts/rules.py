@@ -633,6 +633,12 @@ def may_view_demo_inbox(user) -> bool:
     return user.is_authenticated and not is_player(user) and (is_administrator(user) or is_trusted_partner(user))
 
 
+def sees_only_own_demo_inbox(user) -> bool:
+    """A partner's staff see the messages sent to their organization (scope_demo_inbox); an
+    administrator sees every partner's. The page and the menu name it accordingly."""
+    return may_view_demo_inbox(user) and not is_administrator(user)
+
+
 # --- training exercises ---------------------------------------------------------------------
 # Controllers and evaluators are live accounts; they see an exercise through its console.
 
@@ -724,6 +730,7 @@ def navigation(user) -> dict[str, bool]:
         "exercises": may_create_exercise(user) or scope_exercises_exists(user),
         "exercise_inbox": may_read_exercise_inbox(user),
         "demo_inbox": settings.DEMO_WEBHOOK_RECEIVER and may_view_demo_inbox(user),
+        "demo_inbox_own": settings.DEMO_WEBHOOK_RECEIVER and sees_only_own_demo_inbox(user),
         "django_admin": user.is_staff and not is_player(user),
         "register": may_reach(user, "register:page"),
         "api_tokens": may_issue_api_token(user),

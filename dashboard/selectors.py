@@ -33,6 +33,14 @@ from submissions.models import (
 )
 
 AT_RISK = dt.timedelta(days=7)
+# How each series is drawn (static/js/charts.js maps a tone to a colour): a miss is never
+# green, and every series is named in its legend, so colour is never the only signal.
+BREACH_TONES = {
+    SlaKind.INTAKE_DECISION: "warn",
+    SlaKind.REVIEWER_ASSIGNMENT: "warn-dark",
+    SlaKind.DEVELOPER_ANSWER: "bad-dark",
+    SlaKind.DETERMINATION: "bad",
+}
 CACHE_SECONDS = 60
 
 
@@ -110,7 +118,7 @@ def days_to_determination(since: dt.datetime, world=rules.LIVE) -> tuple[float |
             percentiles = ", ".join(f"percentile_cont({q}) WITHIN GROUP (ORDER BY seconds)" for q in (0.5, 0.9))
             cursor.execute(f"SELECT {percentiles} FROM ({sql}) AS durations", params)  # noqa: S608
             median, p90 = cursor.fetchone()
-        return (None, None) if median is None else (round(median / 86400, 1), round(p90 / 86400, 1))
+        return (None, None) if median is None else (round(median / 86400, 2), round(p90 / 86400, 2))
     days = sorted(
         (issued - submitted).total_seconds() / 86400
         for issued, submitted in determinations.values_list("issued_at", "submission__submitted_at")
@@ -118,7 +126,7 @@ def days_to_determination(since: dt.datetime, world=rules.LIVE) -> tuple[float |
     if not days:
         return None, None
     p90 = statistics.quantiles(days, n=10, method="inclusive")[-1] if len(days) > 1 else days[0]
-    return round(statistics.median(days), 1), round(p90, 1)
+    return round(statistics.median(days), 2), round(p90, 2)
 
 
 def clocks_at_risk(now: dt.datetime, limit: int = 10, world=rules.LIVE):
@@ -228,19 +236,29 @@ def _charts(now: dt.datetime, world) -> dict:
     activity = {
         "labels": labels,
         "series": [
-            {"name": "Submitted", "values": [submitted.get(m, 0) for m in months]},
-            {"name": "Cleared", "values": [outcomes.get((m, "cleared"), 0) for m in months]},
-            {"name": "Flagged", "values": [outcomes.get((m, "flagged"), 0) for m in months]},
-            {"name": "Window elapsed", "values": [elapsed[m] for m in months]},
+            {"name": "Submitted", "tone": "neutral", "values": [submitted.get(m, 0) for m in months]},
+            {"name": "Cleared", "tone": "ok", "values": [outcomes.get((m, "cleared"), 0) for m in months]},
+            {"name": "Flagged", "tone": "bad", "values": [outcomes.get((m, "flagged"), 0) for m in months]},
+            {"name": "Review window elapsed", "tone": "warn", "values": [elapsed[m] for m in months]},
         ],
     }
     breach_chart = {
         "labels": labels,
         "series": [
-            {"name": kind.label, "values": [breaches.get((m, kind.value), 0) for m in months]} for kind in SlaKind
+            {
+                "name": kind.label,
+                "tone": BREACH_TONES[kind],
+                "values": [breaches.get((m, kind.value), 0) for m in months],
+            }
+            for kind in SlaKind
         ],
+        "counts": True,
     }
-    timing = {"labels": labels, "series": [{"name": "Median days", "values": _median_days_by_month(months, world)}]}
+    activity["counts"] = True
+    timing = {
+        "labels": labels,
+        "series": [{"name": "Median days", "tone": "neutral", "values": _median_days_by_month(months, world)}],
+    }
     for chart in (activity, breach_chart, timing):
         # The same figures row by row, for the table under each chart: each cell with its
         # series' name, which labels the cell when a phone shows the row as a card.

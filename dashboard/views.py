@@ -55,9 +55,14 @@ def dashboard(request):
             "workload_chart": {
                 "labels": [r["name"] for r in workload],
                 "series": [
-                    {"name": "Open reviews", "values": [r["open"] for r in workload]},
-                    {"name": "At risk", "values": [r["at_risk"] for r in workload]},
+                    {"name": "Open reviews", "tone": "neutral", "values": [r["open"] for r in workload]},
+                    {
+                        "name": "At risk (7 days or less left)",
+                        "tone": "warn",
+                        "values": [r["at_risk"] for r in workload],
+                    },
                 ],
+                "counts": True,
             },
             "charts": trends,
         },

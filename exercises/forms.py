@@ -1,21 +1,35 @@
 from django import forms
 
+from caisi_portal.words import counted, speed_in_words
+
 from .models import Objective
+
+# Speeds offered by name: people choose "a day a minute", not a number of seconds.
+SPEEDS = (60, 168, 720, 1440, 2880, 10080)
+
+
+def speed_choices(current: float | None = None) -> list[tuple[str, str]]:
+    """(value, words) for each offered speed, with the current one if it is not among them."""
+    values = sorted({*SPEEDS, *([current] if current else [])})
+    return [(f"{v:g}", speed_in_words(v)) for v in values]
 
 
 class StartForm(forms.Form):
     scenario = forms.ChoiceField(label="Scenario")
-    speed = forms.FloatField(
-        min_value=1,
-        max_value=10080,
-        initial=1440,
-        help_text="Simulated seconds per real second (1440: a day a minute).",
+    speed = forms.TypedChoiceField(
+        coerce=float,
+        choices=speed_choices(),
+        initial="1440",
+        label="Speed",
+        help_text="How fast simulated time runs while the exercise plays. Controllers can change it later.",
     )
     run = forms.BooleanField(required=False, initial=True, label="Start the simulated clock now")
 
     def __init__(self, *args, scenarios=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["scenario"].choices = [(s.slug, s.name) for s in scenarios]
+        self.fields["scenario"].choices = [
+            (s.slug, f"{s.name} ({counted(s.data['duration_days'], 'simulated day')})") for s in scenarios
+        ]
 
 
 class ClockForm(forms.Form):

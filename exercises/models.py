@@ -132,6 +132,13 @@ class Inject(models.Model):
     def __str__(self):
         return f"Inject {self.number}: {self.subject}"
 
+    @property
+    def recipients_label(self) -> str:
+        """Who it goes to, as people say it: a role's name ("Lead reviewer"), or the player."""
+        from accounts.roles import Role
+
+        return Role(self.recipients).label if self.recipients in Role.values else self.recipients
+
 
 class Message(models.Model):
     """What an inject put in a player's portal inbox (and, by email, their mailbox)."""

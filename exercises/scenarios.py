@@ -15,6 +15,7 @@ import yaml
 from django.conf import settings
 
 from accounts.roles import Role
+from submissions.models import SlaKind
 
 SCENARIO_DIR = Path(settings.BASE_DIR) / "seeds" / "scenarios"
 PLAYER_ROLES = {
@@ -151,9 +152,11 @@ def _check(r: _Reader, data):
     objectives = _list(r, ("objectives",), data)
     objective_keys = set()
     for i, obj in enumerate(objectives):
-        _known(r, ("objectives", i), obj, {"key", "text"})
+        _known(r, ("objectives", i), obj, {"key", "text", "sla"})
         _slug(r, ("objectives", i, "key"), obj)
         _text(r, ("objectives", i, "text"), obj)
+        # An objective tied to a service level is scored from the review clocks as well.
+        _choice(r, ("objectives", i, "sla"), obj, set(SlaKind.values), required=False)
         if obj["key"] in objective_keys:
             r.error(("objectives", i, "key"), f"{obj['key']!r} is used twice")
         objective_keys.add(obj["key"])

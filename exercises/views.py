@@ -14,9 +14,10 @@ from django.views.decorators.http import require_POST, require_safe
 from accounts import rules
 from caisi_portal.errors import ApplicationError
 from caisi_portal.web import add_service_error
+from caisi_portal.words import speed_in_words
 
 from . import report, scenarios, services
-from .forms import ClockForm, ImprovementForm, ObservationForm, StartForm
+from .forms import ClockForm, ImprovementForm, ObservationForm, StartForm, speed_choices
 from .models import Exercise, ImprovementItem, Inject, Message
 
 
@@ -86,6 +87,8 @@ def console(request, pk):
             "injects": exercise.injects.select_related("objective", "fired_by"),
             "players": exercise.participants.filter(role="player").select_related("user"),
             "clock_form": ClockForm(initial={"speed": exercise.speed}),
+            "speed_choices": speed_choices(exercise.speed),
+            "current_speed": f"{exercise.speed:g}",
             "observation_form": ObservationForm(exercise=exercise),
             "observations": exercise.observations.select_related("objective", "evaluator"),
         },
@@ -122,8 +125,22 @@ def clock(request, pk):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Done: {action}.")
+        exercise.refresh_from_db()
+        messages.success(request, _clock_done(action, exercise))
     return redirect(exercise)
+
+
+def _clock_done(action: str, exercise: Exercise) -> str:
+    """What a controller's clock action did, in words."""
+    if action == "start":
+        return f"The simulated clock is running: {speed_in_words(exercise.speed)}."
+    if action == "pause":
+        return "The simulated clock is paused: no time passes and no inject fires until you resume."
+    if action == "speed":
+        return f"Speed changed: {speed_in_words(exercise.speed)}."
+    if action == "jump":
+        return f"Simulated time moved forward to {exercise.day_and_hour(exercise.simulated_now())}."
+    return "The exercise has ended: its accounts no longer sign in, and the after-action report is final."
 
 
 @login_required
@@ -194,12 +211,14 @@ def player_password(request, pk, user_pk):
 @require_safe
 def aar(request, pk):
     exercise = _exercise(request, pk)
+    data = report.after_action_report(exercise)
     return render(
         request,
         "exercises/report.html",
         {
             "ex": exercise,
-            "report": report.after_action_report(exercise),
+            "report": data,
+            "deadlines_sentence": report.deadlines_sentence(data["deadlines"]),
             "may_run": rules.may_run_exercise(request.user, exercise),
             "improvement_form": ImprovementForm(exercise=exercise),
         },

@@ -3,6 +3,9 @@
 from django.conf import settings
 
 from caisi_portal.text import one_line
+from caisi_portal.words import counted
+
+from .models import event_label
 
 SUBJECTS = {
     "submission.cleared": "Cleared: {model} {version} ({organization})",
@@ -11,11 +14,22 @@ SUBJECTS = {
     "submission.released": "Released: {model} {version} ({organization})",
     "submission.access_removed": "Access removed: {model} {version} ({organization})",
     "submission.information_requested": "Information requested: {model} {version}",
-    "review.deadline_warning": "{days_left} days left to review {model} {version}",
+    "review.deadline_warning": "{days_left} left to review {model} {version}",
     "submission.information_answered": "The developer answered: {model} {version} ({organization})",
     "review.assigned": "You are assigned to review {model} {version} ({organization})",
     "review.concurrence_requested": "Your concurrence is asked: {model} {version} ({organization})",
 }
+
+
+def _in_words(key: str, value):
+    """The payload keeps codes for machines (webhooks); people read their labels."""
+    from submissions.models import ReleaseChannel, State
+
+    if key in ("state", "outcome"):
+        return dict(State.choices).get(value, value)
+    if key == "release_channel":
+        return dict(ReleaseChannel.choices).get(value, value)
+    return value
 
 
 def email_for(delivery) -> tuple[str, str]:
@@ -25,10 +39,10 @@ def email_for(delivery) -> tuple[str, str]:
         "model": data.get("model_name", ""),
         "version": data.get("model_version", ""),
         "organization": data.get("organization", ""),
-        "days_left": data.get("days_left", ""),
+        "days_left": counted(data["days_left"], "day") if isinstance(data.get("days_left"), int) else "",
     }
     # Built defensively: whatever a name holds, the Subject header stays one line.
-    subject = one_line(SUBJECTS.get(event.type, event.type).format(**fields))
+    subject = one_line(SUBJECTS.get(event.type, event_label(event.type)).format(**fields))
     if event.is_exercise:
         subject = f"[EXERCISE] {subject}"
     lines = [subject, ""]
@@ -49,7 +63,7 @@ def email_for(delivery) -> tuple[str, str]:
     }
     for key, label in labels.items():
         if data.get(key):
-            lines.append(f"{label}: {data[key]}")
+            lines.append(f"{label}: {_in_words(key, data[key])}")
     if data.get("open_weights_note"):
         lines.append(data["open_weights_note"])
     if delivery.recipient_id and data.get("path"):

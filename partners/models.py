@@ -28,6 +28,22 @@ class PartnerEventType(models.TextChoices):
     ACCESS_REMOVED = "submission.access_removed", "Access removed by government order"
 
 
+# Every event type as people read it, in one place: the notifications page, the partners'
+# inbox and the emails' fallback subject all use it (never the dotted code).
+EVENT_LABELS = {
+    **dict(PartnerEventType.choices),
+    "submission.information_requested": "Information requested from the developer",
+    "review.deadline_warning": "Review deadline approaching",
+}
+
+
+def event_label(event_type: str) -> str:
+    """'submission.window_elapsed' -> 'Review window elapsed'; an unknown type in plain words."""
+    if event_type in EVENT_LABELS:
+        return EVENT_LABELS[event_type]
+    return event_type.rpartition(".")[2].replace("_", " ").capitalize() or "Notification"
+
+
 class TrustedPartner(models.Model):
     """How a trusted-partner organization is told about determinations."""
 
@@ -116,6 +132,10 @@ class Event(models.Model):
     def __str__(self):
         return f"{self.type} {self.submission}"
 
+    @property
+    def label(self) -> str:
+        return event_label(self.type)
+
 
 class Delivery(models.Model):
     class Channel(models.TextChoices):
@@ -197,3 +217,7 @@ class DemoInboxMessage(models.Model):
 
     def __str__(self):
         return f"{self.webhook_id} for {self.partner}"
+
+    @property
+    def label(self) -> str:
+        return event_label(self.event_type)

@@ -108,4 +108,11 @@ def demo_inbox(request):
     if not rules.may_view_demo_inbox(request.user):
         raise Http404
     inbox = rules.scope_demo_inbox(DemoInboxMessage.objects.select_related("partner__organization"), request.user)
-    return render(request, "partners/demo_inbox.html", {"page": Paginator(inbox, 50).get_page(request.GET.get("page"))})
+    return render(
+        request,
+        "partners/demo_inbox.html",
+        {
+            "page": Paginator(inbox, 50).get_page(request.GET.get("page")),
+            "own": rules.sees_only_own_demo_inbox(request.user),
+        },
+    )

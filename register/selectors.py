@@ -16,6 +16,40 @@ def agreements():
     )
 
 
+def agreements_matching(query: str) -> list[dict]:
+    """For a search: what the public list of agreements says about each developer whose name
+    matches. Built from agreements() alone (public), never from unpublished submissions, so it
+    tells nothing about a model that is under review or whose review was not published."""
+    if not query:
+        return []
+    needle = query.casefold()
+    out = []
+    for a in agreements():
+        name = a.organization.name
+        if needle not in name.casefold():
+            continue
+        status = a.get_status_display().lower()
+        if a.status == Agreement.Status.SIGNED:
+            text = (
+                f"{name} has signed a review agreement with the office: a model of theirs that is not listed"
+                " here may be under review, or its review may not have been published."
+            )
+        elif a.status in (Agreement.Status.SUSPENDED, Agreement.Status.TERMINATED):
+            text = (
+                f"{name}'s review agreement with the office is {status}: its new models are not submitted"
+                " for review here."
+            )
+        else:
+            text = (
+                f"{name} has not signed a review agreement with the office ({status}): its models are not"
+                " submitted for review here."
+            )
+        out.append(
+            {"organization": name, "status": a.status, "signed": a.status == Agreement.Status.SIGNED, "text": text}
+        )
+    return out
+
+
 def published_reviews(query: str = ""):
     """Published, finished reviews. Each row is built from an explicit list of public fields."""
     # Only a finished review can be published (submission_set_published), and a finished

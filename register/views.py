@@ -31,6 +31,7 @@ def register_page(request):
             "rows": rows,
             "page": page,
             "q": query,
+            "matched": selectors.agreements_matching(query),
             "checkpoints": selectors.checkpoints(),
         },
     )

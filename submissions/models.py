@@ -320,7 +320,10 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
             condition("artifacts_received"),
         ],
         permission=rules.may_act_for_developer("submissions.submit_modelsubmission"),
-        custom={"label": "Submit for review"},
+        custom={
+            "label": "Submit for review",
+            "done": "Submitted for review. The office has {intake_decision_days} to decide on intake.",
+        },
     )
     def submit(self, *, actor):
         self.submitted_by = actor
@@ -332,7 +335,11 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
         target=State.EVALUATION,
         conditions=[condition("artifacts_received")],
         permission=rules.may_accept,
-        custom={"label": "Accept into evaluation"},
+        custom={
+            "label": "Accept into evaluation",
+            "done": "Accepted into evaluation. A lead reviewer is to be assigned within {reviewer_assignment_days};"
+            " the review has {review_time_left} left.",
+        },
     )
     def accept(self, *, actor, checklist):
         self.intake_checklist = checklist
@@ -342,7 +349,11 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
         source=[State.INTAKE, State.EVALUATION],
         target=State.INFORMATION_REQUESTED,
         permission=rules.may_request_information,
-        custom={"label": "Request information"},
+        custom={
+            "label": "Request information",
+            "done": "Information requested. The review clock is paused until the developer answers"
+            " (they have {developer_answer_days}).",
+        },
     )
     def request_information(self, *, actor):
         self.resume_state = self.state
@@ -352,7 +363,10 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
         source=State.INFORMATION_REQUESTED,
         target=RETURN_VALUE(State.INTAKE, State.EVALUATION),
         permission=rules.may_act_for_developer("submissions.answer_information_request"),
-        custom={"label": "Answer information request"},
+        custom={
+            "label": "Answer information request",
+            "done": "Answer sent to the office. The review clock runs again: {review_time_left} left.",
+        },
     )
     def answer_information_request(self, *, actor):
         back_to, self.resume_state = self.resume_state or State.INTAKE, ""
@@ -364,7 +378,10 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
         target=State.CLEARED,
         conditions=[condition("every_planned_domain_has_result"), condition("clearance_justified")],
         permission=rules.may_determine,
-        custom={"label": "Clear for release"},
+        custom={
+            "label": "Clear for release",
+            "done": "Cleared for release. The developer and the subscribed partners are told.",
+        },
     )
     def clear(self, *, actor):
         pass
@@ -375,7 +392,10 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
         target=State.FLAGGED,
         conditions=[condition("has_serious_finding"), condition("flag_proposal_concurred")],
         permission=rules.may_determine,
-        custom={"label": "Flag"},
+        custom={
+            "label": "Flag",
+            "done": "Flagged. The developer and the subscribed partners are told.",
+        },
     )
     def flag(self, *, actor):
         pass
@@ -385,7 +405,7 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
         source=[State.DRAFT, State.INTAKE, State.INFORMATION_REQUESTED, State.EVALUATION],
         target=State.WITHDRAWN,
         permission=rules.may_act_for_developer("submissions.withdraw_modelsubmission"),
-        custom={"label": "Withdraw"},
+        custom={"label": "Withdraw", "done": "Withdrawn: the office will not review this submission."},
     )
     def withdraw(self, *, actor):
         pass
@@ -406,7 +426,7 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
         source=[State.CLEARED, State.FLAGGED, State.WINDOW_ELAPSED],
         target=State.RELEASED,
         permission=rules.may_act_for_developer("submissions.record_release"),
-        custom={"label": "Record release"},
+        custom={"label": "Record release", "done": "Release recorded."},
     )
     def record_release(self, *, actor, released_at, note=""):
         # The agreement is voluntary: a flagged model can still be released, on the record.
@@ -419,7 +439,10 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
         source=State.RELEASED,
         target=State.ACCESS_REMOVED,
         permission=rules.may_record_access_removal,
-        custom={"label": "Record access-removal order"},
+        custom={
+            "label": "Record access-removal order",
+            "done": "Access-removal order recorded. The subscribed partners are told.",
+        },
     )
     def remove_access(self, *, actor, order):
         self.access_removal_order = order

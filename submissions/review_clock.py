@@ -100,7 +100,10 @@ def clock_cell(review_clock: ReviewClock | None, now: dt.datetime) -> tuple[str,
     remaining = review_clock.deadline_at - now
     if remaining <= dt.timedelta(0):
         return "due now", "elapsed"
-    return f"{humanize(remaining)} left", "at-risk" if remaining <= dt.timedelta(days=7) else "running"
+    if remaining <= dt.timedelta(days=7):
+        # Said in words as well as in amber: colour is never the only signal.
+        return f"{humanize(remaining)} left (at risk)", "at-risk"
+    return f"{humanize(remaining)} left", "running"
 
 
 def humanize(delta: dt.timedelta) -> str:

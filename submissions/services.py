@@ -36,6 +36,8 @@ from .models import (
     InformationRequest,
     ModelSubmission,
     Organization,
+    ReviewClock,
+    SlaPolicy,
     State,
 )
 
@@ -185,6 +187,29 @@ def transition_label(name: str) -> str:
         if t.name == name:
             return t.custom.get("label", name.replace("_", " "))
     return name.replace("_", " ")
+
+
+def transition_done_message(submission, name: str) -> str:
+    """What a person is told after taking a transition, in their words: what happened and
+    what comes next ("Submitted for review. The office has 3 days to decide on intake.")."""
+    from caisi_portal.words import counted
+
+    done = ""
+    for t in ModelSubmission._meta.get_field("state").get_all_transitions(ModelSubmission):
+        if t.name == name:
+            done = t.custom.get("done", "")
+            break
+    if not done:
+        return f"{transition_label(name)}: done. The submission is now {submission.get_state_display().lower()}."
+    policy = SlaPolicy.current()
+    window = ReviewClock.objects.filter(submission=submission).first()
+    left = window.remaining(clock.now()) if window else None
+    return done.format(
+        intake_decision_days=counted(policy.intake_decision_days, "day"),
+        reviewer_assignment_days=counted(policy.reviewer_assignment_days, "day"),
+        developer_answer_days=counted(policy.developer_answer_days, "day"),
+        review_time_left=review_clock.humanize(left) if left is not None else "its full window",
+    )
 
 
 def all_transition_names() -> list[str]:

@@ -239,10 +239,7 @@ def submission_action(request, pk, name):
                 add_service_error(form, exc)
                 status = exc.status_code
             else:
-                messages.success(
-                    request,
-                    f"{services.transition_label(name)}: the submission is now {submission.get_state_display()}.",
-                )
+                messages.success(request, services.transition_done_message(submission, name))
                 return redirect(submission)
     elif request.method == "POST":
         status = 400

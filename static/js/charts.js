@@ -3,26 +3,38 @@
 (function () {
   "use strict";
   if (typeof Chart === "undefined") { return; }
-  var palette = ["#1d4f91", "#1f6b3a", "#a12622", "#b45309", "#6b4fa0", "#0f766e"];
+  // Each series names its tone (dashboard/selectors.py): on track is blue or green, at risk
+  // amber, missed red. The legend names every series, so colour is never the only signal.
+  var tones = {
+    neutral: "#1d4f91", ok: "#1f6b3a", warn: "#b45309", "warn-dark": "#7c4a03",
+    bad: "#a12622", "bad-dark": "#5f1411"
+  };
+  var spare = ["#1d4f91", "#6b4fa0", "#0f766e", "#475569"];
+  function colour(series, i) { return tones[series.tone] || spare[i % spare.length]; }
   document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
     var source = document.getElementById(canvas.dataset.chart);
     if (!source) { return; }
     var data = JSON.parse(source.textContent);
     var kind = canvas.dataset.kind || "bar";
+    var stacked = canvas.dataset.stacked === "true";
+    var y = { beginAtZero: true, stacked: stacked };
+    if (data.counts) {
+      // Counts are whole numbers: ticks are at least 1 apart, never "0.5 reviews".
+      y.ticks = { precision: 0 };
+    }
     new Chart(canvas, {
       type: kind,
       data: {
         labels: data.labels,
         datasets: data.series.map(function (s, i) {
-          return { label: s.name, data: s.values, backgroundColor: palette[i % palette.length],
-                   borderColor: palette[i % palette.length], spanGaps: true };
+          return { label: s.name, data: s.values, backgroundColor: colour(s, i),
+                   borderColor: colour(s, i), spanGaps: true };
         })
       },
       options: {
         responsive: true, maintainAspectRatio: false, animation: false,
         plugins: { legend: { position: "bottom" } },
-        scales: { x: { stacked: canvas.dataset.stacked === "true" },
-                  y: { beginAtZero: true, stacked: canvas.dataset.stacked === "true" } }
+        scales: { x: { stacked: stacked }, y: y }
       }
     });
   });

@@ -92,7 +92,7 @@ def test_a_controller_starts_the_holdout_runs_it_and_downloads_an_aar_that_match
     injects = [row["what"] for row in data["timeline"] if row["kind"] == "inject"]
     assert injects == [f"Inject {i.number}: {i.subject}" for i in exercise.injects.order_by("number")]
     # The players' own actions are in the timeline, at the simulated time they took them.
-    clear = next(row for row in data["timeline"] if "clear" in row["what"] and row["kind"] == "action")
+    clear = next(row for row in data["timeline"] if row["what"].startswith("Cleared: ") and row["kind"] == "action")
     assert clear["who"] == "Lead Reviewer" and clear["at"]["day"].startswith("day 0")
     assert {o["key"]: o["outcome"] for o in data["objectives"]}["routine-review"] == "met"
     vega_clock = next(c for c in data["review_clocks"] if c["submission"].startswith("Vega-Reason"))
