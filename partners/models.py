@@ -34,6 +34,9 @@ EVENT_LABELS = {
     **dict(PartnerEventType.choices),
     "submission.information_requested": "Information requested from the developer",
     "review.deadline_warning": "Review deadline approaching",
+    "submission.information_answered": "The developer answered an information request",
+    "review.assigned": "Assigned to a review",
+    "review.concurrence_requested": "Concurrence asked for a proposed determination",
 }
 
 
