@@ -134,7 +134,7 @@ def test_phone(demo, journey, browser, live_server):
     journey.check("phone home")
     _no_sideways_scroll(page, "home")
     # Each row is a card: the state and the review clock come first, each cell names its column.
-    row = page.locator("main tbody tr").first
+    row = page.locator("main tbody tr", has=page.locator('td[data-label="State"]')).first
     state, clock, model = (row.locator(f'td[data-label="{name}"]') for name in ("State", "Review clock", "Model"))
     assert state.bounding_box()["y"] < clock.bounding_box()["y"] < model.bounding_box()["y"]
     label = model.evaluate("cell => getComputedStyle(cell, '::before').content")
