@@ -167,14 +167,15 @@ class AgreementViewSet(viewsets.ReadOnlyModelViewSet):
         responses={200: s.SubmissionSerializer(many=True), **LIST_ERRORS},
     ),
     retrieve=extend_schema(summary="One submission", responses={200: s.SubmissionSerializer, **_errors(401, 404, 429)}),
+    # Drafts are written as JSON: a form body cannot say "no date" (null) for an optional field.
     create=extend_schema(
         summary="File a draft (developer staff)",
-        request=s.SubmissionWriteSerializer,
+        request={"application/json": s.SubmissionWriteSerializer},
         responses={201: s.SubmissionSerializer, **_errors(400, 401, 403, 429)},
     ),
     partial_update=extend_schema(
         summary="Edit a draft (developer staff)",
-        request=s.SubmissionWriteSerializer,
+        request={"application/json": s.SubmissionWriteSerializer},
         responses={200: s.SubmissionSerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
     ),
 )

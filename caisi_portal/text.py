@@ -90,9 +90,23 @@ def validate_multi_line(value) -> None:
         raise ValidationError(MSG_MULTI_LINE.format(found=", ".join(found)), code="control_characters")
 
 
-def text_problems(*, single_line: dict | None = None, multi_line: dict | None = None) -> dict[str, list[str]]:
-    """field -> messages, for services that take text outside a model form."""
+# How long free text may be where no form field says: a page, an email and a webhook carry it.
+LONG_TEXT = 20000
+SHORT_TEXT = 2000
+
+
+def text_problems(
+    *, single_line: dict | None = None, multi_line: dict | None = None, limits: dict | None = None
+) -> dict[str, list[str]]:
+    """field -> messages, for services that take text outside a model form.
+
+    `limits` caps fields by name (characters); a multi-line field has LONG_TEXT unless given.
+    """
     problems: dict[str, list[str]] = {}
+    for name, value in {**(single_line or {}), **(multi_line or {})}.items():
+        limit = (limits or {}).get(name, LONG_TEXT if name in (multi_line or {}) else None)
+        if isinstance(value, str) and limit is not None and len(value) > limit:
+            problems[name] = [f"Keep it to {limit:,} characters at most (this has {len(value):,})."]
     for fields, allowed, message, invisible in (
         (single_line or {}, frozenset(), MSG_ONE_LINE, True),
         (multi_line or {}, MULTI_LINE_ALLOWED, MSG_MULTI_LINE, False),
@@ -100,7 +114,7 @@ def text_problems(*, single_line: dict | None = None, multi_line: dict | None = 
         for name, value in fields.items():
             if isinstance(value, str):
                 found = control_characters(value, allowed=allowed, invisible=invisible)
-                if found:
+                if found and name not in problems:
                     problems[name] = [message.format(found=", ".join(found))]
     return problems
 

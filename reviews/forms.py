@@ -89,7 +89,7 @@ class ProposeFlagForm(forms.Form):
         help_text="Exactly what the developer and trusted partners are told. No classified content.",
         error_messages={"required": MSG_PARTNER_SUMMARY},
     )
-    release_conditions = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    release_conditions = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=20000)
 
 
 class ProposeClearForm(ProposeFlagForm):

@@ -169,7 +169,9 @@ def finding_record(
     if not rules.may_record_finding(actor, submission):
         raise NotPermitted("Only reviewers assigned to this submission can record findings during evaluation.")
     _refuse_control_characters(
-        single_line={"title": title}, multi_line={"description": description, "recommendation": recommendation}
+        single_line={"title": title},
+        multi_line={"description": description, "recommendation": recommendation},
+        limits={"title": 200, "description": 50000},
     )
     if int(classification) > actor.clearance:
         message = "You cannot record a finding above your own clearance."

@@ -125,7 +125,7 @@ class AnswerForm(TransitionForm):
 
 class ClearForm(TransitionForm):
     rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=20000)
-    release_conditions = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    release_conditions = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=20000)
     partner_summary = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=20000,
@@ -145,6 +145,7 @@ class ReleaseForm(TransitionForm):
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         required=False,
+        max_length=5000,
         label="Release note (optional)",
         help_text="Where and how it was released. Shown on the submission page to the developer and the office.",
     )

@@ -135,7 +135,11 @@ def on_transition(submission: ModelSubmission, name: str, from_state: str, now: 
         _open(submission, SlaKind.INTAKE_DECISION, now + dt.timedelta(days=policy.intake_decision_days), now)
     elif name == "accept":
         _close(submission, now, SlaKind.INTAKE_DECISION)
-        _open(submission, SlaKind.REVIEWER_ASSIGNMENT, now + dt.timedelta(days=policy.reviewer_assignment_days), now)
+        # A lead assigned during intake has already met the assignment target: nothing is owed.
+        if not submission.assignments.filter(role="lead").exists():
+            _open(
+                submission, SlaKind.REVIEWER_ASSIGNMENT, now + dt.timedelta(days=policy.reviewer_assignment_days), now
+            )
     elif name == "request_information":
         _close(submission, now, SlaKind.INTAKE_DECISION)
         _clock_pause(submission, now, reason="information requested from the developer")

@@ -21,9 +21,9 @@ from django.utils.text import get_valid_filename
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from accounts import rules
-from caisi_portal import clock
+from caisi_portal import clock, timefmt
 from caisi_portal.errors import NotPermitted, PayloadTooLarge, SubmissionChanged, TransitionRefused, ValidationFailed
-from caisi_portal.text import has_words, text_problems
+from caisi_portal.text import SHORT_TEXT, has_words, text_problems
 from partners.services import event_for_transition
 
 from . import review_clock
@@ -418,6 +418,10 @@ def _validate_inputs(name: str, data: dict, submission=None) -> tuple[dict, dict
                 "A release can only be recorded once it has happened.",
                 details={"released_at": ["The release date is in the future."]},
             )
+        submitted = submission.submitted_at if submission is not None else None
+        if submitted is not None and released_at.date() < submitted.date():
+            message = f"The model was submitted for review on {timefmt.day(submitted, zone=dt.UTC)}: a release recorded here cannot be earlier."
+            raise ValidationFailed(message, details={"released_at": [message]})
         return {"released_at": released_at, "note": data.get("note", "")}, data
     if name == "remove_access":
         order = _require(data, "order", "Quote the government order to remove access.")
@@ -449,7 +453,10 @@ def submission_transition(
     (missing inputs) or SubmissionChanged (someone else moved it first).
     """
     data = dict(data or {})
-    problems = text_problems(multi_line={**data, "comment": comment})
+    # Each text's cap; the rest (questions, rationale, summaries, conditions, order) LONG_TEXT.
+    problems = text_problems(
+        multi_line={**data, "comment": comment}, limits={"answer": 50000, "note": 5000, "comment": 5000}
+    )
     if problems:
         raise ValidationFailed(next(iter(problems.values()))[0], details=problems)
     if expected_state is not None and submission.state != expected_state:
@@ -669,7 +676,7 @@ def agreement_change_status(*, agreement: Agreement, action: str, actor, note: s
     if not has_words(note):
         message = "Say why the agreement changes: the reason is kept in its history and the audit trail."
         raise ValidationFailed(message, details={"note": [message]})
-    problems = text_problems(multi_line={"note": note})
+    problems = text_problems(multi_line={"note": note}, limits={"note": SHORT_TEXT})
     if problems:
         raise ValidationFailed(problems["note"][0], details=problems)
     if action not in dict(agreement_available_actions(agreement)):

@@ -104,12 +104,24 @@ def _involving(user):
     return involved
 
 
+# The SLA obligation each state's next step answers to (missed or not: a missed one is overdue).
+# Another open obligation belongs to someone else: the developer asked for information while a
+# lead is yet to be assigned must not be shown the office's assignment deadline as theirs.
+STEP_OBLIGATION = {
+    State.INTAKE: SlaKind.INTAKE_DECISION,
+    State.INFORMATION_REQUESTED: SlaKind.DEVELOPER_ANSWER,
+    State.EVALUATION: SlaKind.REVIEWER_ASSIGNMENT,
+}
+
+
 def _with_due(qs):
-    """Each row's next deadline: its open obligation, else its running review clock."""
-    open_obligations = Q(sla_obligations__closed_at__isnull=True, sla_obligations__breached_at__isnull=True)
+    """Each row's next deadline: the obligation its step answers to, else its review clock."""
+    own = Q(pk__in=[])
+    for state, kind in STEP_OBLIGATION.items():
+        own |= Q(state=state, sla_obligations__kind=kind)
     return qs.annotate(
         next_due=Coalesce(
-            Min("sla_obligations__due_at", filter=open_obligations),
+            Min("sla_obligations__due_at", filter=own & Q(sla_obligations__closed_at__isnull=True)),
             F("review_clock__deadline_at"),
         )
     )
@@ -124,9 +136,11 @@ def steps_for(submissions, now: dt.datetime | None = None) -> list[Step]:
     if not rows:
         return []
     ids = [s.pk for s in rows]
+    states = {s.pk: s.state for s in rows}
     obligations = {
         o.submission_id: o
-        for o in SlaObligation.objects.filter(submission_id__in=ids, closed_at__isnull=True).order_by("-due_at")
+        for o in SlaObligation.objects.filter(submission_id__in=ids, closed_at__isnull=True)
+        if STEP_OBLIGATION.get(states[o.submission_id]) == o.kind
     }
     assignments = defaultdict(list)
     for a in Assignment.objects.filter(submission_id__in=ids).select_related("reviewer"):

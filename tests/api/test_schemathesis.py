@@ -43,7 +43,12 @@ def portfolio(cast):
 
 # Business rules the schema cannot express: a valid draft is refused when the
 # organization already has one for that model and version (one live submission each).
-EXCLUDED_CHECKS = {"POST /api/v1/submissions/": [positive_data_acceptance]}
+# Schemathesis's multipart encoding of a `format: binary` field does not always arrive as a part
+# Django reads as an uploaded file, so some "valid" uploads it generates carry no file at all.
+EXCLUDED_CHECKS = {
+    "POST /api/v1/submissions/": [positive_data_acceptance],
+    "POST /api/v1/submissions/{id}/artifacts/": [positive_data_acceptance],
+}
 
 
 def fuzz_every_operation(schema, key) -> list[str]:

@@ -111,3 +111,57 @@ def test_the_assign_list_shows_clearance_and_open_reviews(cast, client):
     assert f"{cast.reviewer} · {cast.reviewer.get_clearance_display()} clearance · 0 open reviews" in page
     # No lead yet: the lead is what is needed first, so it is the default role.
     assert '<option value="lead" selected>' in page
+
+
+def test_partners_do_not_read_the_developers_release_note(cast, client):
+    s = cast.submission(State.CLEARED)
+    move(s, "record_release", cast.developer, note="RELEASE-NOTE-FOR-OFFICE")
+    client.force_login(cast.developer)
+    assert "RELEASE-NOTE-FOR-OFFICE" in client.get(s.get_absolute_url()).content.decode()
+    client.force_login(cast.partner)
+    page = client.get(s.get_absolute_url())
+    assert page.status_code == 200 and "RELEASE-NOTE-FOR-OFFICE" not in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "name, field, limit",
+    [
+        ("record_release", "note", 5000),
+        ("clear", "release_conditions", 20000),
+        ("answer_information_request", "answer", 50000),
+    ],
+)
+def test_free_text_has_a_cap_in_the_service_itself(cast, name, field, limit):
+    from caisi_portal.errors import ValidationFailed
+    from tests.factories import record_all_results
+
+    source = {
+        "record_release": State.CLEARED,
+        "clear": State.EVALUATION,
+        "answer_information_request": State.INFORMATION_REQUESTED,
+    }
+    s = cast.submission(source[name])
+    if name == "clear":
+        record_all_results(s, cast.reviewer)
+    actor = cast.lead if name == "clear" else cast.developer
+    with pytest.raises(ValidationFailed, match=f"{limit:,} characters at most"):
+        move(s, name, actor, **{field: "x" * (limit + 1)})
+
+
+def test_an_agreement_reason_has_a_cap(cast):
+    from caisi_portal.errors import ValidationFailed
+    from submissions import services
+    from submissions.models import Agreement
+
+    with pytest.raises(ValidationFailed, match="characters at most"):
+        services.agreement_change_status(
+            agreement=Agreement.objects.get(organization=cast.lab), action="suspend", actor=cast.admin, note="x" * 5000
+        )
+
+
+def test_a_release_cannot_be_dated_before_the_submission(cast):
+    from caisi_portal.errors import ValidationFailed
+
+    s = cast.submission(State.CLEARED)
+    with pytest.raises(ValidationFailed, match="submitted for review on"):
+        move(s, "record_release", cast.developer, released_at=dt.date(1900, 1, 1))

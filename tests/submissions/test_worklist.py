@@ -167,3 +167,31 @@ def test_a_lead_sees_assignment_due_for_an_accepted_review_without_a_lead():
         assert step.is_for(cast.lead) and step.is_for(cast.admin) and not step.is_for(cast.reviewer)
         review_services.assignment_create(submission=s, reviewer=cast.lead, role=Assignment.Role.LEAD, actor=cast.admin)
         assert worklist.next_step(s).action.startswith("Record results")
+
+
+def test_the_developer_is_shown_their_own_answer_by_date_not_the_offices_deadline():
+    """Asked for information while a lead is yet to be assigned: the developer's due date is the
+    answer-by date, never the office's assignment target."""
+    with time_machine.travel(T0, tick=False):
+        cast = Cast()
+        s = cast.submission(State.INTAKE)
+        move(s, "accept", cast.admin)  # the office now owes a lead within a few days
+        move(s, "request_information", cast.admin)
+        answer_by = SlaObligation.objects.get(submission=s, kind=SlaKind.DEVELOPER_ANSWER, closed_at__isnull=True)
+        mine = [step for step in worklist.waiting_on(cast.developer)["items"] if step.submission.pk == s.pk]
+        assert [step.due_at for step in mine] == [answer_by.due_at]
+        assert worklist.next_step_shown_to(cast.developer, s).due_at == answer_by.due_at
+
+
+def test_a_lead_assigned_during_intake_owes_no_assignment_after_accept():
+    with time_machine.travel(T0, tick=False) as traveller:
+        cast = Cast()
+        s = cast.submission(State.INTAKE)
+        review_services.assignment_create(submission=s, reviewer=cast.lead, role=Assignment.Role.LEAD, actor=cast.admin)
+        move(s, "accept", cast.admin)
+        assert not SlaObligation.objects.filter(submission=s, kind=SlaKind.REVIEWER_ASSIGNMENT).exists()
+        traveller.shift(dt.timedelta(days=10))
+        act_on_due_items(T0 + dt.timedelta(days=10))
+        from submissions.models import SlaBreach
+
+        assert not SlaBreach.objects.filter(submission=s, kind=SlaKind.REVIEWER_ASSIGNMENT).exists()
