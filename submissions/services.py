@@ -420,7 +420,10 @@ def _validate_inputs(name: str, data: dict, submission=None) -> tuple[dict, dict
             )
         submitted = submission.submitted_at if submission is not None else None
         if submitted is not None and released_at.date() < submitted.date():
-            message = f"The model was submitted for review on {timefmt.day(submitted, zone=dt.UTC)}: a release recorded here cannot be earlier."
+            message = (
+                f"The model was submitted for review on {timefmt.day(submitted, zone=dt.UTC)}: "
+                "a release recorded here cannot be earlier."
+            )
             raise ValidationFailed(message, details={"released_at": [message]})
         return {"released_at": released_at, "note": data.get("note", "")}, data
     if name == "remove_access":
