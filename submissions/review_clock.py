@@ -100,8 +100,11 @@ def clock_cell(review_clock: ReviewClock | None, now: dt.datetime) -> tuple[str,
     remaining = review_clock.deadline_at - now
     if remaining <= dt.timedelta(0):
         return "due now", "elapsed"
-    if remaining <= dt.timedelta(days=7):
-        # Said in words as well as in amber: colour is never the only signal.
+    # The chips' scale (caisi_portal.timefmt): red under 48 hours, amber under 7 days; said in
+    # words as well as in colour, since colour is never the only signal.
+    if remaining < timefmt.URGENT_WITHIN:
+        return f"{humanize(remaining)} left (urgent)", "urgent"
+    if remaining < timefmt.SOON_WITHIN:
         return f"{humanize(remaining)} left (at risk)", "at-risk"
     return f"{humanize(remaining)} left", "running"
 

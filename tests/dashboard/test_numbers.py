@@ -135,6 +135,9 @@ def test_a_list_row_says_at_risk_in_words(cast, traveller):
     assert status == "at-risk" and text.endswith("left (at risk)")
     text, status = clock_cell(s.review_clock, NOW - 10 * DAY)
     assert status == "running" and "at risk" not in text
+    # Under 48 hours it is urgent, in red and in words, as the deadline chips say.
+    text, status = clock_cell(s.review_clock, NOW + 4 * DAY)
+    assert status == "urgent" and text.endswith("left (urgent)")
 
 
 def test_breach_list_counts_in_the_singular(cast, client, traveller):
