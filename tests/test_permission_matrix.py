@@ -327,7 +327,7 @@ def transition_data(name, t):
         "request_information": {"questions": "Which safeguards ship?"},
         "answer_information_request": {"answer": "A classifier."},
         "clear": {"rationale": "Below thresholds.", "partner_summary": "Cleared."},
-        "record_release": {"released_on": "2026-11-23"},
+        "record_release": {"released_on": timezone.now().date().isoformat()},  # not before it was filed
         "remove_access": {"order": "Order 2026-17"},
     }.get(name, {})
     if name in ("clear", "flag"):
