@@ -498,6 +498,16 @@ def may_assign_reviewers(user, submission) -> bool:
     return has_role(user, Role.LEAD_REVIEWER) and not is_conflicted(user, submission.organization_id)
 
 
+def may_lead_on_accept(user, submission) -> bool:
+    """A lead reviewer accepting an intake may take the lead at once (none yet, no conflict)."""
+    return (
+        has_role(user, Role.LEAD_REVIEWER)
+        and same_world(user, submission.exercise_id)
+        and not is_conflicted(user, submission.organization_id)
+        and not submission.assignments.filter(role="lead").exists()
+    )
+
+
 def may_record_evaluation(user, submission) -> bool:
     from submissions.models import State
 

@@ -1,7 +1,10 @@
 """What notifications say. Built only from an event's partner-safe payload."""
 
+import datetime as dt
+
 from django.conf import settings
 
+from caisi_portal import timefmt
 from caisi_portal.text import one_line
 from caisi_portal.words import counted
 
@@ -29,6 +32,9 @@ def _in_words(key: str, value):
         return dict(State.choices).get(value, value)
     if key == "release_channel":
         return dict(ReleaseChannel.choices).get(value, value)
+    if key in ("determined_at", "released_at", "deadline_at") and isinstance(value, str):
+        # One message for many readers in many zones: the portal's format, in UTC, named.
+        return timefmt.when(value, zone=dt.UTC) or value
     return value
 
 

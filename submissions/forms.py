@@ -2,6 +2,7 @@ from django import forms
 
 from reviews.models import EvaluationDomain
 
+from .guards import REQUIRED_FOR_SUBMIT
 from .models import Artifact, ModelSubmission, State
 from .services import DRAFT_FIELDS, INTAKE_CHECKLIST, MSG_EMPTY_PLAN, MSG_PARTNER_SUMMARY
 
@@ -25,6 +26,14 @@ class SubmissionForm(forms.ModelForm):
             self.fields[name].required = True
         for name in ("capabilities", "intended_use", "evaluator_access", "planned_release_date"):
             self.fields[name].required = False
+        # Marked from the submit guard's own list, so the form and the task list agree.
+        for name in REQUIRED_FOR_SUBMIT:
+            field = self.fields.get(name)
+            if field is not None and not field.required:
+                field.needed_to_submit = True
+                field.help_text = " ".join(
+                    filter(None, ["Needed to submit; the draft saves without it.", field.help_text])
+                )
 
     def validate_unique(self):
         """Uniqueness is checked by the service, which words the message for people."""
@@ -72,6 +81,8 @@ class TransitionForm(forms.Form):
 
 
 class AcceptForm(TransitionForm):
+    """Accepting: the intake checklist and the plan; a lead reviewer may take the lead at once."""
+
     domains = forms.ModelMultipleChoiceField(
         queryset=EvaluationDomain.objects.all(),
         widget=forms.CheckboxSelectMultiple,
@@ -80,11 +91,17 @@ class AcceptForm(TransitionForm):
         error_messages={"required": MSG_EMPTY_PLAN},
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, lead_myself=False, **kwargs):
         super().__init__(*args, **kwargs)
         for key, text in INTAKE_CHECKLIST.items():
             self.fields[f"check_{key}"] = forms.BooleanField(label=text, required=True)
         self.fields["domains"].initial = list(EvaluationDomain.objects.filter(is_active=True))
+        if lead_myself:
+            self.fields["lead_myself"] = forms.BooleanField(
+                label="Lead this review myself (you can assign more reviewers after)",
+                required=False,
+                initial=True,
+            )
         self.fieldsets = [
             (
                 "Intake checklist",
@@ -92,6 +109,7 @@ class AcceptForm(TransitionForm):
                 [f"check_{key}" for key in INTAKE_CHECKLIST],
             ),
             ("Evaluation plan", "", ["domains"]),
+            ("Who leads", "", ["lead_myself"]),
         ]
         self._comment_last()
 

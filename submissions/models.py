@@ -169,6 +169,13 @@ class AgreementEvent(AppendOnlyModel):
     def __str__(self):
         return f"{self.agreement.organization}: {self.from_status} → {self.to_status}"
 
+    # The statuses in words (stored as codes: the record keeps what the machine wrote).
+    def from_label(self) -> str:
+        return Agreement.Status(self.from_status).label if self.from_status in Agreement.Status.values else "—"
+
+    def to_label(self) -> str:
+        return Agreement.Status(self.to_status).label if self.to_status in Agreement.Status.values else "—"
+
 
 class State(models.TextChoices):
     DRAFT = "draft", "Draft"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, F, Prefetch, Q
+from django.db.models import Count, F, Prefetch
 
 from accounts import rules
 from accounts.roles import Role, has_role
@@ -30,11 +30,7 @@ def submission_sections(user) -> dict[str, dict]:
     base = submission_list(user)
     if has_role(user, Role.DEVELOPER_STAFF) and user.organization_id:
         mine = base.filter(organization_id=user.organization_id)
-        sections["owed"] = {
-            "title": "What you owe the office",
-            "items": mine.filter(Q(state=State.INFORMATION_REQUESTED) | Q(state=State.DRAFT)),
-            "empty": "Nothing is waiting on you: no open information request, no unfinished draft.",
-        }
+        # What the lab owes the office is in "Waiting on you" above the lists, sorted by deadline.
         sections["organization"] = {
             "title": f"{user.organization} submissions",
             "items": mine,
@@ -46,6 +42,12 @@ def submission_sections(user) -> dict[str, dict]:
             "by_deadline": True,
             "items": base.filter(assignments__reviewer=user, state__in=OPEN_REVIEW_STATES),
             "empty": "No open review is assigned to you.",
+        }
+    if has_role(user, Role.REVIEWER, Role.LEAD_REVIEWER):
+        sections["past"] = {
+            "title": "Reviews you took part in",
+            "items": base.filter(assignments__reviewer=user).exclude(state__in=OPEN_REVIEW_STATES),
+            "empty": "None of your reviews has ended yet.",
         }
     if has_role(user, Role.LEAD_REVIEWER):
         sections["intake"] = {
@@ -280,10 +282,16 @@ def action_context(submission, name: str, user) -> dict:
         said += [("Your answer goes to the office, and the review clock starts again when you send it.", None)]
     elif name == "withdraw":
         irreversible = True
-        said += [
-            ("Withdrawing ends this review for good: the office stops work and the review clock stops.", None),
-            ("It cannot be undone: to be reviewed later, file a new submission.", None),
-        ]
+        if submission.state == State.DRAFT:
+            said += [
+                ("Withdrawing the draft closes it: the office never receives it.", None),
+                ("It cannot be undone: to file this model later, start a new submission.", None),
+            ]
+        else:
+            said += [
+                ("Withdrawing ends this review for good: the office stops work and the review clock stops.", None),
+                ("It cannot be undone: to be reviewed later, file a new submission.", None),
+            ]
     elif name == "record_release":
         irreversible = True
         if submission.state == State.FLAGGED:
@@ -310,3 +318,18 @@ def action_context(submission, name: str, user) -> dict:
                 ("Published open weights cannot be recalled: the order stops distribution by the developer only.", None)
             )
     return {"consequences": said, "irreversible": irreversible, **context}
+
+
+def agreement_notice(user) -> str:
+    """For developer staff whose organization cannot submit: why, and who acts (else "")."""
+    if not (has_role(user, Role.DEVELOPER_STAFF) and user.organization_id):
+        return ""
+    agreement = Agreement.objects.filter(organization_id=user.organization_id).first()
+    if agreement is not None and agreement.allows_submission:
+        return ""
+    status = agreement.get_status_display().lower() if agreement else "not recorded"
+    return (
+        f"{user.organization}'s review agreement with the office is {status}. You can prepare drafts, "
+        "but none can be submitted for review until the agreement is signed: that is for your "
+        "organization's signatories and the review office, not for the draft."
+    )

@@ -668,6 +668,26 @@ AGREEMENT_ACTIONS = {
 }
 
 
+def agreement_change_consequence(agreement: Agreement, action: str, open_reviews: int) -> str:
+    """What one status change does, to whom, and whether it can be undone: said before it is made."""
+    org = agreement.organization
+    carry_on = (
+        f" Its {open_reviews} open review{'s' if open_reviews != 1 else ''} carr{'ies' if open_reviews == 1 else 'y'} "
+        "on to a determination."
+        if open_reviews
+        else ""
+    )
+    return {
+        "open_negotiation": f"Records that {org} is negotiating. It still cannot submit models for review.",
+        "sign": f"{org} can submit models for review from today, each with a "
+        f"{agreement.review_window_days}-day review window. The signature is dated today.",
+        "suspend": f"{org} can no longer submit new models.{carry_on} Reinstating undoes it.",
+        "reinstate": f"{org} can submit models for review again.",
+        "terminate": f"Ends the agreement for good: it cannot be reinstated, only replaced by a new one. "
+        f"{org} can no longer submit new models.{carry_on}",
+    }.get(action, "")
+
+
 def agreement_available_actions(agreement: Agreement) -> list[tuple[str, str]]:
     names = {t.name for t in agreement.get_available_status_transitions()}
     return [(name, label) for name, label in AGREEMENT_ACTIONS.items() if name in names]

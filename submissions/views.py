@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -17,7 +18,7 @@ from reviews import evidence
 from reviews.forms import AssignmentForm, FindingForm, ProposeClearForm, ProposeFlagForm, ResultForm
 
 from . import selectors, services, worklist
-from .forms import ArtifactForm, SubmissionForm, TransitionForm, transition_form_class
+from .forms import AcceptForm, ArtifactForm, SubmissionForm, TransitionForm, transition_form_class
 from .models import OPEN_REVIEW_STATES, Agreement, Artifact, ModelSubmission
 
 
@@ -34,6 +35,7 @@ def home(request):
         "submissions/home.html",
         {
             "waiting": worklist.waiting_on(request.user),
+            "agreement_notice": selectors.agreement_notice(request.user),
             "sections": selectors.home_sections(request.user),
             "counts": selectors.state_counts(request.user) if rules.is_administrator(request.user) else None,
             "may_create": rules.may_create_submission(request.user),
@@ -77,7 +79,12 @@ def submission_create(request):
             messages.success(request, "Draft saved. Upload a model card, then submit it for review.")
             return redirect(submission)
     status = 400 if request.method == "POST" else 200  # a refused form is a client error, said in words
-    return render(request, "submissions/form.html", {"form": form, "title": "New submission"}, status=status)
+    return render(
+        request,
+        "submissions/form.html",
+        {"form": form, "title": "New submission", "agreement_notice": selectors.agreement_notice(request.user)},
+        status=status,
+    )
 
 
 @login_required
@@ -174,6 +181,32 @@ def submission_page(request, submission, *, status=200, **bound_forms):
     return render(request, "submissions/detail.html", context, status=status)
 
 
+def _lead_myself(request, submission):
+    """The lead reviewer who accepted takes the lead, as they asked on the accept page."""
+    from reviews import services as review_services
+    from reviews.models import Assignment
+
+    try:
+        review_services.assignment_create(
+            submission=submission, reviewer=request.user, role=Assignment.Role.LEAD, actor=request.user
+        )
+    except ApplicationError as exc:
+        messages.warning(request, f"You were not made the lead: {exc.message}")
+    else:
+        messages.info(request, "You lead this review: assign its reviewers next.")
+
+
+def _after_action(request, submission):
+    """Back to the submission, or home when the action took it out of this person's sight."""
+    if ModelSubmission.objects.visible_to(request.user).filter(pk=submission.pk).exists():
+        return redirect(submission)
+    messages.info(
+        request,
+        f"{submission} has left your queues: only the people assigned to it follow it from here.",
+    )
+    return redirect("home")
+
+
 ANNOUNCING = {"clear": "cleared", "flag": "flagged"}  # transitions whose outcome partners are told
 
 
@@ -205,7 +238,8 @@ def submission_action(request, pk, name):
         raise Http404
     issuing = services.concurred_proposal(submission, name)
     form_class = transition_form_class(name) if issuing is None else TransitionForm
-    form = form_class(request.POST or None, initial={"expected_state": submission.state})
+    extra = {"lead_myself": rules.may_lead_on_accept(request.user, submission)} if form_class is AcceptForm else {}
+    form = form_class(request.POST or None, initial={"expected_state": submission.state}, **extra)
     blockers = services.transition_blockers(submission, name, request.user)
     preview = None
     status = 200
@@ -240,7 +274,9 @@ def submission_action(request, pk, name):
                 status = exc.status_code
             else:
                 messages.success(request, services.transition_done_message(submission, name))
-                return redirect(submission)
+                if form.cleaned_data.get("lead_myself"):
+                    _lead_myself(request, submission)
+                return _after_action(request, submission)
     elif request.method == "POST":
         status = 400
     return render(
@@ -359,7 +395,9 @@ def agreement_list(request):
 @require_http_methods(["GET", "POST"])
 def agreement_change(request, pk):
     """One agreement's page: its history, what a change would do, and the two changes."""
-    agreement = get_object_or_404(Agreement.objects.visible_to(request.user), pk=pk)
+    agreement = get_object_or_404(
+        Agreement.objects.visible_to(request.user).prefetch_related(Prefetch("events", to_attr="history")), pk=pk
+    )
     if not rules.may_manage_agreements(request.user, agreement):
         raise PermissionDenied("Only administrators can change agreements.")
     if request.method == "GET":
@@ -371,7 +409,10 @@ def agreement_change(request, pk):
             "submissions/agreement_change.html",
             {
                 "agreement": agreement,
-                "actions": services.agreement_available_actions(agreement),
+                "actions": [
+                    (value, label, services.agreement_change_consequence(agreement, value, open_reviews.count()))
+                    for value, label in services.agreement_available_actions(agreement)
+                ],
                 "open_reviews": open_reviews.count(),
                 "negotiating_days": agreement.negotiating_days(clock.now().date()),
             },

@@ -21,7 +21,7 @@ from accounts import rules
 from accounts.roles import Role, has_role
 from caisi_portal import clock, timefmt
 
-from .models import ModelSubmission, SlaBreach, SlaKind, SlaObligation, State
+from .models import Agreement, ModelSubmission, SlaBreach, SlaKind, SlaObligation, State
 
 WAITING_ROWS = 15
 
@@ -40,6 +40,8 @@ class Step:
     kind: str = "step"  # "step" or "breach"
     breach: SlaBreach | None = None
     where: str = ""  # where on the submission's page (an anchor) or which action it is done
+    others: str = ""  # for a group's step, who else may take it ("another lead reviewer or an administrator")
+    names: dict = dataclasses.field(default_factory=dict)  # pk -> name of the people named
 
     @property
     def href(self) -> str:
@@ -55,8 +57,13 @@ class Step:
         return url
 
     def owner_for(self, user) -> str:
-        """Whose turn, as this person reads it: "You" when it is theirs alone."""
-        return "You" if self.owner_ids == frozenset({user.pk}) else self.owner
+        """Whose turn, as this person reads it: "You", "You or Bob Okafor", "You, or another ..."."""
+        if user.pk in self.owner_ids:
+            others = [name for pk, name in self.names.items() if pk != user.pk]
+            return "You" + (f" or {_people(others)}" if others else "")
+        if self.may is not None and self.may(user):
+            return f"You, or {self.others}" if self.others else "You"
+        return self.owner
 
     def is_for(self, user) -> bool:
         return user.pk in self.owner_ids or (self.may is not None and self.may(user))
@@ -92,6 +99,11 @@ def _involving(user):
     )
     if has_role(user, Role.DEVELOPER_STAFF) and user.organization_id:
         involved |= Q(organization_id=user.organization_id, state__in=(State.DRAFT, State.INFORMATION_REQUESTED))
+        involved |= Q(
+            organization_id=user.organization_id,
+            state__in=list(AFTER_DETERMINATION),
+            review_clock__stopped_at__gte=clock.now() - RECENT_DETERMINATIONS,
+        )
     if has_role(user, Role.REVIEWER, Role.LEAD_REVIEWER):
         involved |= Q(state=State.EVALUATION, pk__in=Assignment.objects.filter(reviewer=user).values("submission_id"))
     if has_role(user, Role.LEAD_REVIEWER):
@@ -112,6 +124,16 @@ STEP_OBLIGATION = {
     State.INFORMATION_REQUESTED: SlaKind.DEVELOPER_ANSWER,
     State.EVALUATION: SlaKind.REVIEWER_ASSIGNMENT,
 }
+
+
+# What a developer does once the office has spoken: no deadline, listed for 30 days.
+AFTER_DETERMINATION = {
+    State.CLEARED: "Cleared: read the determination and its release conditions; record the release when it happens",
+    State.FLAGGED: "Flagged: read the determination and talk to the office before any release; "
+    "a release, if you go ahead, is recorded as made despite the flag",
+    State.WINDOW_ELAPSED: "The review window elapsed without a determination: you may release; record it when you do",
+}
+RECENT_DETERMINATIONS = dt.timedelta(days=30)
 
 
 def _with_due(qs):
@@ -162,8 +184,21 @@ def steps_for(submissions, now: dt.datetime | None = None) -> list[Step]:
         )
     }
     clocks = {c.submission_id: c for c in _clocks(ids)}
+    open_orgs = set(
+        Agreement.objects.filter(
+            organization_id__in={s.organization_id for s in rows}, status=Agreement.Status.SIGNED
+        ).values_list("organization_id", flat=True)
+    )
     return [
-        _step(s, obligations.get(s.pk), assignments[s.pk], progress[s.pk], proposals.get(s.pk), clocks.get(s.pk))
+        _step(
+            s,
+            obligations.get(s.pk),
+            assignments[s.pk],
+            progress[s.pk],
+            proposals.get(s.pk),
+            clocks.get(s.pk),
+            agreement_open=s.organization_id in open_orgs,
+        )
         for s in rows
     ]
 
@@ -174,13 +209,28 @@ def _clocks(ids):
     return ReviewClock.objects.filter(submission_id__in=ids)
 
 
-def _step(s, obligation, assigned, progress, proposal, review_clock) -> Step:
+def _step(s, obligation, assigned, progress, proposal, review_clock, *, agreement_open=True) -> Step:
     deadline = review_clock.deadline_at if review_clock is not None and review_clock.status == "running" else None
     due = obligation.due_at if obligation is not None else deadline
     org = str(s.organization)
     if s.state == State.DRAFT:
+        if not agreement_open:
+            # The lab can prepare the draft, but submitting waits on the agreement, not on them.
+            return Step(
+                s,
+                f"Submitting waits on {org}'s review agreement, which is not signed: prepare the draft meanwhile",
+                "the review office and your organization's signatories",
+                None,
+                where="#blocked",
+            )
         return Step(
-            s, "Finish the draft and submit it for review", f"{org} staff", None, may=_developer(s), where="#blocked"
+            s,
+            "Finish the draft and submit it for review",
+            f"{org} staff",
+            None,
+            may=_developer(s),
+            where="#blocked",
+            others=f"another member of {org} staff",
         )
     if s.state == State.INFORMATION_REQUESTED:
         return Step(
@@ -190,6 +240,7 @@ def _step(s, obligation, assigned, progress, proposal, review_clock) -> Step:
             due,
             may=_developer(s),
             where="answer_information_request",
+            others=f"another member of {org} staff",
         )
     if s.state == State.INTAKE:
         return Step(
@@ -199,7 +250,10 @@ def _step(s, obligation, assigned, progress, proposal, review_clock) -> Step:
             due,
             may=lambda user: rules.may_accept(s, user),
             where="accept",
+            others="another lead reviewer or an administrator",
         )
+    if s.state in AFTER_DETERMINATION:
+        return Step(s, AFTER_DETERMINATION[s.state], f"{org} staff", None, may=_developer(s), others="")
     if s.state != State.EVALUATION:
         return Step(s, "Nothing: the review is over", "", None)
     lead = next((a.reviewer for a in assigned if a.role == "lead"), None)
@@ -211,19 +265,21 @@ def _step(s, obligation, assigned, progress, proposal, review_clock) -> Step:
             due,
             may=lambda user: rules.may_assign_reviewers(user, s),
             where="#reviewers",
+            others="another lead reviewer or an administrator",
         )
     planned, recorded = progress["planned"], progress["recorded"]
     if recorded < planned:
         missing = planned - recorded
-        reviewers = [a.reviewer for a in assigned]
+        reviewers = {a.reviewer.pk: a.reviewer.get_full_name() or a.reviewer.username for a in assigned}
         return Step(
             s,
             f"Record results: {missing} of {planned} planned domain{'s' if planned != 1 else ''} "
-            f"still need{'s' if missing == 1 else ''} one",
-            _people([r.get_full_name() or r.username for r in reviewers]),
+            f"{'has' if missing == 1 else 'have'} none yet",
+            _people(list(reviewers.values())),
             deadline,
-            owner_ids=frozenset(r.pk for r in reviewers),
+            owner_ids=frozenset(reviewers),
             where="#results",
+            names=reviewers,
         )
     lead_name = lead.get_full_name() or lead.username
     if proposal is None:
@@ -261,13 +317,15 @@ def _step(s, obligation, assigned, progress, proposal, review_clock) -> Step:
             frozenset({lead.pk}),
             where="#reviewers",
         )
+    names = {r.pk: r.get_full_name() or r.username for r in eligible}
     return Step(
         s,
-        f"Concur with the proposed {what}, or say why not (two-person rule)",
-        _people([r.get_full_name() or r.username for r in eligible]),
+        f"Read the proposed {what} and concur if you agree (two-person rule)",
+        _people(list(names.values())),
         deadline,
-        owner_ids=frozenset(r.pk for r in eligible),
+        owner_ids=frozenset(names),
         where="#determination",
+        names=names,
     )
 
 
@@ -301,7 +359,7 @@ def next_step_shown_to(user, submission) -> Step | None:
             step = Step(
                 submission,
                 office_turn.get(submission.state, step.action),
-                "The review office",
+                "the review office",
                 step.due_at if submission.state == State.INTAKE else getattr(review_clock, "deadline_at", None),
             )
     else:

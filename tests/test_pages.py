@@ -325,7 +325,7 @@ def test_an_agreement_changes_only_on_purpose_and_with_a_reason(cast, client):
     assert "<select" not in listing and "<form" not in listing.split("</header>")[1].split("Sign out")[-1]
     page = client.get(change_url).content.decode()
     assert 'type="radio" name="action"' in page and "checked" not in page  # nothing preselected
-    assert "stops Lab Alpha from submitting" in page
+    assert "Lab Alpha can no longer submit new models" in page and "cannot be reinstated" in page
     refused = client.post(
         reverse("submissions:agreement_change", args=[own.pk]), {"action": "suspend", "note": " "}, follow=True
     )

@@ -195,3 +195,71 @@ def test_a_lead_assigned_during_intake_owes_no_assignment_after_accept():
         from submissions.models import SlaBreach
 
         assert not SlaBreach.objects.filter(submission=s, kind=SlaKind.REVIEWER_ASSIGNMENT).exists()
+
+
+def test_a_lab_that_cannot_submit_is_told_why_and_is_not_given_the_turn(client):
+    from tests.factories import draft
+
+    with time_machine.travel(T0, tick=False):
+        cast = Cast()
+        held = draft(cast.holdout_developer, model_name="Held-Back")
+        assert held.pk not in {pk for pk, _ in _mine(cast.holdout_developer)}
+        step = worklist.next_step_shown_to(cast.holdout_developer, held)
+        assert "not signed" in step.action and not step.is_for(cast.holdout_developer)
+        client.force_login(cast.holdout_developer)
+        for url in (reverse("home"), reverse("submissions:create")):
+            assert "can be submitted for review until the agreement is signed" in client.get(url).content.decode()
+        client.force_login(cast.developer)
+        assert "until the agreement is signed" not in client.get(reverse("home")).content.decode()
+
+
+def test_a_developer_is_told_what_follows_a_determination_for_a_month():
+    with time_machine.travel(T0, tick=False) as traveller:
+        cast = Cast()
+        flagged = cast.submission(State.FLAGGED)
+        [step] = [s for s in worklist.waiting_on(cast.developer)["items"] if s.submission.pk == flagged.pk]
+        assert step.action.startswith("Flagged: read the determination") and step.due_at is None
+        traveller.shift(dt.timedelta(days=31))
+        assert flagged.pk not in {pk for pk, _ in _mine(cast.developer)}
+
+
+def test_whose_turn_reads_you_and_names_the_others():
+    with time_machine.travel(T0, tick=False):
+        cast = Cast()
+        s = cast.submission(State.EVALUATION)
+        step = worklist.next_step(s)
+        assert step.owner_for(cast.reviewer).startswith("You or ") and str(cast.lead) in step.owner_for(cast.reviewer)
+        intake = worklist.next_step(cast.submission(State.INTAKE))
+        assert intake.owner_for(cast.lead) == "You, or another lead reviewer or an administrator"
+        assert intake.owner_for(cast.developer) == "A lead reviewer or an administrator"
+
+
+def test_a_lead_who_accepts_may_lead_at_once_and_keeps_sight_of_the_review(client):
+    with time_machine.travel(T0, tick=False):
+        cast = Cast()
+        s = cast.submission(State.INTAKE)
+        client.force_login(cast.lead)
+        data = {f"check_{k}": "on" for k in ("cards_received", "access_confirmed", "release_plan_confirmed")}
+        from reviews.models import EvaluationDomain
+
+        data |= {"expected_state": "intake", "domains": [d.pk for d in EvaluationDomain.objects.all()]}
+        response = client.post(reverse("submissions:action", args=[s.pk, "accept"]), {**data, "lead_myself": "on"})
+        assert response.status_code == 302 and response["Location"] == s.get_absolute_url()
+        assert s.assignments.get().reviewer == cast.lead and s.assignments.get().role == "lead"
+        # Accepted without taking the lead, a lead who is not assigned is sent home, told why.
+        other = cast.submission(State.INTAKE)
+        response = client.post(reverse("submissions:action", args=[other.pk, "accept"]), data, follow=True)
+        assert response.request["PATH_INFO"] == reverse("home")
+        assert "has left your queues" in response.content.decode()
+
+
+def test_the_agreement_page_shows_its_history_in_words(client):
+    from submissions import services
+    from submissions.models import Agreement
+
+    cast = Cast()
+    agreement = Agreement.objects.get(organization=cast.lab)
+    services.agreement_change_status(agreement=agreement, action="suspend", actor=cast.admin, note="Terms breached.")
+    client.force_login(cast.admin)
+    page = client.get(reverse("submissions:agreement_change", args=[agreement.pk])).content.decode()
+    assert "Signed → Suspended" in page and "Terms breached." in page and "No change recorded" not in page
