@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import Count, F, Prefetch
+from django.db.models.functions import Coalesce
 
 from accounts import rules
 from accounts.roles import Role, has_role
@@ -74,9 +75,13 @@ def submission_sections(user) -> dict[str, dict]:
             "empty": "No determination has been issued yet.",
         }
     if has_role(user, Role.TRUSTED_PARTNER):
+        # Newest announcement first: a determination's issue, or the moment a window elapsed.
+        announced = base.annotate(
+            announced_at=Coalesce("determination__issued_at", "review_clock__stopped_at")
+        ).order_by(F("announced_at").desc(nulls_last=True), "-pk")
         sections["announced"] = {
             "title": "Determinations announced to trusted partners",
-            "items": base,
+            "items": announced,
             "empty": "Nothing has been announced to trusted partners yet.",
             "hide_clock": True,  # the office's clock is not the partners' business
         }

@@ -165,3 +165,16 @@ def test_a_release_cannot_be_dated_before_the_submission(cast):
     s = cast.submission(State.CLEARED)
     with pytest.raises(ValidationFailed, match="submitted for review on"):
         move(s, "record_release", cast.developer, released_at=dt.date(1900, 1, 1))
+
+
+def test_partners_read_announcements_newest_first_with_their_date(cast, client):
+    first = cast.submission(State.CLEARED, model_name="Older-Announcement")
+    second = cast.submission(State.FLAGGED, model_name="Newer-Announcement")
+    client.force_login(cast.partner)
+    page = client.get(reverse("home")).content.decode()
+    assert page.index("Newer-Announcement") < page.index("Older-Announcement")
+    from reviews.models import Determination
+
+    issued = Determination.objects.get(submission=second).issued_at
+    assert "Announced" in page and issued.astimezone(dt.UTC).isoformat() in page
+    assert first.pk and "Planned release" not in page
