@@ -535,3 +535,10 @@ def test_every_domain_slug_is_accepted_for_results(cast, evaluation):
             format="json",
         )
         assert r.status_code == 201
+
+
+def test_two_page_numbers_are_refused_not_guessed(cast):
+    client = client_for(cast.admin)
+    response = client.get(f"{V1}/agreements/?page=x&page=1")
+    assert response.status_code == 400 and "one page number" in response.json()["error"]["message"]
+    assert client.get(f"{V1}/agreements/?page=1").status_code == 200
