@@ -81,7 +81,7 @@ def test_each_role_sees_its_next_action_enabled_or_disabled_with_reasons(cast, j
         submission=evaluating, actor=cast.lead, rationale="Uplift.", partner_summary="Flagged."
     )
     _expect_panel(journey, cast.reviewer, evaluating, "flag awaits this reviewer's concurrence")
-    expect(journey.page.locator(".next-action")).to_contain_text("Concur with the proposed flag")
+    expect(journey.page.locator(".next-action")).to_contain_text("Read the proposed flag and concur")
     journey.sign_in(cast.lead)
     _expect_panel(journey, cast.lead, evaluating, "lead waits for concurrence")
     journey.assert_accessible()
@@ -99,7 +99,8 @@ def test_waiting_on_you_lists_the_most_urgent_first_with_colour_and_words(cast, 
 
     page = journey.sign_in(cast.lead)
     rows = page.locator("section.waiting tbody tr")
-    expected = [step.submission.model_name for step in worklist.waiting_on(cast.lead)["items"]]
+    steps = worklist.waiting_on(cast.lead)["items"]
+    expected = [step.submission.model_name for step in steps]
     assert expected[:3] == ["Oldest-Intake", "Middle-Intake", "Newest-Intake"] and "Long-Review" in expected
     expect(rows).to_have_count(len(expected))
     for n, name in enumerate(expected):
@@ -108,7 +109,7 @@ def test_waiting_on_you_lists_the_most_urgent_first_with_colour_and_words(cast, 
     expect(rows.nth(0)).to_have_class("urgency-overdue")
     expect(rows.nth(0).locator(".chip")).to_contain_text("overdue")
     expect(rows.nth(1)).to_have_class("urgency-urgent")
-    expect(rows.nth(0)).to_contain_text("A lead reviewer or an administrator")
+    expect(rows.nth(0)).to_contain_text(steps[0].owner_shown)  # "You, or another lead reviewer ..."
     expect(rows.filter(has_text="Long-Review")).to_contain_text("Issue a determination")
     journey.check("waiting on the lead")
 
