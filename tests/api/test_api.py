@@ -542,3 +542,14 @@ def test_two_page_numbers_are_refused_not_guessed(cast):
     response = client.get(f"{V1}/agreements/?page=x&page=1")
     assert response.status_code == 400 and "one page number" in response.json()["error"]["message"]
     assert client.get(f"{V1}/agreements/?page=1").status_code == 200
+
+
+@pytest.mark.parametrize("page", ["", "1.5", "x", "٣"])
+def test_a_page_that_is_not_a_whole_number_is_refused(cast, page):
+    response = client_for(cast.admin).get(f"{V1}/agreements/?page={page}")
+    assert response.status_code == 400 and "whole number from 1" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "99"])
+def test_a_page_out_of_range_is_not_found(cast, page):
+    assert client_for(cast.admin).get(f"{V1}/agreements/?page={page}").status_code == 404
