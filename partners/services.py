@@ -8,9 +8,15 @@ that dies mid-send leaves the lease to expire and the sweep to retry, with the s
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import random
+import socket
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+import httpx
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -21,7 +27,7 @@ from accounts.roles import Role
 from caisi_portal import clock, timefmt
 
 from .models import Delivery, DeliveryAttempt, Event, PartnerEventType, TrustedPartner
-from .transports import TRANSPORTS, TransportError
+from .transports import TRANSPORTS, WEBHOOK_TIMEOUT, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,12 @@ BACKOFF = [
     dt.timedelta(hours=14),
 ]
 ETA_LIMIT = dt.timedelta(minutes=50)
+# Fan-out: deliveries per task, parallel sends per task, and how often results are written.
+SEND_BATCH = 50
+SEND_THREADS = 16
+RECORD_EVERY = 25
+RECORD_AFTER = 0.5  # seconds
+SEND_LIMITS = httpx.Limits(max_connections=SEND_THREADS, max_keepalive_connections=SEND_THREADS)
 # The sweep leaves fresh deliveries to their own after-commit task for this long.
 REQUEUE_GRACE = dt.timedelta(seconds=30)
 
@@ -244,16 +256,19 @@ def _internal_deliveries(event: Event, recipients=()) -> list[Delivery]:
 
 
 def _enqueue(delivery_ids) -> int:
-    from .tasks import deliver_notification
+    """Queue the deliveries in batches: one task sends a batch over pooled connections."""
+    from .tasks import deliver_notifications
 
+    ids = [str(i) for i in delivery_ids]
     queued = 0
-    for delivery_id in delivery_ids:
+    for start in range(0, len(ids), SEND_BATCH):
+        batch = ids[start : start + SEND_BATCH]
         try:
-            deliver_notification.delay(str(delivery_id))
-            queued += 1
+            deliver_notifications.delay(batch)
         except Exception:
-            log.warning("Broker unavailable; delivery %s waits in the outbox for the sweep.", delivery_id)
+            log.warning("Broker unavailable; %d deliveries wait in the outbox for the sweep.", len(ids) - queued)
             break
+        queued += len(batch)
     return queued
 
 
@@ -288,38 +303,121 @@ def deliveries_requeue_due(now: dt.datetime) -> int:
 
 def delivery_attempt(delivery_id) -> str:
     """Make one attempt if the delivery is due. Returns the delivery's status afterwards."""
+    return deliveries_attempt([delivery_id]).get(str(delivery_id), "not_due")
+
+
+def deliveries_attempt(delivery_ids) -> dict[str, str]:
+    """One attempt at each of these deliveries that is due: delivery id -> status afterwards.
+
+    The claim is one statement for the batch (a lease on each row, rows another worker holds
+    skipped); the sends run in parallel threads over pooled keep-alive connections (the
+    threads touch no database); results are written in bulk as they come, a few dozen at a
+    time, so one slow endpoint holds up no other delivery's record. A worker that dies
+    mid-batch leaves its leases to expire and the sweep to send again, with the same ids.
+    """
     now = clock.now()
-    claimed = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now).update(
-        next_attempt_at=now + settings.PARTNER_DELIVERY_LEASE, attempts=F("attempts") + 1
-    )
+    deliveries = _claim(delivery_ids, now)
+    if not deliveries:
+        return {}
+    statuses: dict[str, str] = {}
+    pending: list[tuple] = []
+    client = _http_client()
+    # One resolution per endpoint host within a batch (the check at send time still runs per send).
+    resolve = functools.lru_cache(maxsize=256)(socket.getaddrinfo)
+    with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(deliveries))) as pool:
+        sending = {pool.submit(_send, delivery, client, now, resolve) for delivery in deliveries}
+        recorded_at = time.monotonic()
+        while sending:
+            done, sending = wait(sending, timeout=RECORD_AFTER, return_when=FIRST_COMPLETED)
+            pending.extend(future.result() for future in done)
+            # Written a few dozen at a time, and at least every RECORD_AFTER seconds, so a
+            # slow endpoint still being waited for holds back no finished delivery's record.
+            if pending and (
+                len(pending) >= RECORD_EVERY or not sending or time.monotonic() - recorded_at >= RECORD_AFTER
+            ):
+                statuses.update(_record(pending))
+                pending, recorded_at = [], time.monotonic()
+    return statuses
+
+
+def _claim(delivery_ids, now) -> list[Delivery]:
+    ids = list(delivery_ids)
+    with transaction.atomic():
+        claimed = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=ids, status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+            .values_list("pk", flat=True)
+        )
+        if claimed:
+            Delivery.objects.filter(pk__in=claimed).update(
+                next_attempt_at=now + settings.PARTNER_DELIVERY_LEASE, attempts=F("attempts") + 1
+            )
     if not claimed:
-        return "not_due"
-    delivery = Delivery.objects.select_related("event", "partner").get(pk=delivery_id)
-    number = delivery.attempts
-    attempt = DeliveryAttempt(delivery=delivery, number=number, started_at=now)
-    ours = Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING, attempts=number)
+        return []
+    return list(Delivery.objects.select_related("event", "partner").filter(pk__in=claimed))
+
+
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
+
+
+def _http_client() -> httpx.Client:
+    """One pooled client per worker process: keep-alive connections outlive a batch."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = httpx.Client(timeout=WEBHOOK_TIMEOUT, limits=SEND_LIMITS)
+        return _client
+
+
+def _send(delivery, client, started_at, resolve=None) -> tuple:
+    """(delivery, attempt) for one send. Runs in a thread: no database here."""
+    attempt = DeliveryAttempt(delivery=delivery, number=delivery.attempts, started_at=started_at)
+    error = None
     try:
         if delivery.event.is_exercise:
             # Exercise traffic is recorded for the after-action review, never sent.
             attempt.error = "Exercise: recorded, not sent."
         else:
-            outcome = TRANSPORTS[delivery.channel].send(delivery)
+            outcome = TRANSPORTS[delivery.channel].send(delivery, client=client, resolve=resolve)
             attempt.status_code, attempt.latency_ms = outcome.status_code, outcome.latency_ms
     except TransportError as exc:
         attempt.status_code = exc.status_code
         attempt.error = str(exc)[:2000]
-        attempt.save()
-        if exc.permanent or number >= MAX_ATTEMPTS:
+        error = exc
+    except Exception as exc:  # a bug in one send must not lose the batch's records
+        log.exception("Delivery %s failed unexpectedly", delivery.pk)
+        attempt.error = f"Unexpected error ({exc.__class__.__name__})."
+        error = TransportError(attempt.error)
+    attempt.succeeded = error is None
+    return delivery, attempt, error
+
+
+def _record(results) -> dict[str, str]:
+    """Write a group of attempts and their deliveries' new states: a few statements in all."""
+    DeliveryAttempt.objects.bulk_create([attempt for _d, attempt, _e in results])
+    statuses = {}
+    delivered: dict[int, list] = {}
+    now = clock.now()
+    for delivery, attempt, error in results:
+        # Only the attempt that holds the row writes it (a re-claim after a lost lease wins).
+        ours = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING, attempts=attempt.number)
+        if error is None:
+            delivered.setdefault(attempt.number, []).append(delivery.pk)
+            statuses[str(delivery.pk)] = Delivery.Status.DELIVERED
+        elif error.permanent or attempt.number >= MAX_ATTEMPTS:
             ours.update(status=Delivery.Status.DEAD, last_error=attempt.error)
-            return Delivery.Status.DEAD
-        retry_at = clock.now() + backoff(number)
-        ours.update(next_attempt_at=retry_at, last_error=attempt.error)
-        _enqueue_retry(delivery_id, retry_at)
-        return Delivery.Status.PENDING
-    attempt.succeeded = True
-    attempt.save()
-    ours.update(status=Delivery.Status.DELIVERED, delivered_at=clock.now(), last_error="")
-    return Delivery.Status.DELIVERED
+            statuses[str(delivery.pk)] = Delivery.Status.DEAD
+        else:
+            retry_at = now + backoff(attempt.number)
+            ours.update(next_attempt_at=retry_at, last_error=attempt.error)
+            _enqueue_retry(delivery.pk, retry_at)
+            statuses[str(delivery.pk)] = Delivery.Status.PENDING
+    for number, ids in delivered.items():
+        Delivery.objects.filter(pk__in=ids, status=Delivery.Status.PENDING, attempts=number).update(
+            status=Delivery.Status.DELIVERED, delivered_at=now, last_error=""
+        )
+    return statuses
 
 
 def delivery_redeliver(*, delivery: Delivery, actor) -> Delivery:

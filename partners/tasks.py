@@ -4,6 +4,12 @@ from . import services
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def deliver_notifications(delivery_ids: list[str]) -> int:
+    """One attempt at each delivery of a batch (a fan-out sends many batches in parallel)."""
+    return len(services.deliveries_attempt(delivery_ids))
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def deliver_notification(delivery_id: str) -> str:
     """One attempt at one delivery; retries are scheduled in the row, not in Celery."""
     return services.delivery_attempt(delivery_id)

@@ -44,7 +44,8 @@ def webhook_body(delivery) -> str:
 class WebhookTransport:
     """Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature (HMAC-SHA256)."""
 
-    def send(self, delivery) -> Outcome:
+    def send(self, delivery, client: httpx.Client | None = None, resolve=None) -> Outcome:
+        """One signed POST; over `client`'s pooled connections when given (a batch's sends)."""
         partner = delivery.partner
         if partner is None or not partner.webhook_secret:
             raise TransportError("No webhook secret configured.", permanent=True)
@@ -64,18 +65,18 @@ class WebhookTransport:
         }
         try:
             # Checked again now, against the address it resolves to; the POST goes to that address.
-            where = destinations.check(delivery.address)
+            where = destinations.check(delivery.address, resolve=resolve)
         except destinations.UnsafeDestination as exc:
             raise TransportError(exc.message, permanent=not exc.transient) from None
         headers["host"] = where.host_header
         extensions = {"sni_hostname": where.tls_name} if where.tls_name else {}
         started = time.monotonic()
         try:
-            with httpx.Client(timeout=WEBHOOK_TIMEOUT) as client:
-                request = client.build_request(
-                    "POST", where.connect_url, content=body, headers=headers, extensions=extensions
-                )
-                response = client.send(request)
+            if client is None:
+                with httpx.Client(timeout=WEBHOOK_TIMEOUT) as own:
+                    response = _post(own, where, body, headers, extensions)
+            else:
+                response = _post(client, where, body, headers, extensions)
         except httpx.HTTPError as exc:
             # The kind of failure only: an internal service's words are never kept or shown.
             raise TransportError(f"No answer from the endpoint ({exc.__class__.__name__}).") from exc
@@ -91,8 +92,13 @@ class WebhookTransport:
         )
 
 
+def _post(client, where, body, headers, extensions):
+    request = client.build_request("POST", where.connect_url, content=body, headers=headers, extensions=extensions)
+    return client.send(request)
+
+
 class EmailTransport:
-    def send(self, delivery) -> Outcome:
+    def send(self, delivery, client=None, resolve=None) -> Outcome:
         from .messages import email_for
 
         subject, body = email_for(delivery)

@@ -95,12 +95,12 @@ def test_broker_down_at_commit_leaves_rows_for_the_sweep(partners, monkeypatch):
     """With Redis unreachable the transition still succeeds; the outbox keeps the rows."""
     from kombu.exceptions import OperationalError
 
-    from partners.tasks import deliver_notification
+    from partners.tasks import deliver_notifications
 
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(deliver_notification, "delay", broker_down)
+    monkeypatch.setattr(deliver_notifications, "delay", broker_down)
     cast = Cast()
     s = cast.submission(State.EVALUATION)
     record_all_results(s, cast.reviewer)
