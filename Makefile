@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format clean faults
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)."; exit 1; }
@@ -52,6 +52,14 @@ test: export SECRET_KEY ?= insecure-key-for-the-test-suite-only
 test: $(DEV_STAMP) $(CHROMIUM) $(AXE)
 	$(BIN)/python -m pytest --ignore=tests/browser $(PYTEST_ARGS)
 	$(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
+
+# Real faults against private Redis and PostgreSQL instances (never the machine's own): Redis
+# stopped, a worker killed mid fan-out, sweeps racing, PostgreSQL restarted. Each script exits
+# non-zero on a lost or doubled notification, so a dependency that breaks reconnection fails CI.
+# Each drops and recreates its own scratch database (caisi_faults_*), never DATABASE_URL's.
+FAULTS := fault_redis_down fault_worker_kill fault_sweep_race fault_postgres_restart
+faults: $(DEV_STAMP)
+	@for script in $(FAULTS); do echo "== bench/$$script.py"; env -u DATABASE_URL $(BIN)/python bench/$$script.py || exit 1; done
 
 APPS := accounts api caisi_portal dashboard exercises partners register reviews submissions
 
