@@ -262,6 +262,7 @@ class SweepReport:
     expired: list[int] = field(default_factory=list)
     warned: list[int] = field(default_factory=list)
     breached: list[int] = field(default_factory=list)
+    failed: list[tuple[str, int]] = field(default_factory=list)
     etas_queued: int = 0
     notifications_requeued: int = 0
     batch_full: bool = False
@@ -271,6 +272,7 @@ class SweepReport:
             "expired": len(self.expired),
             "warned": len(self.warned),
             "breached": len(self.breached),
+            "failed": len(self.failed),
             "etas_queued": self.etas_queued,
             "notifications_requeued": self.notifications_requeued,
             "batch_full": self.batch_full,
@@ -371,13 +373,21 @@ def act_on_due_items(now: dt.datetime, exercise_id: int | None = None) -> SweepR
     items = due_items(now, exercise_id=exercise_id)
     # Expiries first: a clock that is both due and owed a warning needs no warning.
     for kind, pk in sorted(items, key=lambda item: (item[0] != EXPIRY, item[0])):
-        if kind == EXPIRY and expire_clock(pk):
-            report.expired.append(pk)
-        elif kind == WARNING and warn_clock(pk, now):
-            report.warned.append(pk)
-        elif kind == BREACH and breach_obligation(pk, now):
-            report.breached.append(pk)
-    report.batch_full = len(items) >= SWEEP_BATCH
+        # Each item on its own: one that raises is logged and left for the next run, and the
+        # others go on (a bad row must not stop every deadline behind it).
+        try:
+            with transaction.atomic():
+                if kind == EXPIRY and expire_clock(pk):
+                    report.expired.append(pk)
+                elif kind == WARNING and warn_clock(pk, now):
+                    report.warned.append(pk)
+                elif kind == BREACH and breach_obligation(pk, now):
+                    report.breached.append(pk)
+        except Exception:
+            log.exception("Sweep: the %s of %s failed; left for the next run, the others go on.", kind, pk)
+            report.failed.append((kind, pk))
+    # A full batch runs again at once, unless every item in it failed (no hot loop on bad rows).
+    report.batch_full = len(items) >= SWEEP_BATCH and len(report.failed) < len(items)
     return report
 
 

@@ -7,7 +7,7 @@ import time_machine
 
 from partners.models import Event
 from submissions import review_clock
-from submissions.models import ReviewClock, SlaBreach, SlaKind, SlaObligation, State
+from submissions.models import ModelSubmission, ReviewClock, SlaBreach, SlaKind, SlaObligation, State
 from tests.factories import move, record_all_results
 
 pytestmark = pytest.mark.django_db
@@ -276,3 +276,27 @@ def cast_clear(cast, s):
 
     record_all_results(s, cast.reviewer)
     return move(s, "clear", cast.lead, partner_summary="Cleared.")
+
+
+def test_a_poisoned_item_is_logged_and_the_sweep_goes_on(cast, monkeypatch, caplog):
+    """One due clock whose expiry raises: logged, left running for the next run; the others elapse."""
+    from submissions import review_clock as rc
+
+    with time_machine.travel(dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC), tick=False) as traveller:
+        subs = [cast.submission(State.EVALUATION) for _ in range(4)]
+        poisoned = subs[1].review_clock.pk
+        real = rc.expire_clock
+
+        def expire(clock_id):
+            if clock_id == poisoned:
+                raise RuntimeError("a bad row")
+            return real(clock_id)
+
+        monkeypatch.setattr(rc, "expire_clock", expire)
+        traveller.shift(dt.timedelta(days=31))
+        report = rc.act_on_due_items(rc.clock.now())
+    assert ("expiry", poisoned) in report.failed and "a bad row" in caplog.text
+    states = {s.pk: ModelSubmission.objects.get(pk=s.pk).state for s in subs}
+    assert states.pop(subs[1].pk) == State.EVALUATION  # untouched, due again next run
+    assert set(states.values()) == {State.WINDOW_ELAPSED}
+    assert not report.batch_full
