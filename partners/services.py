@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 import httpx
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.urls import reverse
 
@@ -133,21 +133,47 @@ def event_record(*, submission, type: str, extra: dict | None = None, recipients
         payload=partner_payload(submission, type=type, extra=extra),
         is_exercise=submission.is_exercise,
     )
-    deliveries = [*_partner_deliveries(event), *_internal_deliveries(event, recipients)]
+    if connection.vendor == "postgresql" and event.type in PartnerEventType.values:
+        # Thousands of partners: their webhook rows are written by one INSERT ... SELECT, so
+        # the lead's transaction does not build a Python object per partner.
+        ids = _insert_webhook_deliveries(event)
+        deliveries = [
+            *_partner_deliveries(event, channels=(Delivery.Channel.EMAIL,)),
+            *_internal_deliveries(event, recipients),
+        ]
+    else:
+        ids, deliveries = [], [*_partner_deliveries(event), *_internal_deliveries(event, recipients)]
     Delivery.objects.bulk_create(deliveries)
-    ids = [d.pk for d in deliveries]
+    ids += [d.pk for d in deliveries]
     if ids:
         transaction.on_commit(lambda: _enqueue(ids))
     return event
 
 
-def _partner_deliveries(event: Event) -> list[Delivery]:
+def _insert_webhook_deliveries(event: Event) -> list:
+    """One pending webhook delivery per partner told (the same partners as `partners_told`)."""
+    partners = _partners_told_queryset(event.submission, event.type).exclude(webhook_url="")
+    select_sql, select_params = partners.values(told_id=F("pk"), told_url=F("webhook_url")).query.sql_with_params()
+    table = Delivery._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{table}" (id, event_id, channel, partner_id, address, status, attempts, '  # noqa: S608
+            "next_attempt_at, last_error) "
+            f"SELECT gen_random_uuid(), %s, %s, told.told_id, told.told_url, %s, 0, %s, '' FROM ({select_sql}) AS told "
+            "RETURNING id",
+            [event.pk, Delivery.Channel.WEBHOOK, Delivery.Status.PENDING, event.occurred_at, *select_params],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _partner_deliveries(event: Event, channels=None) -> list[Delivery]:
     if event.type not in PartnerEventType.values:
         return []
     out = []
     now = event.occurred_at
+    channels = channels or (Delivery.Channel.WEBHOOK, Delivery.Channel.EMAIL)
     for partner in partners_told(event.submission, event.type):
-        if partner.webhook_url:
+        if partner.webhook_url and Delivery.Channel.WEBHOOK in channels:
             out.append(
                 Delivery(
                     event=event,
@@ -157,7 +183,7 @@ def _partner_deliveries(event: Event) -> list[Delivery]:
                     next_attempt_at=now,
                 )
             )
-        for address in dict.fromkeys(partner.email_list()):
+        for address in dict.fromkeys(partner.email_list() if Delivery.Channel.EMAIL in channels else ()):
             out.append(
                 Delivery(
                     event=event, channel=Delivery.Channel.EMAIL, partner=partner, address=address, next_attempt_at=now
@@ -171,10 +197,20 @@ def partners_told(submission, event_type: str) -> list[TrustedPartner]:
 
     Exercise events go only to an exercise's simulated partners, and live ones never do.
     """
+    if connection.vendor == "postgresql":
+        return list(_partners_told_queryset(submission, event_type).select_related("organization"))
+    # SQLite (make run) has no JSON containment test: the subscription is checked here.
+    partners = _partners_told_queryset(submission, None).select_related("organization")
+    return [p for p in partners if event_type in (p.event_types or [])]
+
+
+def _partners_told_queryset(submission, event_type: str | None):
+    """The partners told of an event, as one query: active, of the submission's world, and
+    (given an event type; PostgreSQL) subscribed to it, a JSON containment test."""
     partners = TrustedPartner.objects.filter(
         is_active=True, is_exercise=submission.is_exercise, organization__exercise_id=submission.exercise_id
-    ).select_related("organization")
-    return [p for p in partners if event_type in (p.event_types or [])]
+    )
+    return partners if event_type is None else partners.filter(event_types__contains=[event_type])
 
 
 def announcement_preview(submission, *, outcome: str, partner_summary: str, release_conditions: str = "") -> dict:
