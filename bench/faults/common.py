@@ -162,6 +162,12 @@ class Worker:
                 self.kill()
 
 
+class _Server(ThreadingHTTPServer):
+    # A real endpoint's listen backlog (socketserver's default is 5): a fan-out opens dozens of
+    # connections at once, and a backlog of 5 drops connects into timeouts no partner would cause.
+    request_queue_size = 128
+
+
 class Receiver:
     """Plays every partner's webhook endpoint: records (partner, webhook-id) and answers 204."""
 
@@ -184,7 +190,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
