@@ -50,6 +50,8 @@ SEND_THREADS = 16
 RECORD_EVERY = 25
 RECORD_AFTER = 0.5  # seconds
 SEND_LIMITS = httpx.Limits(max_connections=SEND_THREADS, max_keepalive_connections=SEND_THREADS)
+# Above this many deliveries from one action, a worker queues the batches (notifications_dispatch).
+DISPATCH_OVER = 4 * SEND_BATCH
 # The sweep leaves fresh deliveries to their own after-commit task for this long.
 REQUEUE_GRACE = dt.timedelta(seconds=30)
 
@@ -86,11 +88,15 @@ def backoff(attempt_number: int) -> dt.timedelta:
     return base * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
 
 
-def partner_payload(submission, *, type: str, extra: dict | None = None) -> dict:
-    """What a partner may know about a submission. Nothing classified, nobody internal."""
-    from reviews.models import Determination
+def partner_payload(submission, *, type: str, extra: dict | None = None, determinations: dict | None = None) -> dict:
+    """What a partner may know about a submission. Nothing classified, nobody internal.
 
-    determination = Determination.objects.filter(submission=submission, issued_at__isnull=False).first()
+    `determinations` (submission id -> issued determination) saves a query per submission
+    when many events are written at once.
+    """
+    if determinations is None:
+        determinations = _issued_determinations([submission])
+    determination = determinations.get(submission.pk)
     payload = {
         "submission_id": submission.pk,
         "organization": submission.organization.name,
@@ -113,6 +119,13 @@ def partner_payload(submission, *, type: str, extra: dict | None = None) -> dict
     return payload
 
 
+def _issued_determinations(submissions) -> dict:
+    from reviews.models import Determination
+
+    issued = Determination.objects.filter(submission__in=[s.pk for s in submissions], issued_at__isnull=False)
+    return {d.submission_id: d for d in issued}
+
+
 def event_for_transition(submission, name: str) -> Event | None:
     event_type = TRANSITION_EVENTS.get(name)
     if event_type is None:
@@ -126,69 +139,132 @@ def event_record(*, submission, type: str, extra: dict | None = None, recipients
     `recipients` names people inside the portal to tell besides the event's usual audience
     (each told once, and only people of the submission's own world).
     """
-    event = Event.objects.create(
-        type=type,
-        submission=submission,
-        occurred_at=clock.now(),
-        payload=partner_payload(submission, type=type, extra=extra),
-        is_exercise=submission.is_exercise,
-    )
-    if connection.vendor == "postgresql" and event.type in PartnerEventType.values:
-        # Thousands of partners: their webhook rows are written by one INSERT ... SELECT, so
-        # the lead's transaction does not build a Python object per partner.
-        ids = _insert_webhook_deliveries(event)
-        deliveries = [
-            *_partner_deliveries(event, channels=(Delivery.Channel.EMAIL,)),
-            *_internal_deliveries(event, recipients),
+    return events_record(submissions=[submission], type=type, extra=extra, recipients=recipients)[0]
+
+
+def events_record(*, submissions, type: str, extra: dict | None = None, recipients=()) -> list[Event]:
+    """One event of this type per submission, with every delivery, in a fixed number of queries.
+
+    The sweep's bursts (thousands of windows elapsing at once) write theirs here together;
+    a single event is the same call with one submission.
+    """
+    if not submissions:
+        return []
+    now = clock.now()
+    determinations = _issued_determinations(submissions)
+    events = Event.objects.bulk_create(
+        [
+            Event(
+                type=type,
+                submission=submission,
+                occurred_at=now,
+                payload=partner_payload(submission, type=type, extra=extra, determinations=determinations),
+                is_exercise=submission.is_exercise,
+            )
+            for submission in submissions
         ]
-    else:
-        ids, deliveries = [], [*_partner_deliveries(event), *_internal_deliveries(event, recipients)]
+    )
+    ids, deliveries = [], []
+    for same_world in _by_world(events):
+        if connection.vendor == "postgresql" and type in PartnerEventType.values:
+            # Thousands of partners: their webhook rows are written by one INSERT ... SELECT, so
+            # the transaction does not build a Python object per partner.
+            ids += _insert_webhook_deliveries(same_world)
+            deliveries += _partner_deliveries(same_world, channels=(Delivery.Channel.EMAIL,))
+        else:
+            deliveries += _partner_deliveries(same_world)
+        deliveries += _internal_deliveries(same_world, recipients)
     Delivery.objects.bulk_create(deliveries)
     ids += [d.pk for d in deliveries]
-    if ids:
+    if len(ids) > DISPATCH_OVER:
+        # Thousands of deliveries: one message hands them to a worker, which queues the batches,
+        # so the person whose action caused the event does not wait for hundreds of messages.
+        event_ids = [str(e.pk) for e in events]
+        transaction.on_commit(lambda: _dispatch(event_ids))
+    elif ids:
         transaction.on_commit(lambda: _enqueue(ids))
-    return event
+    return events
 
 
-def _insert_webhook_deliveries(event: Event) -> list:
-    """One pending webhook delivery per partner told (the same partners as `partners_told`)."""
-    partners = _partners_told_queryset(event.submission, event.type).exclude(webhook_url="")
+def _dispatch(event_ids: list[str]) -> None:
+    from .tasks import dispatch_notifications
+
+    try:
+        dispatch_notifications.delay(event_ids)
+    except Exception:
+        log.warning("Broker unavailable; the notices of %d events wait in the outbox for the sweep.", len(event_ids))
+
+
+def notifications_dispatch(event_ids) -> int:
+    """Queue in batches every delivery of these events that is still waiting for its first try."""
+    waiting = Delivery.objects.filter(event_id__in=event_ids, status=Delivery.Status.PENDING, attempts=0)
+    return _enqueue(waiting.order_by("pk").values_list("pk", flat=True))
+
+
+def _by_world(events: list[Event]) -> list[list[Event]]:
+    """Events grouped by their submission's world (live, or one exercise): each has its own
+    partners and people."""
+    worlds: dict = {}
+    for event in events:
+        worlds.setdefault(event.submission.exercise_id, []).append(event)
+    return list(worlds.values())
+
+
+def _insert_webhook_deliveries(events: list[Event]) -> list:
+    """One pending webhook delivery per event and partner told (the partners `partners_told`
+    finds; every event of one type and one world)."""
+    partners = _partners_told_queryset(events[0].submission, events[0].type).exclude(webhook_url="")
     select_sql, select_params = partners.values(told_id=F("pk"), told_url=F("webhook_url")).query.sql_with_params()
     table = Delivery._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f'INSERT INTO "{table}" (id, event_id, channel, partner_id, address, status, attempts, '  # noqa: S608
             "next_attempt_at, last_error) "
-            f"SELECT gen_random_uuid(), %s, %s, told.told_id, told.told_url, %s, 0, %s, '' FROM ({select_sql}) AS told "
+            "SELECT gen_random_uuid(), ev.id, %s, told.told_id, told.told_url, %s, 0, ev.at, '' "
+            "FROM unnest(%s::uuid[], %s::timestamptz[]) AS ev(id, at) "
+            f"CROSS JOIN ({select_sql}) AS told "
             "RETURNING id",
-            [event.pk, Delivery.Channel.WEBHOOK, Delivery.Status.PENDING, event.occurred_at, *select_params],
+            [
+                Delivery.Channel.WEBHOOK,
+                Delivery.Status.PENDING,
+                [e.pk for e in events],
+                [e.occurred_at for e in events],
+                *select_params,
+            ],
         )
         return [row[0] for row in cursor.fetchall()]
 
 
-def _partner_deliveries(event: Event, channels=None) -> list[Delivery]:
-    if event.type not in PartnerEventType.values:
+def _partner_deliveries(events: list[Event], channels=None) -> list[Delivery]:
+    """Each event's deliveries to the partners told (every event of one type and one world)."""
+    if events[0].type not in PartnerEventType.values:
         return []
     out = []
-    now = event.occurred_at
     channels = channels or (Delivery.Channel.WEBHOOK, Delivery.Channel.EMAIL)
-    for partner in partners_told(event.submission, event.type):
-        if partner.webhook_url and Delivery.Channel.WEBHOOK in channels:
-            out.append(
-                Delivery(
-                    event=event,
-                    channel=Delivery.Channel.WEBHOOK,
-                    partner=partner,
-                    address=partner.webhook_url,
-                    next_attempt_at=now,
+    partners = partners_told(events[0].submission, events[0].type)
+    for event in events:
+        now = event.occurred_at
+        for partner in partners:
+            if partner.webhook_url and Delivery.Channel.WEBHOOK in channels:
+                out.append(
+                    Delivery(
+                        event=event,
+                        channel=Delivery.Channel.WEBHOOK,
+                        partner=partner,
+                        address=partner.webhook_url,
+                        next_attempt_at=now,
+                    )
                 )
-            )
-        for address in dict.fromkeys(partner.email_list() if Delivery.Channel.EMAIL in channels else ()):
-            out.append(
-                Delivery(
-                    event=event, channel=Delivery.Channel.EMAIL, partner=partner, address=address, next_attempt_at=now
+            for address in dict.fromkeys(partner.email_list() if Delivery.Channel.EMAIL in channels else ()):
+                out.append(
+                    Delivery(
+                        event=event,
+                        channel=Delivery.Channel.EMAIL,
+                        partner=partner,
+                        address=address,
+                        next_attempt_at=now,
+                    )
                 )
-            )
     return out
 
 
@@ -254,31 +330,47 @@ def announcement_preview(submission, *, outcome: str, partner_summary: str, rele
     return {"recipients": recipients, "subject": subject, "body": body, "webhook": webhook_body(sample)}
 
 
-def _internal_deliveries(event: Event, recipients=()) -> list[Delivery]:
-    audience = INTERNAL_AUDIENCE.get(event.type, ())
+def _internal_deliveries(events: list[Event], recipients=()) -> list[Delivery]:
+    """Emails to the people inside the portal each event is for (every event of one type and
+    one world), one query per kind of audience however many events."""
+    audience = INTERNAL_AUDIENCE.get(events[0].type, ())
     if not audience and not recipients:
         return []
-    submission = event.submission
     # An exercise's mail goes to its players only; live mail never to a player.
-    users = get_user_model().objects.filter(is_active=True, exercise_id=submission.exercise_id).exclude(email="")
-    chosen = {}
+    users = (
+        get_user_model().objects.filter(is_active=True, exercise_id=events[0].submission.exercise_id).exclude(email="")
+    )
+    submission_ids = [e.submission_id for e in events]
+    chosen: dict = {e.submission_id: {} for e in events}  # submission -> {user id: user}, in order told
+
+    def tell_all(people):
+        for people_of in chosen.values():
+            for u in people:
+                people_of.setdefault(u.pk, u)
+
     if recipients:
-        for u in users.filter(pk__in=[r.pk for r in recipients]):
-            chosen[u.pk] = u
+        tell_all(list(users.filter(pk__in=[r.pk for r in recipients])))
     if "requester" in audience:
-        for u in users.filter(
-            pk__in=submission.information_requests.order_by("-requested_at").values("requested_by_id")[:1]
-        ):
-            chosen[u.pk] = u
+        for event in events:
+            asked = event.submission.information_requests.order_by("-requested_at").values("requested_by_id")[:1]
+            for u in users.filter(pk__in=asked):
+                chosen[event.submission_id].setdefault(u.pk, u)
     if "developer" in audience:
-        for u in users.filter(organization_id=submission.organization_id, groups__name=Role.DEVELOPER_STAFF):
-            chosen[u.pk] = u
+        organizations = {e.submission_id: e.submission.organization_id for e in events}
+        staff: dict = {}
+        for u in users.filter(organization_id__in=set(organizations.values()), groups__name=Role.DEVELOPER_STAFF):
+            staff.setdefault(u.organization_id, []).append(u)
+        for submission_id, organization_id in organizations.items():
+            for u in staff.get(organization_id, ()):
+                chosen[submission_id].setdefault(u.pk, u)
     if "reviewers" in audience:
-        for u in users.filter(assignments__submission=submission):
-            chosen[u.pk] = u
+        assigned = users.filter(assignments__submission_id__in=submission_ids).annotate(
+            told_about=F("assignments__submission_id")
+        )
+        for u in assigned:
+            chosen[u.told_about].setdefault(u.pk, u)
     if "administrators" in audience:
-        for u in users.filter(groups__name=Role.ADMINISTRATOR):
-            chosen[u.pk] = u
+        tell_all(list(users.filter(groups__name=Role.ADMINISTRATOR)))
     return [
         Delivery(
             event=event,
@@ -287,7 +379,8 @@ def _internal_deliveries(event: Event, recipients=()) -> list[Delivery]:
             address=u.email,
             next_attempt_at=event.occurred_at,
         )
-        for u in chosen.values()
+        for event in events
+        for u in chosen[event.submission_id].values()
     ]
 
 

@@ -10,6 +10,12 @@ def deliver_notifications(delivery_ids: list[str]) -> int:
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def dispatch_notifications(event_ids: list[str]) -> int:
+    """A large fan-out: queue its batches here, not in the request that caused it."""
+    return services.notifications_dispatch(event_ids)
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def deliver_notification(delivery_id: str) -> str:
     """One attempt at one delivery; retries are scheduled in the row, not in Celery."""
     return services.delivery_attempt(delivery_id)

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, Value
 
 from caisi_portal import clock, timefmt
 
 from .models import (
     Agreement,
+    AuditEntry,
     ClockPause,
     ModelSubmission,
     ReviewClock,
@@ -37,6 +39,10 @@ log = logging.getLogger(__name__)
 ETA_HORIZON = dt.timedelta(minutes=50)
 # Work done per kind per sweep run, so one run stays short; the next run takes the rest.
 SWEEP_BATCH = 500
+# How long one sweep task keeps taking full batches before it hands over to a fresh task. A
+# burst is worked through in one run: a re-queued task would wait behind the notifications
+# the burst itself just queued. Below beat's minute, so runs do not pile up.
+SWEEP_RUN_SECONDS = 45
 
 
 # --- arithmetic ----------------------------------------------------------------------------
@@ -132,7 +138,11 @@ def on_transition(submission: ModelSubmission, name: str, from_state: str, now: 
 
     Called by submission_transition inside its transaction: nothing here commits alone.
     """
-    policy = SlaPolicy.current()
+    policy = (
+        SlaPolicy.current()
+        if name in ("submit", "accept", "request_information", "answer_information_request")
+        else None
+    )
     if name == "submit":
         _clock_start(submission, now)
         _open(submission, SlaKind.INTAKE_DECISION, now + dt.timedelta(days=policy.intake_decision_days), now)
@@ -156,9 +166,7 @@ def on_transition(submission: ModelSubmission, name: str, from_state: str, now: 
         _clock_stop(submission, now, ReviewClock.Status.STOPPED)
         _close(submission, now)
     elif name == "elapse":
-        _clock_stop(submission, now, ReviewClock.Status.ELAPSED)
-        _close(submission, now)
-        record_determination_breach(submission, ReviewClock.objects.get(submission=submission), now)
+        _windows_ended([(submission, ReviewClock.objects.get(submission=submission))], now)
 
 
 def on_lead_assigned(submission: ModelSubmission, now: dt.datetime) -> None:
@@ -267,6 +275,16 @@ class SweepReport:
     notifications_requeued: int = 0
     batch_full: bool = False
 
+    def merge(self, other: SweepReport) -> SweepReport:
+        self.expired += other.expired
+        self.warned += other.warned
+        self.breached += other.breached
+        self.failed += other.failed
+        self.etas_queued += other.etas_queued
+        self.notifications_requeued += other.notifications_requeued
+        self.batch_full = other.batch_full
+        return self
+
     def as_dict(self):
         return {
             "expired": len(self.expired),
@@ -367,19 +385,37 @@ def sweep() -> SweepReport:
     return report
 
 
+# Due clocks elapsed per transaction: large enough to pay for a transaction's fixed cost many
+# times over, small enough that the rows stay locked for well under a second.
+EXPIRE_CHUNK = 100
+
+
+def sweep_run(seconds: float = SWEEP_RUN_SECONDS) -> SweepReport:
+    """Sweep, and again while batches come back full, for up to `seconds`; a batch still
+    full at the end is left to the caller (the task queues the next run)."""
+    ends = time.monotonic() + seconds
+    report = sweep()
+    # Only the due items again: notices of a burst still waiting in the queue are not lost,
+    # and queuing them again on every pass would only add duplicates behind them.
+    while report.batch_full and time.monotonic() < ends:
+        report.merge(act_on_due_items(clock.now()))
+    return report
+
+
 def act_on_due_items(now: dt.datetime, exercise_id: int | None = None) -> SweepReport:
     """Expiries, warnings and breaches due at `now` (live, or one exercise's at its time)."""
     report = SweepReport()
-    items = due_items(now, exercise_id=exercise_id)
+    items = due_items(now, limit=SWEEP_BATCH, exercise_id=exercise_id)
     # Expiries first: a clock that is both due and owed a warning needs no warning.
-    for kind, pk in sorted(items, key=lambda item: (item[0] != EXPIRY, item[0])):
+    expiries = [pk for kind, pk in items if kind == EXPIRY]
+    for start in range(0, len(expiries), EXPIRE_CHUNK):
+        _expire_chunk(expiries[start : start + EXPIRE_CHUNK], report)
+    for kind, pk in sorted(item for item in items if item[0] != EXPIRY):
         # Each item on its own: one that raises is logged and left for the next run, and the
         # others go on (a bad row must not stop every deadline behind it).
         try:
             with transaction.atomic():
-                if kind == EXPIRY and expire_clock(pk):
-                    report.expired.append(pk)
-                elif kind == WARNING and warn_clock(pk, now):
+                if kind == WARNING and warn_clock(pk, now):
                     report.warned.append(pk)
                 elif kind == BREACH and breach_obligation(pk, now):
                     report.breached.append(pk)
@@ -391,47 +427,111 @@ def act_on_due_items(now: dt.datetime, exercise_id: int | None = None) -> SweepR
     return report
 
 
+def _expire_chunk(clock_ids: list[int], report: SweepReport) -> None:
+    """Elapse a chunk together; if that raises, each clock on its own, so one bad row is
+    logged and left for the next run while the others end on time."""
+    try:
+        report.expired += clocks_expire(clock_ids)
+        return
+    except Exception:
+        if len(clock_ids) == 1:
+            log.exception("Sweep: the expiry of %s failed; left for the next run, the others go on.", clock_ids[0])
+            report.failed.append((EXPIRY, clock_ids[0]))
+            return
+        log.warning("Sweep: a chunk of %d expiries failed; acting on each alone.", len(clock_ids))
+    for clock_id in clock_ids:
+        _expire_chunk([clock_id], report)
+
+
 def expire_clock(clock_id: int) -> bool:
     """Move the submission to window_elapsed if its clock is due. True if this call did it."""
-    from caisi_portal.errors import ApplicationError
+    return bool(clocks_expire([clock_id]))
 
-    from .services import submission_transition
+
+def clocks_expire(clock_ids) -> list[int]:
+    """Elapse the due clocks among these, all in one transaction; return the clocks elapsed.
+
+    The one way a review window ends (the exact-time task passes one clock, the sweep a
+    batch): the state machine's own elapse transition and check for each submission, then
+    the audit entries, the clocks stopped, the obligations closed, the determination
+    breaches and the notifications written together, in a fixed number of queries, so a
+    burst of ten thousand deadlines is acted on in seconds rather than minutes.
+
+    A submission someone is changing at this moment (its row locked) is skipped, not
+    waited for: their change stands, or the next sweep acts. A clock paused, stopped or
+    moved meanwhile is no longer due and is left alone.
+    """
+    from caisi_portal.errors import ApplicationError
+    from partners.services import TRANSITION_EVENTS, events_record
+
+    from .services import audit_record_many, transition_check
 
     now = clock.now()
-    review_clock = (
-        ReviewClock.objects.select_related("submission")
-        .filter(pk=clock_id, status=ReviewClock.Status.RUNNING, deadline_at__lte=now)
-        .first()
-    )
-    if review_clock is None:
-        return False  # paused, stopped, already elapsed, or its deadline moved
-    try:
-        submission_transition(
-            submission=review_clock.submission,
-            name="elapse",
-            actor=None,
-            # Kept in the timeline for every reader: written in UTC, the zone named.
-            comment=(
-                f"The {review_clock.window.days}-day review window ended at "
-                f"{timefmt.when(review_clock.deadline_at, zone=dt.UTC)} without a determination."
-            ),
-        )
-    except ApplicationError as exc:
-        # Someone determined, withdrew or paused it first: their change stands.
-        log.info("Clock %s not expired: %s", clock_id, exc.message)
-        return False
-    return True
-
-
-def record_determination_breach(submission, review_clock, now):
-    """Called inside the elapse transition: the window ran out without a determination."""
-    try:
-        with transaction.atomic():
-            SlaBreach.objects.create(
-                submission=submission, kind=SlaKind.DETERMINATION, due_at=review_clock.deadline_at, detected_at=now
+    with transaction.atomic():
+        due = (
+            ModelSubmission.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("organization", "review_clock")
+            .filter(
+                review_clock__pk__in=list(clock_ids),
+                review_clock__status=ReviewClock.Status.RUNNING,
+                review_clock__deadline_at__lte=now,
             )
-    except IntegrityError:
-        pass  # already recorded (the unique constraint decides, not a prior check)
+            .order_by("pk")
+        )
+        ending = []
+        for submission in due:
+            try:
+                transition_check(submission, "elapse", None)
+            except ApplicationError as exc:
+                # Determined, withdrawn or paused first: that change stands.
+                log.info("Clock %s not expired: %s", submission.review_clock.pk, exc.message)
+                continue
+            ending.append((submission, submission.state))
+            submission.elapse(actor=None)
+        if not ending:
+            return []
+        # The rows are locked: no one can have moved them since they were read.
+        ModelSubmission.objects.filter(pk__in=[s.pk for s, _ in ending]).update(state=State.WINDOW_ELAPSED)
+        audit_record_many(
+            [
+                AuditEntry(
+                    submission=submission,
+                    action="elapse",
+                    from_state=from_state,
+                    to_state=submission.state,
+                    # Kept in the timeline for every reader: written in UTC, the zone named.
+                    comment=(
+                        f"The {submission.review_clock.window.days}-day review window ended at "
+                        f"{timefmt.when(submission.review_clock.deadline_at, zone=dt.UTC)} without a determination."
+                    ),
+                    at=now,
+                )
+                for submission, from_state in ending
+            ]
+        )
+        _windows_ended([(submission, submission.review_clock) for submission, _ in ending], now)
+        events_record(submissions=[submission for submission, _ in ending], type=TRANSITION_EVENTS["elapse"])
+    return [submission.review_clock.pk for submission, _ in ending]
+
+
+def _windows_ended(ended: list[tuple[ModelSubmission, ReviewClock]], now) -> None:
+    """The elapse's effect on the clocks: stopped, every obligation closed, and the
+    determination breach recorded (the unique constraint keeps it to one per submission)."""
+    clock_ids = [review_clock.pk for _, review_clock in ended]
+    ClockPause.objects.filter(clock_id__in=clock_ids, ended_at__isnull=True).update(ended_at=now)
+    ReviewClock.objects.filter(pk__in=clock_ids).update(
+        status=ReviewClock.Status.ELAPSED, stopped_at=now, next_warning_at=None
+    )
+    SlaObligation.objects.filter(submission_id__in=[s.pk for s, _ in ended], closed_at__isnull=True).update(
+        closed_at=now
+    )
+    SlaBreach.objects.bulk_create(
+        [
+            SlaBreach(submission=s, kind=SlaKind.DETERMINATION, due_at=review_clock.deadline_at, detected_at=now)
+            for s, review_clock in ended
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def warn_clock(clock_id: int, now: dt.datetime) -> bool:

@@ -63,6 +63,18 @@ def audit_record(*, submission, actor, action, from_state="", to_state="", comme
     )
 
 
+def audit_record_many(entries: list[AuditEntry]) -> list[AuditEntry]:
+    """Several unsaved entries written at once, sealed in this order (the sweep's bursts)."""
+    from .audit_chain import seal_many
+
+    for entry in entries:
+        world = entry.submission.exercise_id if entry.submission_id is not None else rules.LIVE
+        if entry.actor is not None and not rules.same_world(entry.actor, world):
+            raise NotPermitted(MSG_OTHER_WORLD)
+    seal_many(entries)
+    return AuditEntry.objects.bulk_create(entries)
+
+
 def _describe(value) -> str:
     text = "" if value is None else str(value)
     return text if len(text) <= 80 else text[:77] + "..."

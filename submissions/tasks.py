@@ -8,7 +8,7 @@ from . import review_clock
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_review_clocks() -> dict:
     """Every minute (beat): act on every due expiry, warning, breach and notification."""
-    report = review_clock.sweep()
+    report = review_clock.sweep_run()
     if report.batch_full:
         # More is due than one run takes: carry on now rather than in a minute.
         sweep_review_clocks.delay()

@@ -259,3 +259,25 @@ def test_the_person_who_asked_is_told_when_the_developer_answers(cast):
     delivery = Delivery.objects.get(event__type="submission.information_answered")
     assert services.delivery_attempt(delivery.pk) == "delivered"
     assert "The developer answered" in mail.outbox[-1].subject
+
+
+def test_a_large_fan_out_is_handed_to_a_worker_in_one_message(
+    cast, monkeypatch, no_broker, django_capture_on_commit_callbacks
+):
+    """Past DISPATCH_OVER deliveries the lead's transaction queues one message with the event;
+    the worker queues the batches: every delivery still waiting, none already tried."""
+    dispatched = []
+    monkeypatch.setattr(services, "DISPATCH_OVER", 3)
+    monkeypatch.setattr(services, "_dispatch", dispatched.extend)
+    for i in range(4):
+        partner(f"Fan {i}", webhook_url=f"https://fan{i}.example/hook")
+    s = cast.submission(State.EVALUATION)
+    record_all_results(s, cast.reviewer)
+    with django_capture_on_commit_callbacks(execute=True):
+        move(s, "clear", cast.lead)
+    event = Event.objects.get(type=PartnerEventType.CLEARED)
+    assert dispatched == [str(event.pk)] and no_broker == []
+    tried = event.deliveries.filter(channel="webhook").first()
+    Delivery.objects.filter(pk=tried.pk).update(attempts=1)  # a worker already has it
+    assert services.notifications_dispatch(dispatched) == event.deliveries.count() - 1
+    assert tried.pk not in no_broker and len(set(no_broker)) == event.deliveries.count() - 1

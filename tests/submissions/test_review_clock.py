@@ -285,14 +285,15 @@ def test_a_poisoned_item_is_logged_and_the_sweep_goes_on(cast, monkeypatch, capl
     with time_machine.travel(dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC), tick=False) as traveller:
         subs = [cast.submission(State.EVALUATION) for _ in range(4)]
         poisoned = subs[1].review_clock.pk
-        real = rc.expire_clock
+        real = rc.clocks_expire
 
-        def expire(clock_id):
-            if clock_id == poisoned:
+        def expire(clock_ids):
+            # The chunk holding it fails as a whole; then each clock is tried alone.
+            if poisoned in clock_ids:
                 raise RuntimeError("a bad row")
-            return real(clock_id)
+            return real(clock_ids)
 
-        monkeypatch.setattr(rc, "expire_clock", expire)
+        monkeypatch.setattr(rc, "clocks_expire", expire)
         traveller.shift(dt.timedelta(days=31))
         report = rc.act_on_due_items(rc.clock.now())
     assert ("expiry", poisoned) in report.failed and "a bad row" in caplog.text
@@ -300,3 +301,103 @@ def test_a_poisoned_item_is_logged_and_the_sweep_goes_on(cast, monkeypatch, capl
     assert states.pop(subs[1].pk) == State.EVALUATION  # untouched, due again next run
     assert set(states.values()) == {State.WINDOW_ELAPSED}
     assert not report.batch_full
+
+
+def test_a_burst_of_expiries_is_acted_on_together_in_fixed_queries(cast, traveller):
+    """Three windows ending at once cost the sweep the same queries as twelve; each of them
+    gets exactly what one window ending alone gets: its audit entry (chain intact), its
+    breach, its event, and its notices to the partner, the lab, the review team and the office."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from partners.models import Delivery, PartnerEventType, TrustedPartner
+    from submissions import audit_chain
+
+    TrustedPartner.objects.create(
+        organization=cast.partner_org,
+        webhook_url="https://partner.example/hook",
+        emails="desk@partner.example",
+        event_types=[PartnerEventType.WINDOW_ELAPSED],
+    )
+    few = [cast.submission(State.EVALUATION) for _ in range(3)]
+    traveller.shift(10 * DAY)  # their warnings fall after the first burst's deadline
+    many = [cast.submission(State.EVALUATION) for _ in range(12)]
+    queries = []
+    for burst in (few, many):
+        deadline = max(clock_of(s).deadline_at for s in burst)
+        sweep_at(traveller, deadline - dt.timedelta(microseconds=1))  # warnings and other obligations first
+        traveller.move_to(deadline)
+        with CaptureQueriesContext(connection) as captured:
+            report = review_clock.act_on_due_items(review_clock.clock.now())
+        assert sorted(report.expired) == sorted(clock_of(s).pk for s in burst) and not report.failed
+        queries.append(len(captured))
+    assert queries[0] == queries[1], queries
+
+    expected_people = {cast.developer.email, cast.lead.email, cast.reviewer.email, cast.low_reviewer.email}
+    expected_people |= {cast.admin.email}
+    for s in few + many:
+        s.refresh_from_db()
+        assert s.state == State.WINDOW_ELAPSED and clock_of(s).status == "elapsed"
+        assert s.audit_entries.filter(action="elapse", from_state=State.EVALUATION).count() == 1
+        assert SlaBreach.objects.filter(submission=s, kind=SlaKind.DETERMINATION).count() == 1
+        assert not SlaObligation.objects.filter(submission=s, closed_at__isnull=True).exists()
+        event = Event.objects.get(submission=s, type=PartnerEventType.WINDOW_ELAPSED)
+        assert event.payload["outcome"] == "window_elapsed" and event.payload["submission_id"] == s.pk
+        told = Delivery.objects.filter(event=event)
+        assert set(told.filter(recipient__isnull=False).values_list("address", flat=True)) == expected_people
+        assert set(told.filter(partner__isnull=False).values_list("channel", "address")) == {
+            ("webhook", "https://partner.example/hook"),
+            ("email", "desk@partner.example"),
+        }
+    checked, broken = audit_chain.verify()
+    assert broken is None and checked > 0
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_clock_someone_is_changing_is_skipped_not_waited_for(cast, traveller):
+    """The sweep does not queue behind a person's open transaction on the same submission:
+    it skips the locked row, and the next run acts if that change did not end the review."""
+    import threading
+
+    from django.db import connection, transaction
+
+    s = cast.submission(State.EVALUATION)
+    other = cast.submission(State.EVALUATION)
+    traveller.move_to(clock_of(other).deadline_at)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row():
+        with transaction.atomic():
+            ModelSubmission.objects.select_for_update().get(pk=s.pk)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        assert review_clock.clocks_expire([clock_of(s).pk, clock_of(other).pk]) == [clock_of(other).pk]
+    finally:
+        release.set()
+        holder.join()
+    assert review_clock.clocks_expire([clock_of(s).pk]) == [clock_of(s).pk]
+
+
+def test_a_sweep_run_works_through_a_burst_larger_than_one_batch(cast, traveller, monkeypatch):
+    """More due than one batch: the run takes batch after batch until none is full, rather than
+    queuing itself behind the notices the burst has just queued."""
+    monkeypatch.setattr(review_clock, "SWEEP_BATCH", 2)
+    subs = [cast.submission(State.EVALUATION) for _ in range(5)]
+    traveller.move_to(max(clock_of(s).deadline_at for s in subs))
+    report = review_clock.sweep_run()
+    assert sorted(report.expired) == sorted(clock_of(s).pk for s in subs)
+    assert not report.batch_full and not review_clock.due_items(review_clock.clock.now())
+
+
+def test_a_sweep_run_hands_over_when_its_time_is_up(cast, traveller, monkeypatch):
+    monkeypatch.setattr(review_clock, "SWEEP_BATCH", 2)
+    subs = [cast.submission(State.EVALUATION) for _ in range(5)]
+    traveller.move_to(max(clock_of(s).deadline_at for s in subs))
+    report = review_clock.sweep_run(seconds=0)
+    assert len(report.expired) == 2 and report.batch_full  # the task queues the next run
