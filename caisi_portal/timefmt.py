@@ -23,13 +23,15 @@ import datetime as dt
 import zoneinfo
 
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
 
 from caisi_portal import clock
 
 # Countdown levels, most worrying first. The level is also the chip's CSS class suffix.
 OVERDUE, URGENT, SOON, LATER = "overdue", "urgent", "soon", "later"
 URGENT_WITHIN = dt.timedelta(hours=48)
+# The portal speaks English; written out here rather than through Django's translated date
+# format, which a page of a hundred dates would pay for a hundred times.
+MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 SOON_WITHIN = dt.timedelta(days=7)
 
 
@@ -75,7 +77,7 @@ def when(value, zone: dt.tzinfo | str | None = None) -> str:
     if not isinstance(value, dt.datetime):
         return day(value)
     moment = local(value, zone)
-    return f"{date_format(moment, 'j M Y, H:i')} {zone_name(moment)}"
+    return f"{moment.day} {MONTHS[moment.month]} {moment.year}, {moment:%H:%M} {zone_name(moment)}"
 
 
 def day(value, zone: dt.tzinfo | str | None = None) -> str:
@@ -85,7 +87,7 @@ def day(value, zone: dt.tzinfo | str | None = None) -> str:
         return ""
     if isinstance(value, dt.datetime):
         value = local(value, zone).date()
-    return date_format(value, "j M Y")
+    return f"{value.day} {MONTHS[value.month]} {value.year}"
 
 
 def iso(value) -> str:
