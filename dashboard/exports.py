@@ -1,13 +1,23 @@
-"""CSV exports and the iCalendar feed: streamed or written row by row, so 100,000 rows never sit in memory."""
+"""CSV exports and the iCalendar feed: streamed or written piece by piece, so 100,000 rows never sit in memory.
+
+On PostgreSQL the database writes an export's CSV itself (`COPY (SELECT ...) TO STDOUT`) from the
+same filtered queryset; elsewhere (SQLite: `make run`) Python's csv module writes it. Both write
+the same bytes for the same rows: tests/dashboard/test_export_copy.py holds them to it.
+"""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
+from django.db.models import CharField, DateField, DateTimeField, IntegerField, TextField
+from django.db.models.expressions import Case, F, Func, Value, When
 from django.http import QueryDict, StreamingHttpResponse
 from icalendar import Calendar, Event
 
@@ -17,23 +27,10 @@ from submissions.models import ModelSubmission, ReleaseChannel, SlaBreach, SlaKi
 
 from .filters import BreachFilter, DeterminationFilter, SubmissionFilter
 
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def csv_response(filename: str, header: list[str], rows) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-
-    def stream():
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([_safe(v) for v in row])
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+# A cell that starts like a formula would run as code when a spreadsheet opens the file.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The CSV comes in pieces of this many rows: a job reports its progress after each.
+ROWS_PER_PIECE = 1000
 
 
 def _safe(value):
@@ -43,100 +40,152 @@ def _safe(value):
     if isinstance(value, dt.datetime):
         return value.isoformat()  # machines read exports: ISO 8601, never the pages' format
     text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if text.startswith(FORMULA_STARTS):
         return "'" + text
     return text
 
 
-# The rows come as plain tuples (values_list), not model instances: building 100,000
-# submissions (each with its state machine) cost most of an export's time.
+@dataclass(frozen=True)
+class Column:
+    """One column of an export: its title, the field it reads (an ORM path) and a choice field's labels."""
+
+    title: str
+    field: str
+    choices: tuple = ()
 
 
-def _labels(choices) -> dict:
-    return {value: label for value, label in choices}
+SUBMISSIONS = (
+    Column("id", "pk"),
+    Column("organization", "organization__name"),
+    Column("model", "model_name"),
+    Column("version", "model_version"),
+    Column("release channel", "release_channel", tuple(ReleaseChannel.choices)),
+    Column("state", "state", tuple(State.choices)),
+    Column("submitted at", "submitted_at"),
+    Column("planned release", "planned_release_date"),
+    Column("released at", "released_at"),
+)
+BREACHES = (
+    Column("id", "pk"),
+    Column("organization", "submission__organization__name"),
+    Column("model", "submission__model_name"),
+    Column("version", "submission__model_version"),
+    Column("kind", "kind", tuple(SlaKind.choices)),
+    Column("due at", "due_at"),
+    Column("detected at", "detected_at"),
+    Column("acknowledged at", "acknowledged_at"),
+    Column("acknowledged by", "acknowledged_by__username"),
+    Column("note", "acknowledgement_note"),
+)
+DETERMINATIONS = (
+    Column("submission id", "submission_id"),
+    Column("organization", "submission__organization__name"),
+    Column("model", "submission__model_name"),
+    Column("version", "submission__model_version"),
+    Column("outcome", "outcome", tuple(Determination.Outcome.choices)),
+    Column("issued at", "issued_at"),
+    Column("decided by", "decided_by__username"),
+    Column("concurred by", "concurred_by__username"),
+    Column("summary released to partners", "partner_summary"),
+)
+SUBMISSIONS_HEADER = [c.title for c in SUBMISSIONS]
+BREACHES_HEADER = [c.title for c in BREACHES]
+DETERMINATIONS_HEADER = [c.title for c in DETERMINATIONS]
 
 
-def submissions_rows(qs):
-    channel, state = _labels(ReleaseChannel.choices), _labels(State.choices)
-    columns = ("pk", "organization__name", "model_name", "model_version", "release_channel", "state")
-    dates = ("submitted_at", "planned_release_date", "released_at")
-    for row in qs.values_list(*columns, *dates).iterator(chunk_size=2000):
-        yield (*row[:4], channel.get(row[4], row[4]), state.get(row[5], row[5]), *row[6:])
+# The SQL twins of `_safe`. The rows used to come through Python one by one (values_list, a
+# label looked up, each cell made safe, csv.writer): ten times the time PostgreSQL takes to
+# write the same CSV itself.
 
 
-SUBMISSIONS_HEADER = [
-    "id",
-    "organization",
-    "model",
-    "version",
-    "release channel",
-    "state",
-    "submitted at",
-    "planned release",
-    "released at",
-]
+class _TextCell(Func):
+    """`_safe` for text: a leading quote before a cell that starts like a formula.
+
+    COPY writes NULL as nothing but '' as "", where Python writes both as nothing: '' becomes NULL.
+    """
+
+    output_field = TextField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        text, params = compiler.compile(self.source_expressions[0])
+        # ascii() is the first character's code point: cheaper than comparing left(text, 1).
+        starts = ", ".join(str(ord(c)) for c in FORMULA_STARTS)
+        sql = f"CASE WHEN ascii({text}) IN ({starts}) THEN '''' || {text} ELSE NULLIF({text}, '') END"
+        return sql, (*params,) * 3
 
 
-def breach_rows(qs):
-    kind = _labels(SlaKind.choices)
-    columns = (
-        "pk",
-        "submission__organization__name",
-        "submission__model_name",
-        "submission__model_version",
-        "kind",
-        "due_at",
-        "detected_at",
-        "acknowledged_at",
-        "acknowledged_by__username",
-        "acknowledgement_note",
-    )
-    for row in qs.values_list(*columns).iterator(chunk_size=2000):
-        yield (*row[:4], kind.get(row[4], row[4]), *row[5:8], row[8] or "", row[9])
+class _IsoFormat(Func):
+    """`datetime.isoformat()`: microseconds only when there are some, and the offset of the
+    connection's time zone (UTC unless DATABASES names one), the zone Django reads times in."""
+
+    template = "replace(to_char(%(expressions)s, 'YYYY-MM-DD\"T\"HH24:MI:SS.USTZH:TZM'), '.000000', '')"
+    output_field = TextField()
 
 
-BREACHES_HEADER = [
-    "id",
-    "organization",
-    "model",
-    "version",
-    "kind",
-    "due at",
-    "detected at",
-    "acknowledged at",
-    "acknowledged by",
-    "note",
-]
+class _IsoDate(Func):
+    template = "to_char(%(expressions)s, 'YYYY-MM-DD')"
+    output_field = TextField()
 
 
-def determination_rows(qs):
-    outcome = _labels(Determination.Outcome.choices)
-    columns = (
-        "submission_id",
-        "submission__organization__name",
-        "submission__model_name",
-        "submission__model_version",
-        "outcome",
-        "issued_at",
-        "decided_by__username",
-        "concurred_by__username",
-        "partner_summary",
-    )
-    for row in qs.values_list(*columns).iterator(chunk_size=2000):
-        yield (*row[:4], outcome.get(row[4], row[4]), row[5], row[6], row[7] or "", row[8])
+def _field(model, path: str):
+    *links, name = path.split("__")
+    for link in links:
+        model = model._meta.get_field(link).related_model
+    field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+    return field.target_field if field.is_relation else field
 
 
-DETERMINATIONS_HEADER = [
-    "submission id",
-    "organization",
-    "model",
-    "version",
-    "outcome",
-    "issued at",
-    "decided by",
-    "concurred by",
-    "summary released to partners",
-]
+def _cell(column: Column, model):
+    """One cell of the COPY, formatted as `_safe` formats it."""
+    field, value = _field(model, column.field), F(column.field)
+    if column.choices:
+        labels = [When(**{column.field: v}, then=Value(_safe(str(label)) or None)) for v, label in column.choices]
+        return Case(*labels, default=_TextCell(value), output_field=TextField())
+    if isinstance(field, DateTimeField):
+        return _IsoFormat(value)
+    if isinstance(field, DateField):
+        return _IsoDate(value)
+    if isinstance(field, IntegerField):
+        return value  # ids: never negative, so never formula-like
+    if isinstance(field, CharField | TextField):
+        return _TextCell(value)
+    raise TypeError(f"No CSV format for {field!r} ({column.title}).")
+
+
+def uses_copy(alias: str) -> bool:
+    """Whether the database itself writes the exports read through this connection."""
+    return connections[alias].vendor == "postgresql"
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _header(columns) -> bytes:
+    return csv.writer(_Echo()).writerow([c.title for c in columns]).encode()
+
+
+def csv_response(filename: str, pieces) -> StreamingHttpResponse:
+    def stream():
+        with closing(pieces):  # a client that leaves early ends the COPY as well
+            for data, _ in pieces:
+                yield data
+
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def write_csv(out, pieces, on_progress=None, every=ROWS_PER_PIECE):
+    """Write the pieces to a binary file; `on_progress(n)` each time the rows pass a multiple of `every`."""
+    done = 0
+    for data, rows in pieces:
+        out.write(data)
+        if on_progress and (done + rows) // every > done // every:
+            on_progress(done + rows)
+        done += rows
+    return done
 
 
 def deadlines_calendar(clocks, *, name: str, base_url: str) -> bytes:
@@ -161,12 +210,11 @@ def deadlines_calendar(clocks, *, name: str, base_url: str) -> bytes:
 
 @dataclass(frozen=True)
 class ExportKind:
-    """One export: its filters, its rows and its columns (the direct link and the job share it)."""
+    """One export: its filters, its columns and the rows they read (the direct link and the job share it)."""
 
     filename: str
     filter_class: type
-    header: list[str]
-    rows: Callable
+    columns: tuple[Column, ...]
     base: Callable  # user -> queryset before filters
 
     def filtered(self, params, user):
@@ -185,6 +233,51 @@ class ExportKind:
             shown = {str(k): v for k, v in choices}.get(value, value)
             parts.append(f"{field.label or name}: {shown}")
         return "; ".join(parts)
+
+    def csv(self, qs, every=ROWS_PER_PIECE):
+        """The CSV of these rows in pieces of `every` rows: (bytes, rows in them), the header first."""
+        return self.copied(qs, every) if uses_copy(qs.db) else self.written(qs, every)
+
+    def rows(self, qs):
+        """The rows as Python writes them: a choice by its label, every cell made safe."""
+        labels = [dict(c.choices) for c in self.columns]
+        for row in qs.values_list(*(c.field for c in self.columns)).iterator(chunk_size=2000):
+            yield [_safe(label.get(value, value)) for value, label in zip(row, labels, strict=True)]
+
+    def written(self, qs, every=ROWS_PER_PIECE):
+        """The CSV as Python's csv module writes it."""
+        yield _header(self.columns), 0
+        writer, lines = csv.writer(_Echo()), []
+        for row in self.rows(qs):
+            lines.append(writer.writerow(row))
+            if len(lines) == every:
+                yield "".join(lines).encode(), every
+                lines = []
+        if lines:
+            yield "".join(lines).encode(), len(lines)
+
+    def copied(self, qs, every=ROWS_PER_PIECE):
+        """The CSV as PostgreSQL writes it, from the same filtered queryset: no row passes through Python."""
+        yield _header(self.columns), 0
+        cells = {f"cell_{i}": _cell(c, qs.model) for i, c in enumerate(self.columns)}
+        try:
+            sql, params = qs.values(**cells).query.get_compiler(qs.db).as_sql()
+        except EmptyResultSet:
+            return
+        connection = connections[qs.db]
+        # psycopg binds COPY's parameters client-side: the server takes none for COPY.
+        copy_sql = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
+        with connection.cursor() as cursor, connection.wrap_database_errors, cursor.copy(copy_sql, params) as copy:
+            lines = []
+            for line in copy:
+                # A COPY's rows come one to a message ("always one per row", says the protocol),
+                # each ending in a newline: end them with CRLF instead, as Python's csv module does.
+                lines.append(line[:-1])
+                if len(lines) == every:
+                    yield b"\r\n".join([*lines, b""]), every
+                    lines = []
+            if lines:
+                yield b"\r\n".join([*lines, b""]), len(lines)
 
 
 # Each export reads the rows of the asker's world, through the policy's scopes.
@@ -206,26 +299,11 @@ def _breaches(user):
 
 
 KINDS = {
-    "submissions": ExportKind("submissions.csv", SubmissionFilter, SUBMISSIONS_HEADER, submissions_rows, _submissions),
-    "determinations": ExportKind(
-        "determinations.csv", DeterminationFilter, DETERMINATIONS_HEADER, determination_rows, _determinations
-    ),
-    "breaches": ExportKind("sla-breaches.csv", BreachFilter, BREACHES_HEADER, breach_rows, _breaches),
+    "submissions": ExportKind("submissions.csv", SubmissionFilter, SUBMISSIONS, _submissions),
+    "determinations": ExportKind("determinations.csv", DeterminationFilter, DETERMINATIONS, _determinations),
+    "breaches": ExportKind("sla-breaches.csv", BreachFilter, BREACHES, _breaches),
 }
 
 
 def kind(name: str) -> ExportKind:
     return KINDS[name]
-
-
-def write_csv(out, header, rows, on_progress=None, every=1000):
-    """Write the rows as CSV to a text file; `on_progress(n)` every `every` rows."""
-    writer = csv.writer(out)
-    writer.writerow(header)
-    n = 0
-    for row in rows:
-        writer.writerow([_safe(v) for v in row])
-        n += 1
-        if on_progress and n % every == 0:
-            on_progress(n)
-    return n

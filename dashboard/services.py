@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 from django.core.files import File
-from django.db import transaction
+from django.db import DatabaseError, connections, transaction
 from django.http import QueryDict
 
 from accounts import rules
@@ -64,11 +66,8 @@ def export_build(job_id) -> ExportJob | None:
         rows = spec.filtered(QueryDict(job.query), job.requested_by).qs
         total = rows.count()
         jobs.update(rows_total=total)
-        with tempfile.TemporaryFile("w+b") as raw:
-            with open(raw.fileno(), "w", encoding="utf-8", newline="", closefd=False) as text:
-                written = exports.write_csv(
-                    text, spec.header, spec.rows(rows), on_progress=lambda n: jobs.update(rows_done=n)
-                )
+        with tempfile.TemporaryFile("w+b") as raw, _progress(jobs) as on_progress:
+            written = exports.write_csv(raw, spec.csv(rows), on_progress=on_progress)
             raw.seek(0)
             job.file.save(job.filename, File(raw), save=False)
     except Exception as exc:
@@ -89,6 +88,34 @@ def export_build(job_id) -> ExportJob | None:
         )
     job.refresh_from_db()
     return job
+
+
+@contextmanager
+def _progress(jobs):
+    """How a running export records the rows it has written."""
+    if not exports.uses_copy(jobs.db):
+        yield lambda n: jobs.update(rows_done=n)
+        return
+    if connections[jobs.db].in_atomic_block:
+        # Inside a transaction (a test's), another connection would find the job's row unseen or
+        # locked, and wait: the job records its rows at the end only.
+        yield None
+        return
+    # The job's connection streams the COPY until its last row and can run nothing else
+    # meanwhile: progress goes through a thread with a connection of its own.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-progress") as reporter:
+        try:
+            yield lambda n: reporter.submit(_progress_record, jobs, n)
+        finally:
+            reporter.submit(connections.close_all)  # the reporter thread's own connection
+
+
+def _progress_record(jobs, n):
+    try:
+        jobs.update(rows_done=n)
+    except DatabaseError:
+        # Progress is for the page's bar; the job goes on and records its total at the end.
+        log.warning("export progress not recorded", exc_info=True)
 
 
 def exports_purge(now: dt.datetime) -> int:

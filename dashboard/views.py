@@ -121,7 +121,7 @@ def _direct_csv(request, name):
     _exporter(request)
     spec = exports.kind(name)
     rows = spec.filtered(request.GET, request.user).qs
-    return exports.csv_response(spec.filename, spec.header, spec.rows(rows))
+    return exports.csv_response(spec.filename, spec.csv(rows))
 
 
 @login_required

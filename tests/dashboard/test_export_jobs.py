@@ -1,7 +1,6 @@
 """Exports built in the background with their progress shown, and downloaded by whoever asked."""
 
 import csv
-import dataclasses
 import datetime as dt
 import io
 
@@ -89,11 +88,16 @@ def test_the_breach_list_exports_what_it_shows(cast, client):
 
 
 def test_progress_is_reported_as_rows_are_written():
+    """Each time the rows written pass a thousand, whatever the size of the pieces."""
+    pieces = [(b"n\r\n", 0)] + [(b"1\r\n" * rows, rows) for rows in (1000, 1000, 500)]
+    seen, out = [], io.BytesIO()
+    assert exports.write_csv(out, pieces, on_progress=seen.append, every=1000) == 2500
+    assert seen == [1000, 2000] and out.getvalue().count(b"\n") == 2501
+
+    uneven = [(b"1\r\n" * rows, rows) for rows in (600, 600, 300, 900)]
     seen = []
-    out = io.StringIO()
-    n = exports.write_csv(out, ["n"], ([i] for i in range(2500)), on_progress=seen.append, every=1000)
-    assert n == 2500 and seen == [1000, 2000]
-    assert out.getvalue().count("\n") == 2501
+    assert exports.write_csv(io.BytesIO(), uneven, on_progress=seen.append, every=1000) == 2400
+    assert seen == [1200, 2400]
 
 
 @pytest.mark.django_db
@@ -111,11 +115,11 @@ def test_progress_shows_rows_done_of_the_total(cast, client):
 def test_a_failed_export_says_so_and_a_repeated_message_changes_nothing(cast, client, monkeypatch):
     job = services.export_start(actor=cast.admin, kind="submissions", params={})
 
-    def broken(qs):
+    def broken(self, qs, every=1000):
+        yield b"id\r\n", 0
         raise OSError("disk full")
-        yield  # pragma: no cover
 
-    monkeypatch.setitem(exports.KINDS, "submissions", dataclasses.replace(exports.KINDS["submissions"], rows=broken))
+    monkeypatch.setattr(exports.ExportKind, "csv", broken)
     services.export_build(job.pk)
     job.refresh_from_db()
     assert job.status == "failed" and "could not be built (OSError)" in job.error
