@@ -77,6 +77,19 @@ def load(base: str, path: str, cookie: str | None, requests: int, concurrency: i
         return list(pool.map(one, range(requests)))
 
 
+def peak_rss_mb(parent: int) -> dict[int, float]:
+    """Peak resident memory (VmHWM) of a process's children, by pid, in MB."""
+    peaks = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:
+            continue
+        if int(fields.get("PPid", "0")) == parent and "VmHWM" in fields:
+            peaks[int(status.parent.name)] = int(fields["VmHWM"].split()[0]) / 1024
+    return peaks
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
@@ -142,6 +155,8 @@ def main() -> None:
             p50, p95 = percentile(times, 50), percentile(times, 95)
             floor_p95 = floor_p95 or p95
             print(f"{label:<24} {p50:>8.1f} {p95:>8.1f} {p95 / floor_p95:>12.1f}")
+        peaks = peak_rss_mb(server.pid)
+        print(f"\npeak RSS of each web worker after the run: {', '.join(f'{mb:.0f} MB' for mb in peaks.values())}")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)

@@ -33,5 +33,7 @@ def portfolio_database(submissions: int, *, reuse: bool) -> None:
         started = time.perf_counter()
         build_portfolio(submissions, now=dt.datetime.now(dt.UTC), batch=10_000)
         with connection.cursor() as cur:
-            cur.execute("ANALYZE")
+            # As autovacuum leaves a settled database: statistics, and the visibility map that lets
+            # counts be answered from an index alone.
+            cur.execute("VACUUM ANALYZE")
         print(f"Filled {submissions:,} submissions in {time.perf_counter() - started:.0f} s.")
