@@ -74,31 +74,25 @@ def _chain_heads(submission_ids: set) -> dict:
     """The newest chain_hash of each chain (None: the configuration chain)."""
     from .models import AuditEntry
 
+    def newest(chain):
+        return chain.order_by("-pk").values_list("chain_hash", flat=True).first()
+
     heads = {}
     if None in submission_ids:
-        heads[None] = (
-            AuditEntry.objects.filter(submission__isnull=True)
-            .order_by("-pk")
-            .values_list("chain_hash", flat=True)
-            .first()
-        )
+        heads[None] = newest(AuditEntry.objects.filter(submission__isnull=True))
     ids = submission_ids - {None}
     if len(ids) > 1 and connection.vendor == "postgresql":
-        newest = (
+        # One query for a burst's chains: the newest entry of each submission.
+        heads.update(
             AuditEntry.objects.filter(submission_id__in=ids)
             .order_by("submission_id", "-pk")
             .distinct("submission_id")
             .values_list("submission_id", "chain_hash")
         )
-        heads.update(newest)
     else:
-        for submission_id in ids:
-            heads[submission_id] = (
-                AuditEntry.objects.filter(submission_id=submission_id)
-                .order_by("-pk")
-                .values_list("chain_hash", flat=True)
-                .first()
-            )
+        heads.update(
+            (submission_id, newest(AuditEntry.objects.filter(submission_id=submission_id))) for submission_id in ids
+        )
     return heads
 
 
