@@ -21,7 +21,7 @@ from accounts import rules
 from accounts.roles import Role, has_role
 from caisi_portal import clock, timefmt
 
-from .models import Agreement, ModelSubmission, SlaBreach, SlaKind, SlaObligation, State
+from .models import Agreement, ModelSubmission, ReviewClock, SlaBreach, SlaKind, SlaObligation, State
 
 WAITING_ROWS = 15
 
@@ -67,9 +67,6 @@ class Step:
 
     def is_for(self, user) -> bool:
         return user.pk in self.owner_ids or (self.may is not None and self.may(user))
-
-    def urgency(self, now: dt.datetime) -> str:
-        return urgency(self.due_at, now)
 
 
 def urgency(due_at: dt.datetime | None, now: dt.datetime) -> str:
@@ -183,7 +180,7 @@ def steps_for(submissions, now: dt.datetime | None = None) -> list[Step]:
             "decided_by", "concurred_by"
         )
     }
-    clocks = {c.submission_id: c for c in _clocks(ids)}
+    clocks = {c.submission_id: c for c in ReviewClock.objects.filter(submission_id__in=ids)}
     open_orgs = set(
         Agreement.objects.filter(
             organization_id__in={s.organization_id for s in rows}, status=Agreement.Status.SIGNED
@@ -201,12 +198,6 @@ def steps_for(submissions, now: dt.datetime | None = None) -> list[Step]:
         )
         for s in rows
     ]
-
-
-def _clocks(ids):
-    from .models import ReviewClock
-
-    return ReviewClock.objects.filter(submission_id__in=ids)
 
 
 def _step(s, obligation, assigned, progress, proposal, review_clock, *, agreement_open=True) -> Step:

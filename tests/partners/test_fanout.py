@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from django.db import connections
@@ -14,18 +13,9 @@ from partners import services
 from partners.models import Delivery, DeliveryAttempt, PartnerEventType, TrustedPartner
 from submissions.models import State
 from tests.factories import Cast, OrganizationFactory, move, record_all_results
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-def wait_for(predicate, timeout=20.0):
-    """Wait for another thread to finish its work (not a way to move time)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def partners_at(httpserver, n, *, slow=False):

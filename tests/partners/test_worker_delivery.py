@@ -1,7 +1,6 @@
 """A real Celery worker on the real Redis: expiry, signed webhooks, retries with one id."""
 
 import datetime as dt
-import time
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -17,6 +16,7 @@ from submissions import review_clock
 from submissions.models import ReviewClock, State
 from submissions.tasks import sweep_review_clocks
 from tests.factories import Cast, OrganizationFactory
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -26,16 +26,6 @@ def worker():
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         yield
     connections.close_all()
-
-
-def wait_for(predicate, timeout=20.0):
-    """Wait for another process to finish its work (not a way to move time)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def make_partner(httpserver, path="/hooks/caisi", **kw):
