@@ -66,7 +66,12 @@ class ResultForm(forms.Form):
 class FindingForm(forms.Form):
     domain = forms.ModelChoiceField(queryset=EvaluationDomain.objects.none())
     severity = forms.ChoiceField(choices=Finding.Severity.choices)
-    classification = forms.TypedChoiceField(choices=Clearance.choices, coerce=int)
+    classification = forms.TypedChoiceField(
+        choices=Clearance.choices,
+        coerce=int,
+        help_text="Only people cleared at this level or above will see the finding.",
+        error_messages={"required": "Choose the finding's classification: it decides who may read it."},
+    )
     title = forms.CharField(max_length=200)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=50000)
     recommendation = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=20000)
@@ -77,7 +82,11 @@ class FindingForm(forms.Form):
         self.fields["domain"].queryset = EvaluationDomain.objects.filter(
             pk__in=submission.plan_items.values("domain_id")
         )
-        self.fields["classification"].choices = [(v, label) for v, label in Clearance.choices if v <= user.clearance]
+        # No level chosen for the reviewer: a finding left at the first option would be shown to
+        # everyone on the review, whatever it holds.
+        self.fields["classification"].choices = [("", "Choose a classification")] + [
+            (v, label) for v, label in Clearance.choices if v <= user.clearance
+        ]
 
 
 class ProposeFlagForm(forms.Form):

@@ -52,6 +52,13 @@ def test_a_finding_above_the_authors_clearance_is_refused_in_place(cast, client)
     url = reverse("reviews:record_finding", args=[s.pk])
     fields = {"domain": domain.pk, "severity": "high", "title": "Uplift", "description": "Found."}
 
+    # No marking is chosen for the author: left blank, the finding is refused with why.
+    form = section(client.get(reverse("submissions:detail", args=[s.pk])).content.decode(), "findings")
+    assert '<option value="" selected>Choose a classification</option>' in form
+    unmarked = client.post(url, fields, **HX)
+    assert unmarked.status_code == 422
+    assert "it decides who may read it" in section(unmarked.content.decode(), "findings")
+
     bad = client.post(url, {**fields, "classification": 3}, **HX)
     assert bad.status_code == 422
     findings = section(bad.content.decode(), "findings")
