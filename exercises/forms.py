@@ -36,6 +36,8 @@ class ClockForm(forms.Form):
     action = forms.ChoiceField(choices=[(a, a) for a in ("start", "pause", "speed", "jump", "end")])
     speed = forms.FloatField(required=False, min_value=1, max_value=10080)
     to = forms.DateTimeField(required=False, label="Jump to (simulated, your time zone)")
+    # Ending cannot be undone: the console asks the controller to confirm what it will do.
+    confirm_end = forms.BooleanField(required=False)
 
 
 class ObservationForm(forms.Form):

@@ -86,6 +86,7 @@ def console(request, pk):
             "may_run": rules.may_run_exercise(request.user, exercise),
             "injects": exercise.injects.select_related("objective", "fired_by"),
             "players": exercise.participants.filter(role="player").select_related("user"),
+            "injects_waiting": exercise.injects.filter(fired_at__isnull=True).count(),
             "clock_form": ClockForm(initial={"speed": exercise.speed}),
             "speed_choices": speed_choices(exercise.speed),
             "current_speed": f"{exercise.speed:g}",
@@ -93,6 +94,9 @@ def console(request, pk):
             "observations": exercise.observations.select_related("objective", "evaluator"),
         },
     )
+
+
+MSG_CONFIRM_END = "Tick the box to confirm: ending the exercise cannot be undone."
 
 
 @login_required
@@ -121,6 +125,9 @@ def clock(request, pk):
                 return redirect(exercise)
             services.exercise_jump(exercise=exercise, actor=request.user, to=data["to"])
         else:
+            if not data["confirm_end"]:
+                messages.error(request, MSG_CONFIRM_END)
+                return redirect(exercise)
             services.exercise_end(exercise=exercise, actor=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)

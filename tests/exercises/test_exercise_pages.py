@@ -193,3 +193,20 @@ def test_the_console_shows_and_reads_times_in_the_controllers_own_zone(cast, con
         assert " EST</time>" in page and " UTC</time>" not in page
         client.post(reverse("exercises:clock", args=[exercise.pk]), {"action": "jump", "to": "2026-12-05T09:00"})
         assert Exercise.objects.get().simulated_now() == dt.datetime(2026, 12, 5, 14, tzinfo=dt.UTC)
+
+
+def test_ending_says_what_it_will_do_and_asks_for_confirmation(controller, client):
+    """Ending cannot be undone: the console says what it will do, and an end without the
+    confirmation is refused with why, the exercise still running."""
+    with time_machine.travel(WALL_START, tick=False):
+        exercise = services.exercise_create(scenario=scenarios.by_slug("routine-review"), actor=controller).exercise
+        client.force_login(controller)
+        url = reverse("exercises:clock", args=[exercise.pk])
+        client.post(url, {"action": "start"})
+        console = client.get(reverse("exercises:console", args=[exercise.pk])).content.decode()
+        assert "cannot be undone" in console and "no longer sign" in console and "will never fire" in console
+        refused = client.post(url, {"action": "end"}, follow=True).content.decode()
+        assert "ending the exercise cannot be undone" in refused
+        assert Exercise.objects.get().status != "ended"
+        client.post(url, {"action": "end", "confirm_end": "on"})
+        assert Exercise.objects.get().status == "ended"
