@@ -1,3 +1,5 @@
+import uuid
+
 from django import forms
 
 from caisi_portal.words import counted, speed_in_words
@@ -15,6 +17,8 @@ def speed_choices(current: float | None = None) -> list[tuple[str, str]]:
 
 
 class StartForm(forms.Form):
+    # A new token each time the form is shown; services.exercise_create refuses a second use.
+    start_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4, required=False)
     scenario = forms.ChoiceField(label="Scenario")
     speed = forms.TypedChoiceField(
         coerce=float,

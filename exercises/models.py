@@ -38,6 +38,9 @@ class Exercise(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     sim_ended_at = models.DateTimeField(null=True, blank=True)
+    # The start form's one-time token: the same form sent again (a refresh of the sign-in
+    # sheet, a double click) finds this exercise instead of building a second one.
+    start_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts import rules
 from accounts.models import Clearance
 from accounts.roles import Role
 from caisi_portal import clock, timefmt
-from caisi_portal.errors import NotPermitted, ValidationFailed
+from caisi_portal.errors import ApplicationError, NotPermitted, ValidationFailed
 from partners.models import PartnerEventType, TrustedPartner
 from reviews import services as review_services
 from reviews.models import Assignment, EvaluationDomain
@@ -47,14 +47,25 @@ class SignInSheet:
     passwords: dict[str, str] = field(default_factory=dict)  # username -> password, shown once
 
 
-@transaction.atomic
-def exercise_create(*, scenario: Scenario, actor, speed: float | None = None, name: str = "") -> SignInSheet:
-    if not rules.may_create_exercise(actor):
-        raise NotPermitted("Only exercise controllers and administrators can start exercises.")
+class ExerciseAlreadyStarted(ApplicationError):
+    """The start form was sent again: its exercise exists, and its passwords were shown once."""
+
+    status_code = 409
+    code = "already_started"
+
+    def __init__(self, exercise):
+        super().__init__(
+            f"{exercise.name} was already started from this form. Its players' passwords were shown once; "
+            "give a player a new one from the console."
+        )
+        self.exercise = exercise
+
+
+def _exercise_row(scenario, actor, speed, name, start_token) -> Exercise:
     data = scenario.data
     start = dt.datetime.fromisoformat(data["start"])
     wall = timezone.now()
-    exercise = Exercise.objects.create(
+    return Exercise.objects.create(
         name=name or data["name"],
         scenario_slug=data["slug"],
         scenario=data,
@@ -64,7 +75,28 @@ def exercise_create(*, scenario: Scenario, actor, speed: float | None = None, na
         duration_days=data["duration_days"],
         created_by=actor,
         created_at=wall,
+        start_token=start_token,
     )
+
+
+@transaction.atomic
+def exercise_create(
+    *, scenario: Scenario, actor, speed: float | None = None, name: str = "", start_token=None
+) -> SignInSheet:
+    if not rules.may_create_exercise(actor):
+        raise NotPermitted("Only exercise controllers and administrators can start exercises.")
+    if start_token and (earlier := Exercise.objects.filter(start_token=start_token).first()):
+        raise ExerciseAlreadyStarted(earlier)
+    data = scenario.data
+    start = dt.datetime.fromisoformat(data["start"])
+    try:
+        with transaction.atomic():
+            exercise = _exercise_row(scenario, actor, speed, name, start_token)
+    except IntegrityError:
+        if not start_token:
+            raise
+        # The same form sent twice at once: the first one's exercise stands.
+        raise ExerciseAlreadyStarted(Exercise.objects.get(start_token=start_token)) from None
     Participant.objects.create(exercise=exercise, user=actor, role=Participant.Role.CONTROLLER)
     objectives = {
         o["key"]: Objective.objects.create(exercise=exercise, key=o["key"], text=o["text"]) for o in data["objectives"]

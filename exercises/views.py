@@ -54,9 +54,13 @@ def exercise_start(request):
                 scenario=scenarios.by_slug(form.cleaned_data["scenario"]),
                 actor=request.user,
                 speed=form.cleaned_data["speed"],
+                start_token=form.cleaned_data["start_token"],
             )
             if form.cleaned_data["run"]:
                 services.exercise_start(exercise=sheet.exercise, actor=request.user)
+        except services.ExerciseAlreadyStarted as exc:
+            messages.info(request, exc.message)
+            return redirect(exc.exercise)
         except (ApplicationError, scenarios.ScenarioError) as exc:
             form.add_error(None, getattr(exc, "message", str(exc)))
         else:

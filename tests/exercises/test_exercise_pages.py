@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 import time_machine
@@ -210,3 +211,21 @@ def test_ending_says_what_it_will_do_and_asks_for_confirmation(controller, clien
         assert Exercise.objects.get().status != "ended"
         client.post(url, {"action": "end", "confirm_end": "on"})
         assert Exercise.objects.get().status == "ended"
+
+
+def test_the_start_form_sent_again_finds_its_exercise_instead_of_building_a_second(controller, client):
+    """A refresh of the sign-in sheet re-sends the start form: the controller is taken to the
+    exercise it started, told its passwords were shown once, and no second exercise exists."""
+    with time_machine.travel(WALL_START, tick=False):
+        client.force_login(controller)
+        form = client.get(reverse("exercises:list")).content.decode()
+        token = re.search(r'name="start_token" value="([0-9a-f-]+)"', form).group(1)
+        fields = {"scenario": "routine-review", "speed": "1440", "start_token": token}
+        first = client.post(reverse("exercises:start"), fields)
+        assert first.status_code == 200 and "password" in first.content.decode().lower()
+        again = client.post(reverse("exercises:start"), fields, follow=True)
+        exercise = Exercise.objects.get()
+        assert again.redirect_chain[-1][0] == exercise.get_absolute_url()
+        assert "was already started from this form" in again.content.decode()
+        other = client.get(reverse("exercises:list")).content.decode()
+        assert token not in other  # each showing of the form carries its own token
