@@ -1,9 +1,19 @@
 """The public register: only what the office chose to publish, nothing derivable beyond it."""
 
+import datetime as dt
+
 from django.db.models import Q
 
 from reviews.models import Determination
-from submissions.models import Agreement, AuditCheckpoint, ModelSubmission, Organization, SlaBreach, SlaKind
+from submissions.models import (
+    Agreement,
+    AuditCheckpoint,
+    AuditEntry,
+    ModelSubmission,
+    Organization,
+    SlaBreach,
+    SlaKind,
+)
 
 
 def agreements():
@@ -60,6 +70,27 @@ def published_reviews(query: str = ""):
     return qs.select_related("organization").order_by("-published_at", "-pk")
 
 
+def register_version() -> tuple[str, dt.datetime | None]:
+    """What changes every answer of the register, and when it last did, in two queries.
+
+    The register is made of published reviews, agreements and checkpoints. A review is
+    listed or withdrawn from the list only through its "published" / "unpublished" audit
+    entry, an agreement or organization changes only with a configuration entry in the
+    chain, and a checkpoint is a row of its own: the newest of these names the version
+    (the ETag's seed) and its time is the Last-Modified.
+    """
+    change = (
+        AuditEntry.objects.filter(Q(submission__isnull=True) | Q(action__in=("published", "unpublished")))
+        .order_by("-pk")
+        .values_list("pk", "at")
+        .first()
+    )
+    checkpoint = AuditCheckpoint.objects.order_by("-pk").values_list("pk", "taken_at").first()
+    version = f"{change[0] if change else 0}.{checkpoint[0] if checkpoint else 0}"
+    times = [t for t in (change and change[1], checkpoint and checkpoint[1]) if t]
+    return version, max(times) if times else None
+
+
 def public_rows(submissions) -> list[dict]:
     """Turn a page of submissions into the register's public fields, in two queries."""
     ids = [s.pk for s in submissions]
@@ -91,6 +122,8 @@ def public_rows(submissions) -> list[dict]:
                 "release_channel": s.get_release_channel_display(),
                 "outcome": outcome,
                 "date": date.isoformat(),
+                # When the office listed it: public by nature, and what a feed reader sorts by.
+                "listed_at": s.published_at,
             }
         )
     return rows

@@ -1,13 +1,43 @@
-"""The public status register: a page and a JSON feed, no login."""
+"""The public status register: a page, its JSON and an Atom feed, no login.
+
+The JSON and the feed answer conditional requests (ETag, Last-Modified, 304): downstream
+builders poll them, and most polls find nothing new.
+"""
+
+import hashlib
 
 from django.core.paginator import Paginator
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import condition, require_safe
+from feedgen.feed import FeedGenerator
 
 from . import selectors
+
+FEED_ENTRIES = 50
+NOTE = "Simulated data. Lists only reviews the office chose to publish."
+
+
+def _version(request):
+    """The register's version, asked once per request (the ETag and Last-Modified both need it)."""
+    if not hasattr(request, "_register_version"):
+        request._register_version = selectors.register_version()
+    return request._register_version
+
+
+def _etag(request, *args, **kwargs):
+    # The answer also depends on the query (search, page) and on the host its links name.
+    seed = f"{_version(request)[0]}|{request.build_absolute_uri()}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:32]
+
+
+def _last_modified(request, *args, **kwargs):
+    return _version(request)[1]
+
+
+conditional = condition(etag_func=_etag, last_modified_func=_last_modified)
 
 PAGE_SIZE = 50
 
@@ -39,6 +69,7 @@ def register_page(request):
 
 @cache_control(public=True, max_age=60)
 @require_safe
+@conditional
 def register_json(request):
     query, page, rows = _page(request)
 
@@ -61,6 +92,39 @@ def register_json(request):
             "pages": page.paginator.num_pages,
             "next": link(page.next_page_number()) if page.has_next() else None,
             "audit_checkpoints": selectors.checkpoints(),
-            "note": "Simulated data. Lists only reviews the office chose to publish.",
+            "note": NOTE,
         }
     )
+
+
+@cache_control(public=True, max_age=300)
+@require_safe
+@conditional
+def register_feed(request):
+    """The newest published reviews as Atom: what a downstream builder subscribes to."""
+    page_url = request.build_absolute_uri(reverse("register:page"))
+    rows = selectors.public_rows(selectors.published_reviews()[:FEED_ENTRIES])
+    feed = FeedGenerator()
+    feed.id(page_url)
+    feed.title("CAISI Review Portal: published reviews")
+    feed.subtitle(NOTE)
+    feed.author({"name": "CAISI Review Portal (simulated)"})
+    feed.link(href=page_url, rel="alternate")
+    feed.link(href=request.build_absolute_uri(), rel="self")
+    feed.updated(_last_modified(request) or (rows[0]["listed_at"] if rows else None) or "1970-01-01T00:00:00Z")
+    host = request.get_host().split(":")[0]
+    # Oldest first: feedgen puts the entry added last at the top of the document.
+    for row in reversed(rows):
+        entry = feed.add_entry()
+        # Named by what is public (a developer's model and version is unique to it), never by an
+        # internal id, whose numbering would tell how many reviews were never published.
+        entry.id(f"tag:{host},2026:register/{row['organization']}/{row['model']}/{row['version']}")
+        entry.title(f"{row['organization']} {row['model']} {row['version']}: {row['outcome']}")
+        entry.link(href=f"{page_url}?q={row['model']}")
+        entry.updated(row["listed_at"])
+        entry.published(row["listed_at"])
+        entry.summary(
+            f"{row['outcome']} ({row['date']}). Release channel: {row['release_channel']}. "
+            f"Developer: {row['organization']}."
+        )
+    return HttpResponse(feed.atom_str(pretty=True), content_type="application/atom+xml; charset=utf-8")

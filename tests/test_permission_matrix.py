@@ -807,7 +807,7 @@ PAGE_CASES = [
             login_required=False,
             per_world=False,
         )
-        for name in ("register:page", "register:json", "healthz", "api-schema", "api-docs")
+        for name in ("register:page", "register:json", "register:feed", "healthz", "api-schema", "api-docs")
     ],
     Case(
         "profile",
