@@ -145,6 +145,15 @@ def _words(step: str, submission, missing: list[str], deadline_at: dt.datetime, 
     }
 
 
+# How the timeline says who was told (it is kept in UTC for every reader, like the elapse entry).
+_SENT_TO = {
+    ReminderStep.MANUAL: "Reminder emailed to {names}",
+    ReminderStep.REVIEWER: "Reminder emailed to the reviewers ({names})",
+    ReminderStep.LEAD: "Escalated to the lead reviewer ({names})",
+    ReminderStep.ADMINISTRATOR: "Escalated to the administrators ({names})",
+}
+
+
 def _send(*, submission, step, recipients, missing, deadline_at, now, actor=None, assignment=None, lead=None):
     """Event, deliveries, reminder rows and the timeline entry, in the caller's transaction."""
     from partners.services import event_record
@@ -181,7 +190,7 @@ def _send(*, submission, step, recipients, missing, deadline_at, now, actor=None
         actor=actor,
         action="results_reminder" if event_type == REMINDER_EVENT else "results_escalation",
         comment=(
-            f"{ReminderStep(step).label} emailed to {names}: {_missing_words(missing)}; "
+            f"{_SENT_TO[step].format(names=names)}: {_missing_words(missing)}; "
             f"review due {timefmt.when(deadline_at, zone=dt.UTC)}."
         ),
         internal=True,

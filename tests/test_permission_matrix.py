@@ -306,6 +306,11 @@ def page_of(get_obj, allowed=None, ok=200, refused=403):
     return rule
 
 
+def _reviewer_assignment(t):
+    """The member reviewer's assignment on the world's evaluation (what Remind is pressed on)."""
+    return t.subs["evaluation"].assignments.select_related("submission").get(reviewer=t.cast.reviewer)
+
+
 def sub(name):
     return lambda ws, t: t.subs[name]
 
@@ -757,6 +762,19 @@ PAGE_CASES = [
             "POST": lambda u, ws, t: decide(sees(u, t.subs["proposed"]), rules.may_concur(u, t.proposal), 302),
         },
         data=lambda ws, t: {"proposal_digest": t.proposal.digest()},
+    ),
+    Case(
+        "reviews:remind",
+        "evaluation",
+        lambda ws, t: reverse("reviews:remind", args=[t.subs["evaluation"].pk, _reviewer_assignment(t).pk]),
+        {
+            "GET": NOT_ALLOWED,
+            # Allowed or not by the rule alone; whether anything is overdue is the service's
+            # answer, shown as a message on the submission page (302 either way).
+            "POST": lambda u, ws, t: decide(
+                sees(u, t.subs["evaluation"]), rules.may_remind_reviewer(u, _reviewer_assignment(t)), 302
+            ),
+        },
     ),
     Case(
         "reviews:propose_clear",
