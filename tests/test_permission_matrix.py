@@ -961,6 +961,19 @@ API_CASES = [
     ),
     Case("sla_breaches_list", "", lambda ws, t: f"{V1}/sla-breaches/", {"GET": live_admin()}, per_world=False),
     Case(
+        "sla_policy_retrieve",
+        "",
+        lambda ws, t: f"{V1}/sla-policy/",
+        {"GET": when(rules.may_view_sla_policy, 200, 403)},
+        per_world=False,
+    ),
+    Case(
+        "submissions_sla_obligations_list",
+        "evaluation",
+        lambda ws, t: f"{V1}/submissions/{t.subs['evaluation'].pk}/sla-obligations/",
+        {"GET": api_of(sub("evaluation"), rules.may_view_sla_obligations)},
+    ),
+    Case(
         "sla_breaches_retrieve",
         "",
         lambda ws, t: f"{V1}/sla-breaches/{t.breach.pk}/",

@@ -165,13 +165,12 @@ def test_two_sweeps_at_once_send_each_reminder_once(cast):
     the compare-and-set on next_reminder_at lets one of them send."""
     with time_machine.travel(START, tick=False) as traveller:
         subs = [cast.submission(State.EVALUATION) for _ in range(3)]
-        deadline = clock_of(subs[0]).deadline_at
         for offset in (7 * DAY, 3 * DAY, DAY):
             traveller.move_to(max(clock_of(s).deadline_at for s in subs) - offset)
             barrier = threading.Barrier(2)
             errors = []
 
-            def run():
+            def run(barrier=barrier, errors=errors):
                 try:
                     barrier.wait(10)
                     review_clock.act_on_due_items(review_clock.clock.now())
@@ -186,7 +185,6 @@ def test_two_sweeps_at_once_send_each_reminder_once(cast):
             for t in threads:
                 t.join(30)
             assert errors == []
-        assert deadline
         for s in subs:
             assert told(s) == EXPECTED_STEPS
             assert ResultsReminder.objects.filter(submission=s).count() == 4
@@ -211,7 +209,7 @@ def overdue(cast, traveller):
 @pytest.mark.django_db
 class TestRemindButton:
     def test_the_lead_sees_what_the_button_will_do_and_to_whom(self, client, cast, overdue):
-        s, assignment, missing = overdue
+        s, assignment, _ = overdue
         client.force_login(cast.lead)
         page = client.get(reverse("submissions:detail", args=[s.pk])).content.decode()
         name = cast.reviewer.get_full_name() or cast.reviewer.username
@@ -239,7 +237,7 @@ class TestRemindButton:
         assert entry.comment.startswith(f"Reminder emailed to {cast.reviewer}: 1 planned result missing")
 
     def test_a_second_press_soon_after_is_refused_and_sends_nothing(self, client, cast, overdue, traveller):
-        s, assignment, missing = overdue
+        s, assignment, _ = overdue
         client.force_login(cast.admin)
         client.post(remind_url(assignment))
         traveller.shift(dt.timedelta(minutes=10))
