@@ -370,3 +370,27 @@ def test_a_real_worker_sends_every_step_once_through_overlapping_sweeps(cast):
         for s in subs:
             assert told(s) == EXPECTED_STEPS
             assert ResultsReminder.objects.filter(submission=s).count() == 4
+
+
+@pytest.mark.django_db
+def test_administrators_change_the_offsets_on_the_sla_policy_page_and_the_change_is_audited(cast, client):
+    policy = SlaPolicy.current()
+    from django.contrib.auth import get_user_model
+
+    # The SLA policy page is the Django admin's, reached by the office's superusers (as in
+    # tests/test_assessment_findings.py); every save there goes through configuration_save.
+    root = get_user_model().objects.create_superuser("root", "root@example.test", "pw-for-root-only")
+    client.force_login(root)
+    url = reverse("admin:submissions_slapolicy_change", args=[policy.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "Remind reviewers of missing planned results" in page.content.decode()
+    form = page.context["adminform"].form
+    data = {name: (form.initial.get(name) if form.initial.get(name) is not None else "") for name in form.fields}
+    data.update(reminder_days=5, escalate_lead_days=2)
+    assert client.post(url, data).status_code == 302
+    policy.refresh_from_db()
+    assert policy.reminder_steps() == [("reviewer", 5), ("lead", 2), ("administrator", 1)]
+    entry = AuditEntry.objects.filter(submission__isnull=True, action="configuration_changed").latest("pk")
+    assert entry.actor == root
+    assert "reminder days: 7 → 5" in entry.comment and "escalate lead days: 3 → 2" in entry.comment
