@@ -541,6 +541,8 @@ AUDIT_ACTION_LABELS = {
     "published": "Listed in the public register",
     "unpublished": "Removed from the public register",
     "breach_acknowledged": "SLA breach acknowledged",
+    "results_reminder": "Reminded of missing planned results",
+    "results_escalation": "Missing planned results escalated",
     "configuration_changed": "Configuration changed",
     "configuration_added": "Configuration added",
     "configuration_removed": "Configuration removed",
