@@ -97,10 +97,6 @@ def overdue(assignment, now: dt.datetime, policy: SlaPolicy | None = None) -> tu
 
 def describe_missing(missing: list[str]) -> str:
     """'2 planned results missing: Cyber offence, Chemistry'."""
-    return _missing_words(missing)
-
-
-def _missing_words(missing: list[str]) -> str:
     return f"{counted(len(missing), 'planned result')} missing: {', '.join(missing)}"
 
 
@@ -137,7 +133,7 @@ def _words(step: str, submission, missing: list[str], deadline_at: dt.datetime, 
             f"{led_by}; reassign or support the review so it is determined in time."
         )
     return {
-        "missing_results": _missing_words(missing),
+        "missing_results": describe_missing(missing),
         "deadline_at": deadline_at.isoformat(),
         "remaining": remaining,
         "next_action": action,
@@ -190,7 +186,7 @@ def _send(*, submission, step, recipients, missing, deadline_at, now, actor=None
         actor=actor,
         action="results_reminder" if event_type == REMINDER_EVENT else "results_escalation",
         comment=(
-            f"{_SENT_TO[step].format(names=names)}: {_missing_words(missing)}; "
+            f"{_SENT_TO[step].format(names=names)}: {describe_missing(missing)}; "
             f"review due {timefmt.when(deadline_at, zone=dt.UTC)}."
         ),
         internal=True,
