@@ -88,6 +88,7 @@ PLAY_SURFACE = frozenset(
         "reviews:propose_flag",
         "reviews:propose_clear",
         "reviews:concur",
+        "reviews:remind",
         # a played administrator's pages, showing that exercise's rows only
         "dashboard:index",
         "dashboard:breaches",
@@ -570,6 +571,30 @@ def highest_finding_classification(submission) -> int | None:
 def may_concur(user, determination) -> bool:
     """The two-person rule (see concurrence_refusal)."""
     return not concurrence_refusal(user, determination)
+
+
+def may_remind_reviewer(user, assignment) -> bool:
+    """The Remind button: the lead of that review or an administrator, of its world, reminds
+    someone else (a lead reminds their reviewers; an administrator may remind the lead too).
+    Whether the results are overdue is the service's question, not a permission."""
+    submission = assignment.submission
+    if not user.is_authenticated or not same_world(user, submission.exercise_id):
+        return False
+    if assignment.reviewer_id == user.pk:
+        return False
+    return is_administrator(user) or assignment_role(user, submission) == "lead"
+
+
+def may_view_sla_policy(user) -> bool:
+    """The SLA targets and reminder offsets: the office's own working rules, shown to its staff
+    (developers see their own submissions' obligations, which carry the due times that matter
+    to them; the office's internal escalation steps are not theirs to plan around)."""
+    return user.is_authenticated and is_office_staff(user)
+
+
+def may_view_sla_obligations(user, submission) -> bool:
+    """A submission's SLA obligations go with its review clock: the developer and the office."""
+    return may_view_review_clock(user, submission)
 
 
 def may_see_internal_review(user, submission) -> bool:

@@ -1,6 +1,6 @@
 """What the API reads and accepts. Writes go through the services, never serializer.save()."""
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from accounts import rules
@@ -16,6 +16,8 @@ from submissions.models import (
     ReleaseChannel,
     ReviewClock,
     SlaBreach,
+    SlaObligation,
+    SlaPolicy,
     State,
 )
 from submissions.services import AGREEMENT_ACTIONS, DRAFT_FIELDS
@@ -394,6 +396,46 @@ class SlaBreachSerializer(serializers.ModelSerializer):
             "acknowledged_at",
             "acknowledgement_note",
         ]
+
+
+class SlaObligationSerializer(serializers.ModelSerializer):
+    """One target of the office's SLA on a submission: what is owed, by when, and whether it was met."""
+
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+    status = serializers.SerializerMethodField(
+        help_text="open: still owed; met: closed by its due time; breached: missed (recorded by the sweep, or "
+        "closed after its due time)."
+    )
+
+    class Meta:
+        model = SlaObligation
+        fields = ["id", "kind", "kind_label", "due_at", "opened_at", "closed_at", "breached_at", "status"]
+
+    def get_status(self, obligation) -> str:
+        if obligation.breached_at is not None or (
+            obligation.closed_at is not None and obligation.closed_at > obligation.due_at
+        ):
+            return "breached"
+        return "met" if obligation.closed_at is not None else "open"
+
+
+# One policy, answered at the collection's URL: an object, not a list of one.
+@extend_schema_serializer(many=False)
+class SlaPolicySerializer(serializers.ModelSerializer):
+    """The office's SLA targets and reminder offsets, in days."""
+
+    class Meta:
+        model = SlaPolicy
+        fields = [
+            "intake_decision_days",
+            "reviewer_assignment_days",
+            "developer_answer_days",
+            "warning_days",
+            "reminder_days",
+            "escalate_lead_days",
+            "escalate_admin_days",
+        ]
+        read_only_fields = fields
 
 
 class AcknowledgeSerializer(serializers.Serializer):

@@ -13,6 +13,7 @@ router.register("organizations", views.OrganizationViewSet, basename="organizati
 router.register("agreements", views.AgreementViewSet, basename="agreement")
 router.register("submissions", views.SubmissionViewSet, basename="submission")
 router.register("sla-breaches", views.SlaBreachViewSet, basename="sla-breach")
+router.register("sla-policy", views.SlaPolicyViewSet, basename="sla-policy")
 router.register("trusted-partners", views.TrustedPartnerViewSet, basename="trusted-partner")
 router.register("deliveries", views.DeliveryViewSet, basename="delivery")
 

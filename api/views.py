@@ -32,7 +32,16 @@ from partners.models import Delivery, TrustedPartner
 from reviews import services as review_services
 from reviews.models import Determination, Finding
 from submissions import review_clock, services
-from submissions.models import Agreement, ModelSubmission, Organization, ReleaseChannel, ReviewClock, SlaBreach, State
+from submissions.models import (
+    Agreement,
+    ModelSubmission,
+    Organization,
+    ReleaseChannel,
+    ReviewClock,
+    SlaBreach,
+    SlaPolicy,
+    State,
+)
 
 from . import serializers as s
 from .permissions import LiveAdministrators
@@ -313,6 +322,23 @@ class SubmissionViewSet(
         review = get_object_or_404(ReviewClock.objects.prefetch_related("pauses"), submission=submission)
         return Response(s.ReviewClockSerializer(review, context={"now": clock.now()}).data)
 
+    @extend_schema(
+        summary="SLA obligations: what the office owes on this submission, by when, met or breached",
+        description=(
+            "Each target opened on the submission (intake decision, reviewer assignment, the developer's "
+            "answer to an information request), oldest first. Visible to whoever may see the review clock: "
+            "the developer's staff and the review office."
+        ),
+        responses={200: s.SlaObligationSerializer(many=True), **_errors(401, 403, 404, 429)},
+    )
+    @action(detail=True, filter_backends=[], methods=["get"], url_path="sla-obligations")
+    def sla_obligations(self, request, pk=None):
+        submission = self.get_object()
+        if not rules.may_view_sla_obligations(request.user, submission):
+            raise NotPermitted("SLA obligations are for the developer and the review office.")
+        obligations = submission.sla_obligations.order_by("opened_at", "pk")
+        return Response(s.SlaObligationSerializer(obligations, many=True).data)
+
     # --- the office's side --------------------------------------------------------------------------
 
     @extend_schema(
@@ -513,6 +539,29 @@ class SlaBreachViewSet(viewsets.ReadOnlyModelViewSet):
         body.is_valid(raise_exception=True)
         review_clock.breach_acknowledge(breach=breach, actor=request.user, note=body.validated_data["note"])
         return Response(self.get_serializer(breach).data)
+
+
+class SlaPolicyViewSet(viewsets.GenericViewSet):
+    """The office's one SLA policy (administrators change it on the SLA policy admin page)."""
+
+    serializer_class = s.SlaPolicySerializer
+    queryset = SlaPolicy.objects.none()  # one row, read by SlaPolicy.current(); named for the schema
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="sla_policy_retrieve",
+        summary="The SLA policy: targets and reminder offsets in days (office staff)",
+        description=(
+            "The office's working rules: targets for intake, assignment and the developer's answer, the "
+            "days-left warnings, and when missing planned results are reminded to the reviewers, then "
+            "escalated to the lead and to the administrators (0 turns a step off)."
+        ),
+        responses={200: s.SlaPolicySerializer, **_errors(401, 403, 429)},
+    )
+    def list(self, request):
+        if not rules.may_view_sla_policy(request.user):
+            raise NotPermitted("The SLA policy is the review office's.")
+        return Response(self.get_serializer(SlaPolicy.current()).data)
 
 
 @extend_schema_view(

@@ -21,6 +21,8 @@ SUBJECTS = {
     "submission.information_answered": "The developer answered: {model} {version} ({organization})",
     "review.assigned": "You are assigned to review {model} {version} ({organization})",
     "review.concurrence_requested": "Your concurrence is asked: {model} {version} ({organization})",
+    "review.results_reminder": "Reminder: planned results missing for {model} {version}",
+    "review.results_escalation": "Escalation: planned results still missing for {model} {version} ({organization})",
 }
 
 
@@ -63,6 +65,7 @@ def email_for(delivery) -> tuple[str, str]:
         "released_at": "Released",
         "deadline_at": "Review deadline",
         "remaining": "Time left",
+        "missing_results": "Planned results",
         "summary": "Summary released by the office",
         "release_conditions": "Release conditions",
         "next_action": "What to do",

@@ -37,6 +37,8 @@ EVENT_LABELS = {
     "submission.information_answered": "The developer answered an information request",
     "review.assigned": "Assigned to a review",
     "review.concurrence_requested": "Concurrence asked for a proposed determination",
+    "review.results_reminder": "Planned results missing: reminder",
+    "review.results_escalation": "Planned results still missing: escalation",
 }
 
 

@@ -78,6 +78,10 @@ INTERNAL_AUDIENCE = {
     # Sent to the people named when the event is recorded (the assignee, the possible concurrers).
     "review.assigned": (),
     "review.concurrence_requested": (),
+    # Missing planned results: the reviewers, then the lead, then administrators, each named
+    # by the sweep's step or the Remind button (submissions/reminders.py).
+    "review.results_reminder": (),
+    "review.results_escalation": (),
 }
 
 OPEN_WEIGHTS_NOTE = "This model was published as open weights: published weights cannot be recalled."

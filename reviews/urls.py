@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:pk>/propose-flag/", views.propose_flag, name="propose_flag"),
     path("<int:pk>/propose-clear/", views.propose_clear, name="propose_clear"),
     path("<int:pk>/concur/", views.concur, name="concur"),
+    path("<int:pk>/assignments/<int:assignment_pk>/remind/", views.remind, name="remind"),
 ]

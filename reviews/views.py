@@ -171,6 +171,28 @@ def concur(request, pk):
 
 
 @login_required
+@require_POST
+def remind(request, pk, assignment_pk):
+    """The Remind button: email a reviewer which planned results are missing and by when."""
+    from submissions import reminders
+
+    submission = _submission(request, pk)
+    assignment = get_object_or_404(submission.assignments.select_related("reviewer", "submission"), pk=assignment_pk)
+    if not rules.may_remind_reviewer(request.user, assignment):
+        raise PermissionDenied(reminders.MSG_NOT_PERMITTED)
+    try:
+        sent = reminders.reviewer_remind(assignment=assignment, actor=request.user)
+    except ApplicationError as exc:
+        refuse_if_not_permitted(exc)
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, f"Reminder emailed to {assignment.reviewer}: {reminders.describe_missing(sent.missing)}."
+        )
+    return redirect(submission)
+
+
+@login_required
 @require_safe
 def evidence_download(request, pk, finding_pk):
     submission = _submission(request, pk)

@@ -77,7 +77,15 @@ class ReviewClockAdmin(RecordAdmin):
 
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(AuditedConfigAdmin):
-    list_display = ("__str__", "intake_decision_days", "reviewer_assignment_days", "developer_answer_days")
+    list_display = (
+        "__str__",
+        "intake_decision_days",
+        "reviewer_assignment_days",
+        "developer_answer_days",
+        "reminder_days",
+        "escalate_lead_days",
+        "escalate_admin_days",
+    )
 
     def has_add_permission(self, request):
         return not SlaPolicy.objects.exists()

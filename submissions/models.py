@@ -541,6 +541,8 @@ AUDIT_ACTION_LABELS = {
     "published": "Listed in the public register",
     "unpublished": "Removed from the public register",
     "breach_acknowledged": "SLA breach acknowledged",
+    "results_reminder": "Reminded of missing planned results",
+    "results_escalation": "Missing planned results escalated",
     "configuration_changed": "Configuration changed",
     "configuration_added": "Configuration added",
     "configuration_removed": "Configuration removed",
@@ -653,6 +655,10 @@ class ReviewClock(models.Model):
     # The next "N days left" warning, or null when none is left to send.
     next_warning_at = models.DateTimeField(null=True, blank=True)
     warnings_sent = models.JSONField(default=list, blank=True, help_text="Days-left warnings already handled.")
+    # The next results reminder or escalation (SlaPolicy.reminder_steps), or null when none
+    # is left or the review is not in evaluation. Compare-and-set, like next_warning_at.
+    next_reminder_at = models.DateTimeField(null=True, blank=True)
+    reminders_sent = models.JSONField(default=list, blank=True, help_text="Reminder steps already handled.")
     # The deadline an exact-time (eta) expiry task has been queued for, so it is queued once.
     eta_scheduled_for = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
@@ -674,6 +680,11 @@ class ReviewClock(models.Model):
                 fields=["next_warning_at"],
                 condition=Q(status="running", next_warning_at__isnull=False),
                 name="clock_running_next_warning",
+            ),
+            models.Index(
+                fields=["next_reminder_at"],
+                condition=Q(status="running", next_reminder_at__isnull=False),
+                name="clock_running_next_reminder",
             ),
             models.Index(fields=["started_at"], condition=Q(status="paused"), name="clock_paused"),
         ]
@@ -734,6 +745,17 @@ class SlaPolicy(models.Model):
     warning_days = models.JSONField(
         default=list, blank=True, help_text="Warn reviewers and administrators at these days left, e.g. [7, 2]."
     )
+    # Planned results still missing this close to the review deadline: tell the reviewers,
+    # then their lead, then the administrators. 0 turns a step off.
+    reminder_days = models.PositiveSmallIntegerField(
+        default=7, help_text="Remind reviewers of missing planned results this many days before the review deadline."
+    )
+    escalate_lead_days = models.PositiveSmallIntegerField(
+        default=3, help_text="Tell the lead reviewer about results still missing this many days before the deadline."
+    )
+    escalate_admin_days = models.PositiveSmallIntegerField(
+        default=1, help_text="Tell the administrators about results still missing this many days before the deadline."
+    )
 
     class Meta:
         verbose_name = "SLA policy"
@@ -749,6 +771,57 @@ class SlaPolicy(models.Model):
 
     def warning_offsets(self) -> list[int]:
         return sorted({int(d) for d in (self.warning_days or []) if int(d) > 0}, reverse=True)
+
+    def reminder_steps(self) -> list[tuple[str, int]]:
+        """(step, days before the deadline) for each step turned on, earliest first."""
+        steps = [
+            (ReminderStep.REVIEWER, self.reminder_days),
+            (ReminderStep.LEAD, self.escalate_lead_days),
+            (ReminderStep.ADMINISTRATOR, self.escalate_admin_days),
+        ]
+        return sorted([(step, days) for step, days in steps if days > 0], key=lambda sd: -sd[1])
+
+
+class ReminderStep(models.TextChoices):
+    REVIEWER = "reviewer", "Reminder to the reviewers"
+    LEAD = "lead", "Escalation to the lead reviewer"
+    ADMINISTRATOR = "administrator", "Escalation to the administrators"
+    MANUAL = "manual", "Reminder sent by hand"
+
+
+class ResultsReminder(models.Model):
+    """One reminder about missing planned results, to one person.
+
+    The sweep's steps are sent once per review (the unique constraint backs the clock's
+    compare-and-set); a reminder by hand may be sent again, but not in quick succession.
+    """
+
+    submission = models.ForeignKey(ModelSubmission, on_delete=models.CASCADE, related_name="results_reminders")
+    assignment = models.ForeignKey(
+        "reviews.Assignment", null=True, blank=True, on_delete=models.SET_NULL, related_name="reminders"
+    )
+    step = models.CharField(max_length=20, choices=ReminderStep.choices)
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    sent_at = models.DateTimeField()
+    deadline_at = models.DateTimeField()
+    missing = models.JSONField(default=list, blank=True, help_text="The planned domains without a result.")
+
+    class Meta:
+        ordering = ["sent_at", "pk"]
+        indexes = [models.Index(fields=["assignment", "sent_at"], name="reminder_assignment_sent")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "step", "recipient"],
+                condition=~Q(step="manual"),
+                name="one_reminder_per_step_and_person",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_step_display()} to {self.recipient} on {self.submission}"
 
 
 class SlaKind(models.TextChoices):

@@ -148,6 +148,7 @@ def on_transition(submission: ModelSubmission, name: str, from_state: str, now: 
         _open(submission, SlaKind.INTAKE_DECISION, now + dt.timedelta(days=policy.intake_decision_days), now)
     elif name == "accept":
         _close(submission, now, SlaKind.INTAKE_DECISION)
+        _reminders_plan(submission)
         # A lead assigned during intake has already met the assignment target: nothing is owed.
         if not submission.assignments.filter(role="lead").exists():
             _open(
@@ -173,6 +174,17 @@ def on_lead_assigned(submission: ModelSubmission, now: dt.datetime) -> None:
     _close(submission, now, SlaKind.REVIEWER_ASSIGNMENT)
 
 
+def _reminders_plan(submission):
+    """Evaluation begins: plan the first results reminder from the deadline (reminders.py)."""
+    from . import reminders
+
+    review_clock = ReviewClock.objects.select_for_update().filter(submission=submission).first()
+    if review_clock is None:
+        return
+    reminders.plan(review_clock, submission)
+    review_clock.save(update_fields=["next_reminder_at"])
+
+
 def _clock_start(submission, now):
     agreement = Agreement.objects.get(organization_id=submission.organization_id)
     window = dt.timedelta(days=agreement.review_window_days)
@@ -193,7 +205,9 @@ def _clock_pause(submission, now, reason):
     ClockPause.objects.create(clock=review_clock, started_at=now, reason=reason)
     review_clock.status = ReviewClock.Status.PAUSED
     review_clock.next_warning_at = None
-    review_clock.save(update_fields=["status", "next_warning_at"])
+    # No reminders while the developer owes information: the deadline is frozen.
+    review_clock.next_reminder_at = None
+    review_clock.save(update_fields=["status", "next_warning_at", "next_reminder_at"])
 
 
 def _clock_resume(submission, now):
@@ -205,7 +219,10 @@ def _clock_resume(submission, now):
     review_clock.deadline_at = review_clock.started_at + review_clock.window + review_clock.paused_total
     review_clock.status = ReviewClock.Status.RUNNING
     review_clock.next_warning_at = _next_warning_at(review_clock.deadline_at, review_clock.warnings_sent, now)
-    review_clock.save(update_fields=["paused_total", "deadline_at", "status", "next_warning_at"])
+    from . import reminders
+
+    reminders.plan(review_clock, submission)
+    review_clock.save(update_fields=["paused_total", "deadline_at", "status", "next_warning_at", "next_reminder_at"])
     queue_expiry_task(review_clock.pk, review_clock.deadline_at, now, review_clock.exercise_id)
 
 
@@ -217,7 +234,8 @@ def _clock_stop(submission, now, status):
     review_clock.status = status
     review_clock.stopped_at = now
     review_clock.next_warning_at = None
-    review_clock.save(update_fields=["status", "stopped_at", "next_warning_at"])
+    review_clock.next_reminder_at = None
+    review_clock.save(update_fields=["status", "stopped_at", "next_warning_at", "next_reminder_at"])
 
 
 def _open(submission, kind, due_at, now):
@@ -269,6 +287,7 @@ def queue_expiry_task(clock_id: int, deadline: dt.datetime, now: dt.datetime, ex
 class SweepReport:
     expired: list[int] = field(default_factory=list)
     warned: list[int] = field(default_factory=list)
+    reminded: list[int] = field(default_factory=list)
     breached: list[int] = field(default_factory=list)
     failed: list[tuple[str, int]] = field(default_factory=list)
     etas_queued: int = 0
@@ -278,6 +297,7 @@ class SweepReport:
     def merge(self, other: SweepReport) -> SweepReport:
         self.expired += other.expired
         self.warned += other.warned
+        self.reminded += other.reminded
         self.breached += other.breached
         self.failed += other.failed
         self.etas_queued += other.etas_queued
@@ -289,6 +309,7 @@ class SweepReport:
         return {
             "expired": len(self.expired),
             "warned": len(self.warned),
+            "reminded": len(self.reminded),
             "breached": len(self.breached),
             "failed": len(self.failed),
             "etas_queued": self.etas_queued,
@@ -297,7 +318,7 @@ class SweepReport:
         }
 
 
-EXPIRY, WARNING, BREACH = "expiry", "warning", "breach"
+EXPIRY, WARNING, REMINDER, BREACH = "expiry", "warning", "reminder", "breach"
 
 
 def _scope(exercise_id: int | None) -> Q:
@@ -312,10 +333,13 @@ def _due_items_queryset(now: dt.datetime, exercise_id: int | None = None):
     warnings = ReviewClock.objects.filter(
         scope, status=ReviewClock.Status.RUNNING, next_warning_at__lte=now
     ).values_list(Value(WARNING), "pk")
+    reminders = ReviewClock.objects.filter(
+        scope, status=ReviewClock.Status.RUNNING, next_reminder_at__lte=now
+    ).values_list(Value(REMINDER), "pk")
     breaches = SlaObligation.objects.filter(
         scope, closed_at__isnull=True, breached_at__isnull=True, due_at__lte=now
     ).values_list(Value(BREACH), "pk")
-    return expiries.union(warnings, breaches, all=True)
+    return expiries.union(warnings, reminders, breaches, all=True)
 
 
 _PLACEHOLDER_NOW = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -330,12 +354,12 @@ def due_items(
 
     Live items by default; an exercise's items (at its simulated "now") with exercise_id.
     Each branch reads only its partial index (clock_running_deadline,
-    clock_running_next_warning, sla_open_due; the clock_exercise_* ones for an exercise),
+    clock_running_next_warning, clock_running_next_reminder, sla_open_due; the clock_exercise_* ones for an exercise),
     so the cost follows the due rows, not the open clocks. No global order: every due item
     is acted on, a full batch only means the next run starts at once.
 
     The ORM writes the SQL once per process; later calls only put in "now". With few
-    rows due, building the three-branch query each minute would cost more than
+    rows due, building the four-branch query each minute would cost more than
     running it (bench/README.md).
     """
     key = (connection.vendor, limit, exercise_id is None)
@@ -403,7 +427,10 @@ def sweep_run(seconds: float = SWEEP_RUN_SECONDS) -> SweepReport:
 
 
 def act_on_due_items(now: dt.datetime, exercise_id: int | None = None) -> SweepReport:
-    """Expiries, warnings and breaches due at `now` (live, or one exercise's at its time)."""
+    """Expiries, warnings, results reminders and breaches due at `now` (live, or one
+    exercise's at its time)."""
+    from .reminders import clock_remind
+
     report = SweepReport()
     items = due_items(now, limit=SWEEP_BATCH, exercise_id=exercise_id)
     # Expiries first: a clock that is both due and owed a warning needs no warning.
@@ -417,6 +444,8 @@ def act_on_due_items(now: dt.datetime, exercise_id: int | None = None) -> SweepR
             with transaction.atomic():
                 if kind == WARNING and warn_clock(pk, now):
                     report.warned.append(pk)
+                elif kind == REMINDER and clock_remind(pk, now):
+                    report.reminded.append(pk)
                 elif kind == BREACH and breach_obligation(pk, now):
                     report.breached.append(pk)
         except Exception:
@@ -520,7 +549,7 @@ def _windows_ended(ended: list[tuple[ModelSubmission, ReviewClock]], now) -> Non
     clock_ids = [review_clock.pk for _, review_clock in ended]
     ClockPause.objects.filter(clock_id__in=clock_ids, ended_at__isnull=True).update(ended_at=now)
     ReviewClock.objects.filter(pk__in=clock_ids).update(
-        status=ReviewClock.Status.ELAPSED, stopped_at=now, next_warning_at=None
+        status=ReviewClock.Status.ELAPSED, stopped_at=now, next_warning_at=None, next_reminder_at=None
     )
     SlaObligation.objects.filter(submission_id__in=[s.pk for s, _ in ended], closed_at__isnull=True).update(
         closed_at=now

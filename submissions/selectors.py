@@ -193,6 +193,13 @@ def submission_detail_context(submission, user) -> dict:
             ).count(),
             proposal=determination,
         )
+        from . import reminders
+
+        context["assignments"] = list(context["assignments"])
+        # Overdue planned results: who this person may remind, and what the button will do.
+        offers = reminders.remind_offers(submission, user, context["assignments"])
+        for a in context["assignments"]:
+            a.remind_offer = offers.get(a.pk)
     # Outside the office, only an issued determination, and only its released summary.
     context["issued_determination"] = determination if determination and determination.issued_at else None
     context.update(clock_summary(submission, user))

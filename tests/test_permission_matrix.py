@@ -306,6 +306,11 @@ def page_of(get_obj, allowed=None, ok=200, refused=403):
     return rule
 
 
+def _reviewer_assignment(t):
+    """The member reviewer's assignment on the world's evaluation (what Remind is pressed on)."""
+    return t.subs["evaluation"].assignments.select_related("submission").get(reviewer=t.cast.reviewer)
+
+
 def sub(name):
     return lambda ws, t: t.subs[name]
 
@@ -759,6 +764,19 @@ PAGE_CASES = [
         data=lambda ws, t: {"proposal_digest": t.proposal.digest()},
     ),
     Case(
+        "reviews:remind",
+        "evaluation",
+        lambda ws, t: reverse("reviews:remind", args=[t.subs["evaluation"].pk, _reviewer_assignment(t).pk]),
+        {
+            "GET": NOT_ALLOWED,
+            # Allowed or not by the rule alone; whether anything is overdue is the service's
+            # answer, shown as a message on the submission page (302 either way).
+            "POST": lambda u, ws, t: decide(
+                sees(u, t.subs["evaluation"]), rules.may_remind_reviewer(u, _reviewer_assignment(t)), 302
+            ),
+        },
+    ),
+    Case(
         "reviews:propose_clear",
         "evaluation",
         lambda ws, t: reverse("reviews:propose_clear", args=[t.subs["evaluation"].pk]),
@@ -942,6 +960,19 @@ API_CASES = [
         {"GET": api_of(lambda ws, t: t.cast.lab)},
     ),
     Case("sla_breaches_list", "", lambda ws, t: f"{V1}/sla-breaches/", {"GET": live_admin()}, per_world=False),
+    Case(
+        "sla_policy_retrieve",
+        "",
+        lambda ws, t: f"{V1}/sla-policy/",
+        {"GET": when(rules.may_view_sla_policy, 200, 403)},
+        per_world=False,
+    ),
+    Case(
+        "submissions_sla_obligations_list",
+        "evaluation",
+        lambda ws, t: f"{V1}/submissions/{t.subs['evaluation'].pk}/sla-obligations/",
+        {"GET": api_of(sub("evaluation"), rules.may_view_sla_obligations)},
+    ),
     Case(
         "sla_breaches_retrieve",
         "",
