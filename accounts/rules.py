@@ -618,8 +618,8 @@ def may_redeliver(user, delivery) -> bool:
         user.is_authenticated
         and is_administrator(user)
         and not is_player(user)
-        and not delivery.event.is_exercise
-        and delivery.event.submission.exercise_id is None
+        and (delivery.event is None or not delivery.event.is_exercise)
+        and (delivery.event is None or delivery.event.submission.exercise_id is None)
     )
 
 

@@ -26,6 +26,7 @@ from django.urls import reverse
 from accounts.roles import Role
 from caisi_portal import clock, timefmt
 
+from . import digests
 from .models import Delivery, DeliveryAttempt, Event, PartnerEventType, TrustedPartner
 from .transports import TRANSPORTS, WEBHOOK_TIMEOUT, TransportError
 
@@ -174,8 +175,10 @@ def events_record(*, submissions, type: str, extra: dict | None = None, recipien
         else:
             deliveries += _partner_deliveries(same_world)
         deliveries += _internal_deliveries(same_world, recipients)
+    # Emails for readers who chose a digest are held for it; quiet hours defer the rest.
+    digests.deliveries_schedule(deliveries, events, now)
     Delivery.objects.bulk_create(deliveries)
-    ids += [d.pk for d in deliveries]
+    ids += [d.pk for d in deliveries if d.status == Delivery.Status.PENDING and d.next_attempt_at <= now]
     if len(ids) > DISPATCH_OVER:
         # Thousands of deliveries: one message hands them to a worker, which queues the batches,
         # so the person whose action caused the event does not wait for hundreds of messages.
@@ -510,7 +513,7 @@ def _send(delivery, client, started_at, resolve=None) -> tuple:
     attempt = DeliveryAttempt(delivery=delivery, number=delivery.attempts, started_at=started_at)
     error = None
     try:
-        if delivery.event.is_exercise:
+        if delivery.event is not None and delivery.event.is_exercise:
             # Exercise traffic is recorded for the after-action review, never sent.
             attempt.error = "Exercise: recorded, not sent."
         else:
