@@ -609,3 +609,30 @@ def partner_secret_rotate(*, partner: TrustedPartner, actor) -> str:
             internal=True,
         )
     return locked.webhook_secret
+
+
+def partner_digest_set(
+    *, partner: TrustedPartner, actor, cadence: str, digest_hour: int, digest_weekday: int, digest_time_zone: str
+) -> TrustedPartner:
+    """A partner's staff choose whether their organization's emails come at once or in a
+    digest. Emails already held follow the new choice; webhooks are never held."""
+    from accounts import rules
+    from caisi_portal.errors import NotPermitted
+
+    own = rules.partner_settings_of(actor)
+    if own is None or own.pk != partner.pk:
+        raise NotPermitted("Only the partner's own staff choose how its emails are gathered.")
+    with transaction.atomic():
+        locked = TrustedPartner.objects.select_for_update().get(pk=partner.pk)
+        locked.email_cadence, locked.digest_hour, locked.digest_weekday = cadence, digest_hour, digest_weekday
+        locked.digest_time_zone = digest_time_zone
+        chosen = ["email_cadence", "digest_hour", "digest_weekday", "digest_time_zone"]
+        # Only these fields: the rest (a webhook's host that resolves now) is the office's to check.
+        locked.clean_fields(exclude=[f.name for f in TrustedPartner._meta.fields if f.name not in chosen])
+        if locked.digest_time_zone and digests.zone_of(locked.digest_time_zone) is dt.UTC:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError({"digest_time_zone": "Choose a time zone from the list."})
+        locked.save(update_fields=chosen)
+        digests.held_reschedule(schedule=digests.partner_schedule(locked), now=clock.now(), partner=locked)
+    return locked

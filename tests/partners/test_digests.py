@@ -8,6 +8,7 @@ import time_machine
 from django.core import mail
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from accounts.models import DigestCadence, NotificationPreference, Weekday
 from accounts.roles import Role
@@ -307,3 +308,61 @@ def test_schedule_in_words():
         "Daily at 08:00 America/New_York",
         "Quiet 22:00–07:00 America/New_York",
     ]
+
+
+def test_people_choose_their_digest_on_their_account_page(client, cast):
+    cast.reviewer.time_zone = "America/New_York"
+    cast.reviewer.save(update_fields=["time_zone"])
+    client.force_login(cast.reviewer)
+    choice = {"action": "notifications", "cadence": "daily", "digest_hour": "8", "digest_weekday": "0"}
+    response = client.post(reverse("profile"), {**choice, "quiet_start": "22", "quiet_end": "7"}, follow=True)
+    text = response.content.decode()
+    assert "Daily at 08:00 America/New_York" in text and "Quiet 22:00–07:00 America/New_York" in text
+    preference = NotificationPreference.objects.get(user=cast.reviewer)
+    assert (preference.cadence, preference.digest_hour, preference.quiet_start, preference.quiet_end) == (
+        "daily",
+        8,
+        22,
+        7,
+    )
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        {"digest_hour": "24"},
+        {"digest_hour": "-1"},
+        {"digest_hour": "8.5"},
+        {"digest_hour": "８"},
+        {"cadence": "hourly"},
+        {"digest_weekday": "7"},
+        {"quiet_start": "22"},  # one end only
+        {"quiet_start": "5", "quiet_end": "5"},
+        {"quiet_start": "6", "quiet_end": "9"},  # the 08:00 digest inside quiet hours
+        {"quiet_start": "0' OR 1=1--", "quiet_end": "7"},
+    ],
+)
+def test_the_notification_form_refuses_hostile_input(client, cast, hostile):
+    client.force_login(cast.reviewer)
+    data = {"action": "notifications", "cadence": "daily", "digest_hour": "8", "digest_weekday": "0", **hostile}
+    response = client.post(reverse("profile"), data)
+    assert response.status_code == 400
+    assert not NotificationPreference.objects.filter(user=cast.reviewer).exists()
+
+
+def test_partner_staff_choose_their_organizations_email_digest(client, cast):
+    partner = TrustedPartner.objects.create(
+        organization=cast.partner_org, emails="duty@partner.example", webhook_url="https://partner.example/hook"
+    )
+    client.force_login(cast.partner)
+    data = {"cadence": "weekly", "digest_hour": "9", "digest_weekday": "4", "digest_time_zone": "Europe/London"}
+    for bad in ({"digest_time_zone": "Mars/Olympus"}, {"digest_hour": "25"}, {"cadence": "never"}):
+        assert client.post(reverse("partners:digest"), {**data, **bad}).status_code == 400
+    response = client.post(reverse("partners:digest"), data, follow=True)
+    assert "Weekly on Friday at 09:00 Europe/London" in response.content.decode()
+    partner.refresh_from_db()
+    assert (partner.email_cadence, partner.digest_hour, partner.digest_weekday) == ("weekly", 9, 4)
+    # Nobody else's: another organization's staff, and the office, find no such page.
+    for outsider in (cast.developer, cast.admin):
+        client.force_login(outsider)
+        assert client.get(reverse("partners:digest")).status_code == 404
