@@ -230,54 +230,65 @@ def digests_send(now: dt.datetime | None = None, limit: int = RUN_LIMIT) -> list
     """Send every digest that is due: one Delivery per reader and address carrying all their
     due held items. Returns the new digests' ids (queued after commit).
 
-    Queries, however many readers: the due items with their events, readers and partners
-    (one SELECT ... FOR UPDATE SKIP LOCKED), the digests (one INSERT), the items marked (one
-    UPDATE, only rows still held), plus the transaction's own statements.
+    Queries, however many readers: the due items (one SELECT ... FOR UPDATE SKIP LOCKED of
+    bare ids), their events (each read once, however many readers share it), the readers'
+    time zones (people's, partners'), the digests (one INSERT), the items marked (one UPDATE,
+    only rows still held), plus the transaction's own statements.
     """
+    from django.contrib.auth import get_user_model
+
+    from .models import Event, TrustedPartner
+
     now = now or clock.now()
     with transaction.atomic():
         items = list(
-            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            Delivery.objects.select_for_update(skip_locked=True)
             .filter(status=Delivery.Status.HELD, next_attempt_at__lte=now)
-            .select_related("event", "recipient", "partner")
-            .only(
-                "id",
-                "channel",
-                "address",
-                "recipient_id",
-                "partner_id",
-                "next_attempt_at",
-                "event__type",
-                "event__occurred_at",
-                "event__payload",
-                "event__is_exercise",
-                "event__submission_id",
-                "recipient__time_zone",
-                "partner__digest_time_zone",
-            )
-            .order_by("next_attempt_at", "pk")[:limit]
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", "event_id", "recipient_id", "partner_id", "address")[:limit]
         )
         if not items:
             return []
+        events = {
+            e.pk: e
+            for e in Event.objects.filter(pk__in={i[1] for i in items}).only(
+                "type", "occurred_at", "payload", "is_exercise", "submission_id"
+            )
+        }
+        zones = {
+            ("person", pk): zone
+            for pk, zone in get_user_model()
+            .objects.filter(pk__in={i[2] for i in items if i[2]})
+            .values_list("pk", "time_zone")
+        }
+        zones |= {
+            ("partner", pk): zone
+            for pk, zone in TrustedPartner.objects.filter(pk__in={i[3] for i in items if i[3]}).values_list(
+                "pk", "digest_time_zone"
+            )
+        }
         groups: dict = {}
         for item in items:
-            groups.setdefault((item.recipient_id, item.partner_id, item.address), []).append(item)
+            groups.setdefault((item[2], item[3], item[4]), []).append(item)
+        writer = _DigestWriter()
         digests, pairs = [], []
-        for group in groups.values():
-            first = group[0]
-            zone = first.recipient.time_zone if first.recipient_id else first.partner.digest_time_zone
+        for (recipient_id, partner_id, address), group in groups.items():
             digest = Delivery(
                 channel=Delivery.Channel.EMAIL,
-                recipient_id=first.recipient_id,
-                partner_id=first.partner_id,
-                address=first.address,
+                recipient_id=recipient_id,
+                partner_id=partner_id,
+                address=address,
                 next_attempt_at=now,
             )
-            digest.subject, digest.body = digest_message(
-                group, zone_of(zone), to_person=bool(first.recipient_id), notification_id=digest.webhook_id
+            zone = zones.get(("person", recipient_id) if recipient_id else ("partner", partner_id), "")
+            digest.subject, digest.body = writer.message(
+                [events[item[1]] for item in group],
+                zone,
+                to_person=bool(recipient_id),
+                notification_id=digest.webhook_id,
             )
             digests.append(digest)
-            pairs += [(item.pk, digest.pk) for item in group]
+            pairs += [(item[0], digest.pk) for item in group]
         Delivery.objects.bulk_create(digests)
         marked = _mark_included(pairs)
         if marked != len(pairs):
@@ -314,45 +325,74 @@ def _mark_included(pairs: list[tuple]) -> int:
     )
 
 
-def digest_message(
-    items: list[Delivery], zone: dt.tzinfo, *, to_person: bool, notification_id: str = ""
-) -> tuple[str, str]:
-    """One email with every item, grouped by submission (in order of first event), each item
-    with its time in the reader's zone."""
-    by_submission: dict = {}
-    for item in sorted(items, key=lambda i: (i.event.occurred_at, i.event.submission_id, str(i.pk))):
-        by_submission.setdefault(item.event.submission_id, []).append(item)
-    exercise = any(i.event.is_exercise for i in items)
-    subject = one_line(
-        f"Your CAISI digest: {counted(len(items), 'notification')} about {counted(len(by_submission), 'submission')}"
-    )
-    if exercise:
-        subject = f"[EXERCISE] {subject}"
-    base = settings.PORTAL_BASE_URL.rstrip("/")
-    lines = [subject, ""]
-    for group in by_submission.values():
-        data = group[0].event.payload
-        heading = one_line(
-            f"{data.get('model_name', '')} {data.get('model_version', '')} ({data.get('organization', '')})"
-        )
-        lines += [heading, "-" * min(len(heading), 72)]
-        for item in group:
-            event = item.event
+class _DigestWriter:
+    """Writes digests, each line once per event and zone however many readers share it (a
+    thousand readers of the same fifty events cost fifty lines per zone, not fifty thousand)."""
+
+    def __init__(self):
+        self._lines: dict = {}
+        self._headings: dict = {}
+        self._zones: dict = {}
+
+    def _zone(self, name: str) -> dt.tzinfo:
+        if name not in self._zones:
+            self._zones[name] = zone_of(name)
+        return self._zones[name]
+
+    def _line(self, event, zone_name: str) -> str:
+        key = (event.pk, zone_name)
+        if key not in self._lines:
+            zone = self._zone(zone_name)
             line = f"- {timefmt.when(event.occurred_at, zone=zone)}: {event_label(event.type)}"
             deadline = event.payload.get("deadline_at")
             if deadline:
                 line += f" (review deadline {timefmt.when(deadline, zone=zone)})"
-            lines.append(line)
-        if to_person and data.get("path"):
-            lines.append(f"Open it in the portal: {base}{data['path']}")
-        lines.append("")
-    lines += [
-        "Items within 48 hours of a deadline are never held for a digest: they were emailed at once.",
-        "Change when you are emailed on your account page."
-        if to_person
-        else "Your organization's staff can change the digest in the portal.",
-        "",
-        f"Notification id: {notification_id}",
-        "CAISI Review Portal (simulation)",
-    ]
-    return subject, "\n".join(lines)
+            self._lines[key] = line
+        return self._lines[key]
+
+    def _heading(self, event) -> str:
+        if event.submission_id not in self._headings:
+            data = event.payload
+            heading = one_line(
+                f"{data.get('model_name', '')} {data.get('model_version', '')} ({data.get('organization', '')})"
+            )
+            self._headings[event.submission_id] = heading
+        return self._headings[event.submission_id]
+
+    def message(self, events: list, zone_name: str, *, to_person: bool, notification_id: str = "") -> tuple[str, str]:
+        """One email with every event, grouped by submission (in order of each one's first
+        event), each with its time in the reader's zone."""
+        by_submission: dict = {}
+        for event in sorted(events, key=lambda e: (e.occurred_at, e.submission_id, str(e.pk))):
+            by_submission.setdefault(event.submission_id, []).append(event)
+        subject = (
+            f"Your CAISI digest: {counted(len(events), 'notification')} "
+            f"about {counted(len(by_submission), 'submission')}"
+        )
+        if any(e.is_exercise for e in events):
+            subject = f"[EXERCISE] {subject}"
+        base = settings.PORTAL_BASE_URL.rstrip("/")
+        lines = [subject, ""]
+        for group in by_submission.values():
+            heading = self._heading(group[0])
+            lines += [heading, "-" * min(len(heading), 72)]
+            lines += [self._line(event, zone_name) for event in group]
+            path = group[0].payload.get("path")
+            if to_person and path:
+                lines.append(f"Open it in the portal: {base}{path}")
+            lines.append("")
+        lines += [
+            "Items within 48 hours of a deadline are never held for a digest: they were emailed at once.",
+            "Change when you are emailed on your account page."
+            if to_person
+            else "Your organization's staff can change the digest in the portal.",
+            "",
+            f"Notification id: {notification_id}",
+            "CAISI Review Portal (simulation)",
+        ]
+        return subject, "\n".join(lines)
+
+
+def digest_message(events: list, zone_name: str, *, to_person: bool, notification_id: str = "") -> tuple[str, str]:
+    """One digest's subject and body (see _DigestWriter.message)."""
+    return _DigestWriter().message(events, zone_name, to_person=to_person, notification_id=notification_id)
