@@ -118,6 +118,7 @@ def run_once(user_ids: list[int]) -> tuple[float, int, int]:
     included = Delivery.objects.filter(status=Delivery.Status.DIGESTED, digest_id__isnull=False).count()
     assert included == held, (included, held)
     assert not Delivery.objects.filter(status=Delivery.Status.HELD).exists()
+    run_once.last_queries = [(float(q["time"]) * 1000, q["sql"][:40]) for q in queries.captured_queries]
     return elapsed, len(queries), len(ids)
 
 
@@ -158,6 +159,9 @@ def main() -> None:
         counts |= {r[1] for r in runs}
         print(f"{size:>7,} {size * args.items:>8,} {runs[0][1]:>8} {ms:>9.1f} {ms / size:>10.2f}")
     assert len(counts) == 1, f"the number of queries changed with the number of people: {counts}"
+    print(f"\nThe last run's queries (of {sizes[-1]:,} people), ms:")
+    for ms, sql in run_once.last_queries:
+        print(f"{ms:>9.1f}  {sql}")
     from partners.models import Delivery
 
     sample = Delivery.objects.filter(event__isnull=True).first()

@@ -367,3 +367,18 @@ def test_partner_staff_choose_their_organizations_email_digest(client, cast):
     for outsider in (cast.developer, cast.admin):
         client.force_login(outsider)
         assert client.get(reverse("partners:digest")).status_code == 404
+
+
+def test_a_full_batch_leaves_its_last_reader_whole_for_the_next_run(cast):
+    with time_machine.travel(T0, tick=False):
+        s = cast.submission(State.EVALUATION)
+        for person in (cast.reviewer, cast.lead):
+            prefer(person, "UTC", cadence=DigestCadence.DAILY, digest_hour=12)
+        tell(s, [cast.reviewer, cast.lead], n=5)
+    with time_machine.travel(dt.datetime(2026, 1, 12, 12, 0, tzinfo=UTC), tick=False):
+        first = digests.digests_send(limit=7)
+        second = digests.digests_send(limit=7)
+        assert digests.digests_send(limit=7) == []
+    assert len(first) == 1 and len(second) == 1
+    for digest in Delivery.objects.filter(event__isnull=True):
+        assert digest.items.count() == 5
