@@ -568,7 +568,9 @@ def delivery_redeliver(*, delivery: Delivery, actor) -> Delivery:
             "Only the office's administrators can redeliver notifications (exercise ones are never sent)."
         )
     with transaction.atomic():
-        Delivery.objects.filter(pk=delivery.pk).exclude(status=Delivery.Status.PENDING).update(
+        # Held items wait for their digest and digested ones went out inside it: neither is
+        # sent alone.
+        Delivery.objects.filter(pk=delivery.pk, status__in=[Delivery.Status.DEAD, Delivery.Status.DELIVERED]).update(
             status=Delivery.Status.PENDING, next_attempt_at=clock.now(), attempts=0, last_error=""
         )
         transaction.on_commit(lambda: _enqueue([delivery.pk]))

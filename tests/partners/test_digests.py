@@ -188,7 +188,8 @@ def test_overlapping_digest_runs_send_once(cast):
     assert mine(cast.reviewer).filter(status="digested", digest_id=first[0]).count() == 5
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.postgres
 def test_a_run_skips_items_another_run_holds_and_neither_loses_one(cast):
     """Two runs at once: the second skips the rows the first has locked; nothing is sent twice."""
     with time_machine.travel(T0, tick=False):
