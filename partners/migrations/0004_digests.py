@@ -7,60 +7,104 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('partners', '0003_secret_rotation'),
+        ("partners", "0003_secret_rotation"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='delivery',
-            name='body',
-            field=models.TextField(blank=True, db_default=''),
+            model_name="delivery",
+            name="body",
+            field=models.TextField(blank=True, db_default=""),
         ),
         migrations.AddField(
-            model_name='delivery',
-            name='digest',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='items', to='partners.delivery'),
+            model_name="delivery",
+            name="digest",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="items",
+                to="partners.delivery",
+            ),
         ),
         migrations.AddField(
-            model_name='delivery',
-            name='subject',
-            field=models.CharField(blank=True, db_default='', max_length=300),
+            model_name="delivery",
+            name="subject",
+            field=models.CharField(blank=True, db_default="", max_length=300),
         ),
         migrations.AddField(
-            model_name='trustedpartner',
-            name='digest_hour',
-            field=models.PositiveSmallIntegerField(default=8, validators=[django.core.validators.MaxValueValidator(23)]),
+            model_name="trustedpartner",
+            name="digest_hour",
+            field=models.PositiveSmallIntegerField(
+                default=8, validators=[django.core.validators.MaxValueValidator(23)]
+            ),
         ),
         migrations.AddField(
-            model_name='trustedpartner',
-            name='digest_time_zone',
-            field=models.CharField(blank=True, help_text='IANA name; empty: UTC.', max_length=64),
+            model_name="trustedpartner",
+            name="digest_time_zone",
+            field=models.CharField(blank=True, help_text="IANA name; empty: UTC.", max_length=64),
         ),
         migrations.AddField(
-            model_name='trustedpartner',
-            name='digest_weekday',
-            field=models.PositiveSmallIntegerField(choices=[(0, 'Monday'), (1, 'Tuesday'), (2, 'Wednesday'), (3, 'Thursday'), (4, 'Friday'), (5, 'Saturday'), (6, 'Sunday')], default=0),
+            model_name="trustedpartner",
+            name="digest_weekday",
+            field=models.PositiveSmallIntegerField(
+                choices=[
+                    (0, "Monday"),
+                    (1, "Tuesday"),
+                    (2, "Wednesday"),
+                    (3, "Thursday"),
+                    (4, "Friday"),
+                    (5, "Saturday"),
+                    (6, "Sunday"),
+                ],
+                default=0,
+            ),
         ),
         migrations.AddField(
-            model_name='trustedpartner',
-            name='email_cadence',
-            field=models.CharField(choices=[('immediate', 'Immediately, one email per event'), ('daily', 'A daily digest'), ('weekly', 'A weekly digest')], default='immediate', max_length=10),
+            model_name="trustedpartner",
+            name="email_cadence",
+            field=models.CharField(
+                choices=[
+                    ("immediate", "Immediately, one email per event"),
+                    ("daily", "A daily digest"),
+                    ("weekly", "A weekly digest"),
+                ],
+                default="immediate",
+                max_length=10,
+            ),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='event',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='partners.event'),
+            model_name="delivery",
+            name="event",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="deliveries",
+                to="partners.event",
+            ),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='status',
-            field=models.CharField(choices=[('pending', 'Pending'), ('delivered', 'Delivered'), ('dead', 'Dead-lettered'), ('held', 'Held for a digest'), ('digested', 'Sent in a digest')], default='pending', max_length=10),
+            model_name="delivery",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("pending", "Pending"),
+                    ("delivered", "Delivered"),
+                    ("dead", "Dead-lettered"),
+                    ("held", "Held for a digest"),
+                    ("digested", "Sent in a digest"),
+                ],
+                default="pending",
+                max_length=10,
+            ),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(condition=models.Q(('status', 'held')), fields=['next_attempt_at'], name='delivery_held_due'),
+            model_name="delivery",
+            index=models.Index(
+                condition=models.Q(("status", "held")), fields=["next_attempt_at"], name="delivery_held_due"
+            ),
         ),
     ]
