@@ -1,4 +1,5 @@
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator
 from django.db import models
 
 
@@ -57,3 +58,43 @@ class User(AbstractUser):
 
     def __str__(self):
         return self.get_full_name() or self.username
+
+
+class DigestCadence(models.TextChoices):
+    """How often a person (or a partner's email addresses) is emailed about non-urgent events."""
+
+    IMMEDIATE = "immediate", "Immediately, one email per event"
+    DAILY = "daily", "A daily digest"
+    WEEKLY = "weekly", "A weekly digest"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+HOUR = [MaxValueValidator(23)]
+
+
+class NotificationPreference(models.Model):
+    """When a person is emailed: at once, or in one daily or weekly digest, and never in their
+    quiet hours. Hours are on the clock of the person's own time zone (User.time_zone).
+
+    A person without a row is emailed at once, at any hour (the portal's behaviour before digests).
+    """
+
+    user = models.OneToOneField("accounts.User", on_delete=models.CASCADE, related_name="notification_preference")
+    cadence = models.CharField(max_length=10, choices=DigestCadence.choices, default=DigestCadence.IMMEDIATE)
+    digest_hour = models.PositiveSmallIntegerField(default=8, validators=HOUR)
+    digest_weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.MONDAY)
+    # No email starts from quiet_start:00 until quiet_end:00 (across midnight when start > end).
+    quiet_start = models.PositiveSmallIntegerField(null=True, blank=True, validators=HOUR)
+    quiet_end = models.PositiveSmallIntegerField(null=True, blank=True, validators=HOUR)
+
+    def __str__(self):
+        return f"Notification preference of {self.user}"

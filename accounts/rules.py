@@ -643,8 +643,8 @@ def may_redeliver(user, delivery) -> bool:
         user.is_authenticated
         and is_administrator(user)
         and not is_player(user)
-        and not delivery.event.is_exercise
-        and delivery.event.submission.exercise_id is None
+        and (delivery.event is None or not delivery.event.is_exercise)
+        and (delivery.event is None or delivery.event.submission.exercise_id is None)
     )
 
 
@@ -662,6 +662,22 @@ def may_change_configuration(user) -> bool:
 def may_export(user) -> bool:
     """CSV exports of the office's records: live administrators, live rows."""
     return user.is_authenticated and is_administrator(user) and not is_player(user)
+
+
+def partner_settings_of(user):
+    """The live trusted partner whose email digest this person may set: their own
+    organization's, for its staff (a partner's settings are its own business); else None."""
+    from partners.models import TrustedPartner
+
+    if not (user.is_authenticated and is_trusted_partner(user)) or is_player(user) or not user.organization_id:
+        return None
+    return TrustedPartner.objects.filter(
+        organization_id=user.organization_id, is_exercise=False, organization__exercise__isnull=True
+    ).first()
+
+
+def may_set_partner_digest(user) -> bool:
+    return partner_settings_of(user) is not None
 
 
 def may_view_demo_inbox(user) -> bool:

@@ -52,3 +52,32 @@ def time_zone_set(*, user, name: str) -> None:
         raise ValidationFailed(f"{name!r} is not a time zone.", details={"time_zone": ["Choose a time zone."]})
     user.time_zone = name
     user.save(update_fields=["time_zone"])
+
+
+def notification_preference_set(
+    *,
+    user,
+    cadence: str,
+    digest_hour: int = 8,
+    digest_weekday: int = 0,
+    quiet_start: int | None = None,
+    quiet_end: int | None = None,
+):
+    """When this person is emailed. Items already held for a digest follow the new choice."""
+    from django.db import transaction
+
+    from partners import digests
+
+    from .models import NotificationPreference
+
+    with transaction.atomic():
+        preference = NotificationPreference.objects.select_for_update().filter(user=user).first()
+        preference = preference or NotificationPreference(user=user)
+        preference.cadence, preference.digest_hour, preference.digest_weekday = cadence, digest_hour, digest_weekday
+        preference.quiet_start, preference.quiet_end = quiet_start, quiet_end
+        preference.full_clean()
+        preference.save()
+        digests.held_reschedule(
+            schedule=digests.person_schedule(preference, user.time_zone), now=clock.now(), recipient=user
+        )
+    return preference

@@ -9,15 +9,15 @@ from api.models import ApiToken
 from caisi_portal.errors import ApplicationError
 from caisi_portal.web import add_service_error, redirect_back
 
-from . import services, two_factor
-from .forms import TimeZoneForm, TokenForm
-from .models import CalendarFeedToken
+from . import rules, services, two_factor
+from .forms import NotificationPreferenceForm, TimeZoneForm, TokenForm
+from .models import CalendarFeedToken, NotificationPreference
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile(request):
-    new_calendar_url = new_api_key = None
+    new_calendar_url = new_api_key = notification_form = None
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "token_issue":
@@ -56,6 +56,13 @@ def profile(request):
             else:
                 messages.error(request, "Choose a time zone from the list.")
             return redirect("profile")
+        elif action == "notifications":
+            form = NotificationPreferenceForm(request.POST)
+            if form.is_valid():
+                services.notification_preference_set(user=request.user, **form.cleaned_data)
+                messages.success(request, "Saved: " + "; ".join(_schedule_words(request.user)) + ".")
+                return redirect("profile")
+            notification_form = form
         elif action == "calendar_revoke":
             services.calendar_token_revoke(user=request.user)
             messages.success(request, "Your calendar link no longer works.")
@@ -70,9 +77,38 @@ def profile(request):
             "api_tokens": ApiToken.objects.filter(user=request.user, revoked_at__isnull=True),
             "second_factor": two_factor.confirmed_device(request.user),
             "time_zone_form": TimeZoneForm(initial={"time_zone": request.user.time_zone}),
+            "notification_form": notification_form or _notification_form(request.user),
+            "notification_words": _schedule_words(request.user),
+            "partner_digest": rules.may_set_partner_digest(request.user),
             "second_factor_required": two_factor.second_factor_required(request.user),
         },
+        status=400 if notification_form is not None else 200,
     )
+
+
+def _preference(user):
+    return NotificationPreference.objects.filter(user=user).first()
+
+
+def _notification_form(user):
+    preference = _preference(user)
+    if preference is None:
+        return NotificationPreferenceForm(initial={"cadence": "immediate", "digest_hour": 8, "digest_weekday": 0})
+    return NotificationPreferenceForm(
+        initial={
+            "cadence": preference.cadence,
+            "digest_hour": preference.digest_hour,
+            "digest_weekday": preference.digest_weekday,
+            "quiet_start": preference.quiet_start,
+            "quiet_end": preference.quiet_end,
+        }
+    )
+
+
+def _schedule_words(user) -> list[str]:
+    from partners import digests
+
+    return digests.describe(digests.person_schedule(_preference(user), user.time_zone), user.time_zone)
 
 
 @login_required

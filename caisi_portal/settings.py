@@ -241,6 +241,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Declared here; django-celery-beat copies it into its database schedule at start-up.
 CELERY_BEAT_SCHEDULE = {
     "sweep-review-clocks": {"task": "submissions.tasks.sweep_review_clocks", "schedule": 60.0},
+    # Digests are due on the hour; held items become due at a reader's own hour in their zone.
+    "send-digests": {"task": "partners.tasks.send_digests", "schedule": 60.0},
     # At 1440x a simulated day passes in a minute: exercises are looked at every 5 s.
     "tick-exercises": {"task": "exercises.tasks.tick_exercises", "schedule": 5.0},
     "purge-old-exports": {"task": "dashboard.tasks.purge_old_exports", "schedule": 3600.0},

@@ -41,6 +41,9 @@ def _in_words(key: str, value):
 
 
 def email_for(delivery) -> tuple[str, str]:
+    if delivery.event_id is None:
+        # A digest: its words were written when it was built (partners.digests).
+        return one_line(delivery.subject), delivery.body
     event = delivery.event
     data = event.payload
     fields = {

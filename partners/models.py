@@ -10,8 +10,11 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
+
+from accounts.models import DigestCadence, Weekday
 
 
 def new_webhook_secret() -> str:
@@ -69,6 +72,12 @@ class TrustedPartner(models.Model):
     is_active = models.BooleanField(default=True)
     # An exercise's simulated partner: it receives only exercise events, and the reverse.
     is_exercise = models.BooleanField(default=False)
+    # The partner's emails may be gathered in a digest (webhooks are always sent at once:
+    # a machine has no inbox to flood). Hours are on the clock of digest_time_zone.
+    email_cadence = models.CharField(max_length=10, choices=DigestCadence.choices, default=DigestCadence.IMMEDIATE)
+    digest_hour = models.PositiveSmallIntegerField(default=8, validators=[MaxValueValidator(23)])
+    digest_weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.MONDAY)
+    digest_time_zone = models.CharField(max_length=64, blank=True, help_text="IANA name; empty: UTC.")
 
     class Meta:
         ordering = ["organization__name"]
@@ -151,9 +160,13 @@ class Delivery(models.Model):
         PENDING = "pending", "Pending"
         DELIVERED = "delivered", "Delivered"
         DEAD = "dead", "Dead-lettered"
+        # Waiting for its reader's digest, due at next_attempt_at; then sent inside one.
+        HELD = "held", "Held for a digest"
+        DIGESTED = "digested", "Sent in a digest"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    # Empty for a digest, which gathers the events of its items (Delivery.items).
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries", null=True, blank=True)
     channel = models.CharField(max_length=10, choices=Channel.choices)
     partner = models.ForeignKey(TrustedPartner, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     recipient = models.ForeignKey(
@@ -167,11 +180,20 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField()
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # An item held for a digest points at the digest that carried it (set once, with DIGESTED).
+    digest = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="items")
+    # A digest's message, written when it is built from its items (a retry sends the same words).
+    subject = models.CharField(max_length=300, blank=True, db_default="")
+    body = models.TextField(blank=True, db_default="")
 
     class Meta:
         ordering = ["-next_attempt_at"]
         verbose_name_plural = "deliveries"
-        indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_pending_due")]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_pending_due"),
+            # "Whose digest is due now?" reads only the held items that are due.
+            models.Index(fields=["next_attempt_at"], condition=Q(status="held"), name="delivery_held_due"),
+        ]
         constraints = [
             # One delivery per event and destination: a duplicate notification cannot exist.
             models.UniqueConstraint(fields=["event", "channel", "address"], name="one_delivery_per_destination"),

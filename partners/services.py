@@ -26,6 +26,7 @@ from django.urls import reverse
 from accounts.roles import Role
 from caisi_portal import clock, timefmt
 
+from . import digests
 from .models import Delivery, DeliveryAttempt, Event, PartnerEventType, TrustedPartner
 from .transports import TRANSPORTS, WEBHOOK_TIMEOUT, TransportError
 
@@ -178,8 +179,10 @@ def events_record(*, submissions, type: str, extra: dict | None = None, recipien
         else:
             deliveries += _partner_deliveries(same_world)
         deliveries += _internal_deliveries(same_world, recipients)
+    # Emails for readers who chose a digest are held for it; quiet hours defer the rest.
+    digests.deliveries_schedule(deliveries, events, now)
     Delivery.objects.bulk_create(deliveries)
-    ids += [d.pk for d in deliveries]
+    ids += [d.pk for d in deliveries if d.status == Delivery.Status.PENDING and d.next_attempt_at <= now]
     if len(ids) > DISPATCH_OVER:
         # Thousands of deliveries: one message hands them to a worker, which queues the batches,
         # so the person whose action caused the event does not wait for hundreds of messages.
@@ -514,7 +517,7 @@ def _send(delivery, client, started_at, resolve=None) -> tuple:
     attempt = DeliveryAttempt(delivery=delivery, number=delivery.attempts, started_at=started_at)
     error = None
     try:
-        if delivery.event.is_exercise:
+        if delivery.event is not None and delivery.event.is_exercise:
             # Exercise traffic is recorded for the after-action review, never sent.
             attempt.error = "Exercise: recorded, not sent."
         else:
@@ -569,7 +572,9 @@ def delivery_redeliver(*, delivery: Delivery, actor) -> Delivery:
             "Only the office's administrators can redeliver notifications (exercise ones are never sent)."
         )
     with transaction.atomic():
-        Delivery.objects.filter(pk=delivery.pk).exclude(status=Delivery.Status.PENDING).update(
+        # Held items wait for their digest and digested ones went out inside it: neither is
+        # sent alone.
+        Delivery.objects.filter(pk=delivery.pk, status__in=[Delivery.Status.DEAD, Delivery.Status.DELIVERED]).update(
             status=Delivery.Status.PENDING, next_attempt_at=clock.now(), attempts=0, last_error=""
         )
         transaction.on_commit(lambda: _enqueue([delivery.pk]))
@@ -610,3 +615,30 @@ def partner_secret_rotate(*, partner: TrustedPartner, actor) -> str:
             internal=True,
         )
     return locked.webhook_secret
+
+
+def partner_digest_set(
+    *, partner: TrustedPartner, actor, cadence: str, digest_hour: int, digest_weekday: int, digest_time_zone: str
+) -> TrustedPartner:
+    """A partner's staff choose whether their organization's emails come at once or in a
+    digest. Emails already held follow the new choice; webhooks are never held."""
+    from accounts import rules
+    from caisi_portal.errors import NotPermitted
+
+    own = rules.partner_settings_of(actor)
+    if own is None or own.pk != partner.pk:
+        raise NotPermitted("Only the partner's own staff choose how its emails are gathered.")
+    with transaction.atomic():
+        locked = TrustedPartner.objects.select_for_update().get(pk=partner.pk)
+        locked.email_cadence, locked.digest_hour, locked.digest_weekday = cadence, digest_hour, digest_weekday
+        locked.digest_time_zone = digest_time_zone
+        chosen = ["email_cadence", "digest_hour", "digest_weekday", "digest_time_zone"]
+        # Only these fields: the rest (a webhook's host that resolves now) is the office's to check.
+        locked.clean_fields(exclude=[f.name for f in TrustedPartner._meta.fields if f.name not in chosen])
+        if locked.digest_time_zone and digests.zone_of(locked.digest_time_zone) is dt.UTC:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError({"digest_time_zone": "Choose a time zone from the list."})
+        locked.save(update_fields=chosen)
+        digests.held_reschedule(schedule=digests.partner_schedule(locked), now=clock.now(), partner=locked)
+    return locked

@@ -19,3 +19,11 @@ def dispatch_notifications(event_ids: list[str]) -> int:
 def deliver_notification(delivery_id: str) -> str:
     """One attempt at one delivery; retries are scheduled in the row, not in Celery."""
     return services.delivery_attempt(delivery_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def send_digests() -> int:
+    """Every digest that is due, one per reader (beat, every minute)."""
+    from . import digests
+
+    return len(digests.digests_send())

@@ -8,13 +8,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import F
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from accounts import rules
+from accounts.forms import PartnerDigestForm
 from caisi_portal.errors import ApplicationError
 from caisi_portal.web import redirect_back, refuse_if_not_permitted
 
@@ -115,4 +116,55 @@ def demo_inbox(request):
             "page": Paginator(inbox, 50).get_page(request.GET.get("page")),
             "own": rules.sees_only_own_demo_inbox(request.user),
         },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def partner_digest(request):
+    """A partner's staff choose how their organization's emails arrive: at once or in a digest."""
+    from . import digests
+
+    partner = rules.partner_settings_of(request.user)
+    if partner is None:
+        raise Http404
+    if request.method == "POST":
+        form = PartnerDigestForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.partner_digest_set(
+                    partner=partner,
+                    actor=request.user,
+                    cadence=data["cadence"],
+                    digest_hour=data["digest_hour"],
+                    digest_weekday=data["digest_weekday"],
+                    digest_time_zone=data["digest_time_zone"],
+                )
+            except ApplicationError as exc:
+                refuse_if_not_permitted(exc)
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, "Saved.")
+                return redirect("partners:digest")
+    else:
+        form = PartnerDigestForm(
+            initial={
+                "cadence": partner.email_cadence,
+                "digest_hour": partner.digest_hour,
+                "digest_weekday": partner.digest_weekday,
+                "digest_time_zone": partner.digest_time_zone,
+            }
+        )
+    return render(
+        request,
+        "partners/digest.html",
+        {
+            "partner": partner,
+            "form": form,
+            "words": digests.describe(digests.partner_schedule(partner), partner.digest_time_zone),
+            "addresses": partner.email_list(),
+            "has_webhook": bool(partner.webhook_url),
+        },
+        status=400 if form.errors else 200,
     )

@@ -800,6 +800,14 @@ PAGE_CASES = [
         },
     ),
     Case(
+        "partners:digest",
+        "",
+        lambda ws, t: reverse("partners:digest"),
+        {"GET": when(rules.may_set_partner_digest), "POST": when(rules.may_set_partner_digest, ok=302)},
+        data=lambda ws, t: {"cadence": "daily", "digest_hour": "8", "digest_weekday": "0", "digest_time_zone": ""},
+        per_world=False,
+    ),
+    Case(
         "partners:demo_inbox",
         "",
         lambda ws, t: reverse("partners:demo_inbox"),

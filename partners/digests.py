@@ -1,0 +1,405 @@
+"""Digests: one combined email instead of a storm of notifications.
+
+A person (accounts.NotificationPreference) chooses to be emailed at once, in a daily digest at
+a local hour, or in a weekly one (a day and an hour), and may keep quiet hours; a trusted
+partner may have its emails digested (TrustedPartner.email_cadence; webhooks are always sent
+at once). The decision is made when a delivery is written (`deliveries_schedule`):
+
+- urgent (a deadline within 48 hours, a window that has elapsed, access removed by order):
+  never digested;
+- otherwise, for a digest reader: status HELD, due at the next digest time (next_attempt_at,
+  partially indexed for held rows, so the run reads only what is due);
+- otherwise, within the person's quiet hours: pending, but not before the quiet hours end
+  (the outbox's sweep sends it then).
+
+`digests_send` (beat, every minute) gathers every held item that is due into one Delivery per
+reader and address, with every item grouped by submission, and marks the items DIGESTED with
+a pointer to it: claimed with FOR UPDATE SKIP LOCKED and marked with `WHERE status = 'held'`,
+in one transaction, so two overlapping runs never send two digests or lose an item. It costs
+a fixed number of queries however many people are due.
+
+Times are computed in the reader's zone with zoneinfo: a daily digest at 08:00 New York time
+is at 08:00 on both sides of a DST change (13:00 UTC in winter, 12:00 UTC in summer).
+Exercise mail is never held: it is recorded, not sent, and runs on simulated time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Case, Value, When
+
+from accounts.models import DigestCadence, NotificationPreference, Weekday
+from caisi_portal import clock, timefmt
+from caisi_portal.text import one_line
+from caisi_portal.words import counted
+
+from .models import Delivery, PartnerEventType, event_label
+
+URGENT_WITHIN = timefmt.URGENT_WITHIN  # 48 hours, as the deadline chips count it
+# Events about a deadline reached or an order: nobody should read them a day late.
+ALWAYS_URGENT = {PartnerEventType.WINDOW_ELAPSED, PartnerEventType.ACCESS_REMOVED}
+# A digest run reads at most this many due items (the rest are due in the next run).
+RUN_LIMIT = 100_000
+
+
+def zone_of(name: str) -> dt.tzinfo:
+    """The IANA zone named, or UTC for none (or for a name this system no longer knows)."""
+    if not name:
+        return dt.UTC
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When one reader is emailed. Hours are on the clock of `zone`."""
+
+    cadence: str = DigestCadence.IMMEDIATE
+    hour: int = 8
+    weekday: int = Weekday.MONDAY
+    zone: dt.tzinfo = dt.UTC
+    quiet_start: int | None = None
+    quiet_end: int | None = None
+
+    @property
+    def digested(self) -> bool:
+        return self.cadence in (DigestCadence.DAILY, DigestCadence.WEEKLY)
+
+    @property
+    def has_quiet_hours(self) -> bool:
+        return self.quiet_start is not None and self.quiet_end is not None and self.quiet_start != self.quiet_end
+
+    def next_digest_at(self, after: dt.datetime) -> dt.datetime:
+        """The first digest time strictly after `after` (UTC)."""
+        weekday = self.weekday if self.cadence == DigestCadence.WEEKLY else None
+        return _next_local(after, self.hour, self.zone, weekday)
+
+    def quiet_until(self, now: dt.datetime) -> dt.datetime | None:
+        """When the quiet hours that hold `now` end; None when `now` is not in quiet hours."""
+        if not self.has_quiet_hours:
+            return None
+        hour = now.astimezone(self.zone).hour
+        start, end = self.quiet_start, self.quiet_end
+        quiet = start <= hour < end if start < end else (hour >= start or hour < end)
+        return _next_local(now, end, self.zone) if quiet else None
+
+
+def _next_local(after: dt.datetime, hour: int, zone: dt.tzinfo, weekday: int | None = None) -> dt.datetime:
+    """The first moment strictly after `after` that reads hour:00 on the clock of `zone` (on
+    `weekday` if given). An hour the clocks skip (spring forward) falls an hour later that day;
+    an hour they repeat (fall back) is its first occurrence: once a day either way."""
+    day = after.astimezone(zone).date()
+    for offset in range(9):
+        candidate_day = day + dt.timedelta(days=offset)
+        if weekday is not None and candidate_day.weekday() != weekday:
+            continue
+        # fold=0 and a round trip through UTC resolve skipped and repeated wall times.
+        moment = dt.datetime.combine(candidate_day, dt.time(hour), tzinfo=zone).astimezone(dt.UTC)
+        if moment > after:
+            return moment
+    raise AssertionError("unreachable: a week has every weekday")
+
+
+def person_schedule(preference: NotificationPreference | None, time_zone: str) -> Schedule:
+    if preference is None:
+        return Schedule(zone=zone_of(time_zone))
+    return Schedule(
+        cadence=preference.cadence,
+        hour=preference.digest_hour,
+        weekday=preference.digest_weekday,
+        zone=zone_of(time_zone),
+        quiet_start=preference.quiet_start,
+        quiet_end=preference.quiet_end,
+    )
+
+
+def partner_schedule(partner) -> Schedule:
+    return Schedule(
+        cadence=partner.email_cadence,
+        hour=partner.digest_hour,
+        weekday=partner.digest_weekday,
+        zone=zone_of(partner.digest_time_zone),
+    )
+
+
+def describe(schedule: Schedule, zone_name: str) -> list[str]:
+    """The schedule in plain words: ["Daily at 08:00 America/New_York", "Quiet 22:00–07:00"]."""
+    where = zone_name or "UTC"
+    if schedule.cadence == DigestCadence.DAILY:
+        lines = [f"Daily at {schedule.hour:02d}:00 {where}"]
+    elif schedule.cadence == DigestCadence.WEEKLY:
+        lines = [f"Weekly on {Weekday(schedule.weekday).label} at {schedule.hour:02d}:00 {where}"]
+    else:
+        lines = ["Immediately, one email per event"]
+    if schedule.has_quiet_hours:
+        lines.append(f"Quiet {schedule.quiet_start:02d}:00–{schedule.quiet_end:02d}:00 {where}")
+    if schedule.digested:
+        lines.append("Items within 48 hours of a deadline are sent at once.")
+    return lines
+
+
+# --- the decision, when deliveries are written --------------------------------------------------
+
+
+def _urgent_submissions(events, now: dt.datetime) -> set:
+    """Submissions whose events must not wait for a digest: a running review clock due within
+    48 hours (or overdue). One query for every event."""
+    from submissions.models import ReviewClock
+
+    return set(
+        ReviewClock.objects.filter(
+            submission_id__in={e.submission_id for e in events},
+            status=ReviewClock.Status.RUNNING,
+            deadline_at__lte=now + URGENT_WITHIN,
+        ).values_list("submission_id", flat=True)
+    )
+
+
+def is_urgent(event, urgent_submissions: set, now: dt.datetime) -> bool:
+    if event.type in ALWAYS_URGENT or event.submission_id in urgent_submissions:
+        return True
+    deadline = timefmt.parse(event.payload.get("deadline_at"))
+    return isinstance(deadline, dt.datetime) and deadline - now <= URGENT_WITHIN
+
+
+def deliveries_schedule(deliveries: list[Delivery], events, now: dt.datetime) -> None:
+    """Hold for a digest, or defer past quiet hours, the email deliveries about to be written
+    (unsaved rows; webhooks and exercise mail are never held). Two queries at most, however
+    many deliveries: the people's preferences and the urgent submissions."""
+    emails = [
+        d
+        for d in deliveries
+        if d.channel == Delivery.Channel.EMAIL and not d.event.is_exercise and d.status == "pending"
+    ]
+    people = {d.recipient_id for d in emails if d.recipient_id}
+    partner_digest = any(d.partner_id and d.partner.email_cadence != DigestCadence.IMMEDIATE for d in emails)
+    if not people and not partner_digest:
+        return
+    preferences = {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=people)} if people else {}
+    if not preferences and not partner_digest:
+        return  # nobody here chose a digest or quiet hours: everything goes at once
+    urgent_submissions = _urgent_submissions(events, now)
+    schedules: dict = {}
+    for delivery in emails:
+        if delivery.recipient_id:
+            key = ("person", delivery.recipient_id)
+            if key not in schedules:
+                schedules[key] = person_schedule(preferences.get(delivery.recipient_id), delivery.recipient.time_zone)
+        else:
+            key = ("partner", delivery.partner_id)
+            if key not in schedules:
+                schedules[key] = partner_schedule(delivery.partner)
+        schedule_one(delivery, schedules[key], is_urgent(delivery.event, urgent_submissions, now), now)
+
+
+def schedule_one(delivery: Delivery, schedule: Schedule, urgent: bool, now: dt.datetime) -> None:
+    if schedule.digested and not urgent:
+        delivery.status = Delivery.Status.HELD
+        delivery.next_attempt_at = schedule.next_digest_at(now)
+        return
+    # Urgent items skip the digest but still wait out quiet hours: the person asked not to be
+    # emailed then, quiet hours end within a day (so a 48-hour warning still arrives with more
+    # than a day to act), and the deadline shows meanwhile on their dashboard and calendar.
+    quiet_until = schedule.quiet_until(now)
+    if quiet_until is not None:
+        delivery.next_attempt_at = quiet_until
+
+
+def held_reschedule(*, schedule: Schedule, now: dt.datetime, recipient=None, partner=None) -> int:
+    """After a reader changes their preference, their held items follow it: due at the new
+    digest time, or (no digest any more) sent once their quiet hours allow."""
+    held = Delivery.objects.filter(status=Delivery.Status.HELD)
+    held = held.filter(recipient=recipient) if recipient is not None else held.filter(partner=partner)
+    if schedule.digested:
+        return held.update(next_attempt_at=schedule.next_digest_at(now))
+    changed = held.update(status=Delivery.Status.PENDING, next_attempt_at=schedule.quiet_until(now) or now)
+    return changed
+
+
+# --- the digest run -----------------------------------------------------------------------------
+
+
+def digests_send(now: dt.datetime | None = None, limit: int = RUN_LIMIT) -> list:
+    """Send every digest that is due: one Delivery per reader and address carrying all their
+    due held items. Returns the new digests' ids (queued after commit).
+
+    Queries, however many readers: the due items (one SELECT ... FOR UPDATE SKIP LOCKED of
+    bare ids), their events (each read once, however many readers share it), the readers'
+    time zones (people's, partners'), the digests (one INSERT), the items marked (one UPDATE,
+    only rows still held), plus the transaction's own statements.
+    """
+    from django.contrib.auth import get_user_model
+
+    from .models import Event, TrustedPartner
+
+    now = now or clock.now()
+    with transaction.atomic():
+        items = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(status=Delivery.Status.HELD, next_attempt_at__lte=now)
+            # Each reader's items side by side, so a full batch can leave its last reader whole.
+            .order_by("next_attempt_at", "recipient_id", "partner_id", "address", "pk")
+            .values_list("pk", "event_id", "recipient_id", "partner_id", "address")[:limit]
+        )
+        if len(items) == limit:
+            # The batch is full: its last reader may have more items due, which would make a
+            # second digest a minute later. They all wait for the next run instead.
+            # (One reader with more than a whole batch gets it now, the rest next run.)
+            last = items[-1][2:]
+            items = [item for item in items if item[2:] != last] or items
+        if not items:
+            return []
+        events = {
+            e.pk: e
+            for e in Event.objects.filter(pk__in={i[1] for i in items}).only(
+                "type", "occurred_at", "payload", "is_exercise", "submission_id"
+            )
+        }
+        zones = {
+            ("person", pk): zone
+            for pk, zone in get_user_model()
+            .objects.filter(pk__in={i[2] for i in items if i[2]})
+            .values_list("pk", "time_zone")
+        }
+        zones |= {
+            ("partner", pk): zone
+            for pk, zone in TrustedPartner.objects.filter(pk__in={i[3] for i in items if i[3]}).values_list(
+                "pk", "digest_time_zone"
+            )
+        }
+        groups: dict = {}
+        for item in items:
+            groups.setdefault((item[2], item[3], item[4]), []).append(item)
+        writer = _DigestWriter()
+        digests, pairs = [], []
+        for (recipient_id, partner_id, address), group in groups.items():
+            digest = Delivery(
+                channel=Delivery.Channel.EMAIL,
+                recipient_id=recipient_id,
+                partner_id=partner_id,
+                address=address,
+                next_attempt_at=now,
+            )
+            zone = zones.get(("person", recipient_id) if recipient_id else ("partner", partner_id), "")
+            digest.subject, digest.body = writer.message(
+                [events[item[1]] for item in group],
+                zone,
+                to_person=bool(recipient_id),
+                notification_id=digest.webhook_id,
+            )
+            digests.append(digest)
+            pairs += [(item[0], digest.pk) for item in group]
+        Delivery.objects.bulk_create(digests)
+        marked = _mark_included(pairs)
+        if marked != len(pairs):
+            # Only this run held these rows (FOR UPDATE), so this cannot happen; if it did, an
+            # item would be in two digests or in none: undo it all rather than send it wrong.
+            raise RuntimeError(f"{len(pairs) - marked} held items changed under a digest run")
+        ids = [d.pk for d in digests]
+        transaction.on_commit(lambda: _enqueue(ids))
+    return ids
+
+
+def _enqueue(ids) -> int:
+    from . import services
+
+    return services._enqueue(ids)
+
+
+def _mark_included(pairs: list[tuple]) -> int:
+    """Each item DIGESTED with its digest, in one statement; only rows still HELD change."""
+    if connection.vendor == "postgresql":
+        table = Delivery._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'UPDATE "{table}" AS d SET status = %s, digest_id = v.digest '  # noqa: S608
+                "FROM unnest(%s::uuid[], %s::uuid[]) AS v(item, digest) "
+                "WHERE d.id = v.item AND d.status = %s",
+                [Delivery.Status.DIGESTED, [p[0] for p in pairs], [p[1] for p in pairs], Delivery.Status.HELD],
+            )
+            return cursor.rowcount
+    # SQLite (make run): the same statement written by the ORM.
+    return Delivery.objects.filter(pk__in=[p[0] for p in pairs], status=Delivery.Status.HELD).update(
+        status=Delivery.Status.DIGESTED,
+        digest_id=Case(*[When(pk=item, then=Value(digest)) for item, digest in pairs]),
+    )
+
+
+class _DigestWriter:
+    """Writes digests, each line once per event and zone however many readers share it (a
+    thousand readers of the same fifty events cost fifty lines per zone, not fifty thousand)."""
+
+    def __init__(self):
+        self._lines: dict = {}
+        self._headings: dict = {}
+        self._zones: dict = {}
+
+    def _zone(self, name: str) -> dt.tzinfo:
+        if name not in self._zones:
+            self._zones[name] = zone_of(name)
+        return self._zones[name]
+
+    def _line(self, event, zone_name: str) -> str:
+        key = (event.pk, zone_name)
+        if key not in self._lines:
+            zone = self._zone(zone_name)
+            line = f"- {timefmt.when(event.occurred_at, zone=zone)}: {event_label(event.type)}"
+            deadline = event.payload.get("deadline_at")
+            if deadline:
+                line += f" (review deadline {timefmt.when(deadline, zone=zone)})"
+            self._lines[key] = line
+        return self._lines[key]
+
+    def _heading(self, event) -> str:
+        if event.submission_id not in self._headings:
+            data = event.payload
+            heading = one_line(
+                f"{data.get('model_name', '')} {data.get('model_version', '')} ({data.get('organization', '')})"
+            )
+            self._headings[event.submission_id] = heading
+        return self._headings[event.submission_id]
+
+    def message(self, events: list, zone_name: str, *, to_person: bool, notification_id: str = "") -> tuple[str, str]:
+        """One email with every event, grouped by submission (in order of each one's first
+        event), each with its time in the reader's zone."""
+        by_submission: dict = {}
+        for event in sorted(events, key=lambda e: (e.occurred_at, e.submission_id, str(e.pk))):
+            by_submission.setdefault(event.submission_id, []).append(event)
+        subject = (
+            f"Your CAISI digest: {counted(len(events), 'notification')} "
+            f"about {counted(len(by_submission), 'submission')}"
+        )
+        if any(e.is_exercise for e in events):
+            subject = f"[EXERCISE] {subject}"
+        base = settings.PORTAL_BASE_URL.rstrip("/")
+        lines = [subject, ""]
+        for group in by_submission.values():
+            heading = self._heading(group[0])
+            lines += [heading, "-" * min(len(heading), 72)]
+            lines += [self._line(event, zone_name) for event in group]
+            path = group[0].payload.get("path")
+            if to_person and path:
+                lines.append(f"Open it in the portal: {base}{path}")
+            lines.append("")
+        lines += [
+            "Items within 48 hours of a deadline are never held for a digest: they were emailed at once.",
+            "Change when you are emailed on your account page."
+            if to_person
+            else "Your organization's staff can change the digest in the portal.",
+            "",
+            f"Notification id: {notification_id}",
+            "CAISI Review Portal (simulation)",
+        ]
+        return subject, "\n".join(lines)
+
+
+def digest_message(events: list, zone_name: str, *, to_person: bool, notification_id: str = "") -> tuple[str, str]:
+    """One digest's subject and body (see _DigestWriter.message)."""
+    return _DigestWriter().message(events, zone_name, to_person=to_person, notification_id=notification_id)
