@@ -216,6 +216,9 @@ class TestRegister:
         for secret in self.SECRETS:
             assert secret not in page, secret
             assert secret not in str(feed), secret
+        # When the office listed it (feed readers sort by it): public by nature; JSON keeps milliseconds.
+        listed = dt.datetime.fromisoformat(feed["reviews"][0].pop("listed_at"))
+        assert abs(listed - published[0].published_at) < dt.timedelta(milliseconds=1)
         assert feed["reviews"] == [
             {
                 "organization": "Lab Alpha",
@@ -270,7 +273,8 @@ BUDGETS = {
     ("dashboard:breaches", ""): 8,
     ("dashboard:breaches", "kind=intake_decision&acknowledged=false"): 8,
     ("register:page", ""): 6,
-    ("register:json", ""): 6,
+    # Two of them name the register's version, for the ETag and Last-Modified of a conditional GET.
+    ("register:json", ""): 8,
 }
 
 

@@ -162,6 +162,6 @@ def test_deadline_warning_subject_agrees_with_its_number():
             payload={"model_name": "M", "model_version": "1", "days_left": days},
             is_exercise=False,
         )
-        return email_for(SimpleNamespace(event=event, recipient_id=None, webhook_id="x"))[0]
+        return email_for(SimpleNamespace(event=event, event_id="e", recipient_id=None, webhook_id="x"))[0]
 
     assert subject(1) == "1 day left to review M 1" and subject(7) == "7 days left to review M 1"
