@@ -481,3 +481,33 @@ class ApiTokenCreatedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     key = serializers.CharField(help_text="Shown once. Keep it secret.")
+
+
+def _organizations_in_world(user):
+    return rules.scope_organizations(Organization.objects.all(), user)
+
+
+class ConflictCheckQuerySerializer(serializers.Serializer):
+    reviewer = InCallersWorld(slug_field="username", scope=_assignable_reviewers, help_text="A reviewer's username.")
+    organization = InCallersWorld(
+        slug_field="slug",
+        scope=_organizations_in_world,
+        many=True,
+        allow_empty=False,
+        help_text="An organization's slug; repeat the parameter for several.",
+    )
+
+
+class ConflictAnswerSerializer(serializers.Serializer):
+    organization = serializers.CharField(help_text="The organization's slug.")
+    name = serializers.CharField()
+    conflicted = serializers.BooleanField()
+    reasons = serializers.ListField(
+        child=serializers.CharField(), help_text="Why, in words: 'works for Lab Alpha', 'declared conflict with …'."
+    )
+
+
+class ConflictCheckSerializer(serializers.Serializer):
+    reviewer = serializers.CharField(help_text="The reviewer's username.")
+    conflicted = serializers.BooleanField(help_text="Conflicted with at least one of the organizations.")
+    organizations = ConflictAnswerSerializer(many=True)

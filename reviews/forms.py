@@ -115,3 +115,22 @@ class ProposeClearForm(ProposeFlagForm):
             "release_conditions": data.get("release_conditions", ""),
             "justifications": {c.key: data.get(f"justify_{c.key}", "") for c in self.concerns},
         }
+
+
+class ConflictCheckForm(forms.Form):
+    """A reviewer and organizations of the asker's world (another world's are not offered)."""
+
+    reviewer = forms.ModelChoiceField(queryset=get_user_model().objects.none(), to_field_name="username")
+    organizations = forms.ModelMultipleChoiceField(
+        queryset=None, to_field_name="slug", help_text="One or more organizations."
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        from submissions.models import Organization
+
+        self.fields["reviewer"].queryset = rules.reviewer_candidates(rules.world_of(user))
+        self.fields["reviewer"].label_from_instance = lambda u: f"{u} ({u.username})"
+        self.fields["organizations"].queryset = rules.scope_organizations(Organization.objects.all(), user).order_by(
+            "name"
+        )
