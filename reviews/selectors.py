@@ -13,7 +13,7 @@ from accounts.models import Clearance
 from accounts.roles import Role
 from submissions.models import OPEN_REVIEW_STATES
 
-from .models import Assignment, AssignmentPolicy, EvaluationResult, Finding, ReviewerExpertise
+from .models import Assignment, AssignmentPolicy, EvaluationDomain, EvaluationResult, Finding, ReviewerExpertise
 
 
 @dataclass
@@ -92,7 +92,8 @@ def assignment_suggestions(submission, world=rules.LIVE, *, reviewers: int | Non
     declared expertise), then by open workload and its nearest deadline.
 
     A fixed number of queries whatever the number of reviewers: the people with their load,
-    the plan, the assignments, the clearance needed, three for expertise, one for conflicts.
+    the plan (and the default plan in intake), the assignments, the clearance needed, three
+    for expertise, one for conflicts, the policy.
     """
     organization = submission.organization
     people = list(
@@ -113,6 +114,9 @@ def assignment_suggestions(submission, world=rules.LIVE, *, reviewers: int | Non
         item.domain_id: item.domain.name
         for item in submission.plan_items.select_related("domain").order_by("domain__sort_order")
     }
+    if not plan:
+        # In intake the plan is not chosen yet: accepting plans the active domains by default.
+        plan = dict(EvaluationDomain.objects.filter(is_active=True).values_list("pk", "name"))
     assigned = dict(submission.assignments.values_list("reviewer_id", "role"))
     needed = rules.clearance_needed(submission)
     ids = [p.pk for p in people]
