@@ -246,11 +246,18 @@ def clearance_needed(submission) -> int:
 def may_check_conflicts(user) -> bool:
     """The conflict check on its own: those who assign reviewers (administrators and lead
     reviewers holding the assignment permission), for the people of their own world."""
+    # Roles first (cached): only those who might assign pay for the permission lookup.
     return (
         _signed_in(user)
-        and user.has_perm("reviews.add_assignment")
         and (is_administrator(user) or has_role(user, Role.LEAD_REVIEWER))
+        and user.has_perm("reviews.add_assignment")
     )
+
+
+def may_declare_expertise(user) -> bool:
+    """A live reviewer says which domains they know, on their own profile (it ranks assignment
+    suggestions). Exercise players do not: their declarations would sit in the live audit chain."""
+    return _signed_in(user) and not is_player(user) and has_role(user, Role.REVIEWER, Role.LEAD_REVIEWER)
 
 
 def assignment_role(user, submission) -> str | None:
@@ -784,6 +791,7 @@ def navigation(user) -> dict[str, bool]:
     return {
         "dashboard": may_view_dashboard(user),
         "agreements": may_view_agreements(user),
+        "conflict_check": may_check_conflicts(user),
         "notifications": may_view_deliveries(user),
         "exports": may_export(user),
         "exercises": may_create_exercise(user) or scope_exercises_exists(user),

@@ -4,6 +4,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from accounts import rules
 from api import services as api_services
 from api.models import ApiToken
 from caisi_portal.errors import ApplicationError
@@ -56,6 +57,22 @@ def profile(request):
             else:
                 messages.error(request, "Choose a time zone from the list.")
             return redirect("profile")
+        elif action == "expertise":
+            # Declared expertise ranks assignment suggestions (reviews.selectors).
+            from reviews.forms import ExpertiseForm
+            from reviews.services import reviewer_expertise_declare
+
+            form = ExpertiseForm(request.POST)
+            if form.is_valid():
+                try:
+                    reviewer_expertise_declare(reviewer=request.user, domains=form.cleaned_data["domains"])
+                except ApplicationError as exc:
+                    messages.error(request, exc.message)
+                else:
+                    messages.success(request, "Your declared expertise is saved.")
+            else:
+                messages.error(request, "Choose domains from the list.")
+            return redirect("profile")
         elif action == "calendar_revoke":
             services.calendar_token_revoke(user=request.user)
             messages.success(request, "Your calendar link no longer works.")
@@ -71,8 +88,19 @@ def profile(request):
             "second_factor": two_factor.confirmed_device(request.user),
             "time_zone_form": TimeZoneForm(initial={"time_zone": request.user.time_zone}),
             "second_factor_required": two_factor.second_factor_required(request.user),
+            "expertise_form": _expertise_form(request.user),
         },
     )
+
+
+def _expertise_form(user):
+    from reviews.forms import ExpertiseForm
+    from reviews.models import ReviewerExpertise
+
+    if not rules.may_declare_expertise(user):
+        return None
+    held = ReviewerExpertise.objects.filter(reviewer=user).values_list("domain_id", flat=True)
+    return ExpertiseForm(initial={"domains": list(held)}, auto_id="expertise-%s")
 
 
 @login_required

@@ -134,3 +134,13 @@ class ConflictCheckForm(forms.Form):
         self.fields["organizations"].queryset = rules.scope_organizations(Organization.objects.all(), user).order_by(
             "name"
         )
+
+
+class ExpertiseForm(forms.Form):
+    domains = forms.ModelMultipleChoiceField(
+        queryset=EvaluationDomain.objects.all(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Domains you know",
+        help_text="Reviewers who know a review's planned domains are suggested for it first.",
+    )

@@ -70,6 +70,7 @@ def assignment_create(*, submission, reviewer, role: str, actor) -> Assignment:
     return assignment
 
 
+MSG_NOT_A_DECLARING_REVIEWER = "Only the office's reviewers declare their expertise."
 MSG_SUGGESTIONS_CHANGED = "The suggestions have changed since the page was shown: look at them again."
 MSG_NO_SUGGESTION = "No one can be suggested: every reviewer is already assigned, conflicted or not cleared."
 
@@ -142,6 +143,32 @@ def assignment_on_accept(*, submission, actor) -> list[Assignment]:
         return _assign_suggestions(submission=submission, suggestions=suggestions, actor=actor)
     except ApplicationError:
         return []
+
+
+def reviewer_expertise_declare(*, reviewer, domains) -> None:
+    """A reviewer's own declaration of the domains they know (their profile page); the change
+    is written to the audit chain like other configuration."""
+    from .models import ReviewerExpertise
+
+    if not rules.may_declare_expertise(reviewer):
+        raise NotPermitted(MSG_NOT_A_DECLARING_REVIEWER)
+    wanted = {d.pk: d for d in domains}
+    with transaction.atomic():
+        held = set(ReviewerExpertise.objects.filter(reviewer=reviewer).values_list("domain_id", flat=True))
+        if held == set(wanted):
+            return
+        ReviewerExpertise.objects.filter(reviewer=reviewer).exclude(domain_id__in=list(wanted)).delete()
+        ReviewerExpertise.objects.bulk_create(
+            [ReviewerExpertise(reviewer=reviewer, domain=d) for pk, d in wanted.items() if pk not in held]
+        )
+        listed = ", ".join(sorted(d.name for d in wanted.values())) or "none"
+        audit_record(
+            submission=None,
+            actor=reviewer,
+            action="configuration_changed",
+            comment=f"Declared expertise of {reviewer}: {listed}",
+            internal=True,
+        )
 
 
 def _refuse_control_characters(**fields) -> None:

@@ -304,3 +304,26 @@ class TestConflictCheck:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_issue(user=cast.reviewer, name='t')[1]}")
         refused = client.get("/api/v1/conflict-check/", {"reviewer": "reviewer.idle", "organization": cast.lab.slug})
         assert refused.status_code == 403
+
+
+class TestDeclaredExpertise:
+    def test_a_reviewer_declares_expertise_on_their_profile_and_it_is_audited(self, cast, client):
+        domain = EvaluationDomain.objects.first()
+        client.force_login(cast.reviewer)
+        assert b'id="expertise"' in client.get(reverse("profile")).content
+        response = client.post(reverse("profile"), {"action": "expertise", "domains": [domain.pk]})
+        assert response.status_code == 302
+        assert list(ReviewerExpertise.objects.filter(reviewer=cast.reviewer).values_list("domain", flat=True)) == [
+            domain.pk
+        ]
+        entry = AuditEntry.objects.filter(action="configuration_changed").latest("pk")
+        assert entry.comment == f"Declared expertise of {cast.reviewer}: {domain.name}"
+        client.post(reverse("profile"), {"action": "expertise"})
+        assert not ReviewerExpertise.objects.filter(reviewer=cast.reviewer).exists()
+
+    def test_someone_who_is_not_a_reviewer_has_no_expertise_to_declare(self, cast, client):
+        client.force_login(cast.developer)
+        assert b'id="expertise"' not in client.get(reverse("profile")).content
+        domain = EvaluationDomain.objects.first()
+        client.post(reverse("profile"), {"action": "expertise", "domains": [domain.pk]})
+        assert not ReviewerExpertise.objects.exists()
