@@ -488,14 +488,28 @@ def _organizations_in_world(user):
 
 
 class ConflictCheckQuerySerializer(serializers.Serializer):
-    reviewer = InCallersWorld(slug_field="username", scope=_assignable_reviewers, help_text="A reviewer's username.")
-    organization = InCallersWorld(
-        slug_field="slug",
-        scope=_organizations_in_world,
-        many=True,
+    # Plain text first (CharField refuses NUL bytes and overlong names), then looked up in the
+    # caller's world: a name of another world is "does not exist", like one nobody has.
+    reviewer = serializers.CharField(max_length=150, help_text="A reviewer's username.")
+    organization = serializers.ListField(
+        child=serializers.CharField(max_length=80),
         allow_empty=False,
+        max_length=50,
         help_text="An organization's slug; repeat the parameter for several.",
     )
+
+    def validate_reviewer(self, value):
+        found = _assignable_reviewers(self.context["request"].user).filter(username=value).first()
+        if found is None:
+            raise serializers.ValidationError("There is no reviewer by that name here.")
+        return found
+
+    def validate_organization(self, values):
+        found = {o.slug: o for o in _organizations_in_world(self.context["request"].user).filter(slug__in=values)}
+        missing = [v for v in values if v not in found]
+        if missing:
+            raise serializers.ValidationError(f"No organization here has the slug {missing[0]!r}.")
+        return [found[v] for v in dict.fromkeys(values)]
 
 
 class ConflictAnswerSerializer(serializers.Serializer):

@@ -117,13 +117,29 @@ class ProposeClearForm(ProposeFlagForm):
         }
 
 
+def _no_nul(values):
+    """A name with a NUL byte names nothing (PostgreSQL cannot even be asked about it)."""
+    if any("\x00" in str(v) for v in (values if isinstance(values, list | tuple) else [values])):
+        raise forms.ValidationError("Select a valid choice.", code="invalid_choice")
+
+
+class NamedChoice(forms.ModelChoiceField):
+    def to_python(self, value):
+        _no_nul(value)
+        return super().to_python(value)
+
+
+class NamedChoices(forms.ModelMultipleChoiceField):
+    def clean(self, value):
+        _no_nul(value or [])
+        return super().clean(value)
+
+
 class ConflictCheckForm(forms.Form):
     """A reviewer and organizations of the asker's world (another world's are not offered)."""
 
-    reviewer = forms.ModelChoiceField(queryset=get_user_model().objects.none(), to_field_name="username")
-    organizations = forms.ModelMultipleChoiceField(
-        queryset=None, to_field_name="slug", help_text="One or more organizations."
-    )
+    reviewer = NamedChoice(queryset=get_user_model().objects.none(), to_field_name="username")
+    organizations = NamedChoices(queryset=None, to_field_name="slug", help_text="One or more organizations.")
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

@@ -327,3 +327,15 @@ class TestDeclaredExpertise:
         domain = EvaluationDomain.objects.first()
         client.post(reverse("profile"), {"action": "expertise", "domains": [domain.pk]})
         assert not ReviewerExpertise.objects.exists()
+
+
+def test_a_nul_byte_in_a_name_is_a_bad_request_not_a_server_error(cast, client):
+    from rest_framework.test import APIClient
+
+    client.force_login(cast.admin)
+    url = reverse("reviews:conflict_check")
+    assert client.get(url, {"reviewer": "a\x00b", "organizations": [cast.lab.slug]}).status_code == 400
+    assert client.get(url, {"reviewer": "reviewer", "organizations": ["a\x00b"]}).status_code == 400
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_issue(user=cast.admin, name='t')[1]}")
+    assert api.get("/api/v1/conflict-check/", {"reviewer": "a\x00b", "organization": "x"}).status_code == 400
