@@ -246,12 +246,13 @@ def clearance_needed(submission) -> int:
 def may_check_conflicts(user) -> bool:
     """The conflict check on its own: those who assign reviewers (administrators and lead
     reviewers holding the assignment permission), for the people of their own world."""
-    # Roles first (cached): only those who might assign pay for the permission lookup.
-    return (
-        _signed_in(user)
-        and (is_administrator(user) or has_role(user, Role.LEAD_REVIEWER))
-        and user.has_perm("reviews.add_assignment")
-    )
+    return assigns_by_role(user) and user.has_perm("reviews.add_assignment")
+
+
+def assigns_by_role(user) -> bool:
+    """Administrators and lead reviewers: the roles that assign. The menu asks only this on
+    every page (roles are cached, permissions cost a query); the page asks may_check_conflicts."""
+    return _signed_in(user) and (is_administrator(user) or has_role(user, Role.LEAD_REVIEWER))
 
 
 def may_declare_expertise(user) -> bool:
@@ -791,7 +792,7 @@ def navigation(user) -> dict[str, bool]:
     return {
         "dashboard": may_view_dashboard(user),
         "agreements": may_view_agreements(user),
-        "conflict_check": may_check_conflicts(user),
+        "conflict_check": assigns_by_role(user),
         "notifications": may_view_deliveries(user),
         "exports": may_export(user),
         "exercises": may_create_exercise(user) or scope_exercises_exists(user),
