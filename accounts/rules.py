@@ -82,6 +82,8 @@ PLAY_SURFACE = frozenset(
         "submissions:agreements",
         "submissions:agreement_change",
         "reviews:assign",
+        "reviews:assign_suggested",
+        "reviews:conflict_check",
         "reviews:record_result",
         "reviews:record_finding",
         "reviews:evidence",
@@ -203,6 +205,61 @@ def conflicted_with(organization_id) -> Q:
 
     declared = ConflictOfInterest.objects.filter(organization_id=organization_id).values("reviewer_id")
     return Q(organization_id=organization_id) | Q(pk__in=declared)
+
+
+def conflict_reasons(reviewers, organizations) -> dict[tuple[int, int], list[str]]:
+    """Why each of these people may not review each of these organizations, in words.
+
+    The same rule as conflicted_organization_ids (their own organization, and each recorded
+    conflict), for many people and organizations in one query: {(reviewer id, organization
+    id): ["works for Lab Alpha", "declared conflict with Lab Alpha"]}; a pair with no
+    conflict is absent.
+    """
+    from reviews.models import ConflictOfInterest
+
+    reviewers, organizations = list(reviewers), list(organizations)
+    names = {o.pk: o.name for o in organizations}
+    out: dict[tuple[int, int], list[str]] = {}
+    for person in reviewers:
+        if person.organization_id in names:
+            out.setdefault((person.pk, person.organization_id), []).append(f"works for {names[person.organization_id]}")
+    recorded = ConflictOfInterest.objects.filter(
+        reviewer_id__in=[p.pk for p in reviewers], organization_id__in=list(names)
+    ).values_list("reviewer_id", "organization_id", "kind")
+    wording = {
+        ConflictOfInterest.Kind.DECLARED: "declared conflict with",
+        ConflictOfInterest.Kind.AFFILIATION: "affiliated with",
+    }
+    for reviewer_id, organization_id, kind in recorded:
+        out.setdefault((reviewer_id, organization_id), []).append(
+            f"{wording.get(kind, 'conflict with')} {names[organization_id]}"
+        )
+    return out
+
+
+def clearance_needed(submission) -> int:
+    """The clearance a reviewer of this submission needs: the highest classification of its
+    evidence so far (domains carry none), UNCLASSIFIED while there is none. It is the bar
+    concurrence_refusal sets for the two-person rule, applied when choosing people."""
+    return highest_finding_classification(submission) or 0
+
+
+def may_check_conflicts(user) -> bool:
+    """The conflict check on its own: those who assign reviewers (administrators and lead
+    reviewers holding the assignment permission), for the people of their own world."""
+    return assigns_by_role(user) and user.has_perm("reviews.add_assignment")
+
+
+def assigns_by_role(user) -> bool:
+    """Administrators and lead reviewers: the roles that assign. The menu asks only this on
+    every page (roles are cached, permissions cost a query); the page asks may_check_conflicts."""
+    return _signed_in(user) and (is_administrator(user) or has_role(user, Role.LEAD_REVIEWER))
+
+
+def may_declare_expertise(user) -> bool:
+    """A live reviewer says which domains they know, on their own profile (it ranks assignment
+    suggestions). Exercise players do not: their declarations would sit in the live audit chain."""
+    return _signed_in(user) and not is_player(user) and has_role(user, Role.REVIEWER, Role.LEAD_REVIEWER)
 
 
 def assignment_role(user, submission) -> str | None:
@@ -776,6 +833,7 @@ def navigation(user) -> dict[str, bool]:
     return {
         "dashboard": may_view_dashboard(user),
         "agreements": may_view_agreements(user),
+        "conflict_check": assigns_by_role(user),
         "notifications": may_view_deliveries(user),
         "exports": may_export(user),
         "exercises": may_create_exercise(user) or scope_exercises_exists(user),

@@ -63,6 +63,23 @@ def profile(request):
                 messages.success(request, "Saved: " + "; ".join(_schedule_words(request.user)) + ".")
                 return redirect("profile")
             notification_form = form
+
+        elif action == "expertise":
+            # Declared expertise ranks assignment suggestions (reviews.selectors).
+            from reviews.forms import ExpertiseForm
+            from reviews.services import reviewer_expertise_declare
+
+            form = ExpertiseForm(request.POST)
+            if form.is_valid():
+                try:
+                    reviewer_expertise_declare(reviewer=request.user, domains=form.cleaned_data["domains"])
+                except ApplicationError as exc:
+                    messages.error(request, exc.message)
+                else:
+                    messages.success(request, "Your declared expertise is saved.")
+            else:
+                messages.error(request, "Choose domains from the list.")
+            return redirect("profile")
         elif action == "calendar_revoke":
             services.calendar_token_revoke(user=request.user)
             messages.success(request, "Your calendar link no longer works.")
@@ -81,6 +98,7 @@ def profile(request):
             "notification_words": _schedule_words(request.user),
             "partner_digest": rules.may_set_partner_digest(request.user),
             "second_factor_required": two_factor.second_factor_required(request.user),
+            "expertise_form": _expertise_form(request.user),
         },
         status=400 if notification_form is not None else 200,
     )
@@ -109,6 +127,16 @@ def _schedule_words(user) -> list[str]:
     from partners import digests
 
     return digests.describe(digests.person_schedule(_preference(user), user.time_zone), user.time_zone)
+
+
+def _expertise_form(user):
+    from reviews.forms import ExpertiseForm
+    from reviews.models import ReviewerExpertise
+
+    if not rules.may_declare_expertise(user):
+        return None
+    held = ReviewerExpertise.objects.filter(reviewer=user).values_list("domain_id", flat=True)
+    return ExpertiseForm(initial={"domains": list(held)}, auto_id="expertise-%s")
 
 
 @login_required

@@ -523,3 +523,47 @@ class ApiTokenCreatedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     key = serializers.CharField(help_text="Shown once. Keep it secret.")
+
+
+def _organizations_in_world(user):
+    return rules.scope_organizations(Organization.objects.all(), user)
+
+
+class ConflictCheckQuerySerializer(serializers.Serializer):
+    # Plain text first (CharField refuses NUL bytes and overlong names), then looked up in the
+    # caller's world: a name of another world is "does not exist", like one nobody has.
+    reviewer = serializers.CharField(max_length=150, help_text="A reviewer's username.")
+    organization = serializers.ListField(
+        child=serializers.CharField(max_length=80),
+        allow_empty=False,
+        max_length=50,
+        help_text="An organization's slug; repeat the parameter for several.",
+    )
+
+    def validate_reviewer(self, value):
+        found = _assignable_reviewers(self.context["request"].user).filter(username=value).first()
+        if found is None:
+            raise serializers.ValidationError("There is no reviewer by that name here.")
+        return found
+
+    def validate_organization(self, values):
+        found = {o.slug: o for o in _organizations_in_world(self.context["request"].user).filter(slug__in=values)}
+        missing = [v for v in values if v not in found]
+        if missing:
+            raise serializers.ValidationError(f"No organization here has the slug {missing[0]!r}.")
+        return [found[v] for v in dict.fromkeys(values)]
+
+
+class ConflictAnswerSerializer(serializers.Serializer):
+    organization = serializers.CharField(help_text="The organization's slug.")
+    name = serializers.CharField()
+    conflicted = serializers.BooleanField()
+    reasons = serializers.ListField(
+        child=serializers.CharField(), help_text="Why, in words: 'works for Lab Alpha', 'declared conflict with …'."
+    )
+
+
+class ConflictCheckSerializer(serializers.Serializer):
+    reviewer = serializers.CharField(help_text="The reviewer's username.")
+    conflicted = serializers.BooleanField(help_text="Conflicted with at least one of the organizations.")
+    organizations = ConflictAnswerSerializer(many=True)

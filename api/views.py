@@ -22,6 +22,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts import rules
 from accounts.models import Clearance
@@ -656,6 +657,44 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     def redeliver(self, request, pk=None):
         delivery = partner_services.delivery_redeliver(delivery=self.get_object(), actor=request.user)
         return Response(self.get_serializer(delivery).data)
+
+
+class ConflictCheckView(APIView):
+    """Whether a reviewer has a conflict of interest with organizations, and why.
+
+    The answer is accounts.rules' (conflict_reasons, the same rule assignments obey);
+    those who assign reviewers may ask, about the people and organizations of their world.
+    """
+
+    @extend_schema(
+        operation_id="conflict_check",
+        summary="Check a reviewer for conflicts of interest (administrators, lead reviewers)",
+        parameters=[s.ConflictCheckQuerySerializer],
+        responses={200: s.ConflictCheckSerializer, **_errors(400, 401, 403, 429)},
+    )
+    def get(self, request):
+        if not rules.may_check_conflicts(request.user):
+            raise NotPermitted("Only those who assign reviewers may check conflicts of interest.")
+        query = s.ConflictCheckQuerySerializer(data=request.query_params, context={"request": request})
+        query.is_valid(raise_exception=True)
+        reviewer, organizations = query.validated_data["reviewer"], query.validated_data["organization"]
+        reasons = rules.conflict_reasons([reviewer], organizations)
+        answers = [
+            {
+                "organization": org.slug,
+                "name": org.name,
+                "conflicted": bool(reasons.get((reviewer.pk, org.pk))),
+                "reasons": reasons.get((reviewer.pk, org.pk), []),
+            }
+            for org in organizations
+        ]
+        return Response(
+            {
+                "reviewer": reviewer.username,
+                "conflicted": any(a["conflicted"] for a in answers),
+                "organizations": answers,
+            }
+        )
 
 
 @csrf_exempt  # it changes nothing; a POST to an unknown path must still get the API's 404

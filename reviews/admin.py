@@ -6,12 +6,14 @@ from caisi_portal.admin_base import AuditedConfigAdmin, RecordAdmin
 
 from .models import (
     Assignment,
+    AssignmentPolicy,
     ConflictOfInterest,
     Determination,
     EvaluationDomain,
     EvaluationPlanItem,
     EvaluationResult,
     Finding,
+    ReviewerExpertise,
 )
 
 
@@ -53,3 +55,22 @@ class FindingAdmin(RecordAdmin):
 @admin.register(Determination)
 class DeterminationAdmin(RecordAdmin):
     list_display = ("submission", "outcome", "decided_by", "concurred_by", "issued_at")
+
+
+@admin.register(ReviewerExpertise)
+class ReviewerExpertiseAdmin(AuditedConfigAdmin):
+    list_display = ("reviewer", "domain", "note")
+    list_filter = ("domain",)
+
+
+@admin.register(AssignmentPolicy)
+class AssignmentPolicyAdmin(AuditedConfigAdmin):
+    """One row: the office's policy for assigning on accept (each change audited)."""
+
+    list_display = ("__str__", "auto_assign_on_accept", "reviewers_on_accept")
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not AssignmentPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -124,3 +124,48 @@ class ProposeClearForm(ProposeFlagForm):
             "release_conditions": data.get("release_conditions", ""),
             "justifications": {c.key: data.get(f"justify_{c.key}", "") for c in self.concerns},
         }
+
+
+def _no_nul(values):
+    """A name with a NUL byte names nothing (PostgreSQL cannot even be asked about it)."""
+    if any("\x00" in str(v) for v in (values if isinstance(values, list | tuple) else [values])):
+        raise forms.ValidationError("Select a valid choice.", code="invalid_choice")
+
+
+class NamedChoice(forms.ModelChoiceField):
+    def to_python(self, value):
+        _no_nul(value)
+        return super().to_python(value)
+
+
+class NamedChoices(forms.ModelMultipleChoiceField):
+    def clean(self, value):
+        _no_nul(value or [])
+        return super().clean(value)
+
+
+class ConflictCheckForm(forms.Form):
+    """A reviewer and organizations of the asker's world (another world's are not offered)."""
+
+    reviewer = NamedChoice(queryset=get_user_model().objects.none(), to_field_name="username")
+    organizations = NamedChoices(queryset=None, to_field_name="slug", help_text="One or more organizations.")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        from submissions.models import Organization
+
+        self.fields["reviewer"].queryset = rules.reviewer_candidates(rules.world_of(user))
+        self.fields["reviewer"].label_from_instance = lambda u: f"{u} ({u.username})"
+        self.fields["organizations"].queryset = rules.scope_organizations(Organization.objects.all(), user).order_by(
+            "name"
+        )
+
+
+class ExpertiseForm(forms.Form):
+    domains = forms.ModelMultipleChoiceField(
+        queryset=EvaluationDomain.objects.all(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Domains you know",
+        help_text="Reviewers who know a review's planned domains are suggested for it first.",
+    )

@@ -221,3 +221,51 @@ class Determination(models.Model):
     def concurrence_holds(self) -> bool:
         """A second reviewer concurred with this very text (not an earlier version of it)."""
         return self.concurred_by_id is not None and self.concurred_digest == self.digest()
+
+
+class ReviewerExpertise(models.Model):
+    """A domain a reviewer declares they know (administrators record it; past results and
+    findings count as well, without a row here). Used to rank assignment suggestions."""
+
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="expertise")
+    domain = models.ForeignKey(EvaluationDomain, on_delete=models.CASCADE, related_name="+")
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name_plural = "reviewer expertise"
+        constraints = [models.UniqueConstraint(fields=["reviewer", "domain"], name="expertise_declared_once")]
+
+    def __str__(self):
+        return f"{self.reviewer}: {self.domain}"
+
+
+class AssignmentPolicy(models.Model):
+    """The office's one assignment policy (a single row, pk 1; administrators change it in the
+    admin, each change audited). With `auto_assign_on_accept`, accepting a submission assigns
+    the top suggestions at once: a lead and `reviewers_on_accept` reviewers."""
+
+    auto_assign_on_accept = models.BooleanField(
+        "assign on accept",
+        default=False,
+        help_text="Accepting a submission assigns the suggested lead and reviewers (never a conflicted "
+        "or insufficiently cleared person).",
+    )
+    reviewers_on_accept = models.PositiveSmallIntegerField(
+        "reviewers besides the lead", default=1, help_text="How many reviewers to assign besides the lead."
+    )
+
+    class Meta:
+        verbose_name = "assignment policy"
+        verbose_name_plural = "assignment policy"
+
+    def __str__(self):
+        return "Assignment policy"
+
+    def save(self, *args, **kwargs):
+        self.pk = 1  # one office, one policy
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def current(cls) -> AssignmentPolicy:
+        """The policy as it stands (defaults, unsaved, until an administrator sets one)."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from accounts import rules
 from accounts.roles import Role, has_role
 from caisi_portal import clock
-from caisi_portal.errors import NotPermitted, SubmissionChanged, ValidationFailed
+from caisi_portal.errors import ApplicationError, NotPermitted, SubmissionChanged, ValidationFailed
 from caisi_portal.text import has_words, text_problems
 from partners.services import event_record
 from submissions import review_clock
@@ -68,6 +68,107 @@ def assignment_create(*, submission, reviewer, role: str, actor) -> Assignment:
             raise ValidationFailed(message, details={"reviewer": [message]}) from None
         raise ValidationFailed(MSG_LEAD_TAKEN, details={"role": [MSG_LEAD_TAKEN]}) from None
     return assignment
+
+
+MSG_NOT_A_DECLARING_REVIEWER = "Only the office's reviewers declare their expertise."
+MSG_SUGGESTIONS_CHANGED = "The suggestions have changed since the page was shown: look at them again."
+MSG_NO_SUGGESTION = "No one can be suggested: every reviewer is already assigned, conflicted or not cleared."
+
+
+def _assign_suggestions(*, submission, suggestions, actor) -> list[Assignment]:
+    """Assign the suggested lead, then the suggested reviewers, through assignment_create
+    (which checks permission and conflicts again), all or nothing."""
+    made = []
+    with transaction.atomic():
+        if suggestions.lead is not None:
+            made.append(
+                assignment_create(
+                    submission=submission,
+                    reviewer=suggestions.lead.reviewer,
+                    role=Assignment.Role.LEAD,
+                    actor=actor,
+                )
+            )
+        for candidate in suggestions.reviewers:
+            made.append(
+                assignment_create(
+                    submission=submission, reviewer=candidate.reviewer, role=Assignment.Role.MEMBER, actor=actor
+                )
+            )
+    return made
+
+
+def assignment_suggestions_accept(
+    *, submission, actor, expected_state: str, suggested_ids: list[int]
+) -> list[Assignment]:
+    """The one click: assign the people the page suggested, if they are still the suggestion.
+
+    The page posts the state and the people it showed. Inside the transaction the submission
+    row is locked and both are checked afresh: a submission that moved, or suggestions that
+    changed (someone assigned meanwhile, a new conflict, a SECRET finding), are refused with
+    the reason rather than assigning people nobody looked at.
+    """
+    from .selectors import assignment_suggestions
+
+    if not rules.may_assign_reviewers(actor, submission):
+        raise NotPermitted("You may not assign reviewers to this submission.")
+    with transaction.atomic():
+        current = ModelSubmission.objects.select_for_update().filter(pk=submission.pk).values_list("state", flat=True)
+        state = current.first()
+        if state != expected_state or state != submission.state:
+            raise SubmissionChanged(state=state or submission.state)
+        suggestions = assignment_suggestions(submission, submission.exercise_id)
+        if not suggestions.suggested:
+            raise ValidationFailed(MSG_NO_SUGGESTION)
+        if [c.reviewer.pk for c in suggestions.suggested] != list(suggested_ids):
+            raise ValidationFailed(MSG_SUGGESTIONS_CHANGED)
+        return _assign_suggestions(submission=submission, suggestions=suggestions, actor=actor)
+
+
+def assignment_on_accept(*, submission, actor) -> list[Assignment]:
+    """The office's policy (AssignmentPolicy): with assignment on accept switched on, accepting
+    a submission assigns its top suggestions at once. Runs inside the accept's transaction;
+    suggestions never hold a conflicted or insufficiently cleared person, and
+    assignment_create refuses a conflict again."""
+    from .models import AssignmentPolicy
+    from .selectors import assignment_suggestions
+
+    policy = AssignmentPolicy.current()
+    if not policy.auto_assign_on_accept or not rules.may_assign_reviewers(actor, submission):
+        return []
+    suggestions = assignment_suggestions(submission, submission.exercise_id, reviewers=policy.reviewers_on_accept)
+    try:
+        # A savepoint: if a suggested person is refused after all, the accept still stands
+        # and the office assigns by hand, as without the policy.
+        return _assign_suggestions(submission=submission, suggestions=suggestions, actor=actor)
+    except ApplicationError:
+        return []
+
+
+def reviewer_expertise_declare(*, reviewer, domains) -> None:
+    """A reviewer's own declaration of the domains they know (their profile page); the change
+    is written to the audit chain like other configuration."""
+    from .models import ReviewerExpertise
+
+    if not rules.may_declare_expertise(reviewer):
+        raise NotPermitted(MSG_NOT_A_DECLARING_REVIEWER)
+    wanted = {d.pk: d for d in domains}
+    with transaction.atomic():
+        held = set(ReviewerExpertise.objects.filter(reviewer=reviewer).values_list("domain_id", flat=True))
+        if held == set(wanted):
+            return
+        ReviewerExpertise.objects.filter(reviewer=reviewer).exclude(domain_id__in=list(wanted)).delete()
+        ReviewerExpertise.objects.bulk_create(
+            [ReviewerExpertise(reviewer=reviewer, domain=d) for pk, d in wanted.items() if pk not in held]
+        )
+        listed = ", ".join(sorted(d.name for d in wanted.values())) or "none"
+        audit_record(
+            submission=None,
+            actor=reviewer,
+            action="configuration_changed",
+            comment=f"Declared expertise of {reviewer}: {listed}",
+            internal=True,
+        )
 
 
 def _refuse_control_characters(**fields) -> None:

@@ -5,6 +5,8 @@ from . import views
 app_name = "reviews"
 urlpatterns = [
     path("<int:pk>/assign/", views.assign, name="assign"),
+    path("<int:pk>/assign-suggested/", views.assign_suggested, name="assign_suggested"),
+    path("conflict-check/", views.conflict_check, name="conflict_check"),
     path("<int:pk>/results/", views.record_result, name="record_result"),
     path("<int:pk>/findings/", views.record_finding, name="record_finding"),
     path("<int:pk>/findings/<int:finding_pk>/evidence/", views.evidence_download, name="evidence"),

@@ -15,7 +15,7 @@ from submissions.selectors import clock_summary
 from submissions.views import submission_page
 
 from . import evidence, services
-from .forms import AssignmentForm, FindingForm, ProposeClearForm, ProposeFlagForm, ResultForm
+from .forms import AssignmentForm, ConflictCheckForm, FindingForm, ProposeClearForm, ProposeFlagForm, ResultForm
 from .models import Determination, Finding
 
 
@@ -74,6 +74,54 @@ def assign(request, pk):
         "Reviewer assigned.",
         "Assign a reviewer",
         page_form="assignment_form",
+    )
+
+
+@login_required
+@require_POST
+def assign_suggested(request, pk):
+    """The one click: assign the suggested lead and reviewers shown on the submission page."""
+    submission = _submission(
+        request, pk, rules.may_assign_reviewers, "You may not assign reviewers to this submission."
+    )
+    try:
+        suggested = [int(v) for v in request.POST.getlist("suggested")]
+    except ValueError:
+        suggested = []
+    try:
+        made = services.assignment_suggestions_accept(
+            submission=submission,
+            actor=request.user,
+            expected_state=request.POST.get("expected_state", ""),
+            suggested_ids=suggested,
+        )
+    except ApplicationError as exc:
+        refuse_if_not_permitted(exc)
+        messages.error(request, exc.message)
+    else:
+        names = ", ".join(f"{a.reviewer} ({a.get_role_display().lower()})" for a in made)
+        messages.success(request, f"Assigned {names}.")
+    return redirect(submission)
+
+
+@login_required
+@require_safe
+def conflict_check(request):
+    """Is this reviewer conflicted with these organizations, and why (accounts.rules decides)."""
+    if not rules.may_check_conflicts(request.user):
+        raise PermissionDenied("Only those who assign reviewers may check conflicts of interest.")
+    form = ConflictCheckForm(request.GET or None, user=request.user, auto_id="conflict-%s")
+    answers = None
+    if form.is_valid():
+        reviewer, organizations = form.cleaned_data["reviewer"], list(form.cleaned_data["organizations"])
+        reasons = rules.conflict_reasons([reviewer], organizations)
+        answers = [(org, reasons.get((reviewer.pk, org.pk), [])) for org in organizations]
+    status = 400 if form.is_bound and not form.is_valid() else 200
+    return render(
+        request,
+        "reviews/conflict_check.html",
+        {"form": form, "answers": answers, "title": "Conflict check"},
+        status=status,
     )
 
 

@@ -496,6 +496,11 @@ def submission_transition(
             )
             review_clock.on_transition(submission, name, from_state, clock.now())
             event_for_transition(submission, name)
+            if name == "accept":
+                # After the clock and its obligations are set up: an assigned lead closes them.
+                from reviews.services import assignment_on_accept
+
+                assignment_on_accept(submission=submission, actor=actor)
     except ConcurrentTransition:
         current = ModelSubmission.objects.filter(pk=submission.pk).values_list("state", flat=True).first()
         submission.refresh_from_db()

@@ -16,6 +16,7 @@ from caisi_portal.web import add_service_error, refuse_if_not_permitted
 from partners import services as partner_services
 from reviews import evidence
 from reviews.forms import AssignmentForm, FindingForm, ProposeClearForm, ProposeFlagForm, ResultForm
+from reviews.selectors import assignment_suggestions
 
 from . import selectors, services, worklist
 from .forms import AcceptForm, ArtifactForm, SubmissionForm, TransitionForm, transition_form_class
@@ -133,6 +134,10 @@ def submission_page(request, submission, *, status=200, **bound_forms):
         "may_edit": rules.may_edit_draft(user, submission),
         "artifact_form": ArtifactForm() if rules.may_upload_artifact(user, submission) else None,
         "assignment_form": AssignmentForm(submission=submission, auto_id="assign-%s")
+        if rules.may_assign_reviewers(user, submission)
+        else None,
+        # Who would fit, ranked with the reasons, and who is left out and why (reviews.selectors).
+        "suggestions": assignment_suggestions(submission, submission.exercise_id)
         if rules.may_assign_reviewers(user, submission)
         else None,
         # Several forms share this page: each gets its own element ids (labels stay unambiguous).

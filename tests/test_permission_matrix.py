@@ -404,6 +404,23 @@ def sections(user):
     return selectors.submission_sections(user)
 
 
+def suggested_data(ws, t):
+    from reviews.selectors import assignment_suggestions
+
+    s = t.subs["intake"]
+    suggestions = assignment_suggestions(s, s.exercise_id)
+    return {"expected_state": s.state, "suggested": [c.reviewer.pk for c in suggestions.suggested]}
+
+
+def conflict_query(t) -> str:
+    return f"?reviewer={t.cast.reviewer.username}&organizations={t.cast.lab.slug}&organizations={t.cast.office.slug}"
+
+
+def in_world_of(user, t, ok, otherwise):
+    """`ok` when the person acts in the target's world (its people and organizations are theirs)."""
+    return ok if rules.same_world(user, t.exercise.pk if t.exercise else rules.LIVE) else otherwise
+
+
 # --- the pages ----------------------------------------------------------------------------------
 
 
@@ -726,6 +743,24 @@ PAGE_CASES = [
         data=lambda ws, t: {"reviewer": t.cast.unassigned_reviewer.pk, "role": "member"},
     ),
     Case(
+        "reviews:assign_suggested",
+        "intake",
+        lambda ws, t: reverse("reviews:assign_suggested", args=[t.subs["intake"].pk]),
+        # Whether the suggestion still stands or not, the answer is the submission page again.
+        {"GET": NOT_ALLOWED, "POST": page_of(sub("intake"), rules.may_assign_reviewers, ok=302)},
+        data=suggested_data,
+    ),
+    Case(
+        "reviews:conflict_check",
+        "Lab Alpha",
+        lambda ws, t: reverse("reviews:conflict_check") + conflict_query(t),
+        # A played lead asks about their exercise's people; anyone else's name is not on the list (400).
+        {
+            "GET": lambda u, ws, t: 403 if not rules.may_check_conflicts(u) else in_world_of(u, t, 200, 400),
+            "POST": NOT_ALLOWED,
+        },
+    ),
+    Case(
         "reviews:record_result",
         "evaluation",
         lambda ws, t: reverse("reviews:record_result", args=[t.subs["evaluation"].pk]),
@@ -926,6 +961,16 @@ def _edit_outcome(user, s):
 
 
 API_CASES = [
+    Case(
+        "conflict_check",
+        "Lab Alpha",
+        lambda ws, t: (
+            f"{V1}/conflict-check/?reviewer={t.cast.reviewer.username}"
+            f"&organization={t.cast.lab.slug}&organization={t.cast.office.slug}"
+        ),
+        # The caller's world's people and organizations only: another world's names are unknown (400).
+        {"GET": lambda u, ws, t: 403 if not rules.may_check_conflicts(u) else in_world_of(u, t, 200, 400)},
+    ),
     Case("agreements_list", "", lambda ws, t: f"{V1}/agreements/", {"GET": always(200)}, per_world=False),
     Case(
         "agreements_retrieve",
