@@ -70,7 +70,7 @@ def test_administrator_accepts_and_assigns_and_a_conflicted_reviewer_is_refused(
     page.evaluate("window.stillTheSamePage = true")
     page.get_by_label("Reviewer").select_option(str(cast.lead.pk))
     page.get_by_label("Role").select_option("lead")
-    page.get_by_role("button", name="Assign").click()
+    page.get_by_role("button", name="Assign", exact=True).click()
     expect(page.get_by_text("Reviewer assigned.")).to_be_visible()
     expect(page.locator("#reviewers")).to_contain_text(f"{cast.lead} · Lead reviewer")
 
@@ -81,7 +81,7 @@ def test_administrator_accepts_and_assigns_and_a_conflicted_reviewer_is_refused(
         f"Not offered, conflict of interest with {cast.lab}: {cast.unassigned_reviewer}"
     )
     page.get_by_label("Reviewer").select_option(str(cast.reviewer.pk))
-    page.get_by_role("button", name="Assign").click()
+    page.get_by_role("button", name="Assign", exact=True).click()
     expect(page.locator("#reviewers")).to_contain_text(f"{cast.reviewer} · Reviewer")
     assert page.evaluate("window.stillTheSamePage") is True  # both answered in place
     journey.check("conflicted reviewer not offered")
