@@ -44,6 +44,13 @@ _BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
 MULTI_LINE_ALLOWED = {"\n", "\r", "\t"}
 
 
+def _noncharacter(c: str) -> bool:
+    """U+FDD0..U+FDEF and the last two code points of every plane: never meant for interchange,
+    and XML (the register's Atom feed) refuses U+FFFE and U+FFFF outright."""
+    code = ord(c)
+    return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
+
+
 def control_characters(value: str, *, allowed=frozenset(), invisible=True) -> list[str]:
     """The control characters in `value` (as people can read them), those in `allowed` aside.
 
@@ -57,7 +64,13 @@ def control_characters(value: str, *, allowed=frozenset(), invisible=True) -> li
         if c in allowed:
             return False
         category = unicodedata.category(c)
-        return category == "Cc" or c in _SEPARATORS or c in _BIDI or (invisible and category == "Cf")
+        return (
+            category in ("Cc", "Cs")
+            or c in _SEPARATORS
+            or c in _BIDI
+            or _noncharacter(c)
+            or (invisible and category == "Cf")
+        )
 
     return sorted(f"U+{ord(c):04X}" for c in {c for c in value if bad(c)})
 

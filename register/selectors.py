@@ -7,6 +7,7 @@ from django.db.models import Q
 from reviews.models import Determination
 from submissions.models import (
     Agreement,
+    AgreementEvent,
     AuditCheckpoint,
     AuditEntry,
     ModelSubmission,
@@ -71,23 +72,32 @@ def published_reviews(query: str = ""):
 
 
 def register_version() -> tuple[str, dt.datetime | None]:
-    """What changes every answer of the register, and when it last did, in two queries.
+    """What changes every answer of the register, and when it last did, in four small queries.
 
-    The register is made of published reviews, agreements and checkpoints. A review is
-    listed or withdrawn from the list only through its "published" / "unpublished" audit
-    entry, an agreement or organization changes only with a configuration entry in the
-    chain, and a checkpoint is a row of its own: the newest of these names the version
-    (the ETag's seed) and its time is the Last-Modified.
+    The register is made of published reviews, agreements and checkpoints, and only of
+    them: a review is listed or withdrawn only through its "published" / "unpublished" audit
+    entry, agreements are read whole (a few dozen rows), and a checkpoint is a row of its own.
+    Nothing else the office does (its other configuration, people's settings) moves the
+    version, so a poller learns nothing from it but what the register itself shows.
     """
-    change = (
-        AuditEntry.objects.filter(Q(submission__isnull=True) | Q(action__in=("published", "unpublished")))
+    listing = (
+        AuditEntry.objects.filter(action__in=("published", "unpublished"))
         .order_by("-pk")
         .values_list("pk", "at")
         .first()
     )
     checkpoint = AuditCheckpoint.objects.order_by("-pk").values_list("pk", "taken_at").first()
-    version = f"{change[0] if change else 0}.{checkpoint[0] if checkpoint else 0}"
-    times = [t for t in (change and change[1], checkpoint and checkpoint[1]) if t]
+    agreement_rows = [(a.organization.name, a.status, str(a.signed_on)) for a in agreements()]
+    changed = (
+        AgreementEvent.objects.filter(
+            agreement__organization__kind=Organization.Kind.DEVELOPER, agreement__organization__exercise__isnull=True
+        )
+        .order_by("-pk")
+        .values_list("recorded_at", flat=True)
+        .first()
+    )
+    version = repr((listing and listing[0], checkpoint and checkpoint[0], agreement_rows))
+    times = [t for t in (listing and listing[1], checkpoint and checkpoint[1], changed) if t]
     return version, max(times) if times else None
 
 

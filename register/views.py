@@ -4,12 +4,14 @@ The JSON and the feed answer conditional requests (ETag, Last-Modified, 304): do
 builders poll them, and most polls find nothing new.
 """
 
-import hashlib
+import re
+from urllib.parse import quote, urlencode
 
 from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.crypto import salted_hmac
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import condition, require_safe
 from feedgen.feed import FeedGenerator
@@ -17,6 +19,9 @@ from feedgen.feed import FeedGenerator
 from . import selectors
 
 FEED_ENTRIES = 50
+# Characters XML cannot carry. New names refuse them (caisi_portal.text); a name stored before
+# that rule must not take the whole feed down.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 NOTE = "Simulated data. Lists only reviews the office chose to publish."
 
 
@@ -28,9 +33,10 @@ def _version(request):
 
 
 def _etag(request, *args, **kwargs):
-    # The answer also depends on the query (search, page) and on the host its links name.
+    # The answer also depends on the query (search, page) and on the host its links name. Keyed,
+    # so the tag tells a poller only whether something changed, never what the seed holds.
     seed = f"{_version(request)[0]}|{request.build_absolute_uri()}"
-    return hashlib.sha256(seed.encode()).hexdigest()[:32]
+    return salted_hmac("register.etag", seed).hexdigest()[:32]
 
 
 def _last_modified(request, *args, **kwargs):
@@ -111,16 +117,20 @@ def register_feed(request):
     feed.author({"name": "CAISI Review Portal (simulated)"})
     feed.link(href=page_url, rel="alternate")
     feed.link(href=request.build_absolute_uri(), rel="self")
-    feed.updated(_last_modified(request) or (rows[0]["listed_at"] if rows else None) or "1970-01-01T00:00:00Z")
+    # The newest listing's time: the feed says when its content changed, nothing of the office's
+    # other work.
+    feed.updated((rows[0]["listed_at"] if rows else None) or _last_modified(request) or "1970-01-01T00:00:00Z")
     host = request.get_host().split(":")[0]
     # Oldest first: feedgen puts the entry added last at the top of the document.
     for row in reversed(rows):
+        row = {key: _NOT_XML.sub("", value) if isinstance(value, str) else value for key, value in row.items()}
         entry = feed.add_entry()
         # Named by what is public (a developer's model and version is unique to it), never by an
         # internal id, whose numbering would tell how many reviews were never published.
-        entry.id(f"tag:{host},2026:register/{row['organization']}/{row['model']}/{row['version']}")
+        named = "/".join(quote(row[key], safe="") for key in ("organization", "model", "version"))
+        entry.id(f"tag:{host},2026:register/{named}")
         entry.title(f"{row['organization']} {row['model']} {row['version']}: {row['outcome']}")
-        entry.link(href=f"{page_url}?q={row['model']}")
+        entry.link(href=f"{page_url}?{urlencode({'q': row['model']})}")
         entry.updated(row["listed_at"])
         entry.published(row["listed_at"])
         entry.summary(

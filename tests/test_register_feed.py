@@ -59,3 +59,33 @@ def test_unpublishing_changes_the_answer_too(cast, client):
     submission_set_published(submission=s, actor=cast.admin, published=False)
     fresh = client.get(url, HTTP_IF_NONE_MATCH=etag)
     assert fresh.status_code == 200 and "Withdrawn-Listing" not in fresh.content.decode()
+
+
+def test_the_office_s_other_work_does_not_move_the_version(cast, client):
+    """Only what the register shows changes its tag: a configuration change elsewhere (here an
+    audited entry about a partner) leaves pollers with a 304 and learning nothing."""
+    from submissions.services import audit_record
+
+    published(cast, "Steady-Model")
+    url = reverse("register:json")
+    etag, modified = client.get(url)["ETag"], client.get(url)["Last-Modified"]
+    audit_record(submission=None, actor=cast.admin, action="configuration_changed", comment="Trusted partner X")
+    assert client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304
+    assert client.get(url)["Last-Modified"] == modified
+
+
+def test_a_name_xml_cannot_carry_is_refused_and_an_old_one_does_not_break_the_feed(cast, client):
+    from django.core.exceptions import ValidationError
+
+    from submissions.models import ModelSubmission
+
+    s = published(cast, "Feed-Model")
+    s.model_name = "Feed\ufffeModel"
+    with pytest.raises(ValidationError):
+        s.full_clean(exclude=["state"])
+    ModelSubmission.objects.filter(pk=s.pk).update(model_name="Old\uffffName & Co")  # stored before the rule
+    response = client.get(reverse("register:feed"))
+    feed = feedparser.parse(response.content)
+    assert response.status_code == 200 and not feed.bozo
+    assert feed.entries[0].title.startswith(f"{cast.lab.name} OldName & Co")
+    assert feed.entries[0].link.endswith("?q=OldName+%26+Co")  # encoded, not cut at the &
