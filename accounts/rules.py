@@ -250,6 +250,17 @@ def may_check_conflicts(user) -> bool:
     return assigns_by_role(user) and user.has_perm("reviews.add_assignment")
 
 
+def may_check_release_gate(user) -> bool:
+    """The release gate answers labs' pipelines (developer staff, about their own models) and the
+    office (about what it reviews); it reads from the caller's scope_submissions. Live accounts
+    only, as all of the API."""
+    return (
+        _signed_in(user)
+        and may_use_api(user)
+        and ((has_role(user, Role.DEVELOPER_STAFF) and user.organization_id is not None) or is_office_staff(user))
+    )
+
+
 def assigns_by_role(user) -> bool:
     """Administrators and lead reviewers: the roles that assign. The menu asks only this on
     every page (roles are cached, permissions cost a query); the page asks may_check_conflicts."""

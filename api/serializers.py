@@ -567,3 +567,47 @@ class ConflictCheckSerializer(serializers.Serializer):
     reviewer = serializers.CharField(help_text="The reviewer's username.")
     conflicted = serializers.BooleanField(help_text="Conflicted with at least one of the organizations.")
     organizations = ConflictAnswerSerializer(many=True)
+
+
+class ReleaseGateQuerySerializer(serializers.Serializer):
+    # Plain text with the portal's limits (CharField refuses NUL bytes); the answer is read from
+    # the caller's own scope, so nothing here is looked up before the gate asks the policy.
+    model = serializers.CharField(max_length=200, help_text="The model's name, as filed (case does not matter).")
+    version = serializers.CharField(max_length=100, help_text="The model's version, as filed.")
+    channel = serializers.ChoiceField(choices=ReleaseChannel.choices, help_text="The release channel planned.")
+    organization = serializers.SlugField(
+        max_length=80,
+        required=False,
+        default="",
+        help_text="The developer organization's slug: needed only when several organizations you can see "
+        "filed a model of this name and version (developer staff never need it).",
+    )
+
+
+class ReleaseGateDeterminationSerializer(serializers.Serializer):
+    outcome = serializers.CharField()
+    issued_at = serializers.DateTimeField()
+    summary = serializers.CharField(source="partner_summary", help_text="What the developer and partners are told.")
+    release_conditions = serializers.CharField()
+
+
+class ReleaseGateSerializer(serializers.Serializer):
+    answer = serializers.ChoiceField(
+        choices=["permitted", "not_yet", "blocked", "unknown"],
+        help_text="permitted: cleared, or the window elapsed; not_yet: under review; blocked: flagged, or "
+        "access removed; unknown: never submitted (or withdrawn), or not yours to know about.",
+    )
+    label = serializers.CharField(help_text="The answer in words.")
+    permitted = serializers.BooleanField()
+    reason = serializers.CharField(help_text="Why, in a sentence.")
+    advisory = serializers.CharField(help_text="The gate is advisory: the framework imposes no preclearance.")
+    model = serializers.CharField()
+    version = serializers.CharField()
+    channel = serializers.CharField()
+    submission = serializers.IntegerField(allow_null=True, help_text="The submission answered for, if any.")
+    state = serializers.CharField(allow_null=True)
+    link = serializers.URLField(allow_null=True, help_text="The submission's page in the portal.")
+    deadline_at = serializers.DateTimeField(allow_null=True, help_text="When the review window ends (under review).")
+    release_conditions = serializers.CharField(help_text="The determination's release conditions; empty if none.")
+    determination = ReleaseGateDeterminationSerializer(allow_null=True)
+    checked_at = serializers.DateTimeField()

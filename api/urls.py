@@ -20,6 +20,7 @@ router.register("deliveries", views.DeliveryViewSet, basename="delivery")
 urlpatterns = [
     path("v1/", include(router.urls)),
     path("v1/conflict-check/", views.ConflictCheckView.as_view(), name="api-conflict-check"),
+    path("v1/release-gate/", views.ReleaseGateView.as_view(), name="api-release-gate"),
     # Anything else under /api/v1/ answers in the API's error shape, not an HTML page.
     re_path(r"^v1/", views.api_not_found),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

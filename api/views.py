@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import django_filters
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -695,6 +696,60 @@ class ConflictCheckView(APIView):
                 "organizations": answers,
             }
         )
+
+
+class ReleaseGateView(APIView):
+    """May this model, version and channel be released? The lab's pipeline asks; the answer is
+    advisory (the framework imposes no preclearance) and read from the caller's own scope."""
+
+    @extend_schema(
+        operation_id="release_gate",
+        summary="Ask the release gate about a model, version and release channel (advisory)",
+        description=(
+            "permitted (cleared, or the review window elapsed), not_yet (under review, with the "
+            "deadline), blocked (flagged, or access removed) or unknown (never submitted, withdrawn, "
+            "or not yours to know about). `caisi-gate` (clients/caisi-gate) asks this from a CI step "
+            "and exits non-zero unless release is permitted."
+        ),
+        parameters=[s.ReleaseGateQuerySerializer],
+        responses={200: s.ReleaseGateSerializer, **_errors(400, 401, 403, 429)},
+    )
+    def get(self, request):
+        from submissions.release_gate import AmbiguousModel, release_gate
+
+        if not rules.may_check_release_gate(request.user):
+            raise NotPermitted("The release gate answers developer staff about their own models, and the office.")
+        query = s.ReleaseGateQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            gate = release_gate(request.user, **query.validated_data)
+        except AmbiguousModel as exc:
+            raise ValidationError({"organization": [str(exc)]}) from exc
+        determination = gate.determination
+        link = None
+        if gate.submission is not None:
+            link = request.build_absolute_uri(reverse("submissions:detail", args=[gate.submission.pk]))
+        answer = {
+            "answer": gate.answer.value,
+            "label": gate.answer.label,
+            "permitted": gate.permitted,
+            "reason": gate.reason,
+            "advisory": gate.advisory,
+            "model": gate.model,
+            "version": gate.version,
+            "channel": gate.channel,
+            "submission": gate.submission.pk if gate.submission else None,
+            "state": gate.submission.state if gate.submission else None,
+            "link": link,
+            "deadline_at": gate.deadline_at,
+            "release_conditions": determination.release_conditions if determination else "",
+            "determination": determination,
+            "checked_at": gate.checked_at,
+        }
+        response = Response(s.ReleaseGateSerializer(answer).data)
+        # A pipeline must never act on a cached answer.
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 @csrf_exempt  # it changes nothing; a POST to an unknown path must still get the API's 404

@@ -971,6 +971,16 @@ API_CASES = [
         # The caller's world's people and organizations only: another world's names are unknown (400).
         {"GET": lambda u, ws, t: 403 if not rules.may_check_conflicts(u) else in_world_of(u, t, 200, 400)},
     ),
+    Case(
+        "release_gate",
+        "the live cleared model",
+        lambda ws, t: f"{V1}/release-gate/?model=Cleared {LIVE_MARK}&version=1.0&channel=api",
+        # Who may ask is the rule; what they learn is their own scope (tests/api/test_release_gate.py
+        # asks across labs and worlds). Asked once: the query echoes the name the caller typed, so
+        # asking about the exercise's model would put its marker in a live answer by the caller's hand.
+        {"GET": lambda u, ws, t: 200 if rules.may_check_release_gate(u) else 403},
+        per_world=False,
+    ),
     Case("agreements_list", "", lambda ws, t: f"{V1}/agreements/", {"GET": always(200)}, per_world=False),
     Case(
         "agreements_retrieve",
