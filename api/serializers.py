@@ -155,7 +155,8 @@ class ChecklistSerializer(serializers.Serializer):
 
 
 class TransitionRequestSerializer(serializers.Serializer):
-    """One body for every transition; each reads only the fields it needs."""
+    """One body for every transition; each takes only the fields it declares (submissions/transitions.py):
+    a field of another transition is refused with 400, naming the fields this one takes."""
 
     comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
     expected_state = serializers.ChoiceField(

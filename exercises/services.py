@@ -225,7 +225,7 @@ def _submission(exercise, spec, players):
             )
         step("clear", lead, rationale="Cleared before the exercise began.", partner_summary="Cleared for release.")
     if target >= 4:
-        step("record_release", by, released_on=clock.now().date())
+        step("record_release", by, released_at=clock.now())
     return s
 
 

@@ -25,6 +25,7 @@ from django.urls import reverse
 
 from accounts.roles import Role
 from caisi_portal import clock, timefmt
+from submissions.transitions import event_audiences, transition_events
 
 from . import digests
 from .models import Delivery, DeliveryAttempt, Event, PartnerEventType, TrustedPartner
@@ -56,25 +57,12 @@ DISPATCH_OVER = 4 * SEND_BATCH
 # The sweep leaves fresh deliveries to their own after-commit task for this long.
 REQUEUE_GRACE = dt.timedelta(seconds=30)
 
-TRANSITION_EVENTS = {
-    "clear": PartnerEventType.CLEARED,
-    "flag": PartnerEventType.FLAGGED,
-    "elapse": PartnerEventType.WINDOW_ELAPSED,
-    "record_release": PartnerEventType.RELEASED,
-    "remove_access": PartnerEventType.ACCESS_REMOVED,
-    "request_information": "submission.information_requested",
-    "answer_information_request": "submission.information_answered",
-}
+# What each transition announces, and to whom inside the portal: declared with the transition.
+TRANSITION_EVENTS = transition_events()
 
 # Which people inside the portal are emailed for each event.
 INTERNAL_AUDIENCE = {
-    PartnerEventType.CLEARED: ("developer",),
-    PartnerEventType.FLAGGED: ("developer",),
-    PartnerEventType.WINDOW_ELAPSED: ("developer", "reviewers", "administrators"),
-    PartnerEventType.ACCESS_REMOVED: ("developer", "administrators"),
-    "submission.information_requested": ("developer",),
-    # The office is told when it is someone's turn: whoever asked, and the review's reviewers.
-    "submission.information_answered": ("requester", "reviewers"),
+    **event_audiences(),
     "review.deadline_warning": ("reviewers", "administrators"),
     # Sent to the people named when the event is recorded (the assignee, the possible concurrers).
     "review.assigned": (),

@@ -15,13 +15,19 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from accounts import rules
 from caisi_portal import clock
 from caisi_portal.text import validate_multi_line, validate_single_line
 
-from .guards import condition
+# The states live in states.py (the transitions' declarations need them and the models need the
+# declarations); everyone else goes on importing them from here.
+from .states import ANNOUNCED_STATES as ANNOUNCED_STATES
+from .states import DETERMINED_STATES as DETERMINED_STATES
+from .states import OPEN_REVIEW_STATES as OPEN_REVIEW_STATES
+from .states import ReleaseChannel, State
+from .transitions import audit_labels, declared
 
 
 class Organization(models.Model):
@@ -177,31 +183,6 @@ class AgreementEvent(AppendOnlyModel):
         return Agreement.Status(self.to_status).label if self.to_status in Agreement.Status.values else "—"
 
 
-class State(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    INTAKE = "intake", "Intake"
-    INFORMATION_REQUESTED = "information_requested", "Information requested"
-    EVALUATION = "evaluation", "Evaluation"
-    CLEARED = "cleared", "Cleared"
-    FLAGGED = "flagged", "Flagged"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    RELEASED = "released", "Released"
-    ACCESS_REMOVED = "access_removed", "Access removed"
-    WINDOW_ELAPSED = "window_elapsed", "Review window elapsed"
-
-
-OPEN_REVIEW_STATES = (State.INTAKE, State.INFORMATION_REQUESTED, State.EVALUATION)
-DETERMINED_STATES = (State.CLEARED, State.FLAGGED)
-# States whose outcome has been announced to trusted partners.
-ANNOUNCED_STATES = (State.CLEARED, State.FLAGGED, State.WINDOW_ELAPSED, State.RELEASED, State.ACCESS_REMOVED)
-
-
-class ReleaseChannel(models.TextChoices):
-    OPEN_WEIGHTS = "open_weights", "Open weights"
-    API = "api", "API"
-    CLOSED_PRODUCT = "closed_product", "Closed product"
-
-
 class SubmissionQuerySet(models.QuerySet):
     def visible_to(self, user):
         """The submissions this user may know exist (see accounts.rules)."""
@@ -315,142 +296,52 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
         return self.release_channel == ReleaseChannel.OPEN_WEIGHTS
 
     # --- transitions -------------------------------------------------------------
-    # Guards explain themselves (see guards.py); permissions live in accounts.rules.
+    # Each declared once in submissions/transitions.py (source, target, guards, who may, inputs,
+    # clock, events); the methods only set the fields that belong to the move.
 
-    @transition(
-        field=state,
-        source=State.DRAFT,
-        target=State.INTAKE,
-        conditions=[
-            condition("agreement_allows_submission"),
-            condition("required_fields_present"),
-            condition("artifacts_received"),
-        ],
-        permission=rules.may_act_for_developer("submissions.submit_modelsubmission"),
-        custom={
-            "label": "Submit for review",
-            "done": "Submitted for review. The office has {intake_decision_days} to decide on intake.",
-        },
-    )
+    @transition(field=state, **declared("submit"))
     def submit(self, *, actor):
         self.submitted_by = actor
         self.submitted_at = clock.now()
 
-    @transition(
-        field=state,
-        source=State.INTAKE,
-        target=State.EVALUATION,
-        conditions=[condition("artifacts_received")],
-        permission=rules.may_accept,
-        custom={
-            "label": "Accept into evaluation",
-            "done": "Accepted into evaluation. A lead reviewer is to be assigned within {reviewer_assignment_days};"
-            " the review has {review_time_left} left.",
-        },
-    )
+    @transition(field=state, **declared("accept"))
     def accept(self, *, actor, checklist):
         self.intake_checklist = checklist
 
-    @transition(
-        field=state,
-        source=[State.INTAKE, State.EVALUATION],
-        target=State.INFORMATION_REQUESTED,
-        permission=rules.may_request_information,
-        custom={
-            "label": "Request information",
-            "done": "Information requested. The review clock is paused until the developer answers"
-            " (they have {developer_answer_days}).",
-        },
-    )
+    @transition(field=state, **declared("request_information"))
     def request_information(self, *, actor):
         self.resume_state = self.state
 
-    @transition(
-        field=state,
-        source=State.INFORMATION_REQUESTED,
-        target=RETURN_VALUE(State.INTAKE, State.EVALUATION),
-        permission=rules.may_act_for_developer("submissions.answer_information_request"),
-        custom={
-            "label": "Answer information request",
-            "done": "Answer sent to the office. The review clock runs again: {review_time_left} left.",
-        },
-    )
+    @transition(field=state, **declared("answer_information_request"))
     def answer_information_request(self, *, actor):
         back_to, self.resume_state = self.resume_state or State.INTAKE, ""
         return back_to
 
-    @transition(
-        field=state,
-        source=State.EVALUATION,
-        target=State.CLEARED,
-        conditions=[condition("every_planned_domain_has_result"), condition("clearance_justified")],
-        permission=rules.may_determine,
-        custom={
-            "label": "Clear for release",
-            "done": "Cleared for release. The developer and the subscribed partners are told.",
-        },
-    )
+    @transition(field=state, **declared("clear"))
     def clear(self, *, actor):
         pass
 
-    @transition(
-        field=state,
-        source=State.EVALUATION,
-        target=State.FLAGGED,
-        conditions=[condition("has_serious_finding"), condition("flag_proposal_concurred")],
-        permission=rules.may_determine,
-        custom={
-            "label": "Flag",
-            "done": "Flagged. The developer and the subscribed partners are told.",
-        },
-    )
+    @transition(field=state, **declared("flag"))
     def flag(self, *, actor):
         pass
 
-    @transition(
-        field=state,
-        source=[State.DRAFT, State.INTAKE, State.INFORMATION_REQUESTED, State.EVALUATION],
-        target=State.WITHDRAWN,
-        permission=rules.may_act_for_developer("submissions.withdraw_modelsubmission"),
-        custom={"label": "Withdraw", "done": "Withdrawn: the office will not review this submission."},
-    )
+    @transition(field=state, **declared("withdraw"))
     def withdraw(self, *, actor):
         pass
 
-    @transition(
-        field=state,
-        source=[State.INTAKE, State.EVALUATION],
-        target=State.WINDOW_ELAPSED,
-        permission=rules.is_review_clock,
-        custom={"label": "Review window elapsed"},
-    )
+    @transition(field=state, **declared("elapse"))
     def elapse(self, *, actor):
         # The agreement is voluntary: once the window is over the developer may release.
         pass
 
-    @transition(
-        field=state,
-        source=[State.CLEARED, State.FLAGGED, State.WINDOW_ELAPSED],
-        target=State.RELEASED,
-        permission=rules.may_act_for_developer("submissions.record_release"),
-        custom={"label": "Record release", "done": "Release recorded."},
-    )
+    @transition(field=state, **declared("record_release"))
     def record_release(self, *, actor, released_at, note=""):
         # The agreement is voluntary: a flagged model can still be released, on the record.
         self.released_after_flag = self.state == State.FLAGGED
         self.released_at = released_at
         self.release_note = note
 
-    @transition(
-        field=state,
-        source=State.RELEASED,
-        target=State.ACCESS_REMOVED,
-        permission=rules.may_record_access_removal,
-        custom={
-            "label": "Record access-removal order",
-            "done": "Access-removal order recorded. The subscribed partners are told.",
-        },
-    )
+    @transition(field=state, **declared("remove_access"))
     def remove_access(self, *, actor, order):
         self.access_removal_order = order
         self.access_removed_at = clock.now()
@@ -520,15 +411,7 @@ class AuditEntryQuerySet(AppendOnlyQuerySet):
 AUDIT_ACTION_LABELS = {
     "draft_created": "Draft created",
     "artifact_uploaded": "Artifact uploaded",
-    "submit": "Submitted for review",
-    "accept": "Accepted into evaluation",
-    "request_information": "Information requested",
-    "answer_information_request": "Information provided",
-    "clear": "Cleared",
-    "flag": "Flagged",
-    "withdraw": "Withdrawn",
-    "record_release": "Release recorded",
-    "remove_access": "Access-removal order recorded",
+    **audit_labels(),
     "reviewer_assigned": "Reviewer assigned",
     "result_recorded": "Result recorded",
     "result_revised": "Result revised",
@@ -537,7 +420,6 @@ AUDIT_ACTION_LABELS = {
     "flag_concurred": "Concurrence with flag",
     "clearance_proposed": "Clearance proposed (against the evidence)",
     "clearance_concurred": "Concurrence with clearance",
-    "elapse": "Review window elapsed",
     "published": "Listed in the public register",
     "unpublished": "Removed from the public register",
     "breach_acknowledged": "SLA breach acknowledged",

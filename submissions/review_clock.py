@@ -134,40 +134,62 @@ def humanize(delta: dt.timedelta) -> str:
 
 
 def on_transition(submission: ModelSubmission, name: str, from_state: str, now: dt.datetime) -> None:
-    """Start, pause, resume or stop the clock and open or close SLA obligations.
+    """Start, pause, resume or stop the clock and open or close SLA obligations: the step the
+    transition's declaration names (submissions/transitions.py), if any.
 
     Called by submission_transition inside its transaction: nothing here commits alone.
     """
-    policy = (
-        SlaPolicy.current()
-        if name in ("submit", "accept", "request_information", "answer_information_request")
-        else None
-    )
-    if name == "submit":
-        _clock_start(submission, now)
+    from .transitions import DECLARED
+
+    step = DECLARED[name].clock
+    if step:
+        CLOCK_STEPS[step](submission, now)
+
+
+def on_submit(submission, now):
+    policy = SlaPolicy.current()
+    _clock_start(submission, now)
+    _open(submission, SlaKind.INTAKE_DECISION, now + dt.timedelta(days=policy.intake_decision_days), now)
+
+
+def on_accept(submission, now):
+    policy = SlaPolicy.current()
+    _close(submission, now, SlaKind.INTAKE_DECISION)
+    _reminders_plan(submission)
+    # A lead assigned during intake has already met the assignment target: nothing is owed.
+    if not submission.assignments.filter(role="lead").exists():
+        _open(submission, SlaKind.REVIEWER_ASSIGNMENT, now + dt.timedelta(days=policy.reviewer_assignment_days), now)
+
+
+def on_request_information(submission, now):
+    policy = SlaPolicy.current()
+    _close(submission, now, SlaKind.INTAKE_DECISION)
+    _clock_pause(submission, now, reason="information requested from the developer")
+    _open(submission, SlaKind.DEVELOPER_ANSWER, now + dt.timedelta(days=policy.developer_answer_days), now)
+
+
+def on_answer(submission, now):
+    _close(submission, now, SlaKind.DEVELOPER_ANSWER)
+    _clock_resume(submission, now)
+    if submission.state == State.INTAKE:
+        policy = SlaPolicy.current()
         _open(submission, SlaKind.INTAKE_DECISION, now + dt.timedelta(days=policy.intake_decision_days), now)
-    elif name == "accept":
-        _close(submission, now, SlaKind.INTAKE_DECISION)
-        _reminders_plan(submission)
-        # A lead assigned during intake has already met the assignment target: nothing is owed.
-        if not submission.assignments.filter(role="lead").exists():
-            _open(
-                submission, SlaKind.REVIEWER_ASSIGNMENT, now + dt.timedelta(days=policy.reviewer_assignment_days), now
-            )
-    elif name == "request_information":
-        _close(submission, now, SlaKind.INTAKE_DECISION)
-        _clock_pause(submission, now, reason="information requested from the developer")
-        _open(submission, SlaKind.DEVELOPER_ANSWER, now + dt.timedelta(days=policy.developer_answer_days), now)
-    elif name == "answer_information_request":
-        _close(submission, now, SlaKind.DEVELOPER_ANSWER)
-        _clock_resume(submission, now)
-        if submission.state == State.INTAKE:
-            _open(submission, SlaKind.INTAKE_DECISION, now + dt.timedelta(days=policy.intake_decision_days), now)
-    elif name in ("clear", "flag", "withdraw"):
-        _clock_stop(submission, now, ReviewClock.Status.STOPPED)
-        _close(submission, now)
-    elif name == "elapse":
-        _windows_ended([(submission, ReviewClock.objects.get(submission=submission))], now)
+
+
+def on_determined(submission, now):
+    """Cleared, flagged or withdrawn: the window stops and nothing more is owed."""
+    _clock_stop(submission, now, ReviewClock.Status.STOPPED)
+    _close(submission, now)
+
+
+def on_elapse(submission, now):
+    _windows_ended([(submission, ReviewClock.objects.get(submission=submission))], now)
+
+
+# The steps a declaration may name.
+CLOCK_STEPS = {
+    step.__name__: step for step in (on_submit, on_accept, on_request_information, on_answer, on_determined, on_elapse)
+}
 
 
 def on_lead_assigned(submission: ModelSubmission, now: dt.datetime) -> None:

@@ -7,7 +7,6 @@ without its guard checks, its permission check and its audit entry.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from pathlib import PurePath
@@ -21,25 +20,25 @@ from django.utils.text import get_valid_filename
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from accounts import rules
-from caisi_portal import clock, timefmt
+from caisi_portal import clock
 from caisi_portal.errors import NotPermitted, PayloadTooLarge, SubmissionChanged, TransitionRefused, ValidationFailed
 from caisi_portal.text import SHORT_TEXT, has_words, text_problems
 from partners.services import event_for_transition
 
-from . import review_clock
+from . import effects, review_clock
 from .guards import checklist_for, problems_for
 from .models import (
     Agreement,
     AgreementEvent,
     Artifact,
     AuditEntry,
-    InformationRequest,
     ModelSubmission,
     Organization,
     ReviewClock,
     SlaPolicy,
     State,
 )
+from .transitions import DECLARED
 
 # --- audit -----------------------------------------------------------------------------
 
@@ -301,156 +300,9 @@ def transition_blockers(submission, name: str, user) -> list[str]:
     return []
 
 
-def _require(data: dict, field: str, message: str) -> str:
-    value = (data.get(field) or "").strip() if isinstance(data.get(field, ""), str) else data.get(field)
-    # Words, not just spaces or invisible marks (a zero-width space reads as nothing).
-    if not value or (isinstance(value, str) and not has_words(value)):
-        raise ValidationFailed(message, details={field: [message]})
-    return value
-
-
-def _effects_accept(submission, actor, data):
-    from reviews.models import EvaluationDomain, EvaluationPlanItem
-
-    domains = data.get("domains")
-    if domains is None:
-        domains = list(EvaluationDomain.objects.filter(is_active=True))
-    EvaluationPlanItem.objects.bulk_create([EvaluationPlanItem(submission=submission, domain=d) for d in domains])
-
-
-def _effects_request_information(submission, actor, data):
-    InformationRequest.objects.create(
-        submission=submission, questions=data["questions"], requested_by=actor, requested_at=clock.now()
-    )
-
-
-def _effects_answer(submission, actor, data):
-    updated = InformationRequest.objects.filter(submission=submission, answered_at__isnull=True).update(
-        answer=data["answer"], answered_by=actor, answered_at=clock.now()
-    )
-    if updated != 1:
-        raise SubmissionChanged(state=submission.state)
-
-
 def concurred_proposal(submission, name: str):
-    """The concurred proposal a clear or flag would issue as it stands (None otherwise).
-
-    A flag is always issued from its proposal; a clearance only when one was proposed
-    (clearing against the evidence), else its texts are written on the clear page itself.
-    """
-    from reviews.models import Determination
-
-    if name == "clear":
-        return _concurred_clearance(submission)
-    if name == "flag":
-        proposal = Determination.objects.filter(
-            submission=submission, issued_at__isnull=True, outcome=Determination.Outcome.FLAGGED
-        ).first()
-        return proposal if proposal is not None and proposal.concurrence_holds else None
-    return None
-
-
-def _concurred_clearance(submission):
-    """A proposed clearance a second reviewer concurred with as it reads now, or None."""
-    from reviews.models import Determination
-
-    proposal = Determination.objects.filter(
-        submission=submission, issued_at__isnull=True, outcome=Determination.Outcome.CLEARED
-    ).first()
-    return proposal if proposal is not None and proposal.concurrence_holds else None
-
-
-def _effects_clear(submission, actor, data):
-    from reviews.models import Determination
-
-    proposal = _concurred_clearance(submission)
-    if proposal is not None:
-        # Issue exactly what the second reviewer concurred with.
-        issued = Determination.objects.filter(
-            pk=proposal.pk, issued_at__isnull=True, concurred_digest=proposal.concurred_digest
-        ).update(issued_at=clock.now(), decided_by=actor)
-        if issued != 1:
-            raise SubmissionChanged(state=submission.state)
-        return
-    # Clearing supersedes any flag that was proposed but not issued.
-    Determination.objects.update_or_create(
-        submission=submission,
-        defaults={
-            "outcome": Determination.Outcome.CLEARED,
-            "rationale": data["rationale"],
-            "release_conditions": data.get("release_conditions", ""),
-            "partner_summary": data.get("partner_summary", ""),
-            "decided_by": actor,
-            "proposed_at": clock.now(),
-            "concurred_by": None,
-            "concurred_at": None,
-            "issued_at": clock.now(),
-        },
-    )
-
-
-def _effects_flag(submission, actor, data):
-    from reviews.models import Determination
-
-    issued = Determination.objects.filter(
-        submission=submission, issued_at__isnull=True, concurred_by__isnull=False
-    ).update(issued_at=clock.now(), decided_by=actor)
-    if issued != 1:
-        raise SubmissionChanged(state=submission.state)
-
-
-def _validate_inputs(name: str, data: dict, submission=None) -> tuple[dict, dict]:
-    """Check the inputs one transition needs; return (method kwargs, effect data)."""
-    if name == "accept":
-        checklist = data.get("checklist") or {}
-        missing = [text for key, text in INTAKE_CHECKLIST.items() if not checklist.get(key)]
-        if missing:
-            raise ValidationFailed("Complete the intake checklist before accepting.", details={"checklist": missing})
-        if "domains" in data:
-            domains = list(data["domains"] or [])
-            if not domains:
-                raise ValidationFailed(MSG_EMPTY_PLAN, details={"domains": [MSG_EMPTY_PLAN]})
-            if len({getattr(d, "pk", d) for d in domains}) != len(domains):
-                raise ValidationFailed(MSG_DUPLICATE_DOMAIN, details={"domains": [MSG_DUPLICATE_DOMAIN]})
-        return {"checklist": {k: True for k in INTAKE_CHECKLIST}}, data
-    if name == "request_information":
-        _require(data, "questions", "Write the questions the developer must answer.")
-    if name == "answer_information_request":
-        _require(data, "answer", "Write the answer to the office's questions.")
-    if name == "clear" and _concurred_clearance(submission) is None:
-        _require(data, "rationale", "Give the rationale for clearing.")
-        _require(data, "partner_summary", MSG_PARTNER_SUMMARY)
-    if name == "record_release":
-        released_at = data.get("released_at") or clock.now()
-        if isinstance(released_at, dt.date) and not isinstance(released_at, dt.datetime):
-            # A day without a time: the start of that day, so "today" is never in the future.
-            released_at = dt.datetime.combine(released_at, dt.time(0), tzinfo=dt.UTC)
-        if released_at > clock.now():
-            raise ValidationFailed(
-                "A release can only be recorded once it has happened.",
-                details={"released_at": ["The release date is in the future."]},
-            )
-        submitted = submission.submitted_at if submission is not None else None
-        if submitted is not None and released_at.date() < submitted.date():
-            message = (
-                f"The model was submitted for review on {timefmt.day(submitted, zone=dt.UTC)}: "
-                "a release recorded here cannot be earlier."
-            )
-            raise ValidationFailed(message, details={"released_at": [message]})
-        return {"released_at": released_at, "note": data.get("note", "")}, data
-    if name == "remove_access":
-        order = _require(data, "order", "Quote the government order to remove access.")
-        return {"order": order}, data
-    return {}, data
-
-
-EFFECTS = {
-    "accept": _effects_accept,
-    "request_information": _effects_request_information,
-    "answer_information_request": _effects_answer,
-    "clear": _effects_clear,
-    "flag": _effects_flag,
-}
+    """The concurred proposal a clear or flag would issue as it stands (None otherwise)."""
+    return effects.concurred_proposal(submission, name)
 
 
 def submission_transition(
@@ -464,28 +316,30 @@ def submission_transition(
 ) -> ModelSubmission:
     """Move a submission by the named transition, with every side effect, atomically.
 
-    Raises TransitionRefused (wrong state or unmet guard), NotPermitted, ValidationFailed
-    (missing inputs) or SubmissionChanged (someone else moved it first).
+    What it takes and does is its declaration's (submissions/transitions.py). Raises
+    TransitionRefused (wrong state or unmet guard), NotPermitted, ValidationFailed (missing,
+    mistyped or unknown inputs) or SubmissionChanged (someone else moved it first).
     """
     data = dict(data or {})
-    # Each text's cap; the rest (questions, rationale, summaries, conditions, order) LONG_TEXT.
-    problems = text_problems(
-        multi_line={**data, "comment": comment}, limits={"answer": 50000, "note": 5000, "comment": 5000}
-    )
+    declaration = DECLARED.get(name)
+    if declaration is not None:
+        effects.inputs_check(declaration, data)
+        limits = {key: given.limit for key, given in declaration.inputs.items() if given.kind == "text"}
+    else:
+        limits = {}
+    problems = text_problems(multi_line={**data, "comment": comment}, limits={**limits, "comment": 5000})
     if problems:
         raise ValidationFailed(next(iter(problems.values()))[0], details=problems)
     if expected_state is not None and submission.state != expected_state:
         raise SubmissionChanged(state=submission.state)
     transition_check(submission, name, actor)
-    method_kwargs, effect_data = _validate_inputs(name, data, submission)
+    method_kwargs, effect_data = effects.prepare(declaration, data, submission)
     from_state = submission.state
     try:
         with transaction.atomic():
             getattr(submission, name)(actor=actor, **method_kwargs)
             submission.save()
-            effect = EFFECTS.get(name)
-            if effect:
-                effect(submission, actor, effect_data)
+            effects.run(declaration.effect, submission, actor, effect_data)
             audit_record(
                 submission=submission,
                 actor=actor,
@@ -496,11 +350,8 @@ def submission_transition(
             )
             review_clock.on_transition(submission, name, from_state, clock.now())
             event_for_transition(submission, name)
-            if name == "accept":
-                # After the clock and its obligations are set up: an assigned lead closes them.
-                from reviews.services import assignment_on_accept
-
-                assignment_on_accept(submission=submission, actor=actor)
+            # After the clock and its obligations are set up (accept: an assigned lead closes them).
+            effects.run(declaration.after, submission, actor)
     except ConcurrentTransition:
         current = ModelSubmission.objects.filter(pk=submission.pk).values_list("state", flat=True).first()
         submission.refresh_from_db()

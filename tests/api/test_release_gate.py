@@ -90,7 +90,7 @@ def test_a_cleared_model_carries_its_release_conditions(cast):
 
 def test_released_over_a_flag_stays_blocked(cast):
     submission = cast.submission(State.FLAGGED)
-    move(submission, "record_release", cast.developer, release_note="Released against the flag.")
+    move(submission, "record_release", cast.developer, note="Released against the flag.")
     submission.refresh_from_db()
     assert submission.state == State.RELEASED
     body = ask(cast.developer, submission).json()

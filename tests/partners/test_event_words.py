@@ -28,7 +28,7 @@ def test_every_event_type_the_portal_sends_has_a_label():
 def test_the_notifications_page_names_events_in_words(cast, client):
     TrustedPartner.objects.create(organization=cast.partner_org, event_types=list(PartnerEventType.values))
     s = cast.submission(State.EVALUATION)
-    move(s, "request_information", cast.admin, comment="Which safeguards?")
+    move(s, "request_information", cast.admin, questions="Which safeguards?")
     client.force_login(cast.admin)
     page = client.get(reverse("partners:deliveries")).content.decode()
     assert "Information requested from the developer" in page

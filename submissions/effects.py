@@ -1,0 +1,262 @@
+"""The steps transitions name in their declarations (submissions/transitions.py).
+
+`inputs_check` holds every transition to the inputs it declares (an unknown key, a missing
+required one or one of the wrong kind is refused with a message naming it); `prepare` turns
+the inputs into the model method's arguments; the effects write what the transition creates.
+All run inside `submission_transition`'s transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from caisi_portal import clock, timefmt
+from caisi_portal.errors import SubmissionChanged, ValidationFailed
+from caisi_portal.text import has_words
+
+from .models import InformationRequest
+from .transitions import Declared, Input
+
+MSG_UNKNOWN_INPUT = "{label} does not take {keys}: it takes {known}."
+MSG_NO_INPUT = "{label} takes no inputs (only a comment)."
+
+
+def _kind_problem(given: Input, value) -> str:
+    """Why this value is not of the input's kind (empty when it is)."""
+    if given.kind == "text":
+        return "" if isinstance(value, str) else "Give text here."
+    if given.kind == "checklist":
+        if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, bool) for k, v in value.items()):
+            return ""
+        return "Give the checklist as items ticked or not."
+    if given.kind == "domains":
+        return "" if isinstance(value, list | tuple) else "Give a list of evaluation domains."
+    if given.kind == "moment":
+        return "" if value is None or isinstance(value, dt.date) else "Give a date or a date and time."
+    return f"Unknown input kind {given.kind!r}."
+
+
+def inputs_check(declaration: Declared, data: dict) -> None:
+    """Refuse what this transition does not take, and a value of the wrong kind.
+
+    Silently dropping an unknown key would let a caller believe it set something (a release
+    date under a name nothing reads), so it is an error that names the keys this one takes.
+    """
+    unknown = sorted(set(data) - set(declaration.inputs))
+    if unknown:
+        if declaration.inputs:
+            message = MSG_UNKNOWN_INPUT.format(
+                label=declaration.label,
+                keys=", ".join(repr(k) for k in unknown),
+                known=", ".join(declaration.inputs),
+            )
+        else:
+            message = MSG_NO_INPUT.format(label=declaration.label)
+        raise ValidationFailed(message, details={key: [message] for key in unknown})
+    problems = {}
+    for key, value in data.items():
+        problem = _kind_problem(declaration.inputs[key], value)
+        if problem:
+            problems[key] = [problem]
+    if problems:
+        raise ValidationFailed(next(iter(problems.values()))[0], details=problems)
+
+
+def required_text(data: dict, key: str, message: str) -> str:
+    value = data.get(key)
+    value = value.strip() if isinstance(value, str) else value
+    # Words, not just spaces or invisible marks (a zero-width space reads as nothing).
+    if not value or (isinstance(value, str) and not has_words(value)):
+        raise ValidationFailed(message, details={key: [message]})
+    return value
+
+
+def prepare(declaration: Declared, data: dict, submission) -> tuple[dict, dict]:
+    """(model method kwargs, effect data): required inputs first, then the transition's own step."""
+    for key, given in declaration.inputs.items():
+        if given.required and given.kind == "text":
+            required_text(data, key, given.required)
+    if declaration.prepare:
+        return STEPS[declaration.prepare](data, submission)
+    return {}, data
+
+
+def run(step: str, *args) -> None:
+    if step:
+        STEPS[step](*args)
+
+
+# --- accept -------------------------------------------------------------------------------
+
+
+def prepare_accept(data, submission):
+    from .services import INTAKE_CHECKLIST, MSG_DUPLICATE_DOMAIN, MSG_EMPTY_PLAN
+
+    checklist = data.get("checklist") or {}
+    missing = [text for key, text in INTAKE_CHECKLIST.items() if not checklist.get(key)]
+    if missing:
+        raise ValidationFailed("Complete the intake checklist before accepting.", details={"checklist": missing})
+    if "domains" in data:
+        domains = list(data["domains"] or [])
+        if not domains:
+            raise ValidationFailed(MSG_EMPTY_PLAN, details={"domains": [MSG_EMPTY_PLAN]})
+        if len({getattr(d, "pk", d) for d in domains}) != len(domains):
+            raise ValidationFailed(MSG_DUPLICATE_DOMAIN, details={"domains": [MSG_DUPLICATE_DOMAIN]})
+    return {"checklist": dict.fromkeys(INTAKE_CHECKLIST, True)}, data
+
+
+def effect_accept(submission, actor, data):
+    from reviews.models import EvaluationDomain, EvaluationPlanItem
+
+    domains = data.get("domains")
+    if domains is None:
+        domains = list(EvaluationDomain.objects.filter(is_active=True))
+    EvaluationPlanItem.objects.bulk_create([EvaluationPlanItem(submission=submission, domain=d) for d in domains])
+
+
+def after_accept(submission, actor):
+    from reviews.services import assignment_on_accept
+
+    assignment_on_accept(submission=submission, actor=actor)
+
+
+# --- information requests ----------------------------------------------------------------
+
+
+def effect_request_information(submission, actor, data):
+    InformationRequest.objects.create(
+        submission=submission, questions=data["questions"], requested_by=actor, requested_at=clock.now()
+    )
+
+
+def effect_answer(submission, actor, data):
+    updated = InformationRequest.objects.filter(submission=submission, answered_at__isnull=True).update(
+        answer=data["answer"], answered_by=actor, answered_at=clock.now()
+    )
+    if updated != 1:
+        raise SubmissionChanged(state=submission.state)
+
+
+# --- determinations ----------------------------------------------------------------------
+
+
+def concurred_proposal(submission, name: str):
+    """The concurred proposal a clear or flag would issue as it stands (None otherwise).
+
+    A flag is always issued from its proposal; a clearance only when one was proposed
+    (clearing against the evidence), else its texts are written on the clear page itself.
+    """
+    from reviews.models import Determination
+
+    if name == "clear":
+        return concurred_clearance(submission)
+    if name == "flag":
+        proposal = Determination.objects.filter(
+            submission=submission, issued_at__isnull=True, outcome=Determination.Outcome.FLAGGED
+        ).first()
+        return proposal if proposal is not None and proposal.concurrence_holds else None
+    return None
+
+
+def concurred_clearance(submission):
+    """A proposed clearance a second reviewer concurred with as it reads now, or None."""
+    from reviews.models import Determination
+
+    proposal = Determination.objects.filter(
+        submission=submission, issued_at__isnull=True, outcome=Determination.Outcome.CLEARED
+    ).first()
+    return proposal if proposal is not None and proposal.concurrence_holds else None
+
+
+def prepare_clear(data, submission):
+    from .services import MSG_PARTNER_SUMMARY
+
+    # A concurred proposal is issued as it was agreed; otherwise the clear page writes the texts.
+    if concurred_clearance(submission) is None:
+        required_text(data, "rationale", "Give the rationale for clearing.")
+        required_text(data, "partner_summary", MSG_PARTNER_SUMMARY)
+    return {}, data
+
+
+def effect_clear(submission, actor, data):
+    from reviews.models import Determination
+
+    proposal = concurred_clearance(submission)
+    if proposal is not None:
+        # Issue exactly what the second reviewer concurred with.
+        issued = Determination.objects.filter(
+            pk=proposal.pk, issued_at__isnull=True, concurred_digest=proposal.concurred_digest
+        ).update(issued_at=clock.now(), decided_by=actor)
+        if issued != 1:
+            raise SubmissionChanged(state=submission.state)
+        return
+    # Clearing supersedes any flag that was proposed but not issued.
+    Determination.objects.update_or_create(
+        submission=submission,
+        defaults={
+            "outcome": Determination.Outcome.CLEARED,
+            "rationale": data["rationale"],
+            "release_conditions": data.get("release_conditions", ""),
+            "partner_summary": data.get("partner_summary", ""),
+            "decided_by": actor,
+            "proposed_at": clock.now(),
+            "concurred_by": None,
+            "concurred_at": None,
+            "issued_at": clock.now(),
+        },
+    )
+
+
+def effect_flag(submission, actor, data):
+    from reviews.models import Determination
+
+    issued = Determination.objects.filter(
+        submission=submission, issued_at__isnull=True, concurred_by__isnull=False
+    ).update(issued_at=clock.now(), decided_by=actor)
+    if issued != 1:
+        raise SubmissionChanged(state=submission.state)
+
+
+# --- after the review --------------------------------------------------------------------
+
+
+def prepare_release(data, submission):
+    released_at = data.get("released_at") or clock.now()
+    if isinstance(released_at, dt.date) and not isinstance(released_at, dt.datetime):
+        # A day without a time: the start of that day, so "today" is never in the future.
+        released_at = dt.datetime.combine(released_at, dt.time(0), tzinfo=dt.UTC)
+    if released_at > clock.now():
+        raise ValidationFailed(
+            "A release can only be recorded once it has happened.",
+            details={"released_at": ["The release date is in the future."]},
+        )
+    submitted = submission.submitted_at if submission is not None else None
+    if submitted is not None and released_at.date() < submitted.date():
+        message = (
+            f"The model was submitted for review on {timefmt.day(submitted, zone=dt.UTC)}: "
+            "a release recorded here cannot be earlier."
+        )
+        raise ValidationFailed(message, details={"released_at": [message]})
+    return {"released_at": released_at, "note": data.get("note", "")}, data
+
+
+def prepare_remove_access(data, submission):
+    return {"order": required_text(data, "order", "Quote the government order to remove access.")}, data
+
+
+# The steps a declaration may name (a test checks every name it uses is here).
+STEPS = {
+    step.__name__: step
+    for step in (
+        prepare_accept,
+        effect_accept,
+        after_accept,
+        effect_request_information,
+        effect_answer,
+        prepare_clear,
+        effect_clear,
+        effect_flag,
+        prepare_release,
+        prepare_remove_access,
+    )
+}
