@@ -9,9 +9,18 @@ from django.db.models.functions import Coalesce
 
 from accounts import rules
 from accounts.roles import Role, has_role
-from caisi_portal import clock
+from caisi_portal import clock, timefmt
 
-from .models import OPEN_REVIEW_STATES, Agreement, InformationRequest, ModelSubmission, ReviewClock, SlaBreach, State
+from .models import (
+    OPEN_REVIEW_STATES,
+    Agreement,
+    InformationRequest,
+    ModelSubmission,
+    ReleaseChannel,
+    ReviewClock,
+    SlaBreach,
+    State,
+)
 from .review_clock import clock_cell, describe_remaining, humanize
 
 
@@ -96,7 +105,8 @@ def ordered(section):
 
 
 def with_clocks(rows, now=None) -> list:
-    """The rows, each with `clock_cell` (text, status) from its review clock (select_related)."""
+    """The rows, each with `clock_cell` (text, status) from its review clock (select_related),
+    and `early_open_weights` (weights to be published before the review can end: a queue mark)."""
     now = now or clock.now()
     rows = list(rows)
     for row in rows:
@@ -105,7 +115,54 @@ def with_clocks(rows, now=None) -> list:
         except ReviewClock.DoesNotExist:
             review_clock = None
         row.clock_cell = clock_cell(review_clock, now)
+        ends = review_clock.deadline_at if review_clock is not None else None
+        row.early_open_weights = bool(ends) and _before_review_ends(row, ends)
     return rows
+
+
+# --- open weights planned before the review can end ----------------------------------------
+# The seed articles: weights "could already be running on tens of thousands of servers before
+# the review concludes". Published weights cannot be recalled, so the developer is warned at
+# draft and at submission, and the office's queue marks the submission.
+
+
+def _before_review_ends(submission, ends: dt.datetime) -> bool:
+    return (
+        submission.release_channel == ReleaseChannel.OPEN_WEIGHTS
+        and submission.planned_release_date is not None
+        and submission.state in (State.DRAFT, *OPEN_REVIEW_STATES)
+        and submission.planned_release_date < timefmt.local(ends).date()
+    )
+
+
+def review_would_end(submission, now=None) -> dt.datetime | None:
+    """When this review ends: its clock's deadline once submitted; for a draft, the deadline a
+    submission made now would have (the agreement's window from now)."""
+    now = now or clock.now()
+    if submission.state == State.DRAFT:
+        agreement = Agreement.objects.filter(organization_id=submission.organization_id).first()
+        return now + dt.timedelta(days=agreement.review_window_days if agreement else 30)
+    review_clock = ReviewClock.objects.filter(submission=submission).first()
+    return review_clock.deadline_at if review_clock is not None else None
+
+
+def early_open_weights_warning(submission, now=None) -> str:
+    """The warning when open weights are to be published before the review can end ("" if not)."""
+    ends = review_would_end(submission, now)
+    if ends is None or not _before_review_ends(submission, ends):
+        return ""
+    planned, end_day = timefmt.day(submission.planned_release_date), timefmt.day(ends)
+    if submission.state == State.DRAFT:
+        return (
+            f"You plan to publish the weights on {planned}, before this review could end: submitted today, "
+            f"the office has until {end_day}. Published weights cannot be recalled, and could be running on "
+            f"thousands of servers before the review concludes. Move the planned release after {end_day}, "
+            "or say in the model card why it cannot wait."
+        )
+    return (
+        f"The weights are to be published on {planned}, before the review ends on {end_day}. "
+        "Published weights cannot be recalled: what the review finds after that date cannot stop their spread."
+    )
 
 
 def home_sections(user) -> list[dict]:
@@ -209,6 +266,7 @@ def submission_detail_context(submission, user) -> dict:
         context["clock_pauses"] = [(p, humanize(p.duration(now))) for p in review_clock.pauses.all()]
         if office_view:
             context["breaches"] = SlaBreach.objects.filter(submission=submission).select_related("acknowledged_by")
+    context["early_open_weights"] = early_open_weights_warning(submission)
     context["open_information_request"] = (
         InformationRequest.objects.filter(submission=submission, answered_at__isnull=True).first()
         if submission.state == State.INFORMATION_REQUESTED
@@ -253,6 +311,7 @@ def action_context(submission, name: str, user) -> dict:
     irreversible = False
     context: dict = {}
     if name == "submit":
+        context["release_warning"] = early_open_weights_warning(submission, now)
         agreement = Agreement.objects.filter(organization_id=submission.organization_id).first()
         days = agreement.review_window_days if agreement else 30
         said += [

@@ -65,6 +65,12 @@ def submission_list(request):
     return render(request, "submissions/list.html", {"section": sections[key], "key": key, "q": query, "page": page})
 
 
+def _warn_early_open_weights(request, submission):
+    warning = selectors.early_open_weights_warning(submission)
+    if warning:
+        messages.warning(request, warning)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def submission_create(request):
@@ -78,6 +84,7 @@ def submission_create(request):
             add_service_error(form, exc)
         else:
             messages.success(request, "Draft saved. Upload a model card, then submit it for review.")
+            _warn_early_open_weights(request, submission)
             return redirect(submission)
     status = 400 if request.method == "POST" else 200  # a refused form is a client error, said in words
     return render(
@@ -103,6 +110,7 @@ def submission_edit(request, pk):
             add_service_error(form, exc)
         else:
             messages.success(request, "Draft saved.")
+            _warn_early_open_weights(request, submission)
             return redirect(submission)
     return render(
         request,
