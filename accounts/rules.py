@@ -492,7 +492,8 @@ def may_determine(submission, user) -> bool:
 
 
 def is_review_clock(submission, user) -> bool:
-    """Only the review clock itself (no person) lets a window elapse."""
+    """Only the review clock itself (no person) lets a window elapse, or returns a submission
+    whose information request went unanswered past the pause limit."""
     return user is None
 
 

@@ -435,6 +435,8 @@ class SlaPolicySerializer(serializers.ModelSerializer):
             "reminder_days",
             "escalate_lead_days",
             "escalate_admin_days",
+            "information_pause_cap_days",
+            "pause_cap_warning_days",
         ]
         read_only_fields = fields
 

@@ -23,6 +23,8 @@ SUBJECTS = {
     "review.concurrence_requested": "Your concurrence is asked: {model} {version} ({organization})",
     "review.results_reminder": "Reminder: planned results missing for {model} {version}",
     "review.results_escalation": "Escalation: planned results still missing for {model} {version} ({organization})",
+    "submission.pause_limit_warning": "Answer owed: {model} {version} will be returned unless you answer",
+    "submission.returned": "Returned unanswered: {model} {version} ({organization})",
 }
 
 
@@ -34,7 +36,7 @@ def _in_words(key: str, value):
         return dict(State.choices).get(value, value)
     if key == "release_channel":
         return dict(ReleaseChannel.choices).get(value, value)
-    if key in ("determined_at", "released_at", "deadline_at") and isinstance(value, str):
+    if key in ("determined_at", "released_at", "deadline_at", "returned_at") and isinstance(value, str):
         # One message for many readers in many zones: the portal's format, in UTC, named.
         return timefmt.when(value, zone=dt.UTC) or value
     return value
@@ -67,6 +69,7 @@ def email_for(delivery) -> tuple[str, str]:
         "determined_at": "Determined",
         "released_at": "Released",
         "deadline_at": "Review deadline",
+        "returned_at": "Returned on",
         "remaining": "Time left",
         "missing_results": "Planned results",
         "summary": "Summary released by the office",

@@ -42,6 +42,8 @@ EVENT_LABELS = {
     "review.concurrence_requested": "Concurrence asked for a proposed determination",
     "review.results_reminder": "Planned results missing: reminder",
     "review.results_escalation": "Planned results still missing: escalation",
+    "submission.pause_limit_warning": "Information still owed: the submission will be returned",
+    "submission.returned": "Returned: the information request went unanswered",
 }
 
 

@@ -64,6 +64,8 @@ TRANSITION_EVENTS = transition_events()
 INTERNAL_AUDIENCE = {
     **event_audiences(),
     "review.deadline_warning": ("reviewers", "administrators"),
+    # The developer is warned before an unanswered request returns the submission.
+    "submission.pause_limit_warning": ("developer",),
     # Sent to the people named when the event is recorded (the assignee, the possible concurrers).
     "review.assigned": (),
     "review.concurrence_requested": (),

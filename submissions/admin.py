@@ -85,6 +85,8 @@ class SlaPolicyAdmin(AuditedConfigAdmin):
         "reminder_days",
         "escalate_lead_days",
         "escalate_admin_days",
+        "information_pause_cap_days",
+        "pause_cap_warning_days",
     )
 
     def has_add_permission(self, request):

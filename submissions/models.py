@@ -329,6 +329,11 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
     def withdraw(self, *, actor):
         pass
 
+    @transition(field=state, **declared("return_unanswered"))
+    def return_unanswered(self, *, actor):
+        # Withdrawn for lack of an answer: the developer may file the model again.
+        self.resume_state = ""
+
     @transition(field=state, **declared("elapse"))
     def elapse(self, *, actor):
         # The agreement is voluntary: once the window is over the developer may release.
@@ -541,6 +546,11 @@ class ReviewClock(models.Model):
     # is left or the review is not in evaluation. Compare-and-set, like next_warning_at.
     next_reminder_at = models.DateTimeField(null=True, blank=True)
     reminders_sent = models.JSONField(default=list, blank=True, help_text="Reminder steps already handled.")
+    # While paused for information: when the pause limit (SlaPolicy.information_pause_cap_days)
+    # is reached, and the next step before it (the developer's warning, then the return itself),
+    # compare-and-set by the sweep like next_warning_at. Both null while running.
+    pause_cap_at = models.DateTimeField(null=True, blank=True)
+    pause_step_at = models.DateTimeField(null=True, blank=True)
     # The deadline an exact-time (eta) expiry task has been queued for, so it is queued once.
     eta_scheduled_for = models.DateTimeField(null=True, blank=True)
     stopped_at = models.DateTimeField(null=True, blank=True)
@@ -569,6 +579,11 @@ class ReviewClock(models.Model):
                 name="clock_running_next_reminder",
             ),
             models.Index(fields=["started_at"], condition=Q(status="paused"), name="clock_paused"),
+            models.Index(
+                fields=["pause_step_at"],
+                condition=Q(status="paused", pause_step_at__isnull=False),
+                name="clock_paused_step",
+            ),
         ]
 
     def __str__(self):
@@ -637,6 +652,18 @@ class SlaPolicy(models.Model):
     )
     escalate_admin_days = models.PositiveSmallIntegerField(
         default=1, help_text="Tell the administrators about results still missing this many days before the deadline."
+    )
+    # An information request nobody answers must not hold a review open for ever: past this
+    # much paused time in all, the submission is returned (withdrawn for lack of an answer).
+    information_pause_cap_days = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(1)],
+        help_text="Return a submission once its review clock has been paused this many days in all for "
+        "unanswered information requests.",
+    )
+    pause_cap_warning_days = models.PositiveSmallIntegerField(
+        default=5,
+        help_text="Warn the developer this many days before the pause limit returns their submission (0: no warning).",
     )
 
     class Meta:

@@ -229,7 +229,18 @@ def _clock_pause(submission, now, reason):
     review_clock.next_warning_at = None
     # No reminders while the developer owes information: the deadline is frozen.
     review_clock.next_reminder_at = None
-    review_clock.save(update_fields=["status", "next_warning_at", "next_reminder_at"])
+    review_clock.pause_cap_at, review_clock.pause_step_at = pause_limit(review_clock.paused_total, now)
+    review_clock.save(update_fields=["status", "next_warning_at", "next_reminder_at", "pause_cap_at", "pause_step_at"])
+
+
+def pause_limit(paused_before: dt.timedelta, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """(when the pause limit is reached, the first step before it) for a pause starting now:
+    the limit counts every pause of the review, so earlier ones leave less of it."""
+    policy = SlaPolicy.current()
+    cap_at = now + max(dt.timedelta(days=policy.information_pause_cap_days) - paused_before, dt.timedelta(0))
+    warn = dt.timedelta(days=policy.pause_cap_warning_days)
+    # Less left than the warning's lead: warn at once.
+    return cap_at, (max(cap_at - warn, now) if warn else cap_at)
 
 
 def _clock_resume(submission, now):
@@ -241,10 +252,21 @@ def _clock_resume(submission, now):
     review_clock.deadline_at = review_clock.started_at + review_clock.window + review_clock.paused_total
     review_clock.status = ReviewClock.Status.RUNNING
     review_clock.next_warning_at = _next_warning_at(review_clock.deadline_at, review_clock.warnings_sent, now)
+    review_clock.pause_cap_at = review_clock.pause_step_at = None
     from . import reminders
 
     reminders.plan(review_clock, submission)
-    review_clock.save(update_fields=["paused_total", "deadline_at", "status", "next_warning_at", "next_reminder_at"])
+    review_clock.save(
+        update_fields=[
+            "paused_total",
+            "deadline_at",
+            "status",
+            "next_warning_at",
+            "next_reminder_at",
+            "pause_cap_at",
+            "pause_step_at",
+        ]
+    )
     queue_expiry_task(review_clock.pk, review_clock.deadline_at, now, review_clock.exercise_id)
 
 
@@ -257,7 +279,10 @@ def _clock_stop(submission, now, status):
     review_clock.stopped_at = now
     review_clock.next_warning_at = None
     review_clock.next_reminder_at = None
-    review_clock.save(update_fields=["status", "stopped_at", "next_warning_at", "next_reminder_at"])
+    review_clock.pause_cap_at = review_clock.pause_step_at = None
+    review_clock.save(
+        update_fields=["status", "stopped_at", "next_warning_at", "next_reminder_at", "pause_cap_at", "pause_step_at"]
+    )
 
 
 def _open(submission, kind, due_at, now):
@@ -311,6 +336,7 @@ class SweepReport:
     warned: list[int] = field(default_factory=list)
     reminded: list[int] = field(default_factory=list)
     breached: list[int] = field(default_factory=list)
+    pause_steps: list[int] = field(default_factory=list)
     failed: list[tuple[str, int]] = field(default_factory=list)
     etas_queued: int = 0
     notifications_requeued: int = 0
@@ -321,6 +347,7 @@ class SweepReport:
         self.warned += other.warned
         self.reminded += other.reminded
         self.breached += other.breached
+        self.pause_steps += other.pause_steps
         self.failed += other.failed
         self.etas_queued += other.etas_queued
         self.notifications_requeued += other.notifications_requeued
@@ -333,6 +360,7 @@ class SweepReport:
             "warned": len(self.warned),
             "reminded": len(self.reminded),
             "breached": len(self.breached),
+            "pause_steps": len(self.pause_steps),
             "failed": len(self.failed),
             "etas_queued": self.etas_queued,
             "notifications_requeued": self.notifications_requeued,
@@ -340,7 +368,7 @@ class SweepReport:
         }
 
 
-EXPIRY, WARNING, REMINDER, BREACH = "expiry", "warning", "reminder", "breach"
+EXPIRY, WARNING, REMINDER, BREACH, PAUSE = "expiry", "warning", "reminder", "breach", "pause"
 
 
 def _scope(exercise_id: int | None) -> Q:
@@ -361,7 +389,10 @@ def _due_items_queryset(now: dt.datetime, exercise_id: int | None = None):
     breaches = SlaObligation.objects.filter(
         scope, closed_at__isnull=True, breached_at__isnull=True, due_at__lte=now
     ).values_list(Value(BREACH), "pk")
-    return expiries.union(warnings, reminders, breaches, all=True)
+    pauses = ReviewClock.objects.filter(scope, status=ReviewClock.Status.PAUSED, pause_step_at__lte=now).values_list(
+        Value(PAUSE), "pk"
+    )
+    return expiries.union(warnings, reminders, breaches, pauses, all=True)
 
 
 _PLACEHOLDER_NOW = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -470,6 +501,8 @@ def act_on_due_items(now: dt.datetime, exercise_id: int | None = None) -> SweepR
                     report.reminded.append(pk)
                 elif kind == BREACH and breach_obligation(pk, now):
                     report.breached.append(pk)
+                elif kind == PAUSE and pause_step(pk, now):
+                    report.pause_steps.append(pk)
         except Exception:
             log.exception("Sweep: the %s of %s failed; left for the next run, the others go on.", kind, pk)
             report.failed.append((kind, pk))
@@ -619,6 +652,42 @@ def warn_clock(clock_id: int, now: dt.datetime) -> bool:
                 "remaining": humanize(review_clock.deadline_at - now),
             },
         )
+    return True
+
+
+def pause_step(clock_id: int, now: dt.datetime) -> bool:
+    """An information request still unanswered: warn the developer before the pause limit, then,
+    at the limit, return the submission (withdrawn for lack of an answer). Compare-and-set on
+    pause_step_at, so two sweeps act once."""
+    from partners.services import event_record
+
+    from .services import submission_transition
+
+    review_clock = ReviewClock.objects.select_related("submission").filter(pk=clock_id).first()
+    if review_clock is None or review_clock.pause_step_at is None or review_clock.pause_step_at > now:
+        return False
+    cap_at = review_clock.pause_cap_at
+    reached = cap_at is not None and cap_at <= now
+    with transaction.atomic():
+        won = ReviewClock.objects.filter(
+            pk=clock_id, status=ReviewClock.Status.PAUSED, pause_step_at=review_clock.pause_step_at
+        ).update(pause_step_at=None if reached else cap_at)
+        if won != 1:
+            return False
+        submission = review_clock.submission
+        if reached:
+            submission_transition(submission=submission, name="return_unanswered", actor=None)
+        else:
+            event_record(
+                submission=submission,
+                type="submission.pause_limit_warning",
+                extra={
+                    "returned_at": cap_at.isoformat(),
+                    "remaining": humanize(cap_at - now),
+                    "next_action": "Answer the office's information request, or the submission is returned "
+                    "(withdrawn for lack of an answer) when the time left runs out.",
+                },
+            )
     return True
 
 

@@ -180,6 +180,18 @@ DECLARATIONS: tuple[Declared, ...] = (
         clock="on_determined",
     ),
     Declared(
+        name="return_unanswered",
+        source=State.INFORMATION_REQUESTED,
+        target=State.WITHDRAWN,
+        label="Return: information never provided",
+        audit_label="Returned: the information request went unanswered past the pause limit",
+        # Only the review clock, at the pause limit (SlaPolicy.information_pause_cap_days).
+        permission=rules.is_review_clock,
+        clock="on_determined",
+        event="submission.returned",
+        audience=("developer", "reviewers", "administrators"),
+    ),
+    Declared(
         name="elapse",
         source=(State.INTAKE, State.EVALUATION),
         target=State.WINDOW_ELAPSED,

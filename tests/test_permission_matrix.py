@@ -365,6 +365,7 @@ TRANSITION_SOURCE = {
     "clear": "evaluation",
     "flag": "concurred",
     "elapse": "evaluation",  # only the review clock may, never a person
+    "return_unanswered": "info",  # the same
     "record_release": "cleared",
     "remove_access": "released",
 }

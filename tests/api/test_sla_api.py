@@ -89,6 +89,8 @@ def test_policy_values_for_office_staff(cast):
         "reminder_days": 9,
         "escalate_lead_days": 4,
         "escalate_admin_days": 1,
+        "information_pause_cap_days": 30,
+        "pause_cap_warning_days": 5,
     }
 
 

@@ -13,26 +13,9 @@ from partners.messages import email_for
 from partners.models import Delivery, Event
 from reviews.models import EvaluationResult
 from submissions import reminders, review_clock
-from submissions.models import AuditEntry, ResultsReminder, ReviewClock, SlaPolicy, State
+from submissions.models import AuditEntry, ResultsReminder, SlaPolicy, State
 from tests.factories import move, record_all_results
-
-START = dt.datetime(2026, 7, 1, 9, 0, tzinfo=dt.UTC)
-DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture
-def traveller():
-    with time_machine.travel(START, tick=False) as t:
-        yield t
-
-
-def clock_of(submission):
-    return ReviewClock.objects.get(submission=submission)
-
-
-def sweep_at(traveller, when):
-    traveller.move_to(when)
-    return review_clock.sweep()
+from tests.submissions.clocks import DAY, START, clock_of, sweep_at
 
 
 def told(submission, event_type=None):

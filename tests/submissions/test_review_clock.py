@@ -7,28 +7,11 @@ import time_machine
 
 from partners.models import Event
 from submissions import review_clock
-from submissions.models import ModelSubmission, ReviewClock, SlaBreach, SlaKind, SlaObligation, State
+from submissions.models import ModelSubmission, SlaBreach, SlaKind, SlaObligation, State
 from tests.factories import move, record_all_results
+from tests.submissions.clocks import DAY, START, clock_of, sweep_at
 
 pytestmark = pytest.mark.django_db
-
-START = dt.datetime(2026, 7, 1, 9, 0, tzinfo=dt.UTC)
-DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture
-def traveller():
-    with time_machine.travel(START, tick=False) as t:
-        yield t
-
-
-def clock_of(submission):
-    return ReviewClock.objects.get(submission=submission)
-
-
-def sweep_at(traveller, when):
-    traveller.move_to(when)
-    return review_clock.sweep()
 
 
 def test_clock_starts_on_submit_with_the_agreements_window(cast, traveller):
@@ -67,7 +50,9 @@ def test_pause_and_resume_move_the_deadline_and_explain_it(cast, traveller):
 
 def test_paused_clock_never_expires(cast, traveller):
     s = cast.submission(State.INTAKE)
+    traveller.move_to(START + 20 * DAY)
     move(s, "request_information", cast.admin)
+    # Past the window as first planned, short of the pause limit (30 days paused: day 50).
     report = sweep_at(traveller, START + 40 * DAY)
     s.refresh_from_db()
     assert s.state == State.INFORMATION_REQUESTED and not report.expired

@@ -1,0 +1,19 @@
+"""Moved time for review-clock tests: one start, and the sweep at a moment (the `traveller`
+fixture, time frozen at START, is in this folder's conftest.py)."""
+
+import datetime as dt
+
+from submissions import review_clock
+from submissions.models import ReviewClock
+
+START = dt.datetime(2026, 7, 1, 9, 0, tzinfo=dt.UTC)
+DAY = dt.timedelta(days=1)
+
+
+def clock_of(submission) -> ReviewClock:
+    return ReviewClock.objects.get(submission=submission)
+
+
+def sweep_at(traveller, when):
+    traveller.move_to(when)
+    return review_clock.sweep()
