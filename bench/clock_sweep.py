@@ -5,7 +5,7 @@ Fills a scratch database with 10k, 100k and 1M open review clocks, 1% of them du
 
   sweep  the sweep's own due-item query (submissions.review_clock.due_items: expiries,
          days-left warnings and SLA obligations), through the ORM, fetching every due id;
-  floor  one hand-written SQL statement (UNION ALL of the same three predicates)
+  floor  one hand-written SQL statement (UNION ALL of the same five predicates)
          returning the same ids.
 
 It prints the median of several runs for each, their ratio, and the number of rows
@@ -37,6 +37,10 @@ FLOOR_SQL = """
 SELECT id FROM submissions_reviewclock WHERE status = 'running' AND deadline_at <= %(now)s
 UNION ALL
 SELECT id FROM submissions_reviewclock WHERE status = 'running' AND next_warning_at <= %(now)s
+UNION ALL
+SELECT id FROM submissions_reviewclock WHERE status = 'running' AND next_reminder_at <= %(now)s
+UNION ALL
+SELECT id FROM submissions_reviewclock WHERE status = 'paused' AND pause_step_at <= %(now)s
 UNION ALL
 SELECT id FROM submissions_slaobligation WHERE closed_at IS NULL AND breached_at IS NULL AND due_at <= %(now)s
 """
