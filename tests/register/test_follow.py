@@ -209,7 +209,7 @@ def test_a_notice_carries_the_registers_public_fields_and_nothing_else(cast):
     assert event.payload == {**row, "listed_at": row["listed_at"].isoformat()}
     assert set(event.payload) == {"organization", "model", "version", "release_channel", "outcome", "date", "listed_at"}
     delivery = Delivery.objects.get(subscription=s, event=event)
-    subject, body, headers = messages.email_for(delivery)
+    _subject, body, headers = messages.email_for(delivery)
     from reviews.models import Determination
 
     determination = Determination.objects.get(submission=listed, issued_at__isnull=False)
