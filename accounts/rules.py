@@ -678,6 +678,12 @@ def may_publish(user, submission) -> bool:
     return is_administrator(user) and not is_player(user) and not submission.is_exercise
 
 
+def may_tell_followers(submission) -> bool:
+    """The register's followers (register.Subscription) hear of live reviews only, and only
+    when the register itself changes (a review listed or withdrawn): exercise data never."""
+    return not submission.is_exercise and submission.exercise_id is None
+
+
 # --- the office's own records: agreements, breaches, the outbox, exports ----------------
 
 

@@ -187,6 +187,11 @@ class Delivery(models.Model):
     # A digest's message, written when it is built from its items (a retry sends the same words).
     subject = models.CharField(max_length=300, blank=True, db_default="")
     body = models.TextField(blank=True, db_default="")
+    # A follower of the public register (register.Subscription): its confirmation (no event)
+    # or a notice of a listing (the event).
+    subscription = models.ForeignKey(
+        "register.Subscription", on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries"
+    )
 
     class Meta:
         ordering = ["-next_attempt_at"]
@@ -207,6 +212,11 @@ class Delivery(models.Model):
     @property
     def webhook_id(self) -> str:
         return f"msg_{self.id.hex}"
+
+    def signing_secrets(self, now) -> list[str]:
+        """The secrets this webhook is signed with: its owner's (a partner, a register follower)."""
+        owner = self.subscription if self.subscription_id else self.partner
+        return owner.signing_secrets(now) if owner is not None else []
 
 
 class DeliveryAttempt(models.Model):

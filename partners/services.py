@@ -486,7 +486,9 @@ def _claim(delivery_ids, now) -> list[Delivery]:
             )
     if not claimed:
         return []
-    return list(Delivery.objects.select_related("event", "partner").filter(pk__in=claimed))
+    return list(
+        Delivery.objects.select_related("event", "partner", "subscription__organization").filter(pk__in=claimed)
+    )
 
 
 _client: httpx.Client | None = None

@@ -46,16 +46,14 @@ class WebhookTransport:
 
     def send(self, delivery, client: httpx.Client | None = None, resolve=None) -> Outcome:
         """One signed POST; over `client`'s pooled connections when given (a batch's sends)."""
-        partner = delivery.partner
-        if partner is None or not partner.webhook_secret:
-            raise TransportError("No webhook secret configured.", permanent=True)
         body = webhook_body(delivery)
         # The signature's timestamp is the receiver's wall time, never a simulated clock:
         # receivers reject timestamps more than five minutes off their own clock.
         sent_at = timezone.now()
-        signature = " ".join(
-            Webhook(secret).sign(delivery.webhook_id, sent_at, body) for secret in partner.signing_secrets(sent_at)
-        )
+        signing = delivery.signing_secrets(sent_at)
+        if not signing:
+            raise TransportError("No webhook secret configured.", permanent=True)
+        signature = " ".join(Webhook(secret).sign(delivery.webhook_id, sent_at, body) for secret in signing)
         headers = {
             "content-type": "application/json",
             "user-agent": "CAISI-Review-Portal-Webhooks/1",
@@ -101,14 +99,23 @@ class EmailTransport:
     def send(self, delivery, client=None, resolve=None) -> Outcome:
         from .messages import email_for
 
-        subject, body = email_for(delivery)
+        headers = {"X-CAISI-Notification-Id": delivery.webhook_id}
+        if delivery.subscription_id:
+            # A follower of the public register: its own words, with an unsubscribe link and
+            # the List-Unsubscribe headers.
+            from register.messages import email_for as follower_email_for
+
+            subject, body, extra = follower_email_for(delivery)
+            headers |= extra
+        else:
+            subject, body = email_for(delivery)
         started = time.monotonic()
         message = EmailMessage(
             subject=subject,
             body=body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[delivery.address],
-            headers={"X-CAISI-Notification-Id": delivery.webhook_id},
+            headers=headers,
         )
         try:
             message.send(fail_silently=False)

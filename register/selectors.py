@@ -149,3 +149,33 @@ def checkpoints() -> list[dict]:
         {"taken_at": c.taken_at, "entries": c.entries, "head": c.head, "seal": c.seal}
         for c in AuditCheckpoint.objects.all()[:CHECKPOINTS_SHOWN]
     ]
+
+
+def followable(listed_agreements=None) -> list[dict]:
+    """What the register's follow form offers, from what the register lists: every developer
+    on it (its agreement, or a published review) and the models of its published reviews.
+    [{"slug", "name", "organization", "models": [...]}], by name, in one or two queries."""
+    developers = {}
+    for a in agreements() if listed_agreements is None else listed_agreements:
+        developers[a.organization.pk] = {"organization": a.organization, "models": set()}
+    families = published_reviews().order_by().values_list("organization_id", "model_name").distinct()
+    missing = set()
+    for organization_id, model_name in families:
+        if organization_id not in developers:
+            missing.add(organization_id)
+            developers[organization_id] = {"organization": None, "models": set()}
+        developers[organization_id]["models"].add(model_name)
+    if missing:
+        for organization in Organization.objects.filter(pk__in=missing):
+            developers[organization.pk]["organization"] = organization
+    out = [
+        {
+            "slug": d["organization"].slug,
+            "name": d["organization"].name,
+            "organization": d["organization"],
+            "models": sorted(d["models"], key=str.casefold),
+        }
+        for d in developers.values()
+        if d["organization"] is not None
+    ]
+    return sorted(out, key=lambda d: d["name"].casefold())

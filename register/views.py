@@ -8,15 +8,21 @@ import re
 from urllib.parse import quote, urlencode
 
 from django.core.paginator import Paginator
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
-from django.views.decorators.cache import cache_control
-from django.views.decorators.http import condition, require_safe
+from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import condition, require_http_methods, require_POST, require_safe
 from feedgen.feed import FeedGenerator
 
-from . import selectors
+from caisi_portal.errors import ApplicationError
+from caisi_portal.web import add_service_error, client_ip
+
+from . import messages, selectors, services
+from .forms import FollowForm, follow_choices
+from .models import Subscription
 
 FEED_ENTRIES = 50
 # Characters XML cannot carry. New names refuse them (caisi_portal.text); a name stored before
@@ -59,11 +65,14 @@ def _page(request):
 @require_safe
 def register_page(request):
     query, page, rows = _page(request)
+    listed = selectors.agreements()
     return render(
         request,
         "register/register.html",
         {
-            "agreements": selectors.agreements(),
+            "agreements": listed,
+            # The "Get notified" choice is a GET form (no token): this page stays publicly cacheable.
+            "follow_choices": follow_choices(selectors.followable(listed)),
             "rows": rows,
             "page": page,
             "q": query,
@@ -138,3 +147,125 @@ def register_feed(request):
             f"Developer: {row['organization']}."
         )
     return HttpResponse(feed.atom_str(pretty=True), content_type="application/atom+xml; charset=utf-8")
+
+
+# --- following the register: no sign-in; the links sent are the credentials ---------------------
+
+
+def _client(request) -> str:
+    return client_ip(request) or "unknown"
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def follow(request):
+    """Subscribe by email (double opt-in) or register a webhook endpoint."""
+    developers = selectors.followable()
+    status = 200
+    if request.method == "POST":
+        form = FollowForm(request.POST, developers=developers)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                if data["channel"] == "email":
+                    target = services.subscription_request_email(
+                        address=data["email"], follow=data["follow"], client=_client(request)
+                    )
+                    # The same answer whether or not the address already follows this.
+                    return render(
+                        request, "register/follow_sent.html", {"address": data["email"].strip(), "target": target}
+                    )
+                subscription = services.subscription_request_webhook(
+                    url=data["url"], follow=data["follow"], client=_client(request)
+                )
+                return render(request, "register/webhook.html", _webhook_context(subscription, show_secret=True))
+            except services.Throttled as exc:
+                form.add_error(None, exc.message)
+                status = 429
+            except ApplicationError as exc:
+                add_service_error(form, exc)
+        status = status if status != 200 else 400
+    else:
+        form = FollowForm(
+            developers=developers,
+            initial={"follow": request.GET.get("follow", "")[:300], "channel": request.GET.get("channel", "email")},
+        )
+    return render(request, "register/follow.html", {"form": form}, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def follow_confirm(request, token):
+    """The emailed link. Opening it shows a button (mail scanners open links); pressing it confirms, once."""
+    parts = services.tokens.confirm_parts(token)
+    if parts is None:
+        raise Http404
+    if request.method == "POST":
+        outcome, subscription = services.subscription_confirm(token=token)
+    else:
+        subscription = Subscription.objects.select_related("organization").filter(pk=parts[0]).first()
+        outcome = _confirm_state(subscription, parts[1])
+    if subscription is None:
+        raise Http404
+    context = {"outcome": outcome, "subscription": subscription, "stop_url": messages.stop_url(subscription)}
+    status = 400 if outcome in ("expired", "replaced") else 200
+    return render(request, "register/confirm.html", context, status=status)
+
+
+def _confirm_state(subscription, nonce) -> str:
+    from caisi_portal import clock
+
+    if subscription is None:
+        return "invalid"
+    if subscription.status == Subscription.Status.ACTIVE:
+        return "already"
+    if subscription.status != Subscription.Status.PENDING or subscription.confirm_nonce != nonce:
+        return "replaced"
+    if subscription.confirm_expires_at <= clock.now():
+        return "expired"
+    return "ready"
+
+
+# One-click unsubscribe (RFC 8058): a mail program POSTs here with no cookie and no token but the
+# link's own, which is the credential (signed, unguessable). The page's button POSTs here too.
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "POST"])
+def follow_stop(request, token):
+    subscription = services.subscription_for_stop(token)
+    if subscription is None:
+        raise Http404
+    stopped = None
+    if request.method == "POST":
+        stopped = services.subscription_stop(subscription=subscription)
+    context = _webhook_context(subscription, show_secret=False) | {"stopped": stopped}
+    return render(request, "register/stop.html", context)
+
+
+@never_cache
+@require_POST
+def webhook_verify(request, token):
+    """Send the challenge now and show what the endpoint answered."""
+    subscription = services.subscription_for_stop(token)
+    if subscription is None or subscription.channel != Subscription.Channel.WEBHOOK:
+        raise Http404
+    error, status = "", 200
+    try:
+        services.subscription_verify_webhook(subscription=subscription, client=_client(request))
+    except services.Throttled as exc:
+        error, status = exc.message, 429
+    except ApplicationError as exc:
+        error, status = exc.message, 400
+    subscription.refresh_from_db()
+    context = _webhook_context(subscription, show_secret=False) | {"error": error, "tried": True}
+    return render(request, "register/webhook.html", context, status=status)
+
+
+def _webhook_context(subscription, *, show_secret: bool) -> dict:
+    return {
+        "subscription": subscription,
+        "stop_url": messages.stop_url(subscription),
+        "token": services.tokens.stop_token(subscription),
+        # Shown on the page that answers the registration, and never again.
+        "secret": subscription.secret if show_secret else "",
+    }

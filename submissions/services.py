@@ -656,5 +656,9 @@ def submission_set_published(*, submission: ModelSubmission, actor, published: b
             audit_record(
                 submission=submission, actor=actor, action="published" if published else "unpublished", internal=True
             )
+            # The register's followers are told in the same transaction (outbox rows), sent after it.
+            from register.services import followers_notify
+
+            followers_notify(submission=submission, listed=published)
     submission.refresh_from_db(fields=["published_at", "published_by"])
     return submission

@@ -170,6 +170,8 @@ class Worlds:
     objective: object
     scenario_player: object
     unsubscribed_partner_org: Organization
+    # A live follower of the public register (email, waiting for its confirmation) and a webhook.
+    follow: dict = field(default_factory=dict)
 
     def each(self):
         return (self.live, self.exercise)
@@ -211,7 +213,36 @@ def build_worlds() -> Worlds:
         objective=ex.objectives.first(),
         scenario_player=ex.players.get(username=f"x{ex.pk}.dev"),
         unsubscribed_partner_org=OrganizationFactory(name="Partner Two", slug="partner-two", kind="trusted_partner"),
+        follow=_register_followers(live_cast),
     )
+
+
+def _register_followers(cast) -> dict:
+    """The links a live follower of the register holds: its confirmation, its stop link, and a
+    webhook's (its endpoint refuses connections: the challenge fails)."""
+    import datetime as dt
+
+    from partners.models import new_webhook_secret
+    from register import tokens
+    from register.models import Subscription
+
+    now = timezone.now()
+    email = Subscription.objects.create(
+        channel="email",
+        address="follower@example.org",
+        organization=cast.lab,
+        created_at=now,
+        confirm_nonce="matrix-nonce",
+        confirm_expires_at=now + dt.timedelta(days=1),
+    )
+    hook = Subscription.objects.create(
+        channel="webhook",
+        address="http://127.0.0.1:9/hook",
+        organization=cast.lab,
+        created_at=now,
+        secret=new_webhook_secret(),
+    )
+    return {"confirm": tokens.confirm_token(email), "stop": tokens.stop_token(email), "hook": tokens.stop_token(hook)}
 
 
 def live_markers(ws: Worlds) -> list[bytes]:
@@ -871,6 +902,42 @@ PAGE_CASES = [
         )
         for name in ("register:page", "register:json", "register:feed", "healthz", "api-schema", "api-docs")
     ],
+    # Following the register: public, no sign-in (players: off the play surface, like the register).
+    Case(
+        "register:follow",
+        "an email address",
+        lambda ws, t: reverse("register:follow"),
+        {"GET": always(200), "POST": always(200)},
+        data=lambda ws, t: {"follow": ws.live.cast.lab.slug, "channel": "email", "email": "matrix@example.org"},
+        login_required=False,
+        per_world=False,
+    ),
+    *[
+        Case(
+            f"register:{name}",
+            label,
+            (lambda n, k: lambda ws, t: reverse(f"register:{n}", args=[ws.follow[k] if k else "guess:" + "x" * 40]))(
+                name, key
+            ),
+            {"GET": always(200 if key else 404), "POST": always(200 if key else 404)},
+            login_required=False,
+            per_world=False,
+        )
+        for name, label, key in (
+            ("confirm", "the emailed link", "confirm"),
+            ("confirm", "a guessed link", None),
+            ("stop", "the link in every message", "stop"),
+            ("stop", "a guessed link", None),
+        )
+    ],
+    Case(
+        "register:webhook_verify",
+        "an endpoint that refuses connections",
+        lambda ws, t: reverse("register:webhook_verify", args=[ws.follow["hook"]]),
+        {"GET": NOT_ALLOWED, "POST": always(400)},
+        login_required=False,
+        per_world=False,
+    ),
     Case(
         "profile",
         "",
