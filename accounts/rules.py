@@ -504,6 +504,17 @@ def may_record_access_removal(submission, user) -> bool:
 # --- predicates for actions that are not transitions ---------------------------------
 
 
+def may_withdraw_for_agreement(submission, user) -> bool:
+    """An administrator of the submission's world who manages agreements ends an open review
+    when its agreement is suspended or terminated (the guard says when)."""
+    return (
+        user is not None
+        and same_world(user, submission.exercise_id)
+        and is_administrator(user)
+        and user.has_perm("submissions.change_agreement")
+    )
+
+
 def may_create_submission(user) -> bool:
     from submissions.models import Organization
 

@@ -66,6 +66,14 @@ class AgreementStatusSerializer(serializers.Serializer):
         default="",
         help_text="Why the agreement changes (required: kept in its history and the audit trail).",
     )
+    open_reviews = serializers.DictField(
+        child=serializers.ChoiceField(choices=["continue", "withdraw"]),
+        required=False,
+        default=dict,
+        help_text="suspend, terminate: for every open review of the organization, its submission id -> "
+        "`continue` (a notice to the developer and reviewers) or `withdraw` (the review ends). "
+        "Required when there are open reviews; a missing one is refused (400).",
+    )
 
 
 class AgreementWindowSerializer(serializers.Serializer):

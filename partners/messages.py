@@ -25,6 +25,8 @@ SUBJECTS = {
     "review.results_escalation": "Escalation: planned results still missing for {model} {version} ({organization})",
     "submission.pause_limit_warning": "Answer owed: {model} {version} will be returned unless you answer",
     "submission.returned": "Returned unanswered: {model} {version} ({organization})",
+    "submission.withdrawn_by_office": "Review ended with the agreement: {model} {version} ({organization})",
+    "submission.agreement_changed": "Agreement changed, review continues: {model} {version} ({organization})",
 }
 
 
@@ -74,6 +76,7 @@ def email_for(delivery) -> tuple[str, str]:
         "missing_results": "Planned results",
         "summary": "Summary released by the office",
         "release_conditions": "Release conditions",
+        "agreement": "Review agreement",
         "next_action": "What to do",
     }
     for key, label in labels.items():

@@ -44,6 +44,8 @@ EVENT_LABELS = {
     "review.results_escalation": "Planned results still missing: escalation",
     "submission.pause_limit_warning": "Information still owed: the submission will be returned",
     "submission.returned": "Returned: the information request went unanswered",
+    "submission.withdrawn_by_office": "Withdrawn by the office: the agreement no longer covers the review",
+    "submission.agreement_changed": "The review agreement changed: the review continues",
 }
 
 

@@ -66,6 +66,8 @@ INTERNAL_AUDIENCE = {
     "review.deadline_warning": ("reviewers", "administrators"),
     # The developer is warned before an unanswered request returns the submission.
     "submission.pause_limit_warning": ("developer",),
+    # An agreement suspended or terminated under an open review the office chose to continue.
+    "submission.agreement_changed": ("developer", "reviewers"),
     # Sent to the people named when the event is recorded (the assignee, the possible concurrers).
     "review.assigned": (),
     "review.concurrence_requested": (),

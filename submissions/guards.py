@@ -79,6 +79,23 @@ def agreement_allows_submission(submission) -> list[str]:
     return []
 
 
+@guard("The review agreement suspended or terminated")
+def agreement_no_longer_in_force(submission) -> list[str]:
+    """The office ends a review itself only when the agreement that brought it no longer holds
+    (otherwise withdrawing is the developer's decision)."""
+    from .models import Agreement
+
+    status = (
+        Agreement.objects.filter(organization_id=submission.organization_id).values_list("status", flat=True).first()
+    )
+    if status in (Agreement.Status.SUSPENDED, Agreement.Status.TERMINATED):
+        return []
+    return [
+        f"{submission.organization}'s review agreement is in force: only the developer can withdraw this "
+        "submission. The office ends a review itself only when it suspends or terminates the agreement."
+    ]
+
+
 REQUIRED_FOR_SUBMIT = {
     "model_name": "the model name",
     "model_version": "the version",

@@ -329,6 +329,10 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
     def withdraw(self, *, actor):
         pass
 
+    @transition(field=state, **declared("withdraw_for_agreement"))
+    def withdraw_for_agreement(self, *, actor):
+        self.resume_state = ""
+
     @transition(field=state, **declared("return_unanswered"))
     def return_unanswered(self, *, actor):
         # Withdrawn for lack of an answer: the developer may file the model again.
@@ -428,6 +432,7 @@ AUDIT_ACTION_LABELS = {
     "published": "Listed in the public register",
     "unpublished": "Removed from the public register",
     "breach_acknowledged": "SLA breach acknowledged",
+    "agreement_review_continues": "The agreement changed: the review continues",
     "results_reminder": "Reminded of missing planned results",
     "results_escalation": "Missing planned results escalated",
     "configuration_changed": "Configuration changed",

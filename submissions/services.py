@@ -38,6 +38,7 @@ from .models import (
     SlaPolicy,
     State,
 )
+from .states import OPEN_REVIEW_STATES
 from .transitions import DECLARED
 
 # --- audit -----------------------------------------------------------------------------
@@ -561,7 +562,54 @@ def agreement_available_actions(agreement: Agreement) -> list[tuple[str, str]]:
     return [(name, label) for name, label in AGREEMENT_ACTIONS.items() if name in names]
 
 
-def agreement_change_status(*, agreement: Agreement, action: str, actor, note: str = "") -> Agreement:
+# What may happen to each open review when its agreement is suspended or terminated.
+REVIEW_FATES = {
+    "continue": "Continue to a determination (the developer and the reviewers are told)",
+    "withdraw": "Withdraw it (the review ends; the developer and the reviewers are told)",
+}
+ENDING_ACTIONS = ("suspend", "terminate")
+MSG_CHOOSE_FATES = "Choose what happens to each open review: {names}."
+MSG_FATES_CHANGED = "The open reviews changed while you were choosing ({names}): check the list again."
+
+
+def agreement_open_reviews(agreement: Agreement):
+    """The agreement's organization's open reviews (its own world: organizations belong to one)."""
+    return ModelSubmission.objects.filter(
+        organization_id=agreement.organization_id, state__in=OPEN_REVIEW_STATES
+    ).order_by("pk")
+
+
+def _fates_check(action: str, reviews: list, fates: dict) -> dict:
+    """submission -> fate, refusing a missing or unknown choice, or one for a review not open now."""
+    fates = {str(k): v for k, v in (fates or {}).items()}
+    if action not in ENDING_ACTIONS:
+        if fates:
+            message = "Only suspending or terminating an agreement decides what happens to open reviews."
+            raise ValidationFailed(message, details={"open_reviews": [message]})
+        return {}
+    by_id = {str(s.pk): s for s in reviews}
+    stray = [k for k in fates if k not in by_id]
+    if stray:
+        message = MSG_FATES_CHANGED.format(names=", ".join(stray[:5]))
+        raise ValidationFailed(message, details={"open_reviews": [message]})
+    bad = [k for k, v in fates.items() if v not in REVIEW_FATES]
+    if bad:
+        message = "Each open review either continues or is withdrawn (`continue` or `withdraw`)."
+        raise ValidationFailed(message, details={"open_reviews": [message]})
+    missing = [str(s) for k, s in by_id.items() if k not in fates]
+    if missing:
+        message = MSG_CHOOSE_FATES.format(names=", ".join(missing))
+        raise ValidationFailed(message, details={"open_reviews": [message]})
+    return {by_id[k]: v for k, v in fates.items()}
+
+
+def agreement_change_status(
+    *, agreement: Agreement, action: str, actor, note: str = "", open_reviews: dict | None = None
+) -> Agreement:
+    """Change an agreement's status, with a reason. Suspending or terminating it decides, for
+    each open review of the organization, whether it continues (with a notice) or is withdrawn:
+    `open_reviews` maps each submission's id to "continue" or "withdraw", one for every review
+    open at that moment (a review opened meanwhile is refused, never decided by default)."""
     if not rules.may_manage_agreements(actor, agreement):
         raise NotPermitted("Only administrators can change agreements.")
     if not has_words(note):
@@ -578,6 +626,10 @@ def agreement_change_status(*, agreement: Agreement, action: str, actor, note: s
     from_status = agreement.status
     try:
         with transaction.atomic():
+            # The open reviews as they stand, locked: a submission filed meanwhile waits for this
+            # change and then finds the agreement suspended; one already filed must be decided.
+            reviews = list(agreement_open_reviews(agreement).select_for_update())
+            fates = _fates_check(action, reviews, open_reviews)
             getattr(agreement, action)()
             agreement.save()
             AgreementEvent.objects.create(
@@ -591,14 +643,46 @@ def agreement_change_status(*, agreement: Agreement, action: str, actor, note: s
             _agreement_in_the_chain(
                 agreement,
                 actor,
-                f"status: {from_status} → {agreement.status}" + (f" ({note.strip()})" if note.strip() else ""),
+                f"status: {from_status} → {agreement.status}"
+                + (f" ({note.strip()})" if note.strip() else "")
+                + "".join(f"; {s}: {fate}" for s, fate in fates.items()),
             )
+            for submission, fate in fates.items():
+                _open_review_decide(submission, fate, agreement, actor, note.strip())
     except ConcurrentTransition:
         agreement.refresh_from_db()
         raise TransitionRefused(
             "This agreement changed while you were working on it. Reload and try again.", state=agreement.status
         ) from None
     return agreement
+
+
+def _open_review_decide(submission, fate: str, agreement, actor, note: str) -> None:
+    status = agreement.get_status_display().lower()
+    if fate == "withdraw":
+        submission_transition(
+            submission=submission,
+            name="withdraw_for_agreement",
+            actor=actor,
+            comment=f"The review agreement was {status}: {note}",
+        )
+        return
+    audit_record(
+        submission=submission,
+        actor=actor,
+        action="agreement_review_continues",
+        comment=f"The review agreement was {status} ({note}); this review continues to a determination.",
+    )
+    from partners.services import event_record
+
+    event_record(
+        submission=submission,
+        type="submission.agreement_changed",
+        extra={
+            "agreement": f"{status.capitalize()}: {note}",
+            "next_action": "The review continues to a determination under the agreement's terms at submission.",
+        },
+    )
 
 
 def agreement_set_window(*, agreement: Agreement, actor, days: int) -> Agreement:

@@ -20,7 +20,7 @@ from reviews.selectors import assignment_suggestions
 
 from . import selectors, services, worklist
 from .forms import AcceptForm, ArtifactForm, SubmissionForm, TransitionForm, transition_form_class
-from .models import OPEN_REVIEW_STATES, Agreement, Artifact, ModelSubmission
+from .models import Agreement, Artifact, ModelSubmission
 
 
 def _visible_submission(request, pk) -> ModelSubmission:
@@ -414,9 +414,7 @@ def agreement_change(request, pk):
     if not rules.may_manage_agreements(request.user, agreement):
         raise PermissionDenied("Only administrators can change agreements.")
     if request.method == "GET":
-        open_reviews = ModelSubmission.objects.visible_to(request.user).filter(
-            organization_id=agreement.organization_id, state__in=OPEN_REVIEW_STATES
-        )
+        open_reviews = services.agreement_open_reviews(agreement).select_related("review_clock")
         return render(
             request,
             "submissions/agreement_change.html",
@@ -427,6 +425,9 @@ def agreement_change(request, pk):
                     for value, label in services.agreement_available_actions(agreement)
                 ],
                 "open_reviews": open_reviews.count(),
+                "open_review_rows": selectors.with_clocks(open_reviews),
+                "fates": services.REVIEW_FATES,
+                "ending_actions": services.ENDING_ACTIONS,
                 "negotiating_days": agreement.negotiating_days(clock.now().date()),
             },
         )
@@ -441,6 +442,12 @@ def agreement_change(request, pk):
                 action=request.POST.get("action", ""),
                 actor=request.user,
                 note=request.POST.get("note", ""),
+                # "review-<id>": continue / withdraw, for each open review (suspend, terminate).
+                open_reviews={
+                    key.removeprefix("review-"): value
+                    for key, value in request.POST.items()
+                    if key.startswith("review-") and value
+                },
             )
     except (ApplicationError, ValueError) as exc:
         refuse_if_not_permitted(exc)

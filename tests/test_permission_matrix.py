@@ -55,6 +55,7 @@ from partners.models import Delivery, DemoInboxMessage, PartnerEventType, Truste
 from reviews import services as review_services
 from reviews.models import Determination, EvaluationDomain, Finding
 from submissions import selectors, services
+from submissions.guards import problems_for
 from submissions.models import Agreement, ModelSubmission, Organization, SlaBreach, SlaKind, State
 from tests.factories import Cast, OrganizationFactory, UserFactory, record_all_results, serious_finding
 
@@ -386,6 +387,21 @@ def api_transition_data(name, t):
     return data
 
 
+def transition_outcome(name, source, ok):
+    """Out of scope 404, not permitted 403; permitted: `ok` when the transition's guards hold
+    there, else 409 (the guards are the state machine's own, read from its declaration)."""
+
+    def rule(user, ws, t):
+        s = t.subs[source]
+        if not sees(user, s):
+            return 404
+        if not transition_permitted(name, s, user):
+            return 403
+        return 409 if problems_for(services._fsm_transitions(s)[name])(s) else ok
+
+    return rule
+
+
 # transition -> the submission it is tried on
 TRANSITION_SOURCE = {
     "submit": "draft",
@@ -397,6 +413,8 @@ TRANSITION_SOURCE = {
     "flag": "concurred",
     "elapse": "evaluation",  # only the review clock may, never a person
     "return_unanswered": "info",  # the same
+    # Administrators may, once the agreement no longer holds: here it does (409 from the guard).
+    "withdraw_for_agreement": "evaluation",
     "record_release": "cleared",
     "remove_access": "released",
 }
@@ -459,10 +477,6 @@ def in_world_of(user, t, ok, otherwise):
 def _transition_page_cases():
     out = []
     for name, source in TRANSITION_SOURCE.items():
-
-        def permitted(user, s, name=name):
-            return transition_permitted(name, s, user)
-
         out.append(
             Case(
                 "submissions:action",
@@ -470,7 +484,7 @@ def _transition_page_cases():
                 (lambda n: lambda ws, t: reverse("submissions:action", args=[t.subs[TRANSITION_SOURCE[n]].pk, n]))(
                     name
                 ),
-                {"GET": page_of(sub(source)), "POST": page_of(sub(source), permitted, ok=302)},
+                {"GET": page_of(sub(source)), "POST": transition_outcome(name, source, ok=302)},
                 data=(lambda n: lambda ws, t: transition_data(n, t))(name),
             )
         )
@@ -1005,16 +1019,12 @@ def office_work(source, ok=200, allowed=rules.may_see_internal_review):
 def _api_transition_cases():
     out = []
     for name, source in TRANSITION_SOURCE.items():
-
-        def permitted(user, s, name=name):
-            return transition_permitted(name, s, user)
-
         out.append(
             Case(
                 "submissions_transitions_create",
                 name,
                 (lambda n: lambda ws, t: f"{V1}/submissions/{t.subs[TRANSITION_SOURCE[n]].pk}/transitions/{n}/")(name),
-                {"POST": api_of(sub(source), permitted)},
+                {"POST": transition_outcome(name, source, ok=200)},
                 data=(lambda n: lambda ws, t: api_transition_data(n, t))(name),
             )
         )
@@ -1061,7 +1071,12 @@ API_CASES = [
         "Lab Alpha's",
         lambda ws, t: f"{V1}/agreements/{t.agreement.pk}/status/",
         {"POST": api_of(lambda ws, t: t.agreement, rules.may_manage_agreements)},
-        data=lambda ws, t: {"action": "suspend", "note": "Matrix."},
+        # Every open review of the lab continues (the choice is required for each).
+        data=lambda ws, t: {
+            "action": "suspend",
+            "note": "Matrix.",
+            "open_reviews": {str(s.pk): "continue" for s in services.agreement_open_reviews(t.agreement)},
+        },
     ),
     Case(
         "agreements_window_create",
