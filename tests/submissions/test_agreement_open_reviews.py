@@ -60,8 +60,8 @@ def test_each_open_review_continues_or_is_withdrawn_as_chosen(cast, lab):
 
 
 def test_nothing_is_decided_by_default(cast, lab):
-    agreement, keep, end = lab
-    with pytest.raises(ValidationFailed, match="Choose what happens to each open review: End 1.0") as refused:
+    agreement, keep, _end = lab
+    with pytest.raises(ValidationFailed, match=r"Choose what happens to each open review: End 1\.0") as refused:
         services.agreement_change_status(
             agreement=agreement, action="terminate", actor=cast.admin, note="Ended.", open_reviews={keep.pk: "continue"}
         )
