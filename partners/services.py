@@ -26,7 +26,7 @@ from django.urls import reverse
 from accounts.roles import Role
 from caisi_portal import clock, timefmt
 
-from . import digests
+from . import digests, integrations
 from .models import Delivery, DeliveryAttempt, Event, PartnerEventType, TrustedPartner
 from .transports import TRANSPORTS, WEBHOOK_TIMEOUT, TransportError
 
@@ -64,6 +64,8 @@ TRANSITION_EVENTS = {
     "remove_access": PartnerEventType.ACCESS_REMOVED,
     "request_information": "submission.information_requested",
     "answer_information_request": "submission.information_answered",
+    # Told to the developer's own endpoints (partners.integrations); nobody is emailed.
+    "accept": "submission.accepted",
 }
 
 # Which people inside the portal are emailed for each event.
@@ -75,6 +77,8 @@ INTERNAL_AUDIENCE = {
     "submission.information_requested": ("developer",),
     # The office is told when it is someone's turn: whoever asked, and the review's reviewers.
     "submission.information_answered": ("requester", "reviewers"),
+    # The developer follows it on the submission's page; only its own endpoints are sent it.
+    "submission.accepted": (),
     "review.deadline_warning": ("reviewers", "administrators"),
     # Sent to the people named when the event is recorded (the assignee, the possible concurrers).
     "review.assigned": (),
@@ -179,6 +183,7 @@ def events_record(*, submissions, type: str, extra: dict | None = None, recipien
         else:
             deliveries += _partner_deliveries(same_world)
         deliveries += _internal_deliveries(same_world, recipients)
+        deliveries += integrations.endpoint_deliveries(same_world)
     # Emails for readers who chose a digest are held for it; quiet hours defer the rest.
     digests.deliveries_schedule(deliveries, events, now)
     Delivery.objects.bulk_create(deliveries)
@@ -496,7 +501,7 @@ def _claim(delivery_ids, now) -> list[Delivery]:
             )
     if not claimed:
         return []
-    return list(Delivery.objects.select_related("event", "partner").filter(pk__in=claimed))
+    return list(Delivery.objects.select_related("event", "partner", "endpoint").filter(pk__in=claimed))
 
 
 _client: httpx.Client | None = None
@@ -517,7 +522,7 @@ def _send(delivery, client, started_at, resolve=None) -> tuple:
     attempt = DeliveryAttempt(delivery=delivery, number=delivery.attempts, started_at=started_at)
     error = None
     try:
-        if delivery.event is not None and delivery.event.is_exercise:
+        if delivery.is_exercise_traffic:
             # Exercise traffic is recorded for the after-action review, never sent.
             attempt.error = "Exercise: recorded, not sent."
         else:
