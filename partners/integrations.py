@@ -58,13 +58,17 @@ def _same_url() -> ValidationFailed:
     return ValidationFailed(MSG_SAME_URL, details={"url": [MSG_SAME_URL]})
 
 
-def _save(endpoint: WebhookEndpoint) -> None:
+def _save(endpoint: WebhookEndpoint, *, check_url: bool = True) -> None:
     """Validated, then saved; a second endpoint racing to the same URL gets the same message."""
+    details = {}
     try:
-        endpoint.full_clean(exclude=["created_by", "secret"], validate_unique=False, validate_constraints=False)
+        endpoint.clean_fields(exclude=["created_by", "secret"])
     except ValidationError as exc:
         details = exc.message_dict
-        raise ValidationFailed(next(iter(details.values()))[0], details=details) from None
+    for field, problems in endpoint.problems(check_url=check_url).items():
+        details.setdefault(field, problems)
+    if details:
+        raise ValidationFailed(next(iter(details.values()))[0], details=details)
     try:
         with transaction.atomic():
             endpoint.save()
@@ -117,7 +121,7 @@ def endpoint_update(*, endpoint: WebhookEndpoint, actor, **changes) -> WebhookEn
             and WebhookEndpoint.objects.filter(organization_id=locked.organization_id, url=changes["url"]).exists()
         ):
             raise _same_url()
-        _save(locked)
+        _save(locked, check_url=moved)
         _record(actor, locked, before, "configuration_changed")
     return locked
 

@@ -306,24 +306,30 @@ class WebhookEndpoint(models.Model):
         return [event_label(t) for t in self.event_types]
 
     def clean(self):
-        """Checked wherever an endpoint is saved (the pages, the API)."""
         from django.core.exceptions import ValidationError
 
+        errors = self.problems(check_url=True)
+        if errors:
+            raise ValidationError(errors)
+
+    def problems(self, *, check_url: bool) -> dict[str, list[str]]:
+        """What is wrong with it, by field. The URL is checked (resolved) when it is set or
+        changed, and again at every send: switching an endpoint off never waits on its DNS."""
         from . import destinations
 
         errors = {}
-        reason = destinations.problem(self.url)
-        if reason:
-            errors["url"] = [reason]
-        elif not self.url:
+        if not self.url:
             errors["url"] = ["Enter the endpoint's https:// URL."]
+        elif check_url:
+            reason = destinations.problem(self.url)
+            if reason:
+                errors["url"] = [reason]
         types = self.event_types if isinstance(self.event_types, list) else None
         if not types:
             errors["event_types"] = ["Choose at least one event to receive."]
         elif len(set(types)) != len(types) or not set(types) <= set(DeveloperEventType.values):
             errors["event_types"] = ["Choose each event once, from the list."]
-        if errors:
-            raise ValidationError(errors)
+        return errors
 
 
 class DeliveryAttempt(models.Model):
