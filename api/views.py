@@ -720,16 +720,13 @@ class WebhookEndpointViewSet(
         integrations.endpoint_delete(endpoint=instance, actor=self.request.user)
 
     @extend_schema(
-        summary="An endpoint's recent deliveries, newest first (status, attempts, next try, last error)",
+        summary="An endpoint's 50 most recent deliveries, newest first (status, attempts, next try, last error)",
         responses={200: s.EndpointDeliverySerializer(many=True), **_errors(401, 403, 404, 429)},
     )
     @action(detail=True, methods=["get"])
     def deliveries(self, request, pk=None):
-        endpoint = self.get_object()
-        page = self.paginate_queryset(
-            Delivery.objects.filter(endpoint=endpoint).select_related("event").order_by("-next_attempt_at", "-pk")
-        )
-        return self.get_paginated_response(s.EndpointDeliverySerializer(page, many=True).data)
+        recent = integrations.endpoint_recent_deliveries(self.get_object())
+        return Response(s.EndpointDeliverySerializer(recent, many=True).data)
 
     @extend_schema(
         summary="Send a webhook.test event to this endpoint only",

@@ -389,7 +389,7 @@ def test_the_api_manages_endpoints(cast, manager, api):
     assert twice.status_code == 400
     assert api.patch(f"/api/v1/webhook-endpoints/{pk}/", {"event_types": []}, format="json").status_code == 400
     assert api.post(f"/api/v1/webhook-endpoints/{pk}/test/").status_code == 202
-    deliveries = api.get(f"/api/v1/webhook-endpoints/{pk}/deliveries/").json()["results"]
+    deliveries = api.get(f"/api/v1/webhook-endpoints/{pk}/deliveries/").json()
     assert [d["event_type"] for d in deliveries] == [TEST_EVENT] and deliveries[0]["status"] == "pending"
     assert api.delete(f"/api/v1/webhook-endpoints/{pk}/").status_code == 204
     assert api.get(f"/api/v1/webhook-endpoints/{pk}/").status_code == 404
