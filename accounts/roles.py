@@ -17,6 +17,8 @@ class Role(models.TextChoices):
     TRUSTED_PARTNER = "trusted_partner", "Trusted-partner user"
     EXERCISE_CONTROLLER = "exercise_controller", "Exercise controller"
     TRAINEE = "trainee", "Trainee"
+    # Held beside developer_staff by whoever runs a lab's integrations (its webhook endpoints).
+    INTEGRATION_MANAGER = "integration_manager", "Integration manager (developer)"
 
 
 # role -> permissions as "app_label.codename"
@@ -60,6 +62,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.TRUSTED_PARTNER: ["submissions.view_partner_announcement"],
     Role.EXERCISE_CONTROLLER: [],
     Role.TRAINEE: [],
+    Role.INTEGRATION_MANAGER: ["partners.manage_integrations"],
 }
 
 

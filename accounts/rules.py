@@ -766,6 +766,38 @@ def may_set_partner_digest(user) -> bool:
     return partner_settings_of(user) is not None
 
 
+def may_manage_integrations(user) -> bool:
+    """A developer organization's webhook endpoints: its integration managers (developer staff
+    holding partners.manage_integrations), live only. Exercise players never (their
+    organization's endpoints, if any, are the exercise's, recorded and never sent)."""
+    return (
+        _signed_in(user)
+        and not is_player(user)
+        and bool(user.organization_id)
+        and has_role(user, Role.DEVELOPER_STAFF)
+        and user.has_perm("partners.manage_integrations")
+    )
+
+
+def may_manage_endpoint(user, endpoint) -> bool:
+    """This endpoint: its own organization's integration managers, live endpoints only."""
+    return (
+        may_manage_integrations(user) and endpoint.organization_id == user.organization_id and not endpoint.is_exercise
+    )
+
+
+def scope_webhook_endpoints(qs, user):
+    """The endpoints a person manages: their own live developer organization's, if they may."""
+    if not may_manage_integrations(user):
+        return qs.none()
+    return qs.filter(
+        organization_id=user.organization_id,
+        organization__kind="developer",
+        organization__exercise__isnull=True,
+        is_exercise=False,
+    )
+
+
 def may_view_demo_inbox(user) -> bool:
     return user.is_authenticated and not is_player(user) and (is_administrator(user) or is_trusted_partner(user))
 
@@ -864,6 +896,13 @@ def navigation(user) -> dict[str, bool]:
         "agreements": may_view_agreements(user),
         "conflict_check": assigns_by_role(user),
         "notifications": may_view_deliveries(user),
+        # Roles only (cached): the page asks may_manage_integrations, permission included.
+        "integrations": (
+            not is_player(user)
+            and has_role(user, Role.DEVELOPER_STAFF)
+            and has_role(user, Role.INTEGRATION_MANAGER)
+            and bool(user.organization_id)
+        ),
         "exports": may_export(user),
         "exercises": may_create_exercise(user) or scope_exercises_exists(user),
         "exercise_inbox": may_read_exercise_inbox(user),

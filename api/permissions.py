@@ -36,3 +36,17 @@ class LiveAdministrators(LiveAccounts):
             self.message = "Only the office's administrators may use this."
             return False
         return True
+
+
+class IntegrationManagers(LiveAccounts):
+    """A developer organization's webhook endpoints: its integration managers."""
+
+    def has_permission(self, request, view):
+        if not super().has_permission(request, view):
+            return False
+        if not rules.may_manage_integrations(request.user):
+            from partners.integrations import MSG_NOT_PERMITTED
+
+            self.message = MSG_NOT_PERMITTED
+            return False
+        return True

@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from accounts import rules
 from accounts.models import Clearance
-from partners.models import Delivery, PartnerEventType, TrustedPartner
+from partners.models import Delivery, DeveloperEventType, PartnerEventType, TrustedPartner, WebhookEndpoint
 from reviews.models import Assignment, Determination, EvaluationDomain, EvaluationResult, Finding
 from submissions.models import (
     Agreement,
@@ -522,6 +522,65 @@ class DeliverySerializer(serializers.ModelSerializer):
             "submission",
             "channel",
             "address",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "delivered_at",
+            "last_error",
+        ]
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    """A developer organization's own endpoint (its integration managers')."""
+
+    organization = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=DeveloperEventType.choices),
+        allow_empty=False,
+        max_length=len(DeveloperEventType.values),
+        help_text="The events about your organization's submissions to receive, each once.",
+    )
+
+    def validate_event_types(self, value):
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Name each event once.")
+        return value
+
+    class Meta:
+        model = WebhookEndpoint
+        # The secret is never read back: it is shown once, when made (WebhookEndpointCreatedSerializer).
+        fields = ["id", "organization", "url", "description", "event_types", "is_active", "created_by", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(read_only=True, help_text="The signing secret, shown once: keep it now.")
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
+
+
+class EndpointDeliverySerializer(serializers.ModelSerializer):
+    webhook_id = serializers.CharField(read_only=True, help_text="The webhook-id header: the same on every retry.")
+    event_type = serializers.SerializerMethodField()
+    submission = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.CharField())
+    def get_event_type(self, delivery) -> str:
+        return delivery.event.type if delivery.event_id else delivery.subject
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_submission(self, delivery):
+        return delivery.event.submission_id if delivery.event_id else None
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "webhook_id",
+            "event_type",
+            "submission",
             "status",
             "attempts",
             "next_attempt_at",

@@ -16,6 +16,7 @@ router.register("sla-breaches", views.SlaBreachViewSet, basename="sla-breach")
 router.register("sla-policy", views.SlaPolicyViewSet, basename="sla-policy")
 router.register("trusted-partners", views.TrustedPartnerViewSet, basename="trusted-partner")
 router.register("deliveries", views.DeliveryViewSet, basename="delivery")
+router.register("webhook-endpoints", views.WebhookEndpointViewSet, basename="webhook-endpoint")
 
 urlpatterns = [
     path("v1/", include(router.urls)),

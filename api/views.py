@@ -29,8 +29,9 @@ from accounts import rules
 from accounts.models import Clearance
 from caisi_portal import clock
 from caisi_portal.errors import NotPermitted
+from partners import integrations
 from partners import services as partner_services
-from partners.models import Delivery, TrustedPartner
+from partners.models import Delivery, TrustedPartner, WebhookEndpoint
 from reviews import services as review_services
 from reviews.models import Determination, Finding
 from submissions import review_clock, services
@@ -46,7 +47,7 @@ from submissions.models import (
 )
 
 from . import serializers as s
-from .permissions import LiveAdministrators
+from .permissions import IntegrationManagers, LiveAdministrators
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="Bad input: field messages in details."),
@@ -658,6 +659,85 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     def redeliver(self, request, pk=None):
         delivery = partner_services.delivery_redeliver(delivery=self.get_object(), actor=request.user)
         return Response(self.get_serializer(delivery).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your organization's webhook endpoints (its integration managers)",
+        responses={200: s.WebhookEndpointSerializer(many=True), **_errors(401, 403, 404, 429)},
+    ),
+    retrieve=extend_schema(
+        summary="One webhook endpoint", responses={200: s.WebhookEndpointSerializer, **_errors(401, 403, 404, 429)}
+    ),
+    create=extend_schema(
+        summary="Add a webhook endpoint (the answer shows its signing secret, once)",
+        request=s.WebhookEndpointSerializer,
+        responses={201: s.WebhookEndpointCreatedSerializer, **_errors(400, 401, 403, 429)},
+    ),
+    partial_update=extend_schema(
+        summary="Change a webhook endpoint: its URL, description, events, or turn it off (is_active)",
+        responses={200: s.WebhookEndpointSerializer, **_errors(400, 401, 403, 404, 429)},
+    ),
+    destroy=extend_schema(
+        summary="Delete a webhook endpoint: nothing more is sent to it, its history goes with it",
+        responses={204: None, **_errors(401, 403, 404, 429)},
+    ),
+)
+class WebhookEndpointViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """A developer organization's own endpoints for events about its own submissions."""
+
+    serializer_class = s.WebhookEndpointSerializer
+    permission_classes = [IntegrationManagers]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    filter_backends = []
+
+    def get_queryset(self):
+        return (
+            rules.scope_webhook_endpoints(WebhookEndpoint.objects.all(), self.request.user)
+            .select_related("organization", "created_by")
+            .order_by("created_at", "pk")
+        )
+
+    def create(self, request, *args, **kwargs):
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        endpoint = integrations.endpoint_create(actor=request.user, **body.validated_data)
+        # The only time the secret is read back.
+        return Response(s.WebhookEndpointCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer):
+        serializer.instance = integrations.endpoint_update(
+            endpoint=serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        integrations.endpoint_delete(endpoint=instance, actor=self.request.user)
+
+    @extend_schema(
+        summary="An endpoint's 50 most recent deliveries, newest first (status, attempts, next try, last error)",
+        responses={200: s.EndpointDeliverySerializer(many=True), **_errors(401, 403, 404, 429)},
+    )
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request, pk=None):
+        recent = integrations.endpoint_recent_deliveries(self.get_object())
+        return Response(s.EndpointDeliverySerializer(recent, many=True).data)
+
+    @extend_schema(
+        summary="Send a webhook.test event to this endpoint only",
+        request=None,
+        responses={202: s.EndpointDeliverySerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        delivery = integrations.endpoint_test_send(endpoint=self.get_object(), actor=request.user)
+        return Response(s.EndpointDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ConflictCheckView(APIView):

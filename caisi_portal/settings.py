@@ -297,6 +297,9 @@ SPECTACULAR_SETTINGS = {
         "SlaKindEnum": "submissions.models.SlaKind",
         "ArtifactKindEnum": "submissions.models.Artifact.Kind",
         "OrganizationKindEnum": "submissions.models.Organization.Kind",
+        "PartnerEventTypeEnum": "partners.models.PartnerEventType",
+        "DeveloperEventTypeEnum": "partners.models.DeveloperEventType",
+        "DeliveryStatusEnum": "partners.models.Delivery.Status",
     },
 }
 

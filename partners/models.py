@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import DigestCadence, Weekday
+from caisi_portal.text import validate_single_line
 
 
 def new_webhook_secret() -> str:
@@ -31,11 +32,28 @@ class PartnerEventType(models.TextChoices):
     ACCESS_REMOVED = "submission.access_removed", "Access removed by government order"
 
 
+class DeveloperEventType(models.TextChoices):
+    """What a developer's own endpoints may subscribe to, about its own submissions."""
+
+    INFORMATION_REQUESTED = "submission.information_requested", "Information requested from the developer"
+    ACCEPTED = "submission.accepted", "Accepted for review"
+    CLEARED = "submission.cleared", "Submission cleared"
+    FLAGGED = "submission.flagged", "Submission flagged"
+    WINDOW_ELAPSED = "submission.window_elapsed", "Review window elapsed"
+    ACCESS_REMOVED = "submission.access_removed", "Access removed by government order"
+
+
+# A developer's "is my endpoint set up right?" message: to that endpoint only, about nothing.
+TEST_EVENT = "webhook.test"
+
+
 # Every event type as people read it, in one place: the notifications page, the partners'
 # inbox and the emails' fallback subject all use it (never the dotted code).
 EVENT_LABELS = {
     **dict(PartnerEventType.choices),
     "submission.information_requested": "Information requested from the developer",
+    "submission.accepted": "Accepted for review",
+    TEST_EVENT: "Test event",
     "review.deadline_warning": "Review deadline approaching",
     "submission.information_answered": "The developer answered an information request",
     "review.assigned": "Assigned to a review",
@@ -176,6 +194,10 @@ class Delivery(models.Model):
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
+    # A developer organization's own endpoint (partners.WebhookEndpoint); its deliveries go with it.
+    endpoint = models.ForeignKey(
+        "WebhookEndpoint", on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries"
+    )
     address = models.CharField(max_length=500, help_text="The URL or email address at the time of the event.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -187,6 +209,8 @@ class Delivery(models.Model):
     # An item held for a digest points at the digest that carried it (set once, with DIGESTED).
     digest = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="items")
     # A digest's message, written when it is built from its items (a retry sends the same words).
+    # For a developer endpoint's webhook: its JSON body, written with the event (what the
+    # developer may know), or the test event's (subject: its type).
     subject = models.CharField(max_length=300, blank=True, db_default="")
     body = models.TextField(blank=True, db_default="")
     # A follower of the public register (register.Subscription): its confirmation (no event)
@@ -205,7 +229,13 @@ class Delivery(models.Model):
         ]
         constraints = [
             # One delivery per event and destination: a duplicate notification cannot exist.
-            models.UniqueConstraint(fields=["event", "channel", "address"], name="one_delivery_per_destination"),
+            # A developer endpoint is a destination of its own (its URL may be anyone's too).
+            models.UniqueConstraint(
+                fields=["event", "channel", "address"],
+                condition=Q(endpoint__isnull=True),
+                name="one_delivery_per_destination",
+            ),
+            models.UniqueConstraint(fields=["event", "endpoint"], name="one_delivery_per_endpoint"),
         ]
 
     def __str__(self):
@@ -216,9 +246,99 @@ class Delivery(models.Model):
         return f"msg_{self.id.hex}"
 
     def signing_secrets(self, now) -> list[str]:
-        """The secrets this webhook is signed with: its owner's (a partner, a register follower)."""
-        owner = self.subscription if self.subscription_id else self.partner
+        """The secrets this webhook is signed with now, as its owner says (a trusted partner,
+        a developer's endpoint, a register follower); none when it has no owner to sign for it."""
+        owner = self.subscription if self.subscription_id else (self.partner or self.endpoint)
         return owner.signing_secrets(now) if owner is not None else []
+
+    @property
+    def is_exercise_traffic(self) -> bool:
+        """Recorded for the after-action review, never sent: an exercise's event, or anything
+        for an exercise's endpoint (its test events included)."""
+        if self.event is not None and self.event.is_exercise:
+            return True
+        return self.endpoint is not None and self.endpoint.is_exercise
+
+
+MAX_ENDPOINTS_PER_ORGANIZATION = 10
+
+
+class WebhookEndpoint(models.Model):
+    """A developer organization's own HTTPS endpoint for events about its own submissions.
+
+    Its integration managers (accounts.rules.may_manage_integrations) add and manage it. It
+    belongs to its organization's world: an exercise's developer has exercise endpoints only,
+    and their deliveries are recorded, never sent.
+    """
+
+    organization = models.ForeignKey(
+        "submissions.Organization",
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
+        limit_choices_to={"kind": "developer"},
+    )
+    url = models.URLField(max_length=500, verbose_name="URL")
+    description = models.CharField(
+        max_length=200, blank=True, validators=[validate_single_line], help_text="What it is for, for your colleagues."
+    )
+    # Shown once, when the endpoint is made; never read back.
+    secret = models.CharField(max_length=100, default=new_webhook_secret)
+    event_types = models.JSONField(default=list)
+    is_active = models.BooleanField(default=True)
+    # Set from the organization when saved (an organization never changes world).
+    is_exercise = models.BooleanField(default=False, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["organization", "created_at", "pk"]
+        verbose_name = "webhook endpoint"
+        permissions = [("manage_integrations", "Can manage its organization's webhook endpoints")]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "url"], name="one_endpoint_per_url"),
+        ]
+
+    def __str__(self):
+        return self.url
+
+    def save(self, *args, **kwargs):
+        self.is_exercise = self.organization.exercise_id is not None
+        super().save(*args, **kwargs)
+
+    def signing_secrets(self, now) -> list[str]:
+        return [self.secret]
+
+    @property
+    def event_labels(self) -> list[str]:
+        return [event_label(t) for t in self.event_types]
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        errors = self.problems(check_url=True)
+        if errors:
+            raise ValidationError(errors)
+
+    def problems(self, *, check_url: bool) -> dict[str, list[str]]:
+        """What is wrong with it, by field. The URL is checked (resolved) when it is set or
+        changed, and again at every send: switching an endpoint off never waits on its DNS."""
+        from . import destinations
+
+        errors = {}
+        if not self.url:
+            errors["url"] = ["Enter the endpoint's https:// URL."]
+        elif check_url:
+            reason = destinations.problem(self.url)
+            if reason:
+                errors["url"] = [reason]
+        types = self.event_types if isinstance(self.event_types, list) else None
+        if not types:
+            errors["event_types"] = ["Choose at least one event to receive."]
+        elif len(set(types)) != len(types) or not set(types) <= set(DeveloperEventType.values):
+            errors["event_types"] = ["Choose each event once, from the list."]
+        return errors
 
 
 class DeliveryAttempt(models.Model):

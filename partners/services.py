@@ -27,7 +27,7 @@ from accounts.roles import Role
 from caisi_portal import clock, timefmt
 from submissions.transitions import event_audiences, transition_events
 
-from . import digests
+from . import digests, integrations
 from .models import Delivery, DeliveryAttempt, Event, PartnerEventType, TrustedPartner
 from .transports import TRANSPORTS, WEBHOOK_TIMEOUT, TransportError
 
@@ -171,6 +171,7 @@ def events_record(*, submissions, type: str, extra: dict | None = None, recipien
         else:
             deliveries += _partner_deliveries(same_world)
         deliveries += _internal_deliveries(same_world, recipients)
+        deliveries += integrations.endpoint_deliveries(same_world)
     # Emails for readers who chose a digest are held for it; quiet hours defer the rest.
     digests.deliveries_schedule(deliveries, events, now)
     Delivery.objects.bulk_create(deliveries)
@@ -489,7 +490,9 @@ def _claim(delivery_ids, now) -> list[Delivery]:
     if not claimed:
         return []
     return list(
-        Delivery.objects.select_related("event", "partner", "subscription__organization").filter(pk__in=claimed)
+        Delivery.objects.select_related("event", "partner", "endpoint", "subscription__organization").filter(
+            pk__in=claimed
+        )
     )
 
 
@@ -511,7 +514,7 @@ def _send(delivery, client, started_at, resolve=None) -> tuple:
     attempt = DeliveryAttempt(delivery=delivery, number=delivery.attempts, started_at=started_at)
     error = None
     try:
-        if delivery.event is not None and delivery.event.is_exercise:
+        if delivery.is_exercise_traffic:
             # Exercise traffic is recorded for the after-action review, never sent.
             attempt.error = "Exercise: recorded, not sent."
         else:

@@ -32,13 +32,22 @@ class Outcome:
     latency_ms: int
 
 
-def webhook_body(delivery) -> str:
-    event = delivery.event
+MSG_ENDPOINT_OFF = "The endpoint was disabled: not sent."
+
+
+def webhook_json(type: str, occurred_at, data: dict) -> str:
+    """A webhook's body: the event's type, when it happened, and what the receiver may know."""
     return json.dumps(
-        {"type": event.type, "timestamp": event.occurred_at.isoformat(), "data": event.payload},
-        separators=(",", ":"),
-        sort_keys=True,
+        {"type": type, "timestamp": occurred_at.isoformat(), "data": data}, separators=(",", ":"), sort_keys=True
     )
+
+
+def webhook_body(delivery) -> str:
+    if delivery.endpoint_id is not None and delivery.body:
+        # A developer's endpoint: its body was written with the event (partners.integrations).
+        return delivery.body
+    event = delivery.event
+    return webhook_json(event.type, event.occurred_at, event.payload)
 
 
 class WebhookTransport:
@@ -46,13 +55,15 @@ class WebhookTransport:
 
     def send(self, delivery, client: httpx.Client | None = None, resolve=None) -> Outcome:
         """One signed POST; over `client`'s pooled connections when given (a batch's sends)."""
-        body = webhook_body(delivery)
+        if delivery.endpoint is not None and not delivery.endpoint.is_active:
+            raise TransportError(MSG_ENDPOINT_OFF, permanent=True)
         # The signature's timestamp is the receiver's wall time, never a simulated clock:
         # receivers reject timestamps more than five minutes off their own clock.
         sent_at = timezone.now()
-        signing = delivery.signing_secrets(sent_at)
+        signing = [secret for secret in delivery.signing_secrets(sent_at) if secret]
         if not signing:
             raise TransportError("No webhook secret configured.", permanent=True)
+        body = webhook_body(delivery)
         signature = " ".join(Webhook(secret).sign(delivery.webhook_id, sent_at, body) for secret in signing)
         headers = {
             "content-type": "application/json",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import integration_views, views
 
 app_name = "partners"
 urlpatterns = [
@@ -9,4 +9,11 @@ urlpatterns = [
     path("digest/", views.partner_digest, name="digest"),
     path("demo-inbox/", views.demo_inbox, name="demo_inbox"),
     path("demo-inbox/<int:pk>/receive/", views.demo_receiver, name="demo_receiver"),
+    # A developer's own webhook endpoints (its integration managers).
+    path("webhooks/", integration_views.endpoint_list, name="endpoints"),
+    path("webhooks/new/", integration_views.endpoint_create, name="endpoint_create"),
+    path("webhooks/<int:pk>/", integration_views.endpoint_detail, name="endpoint_detail"),
+    path("webhooks/<int:pk>/active/", integration_views.endpoint_active, name="endpoint_active"),
+    path("webhooks/<int:pk>/test/", integration_views.endpoint_test, name="endpoint_test"),
+    path("webhooks/<int:pk>/delete/", integration_views.endpoint_delete, name="endpoint_delete"),
 ]

@@ -138,6 +138,12 @@ def _users(data, report):
             user.save(update_fields=["password"])
             user.groups.add(Group.objects.get(name=role))
             report.created.append(f"user {user.username}")
+        # Roles held beside the main one (a lab's integration manager is also its staff).
+        for extra in spec.get("also", []):
+            try:
+                user.groups.add(Group.objects.get(name=Role(extra)))
+            except ValueError:
+                raise SeedError(f"user {user.username}: unknown role {extra!r}.") from None
         _demo_second_factor(user)
         report.passwords.append((user.username, role.label, spec["password"]))
         users[user.username] = user

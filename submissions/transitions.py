@@ -107,6 +107,9 @@ DECLARATIONS: tuple[Declared, ...] = (
         prepare="prepare_accept",
         effect="effect_accept",
         clock="on_accept",
+        # Told to the developer's own webhook endpoints (partners.integrations); nobody is
+        # emailed: the developer follows it on the submission's page.
+        event="submission.accepted",
         after="after_accept",
     ),
     Declared(

@@ -51,7 +51,7 @@ from exercises import scenarios
 from exercises import services as exercise_services
 from exercises.models import Exercise, Participant
 from partners import services as partner_services
-from partners.models import Delivery, DemoInboxMessage, PartnerEventType, TrustedPartner
+from partners.models import Delivery, DemoInboxMessage, PartnerEventType, TrustedPartner, WebhookEndpoint
 from reviews import services as review_services
 from reviews.models import Determination, EvaluationDomain, Finding
 from submissions import selectors, services
@@ -67,6 +67,8 @@ LOGIN = "login"
 # The roles of a cast; each is a live account and, in the exercise, a player of that role.
 CAST_ROLES = ["developer", "other_developer", "reviewer", "unassigned_reviewer", "low_reviewer", "lead", "admin"]
 CAST_ROLES += ["partner"]
+# A developer of Lab Alpha who is also its integration manager (its webhook endpoints).
+CAST_ROLES += ["integrator"]
 ANON = ("anonymous", None)
 ROLES = [
     ANON,
@@ -141,11 +143,30 @@ def build_world(cast: Cast, name: str, mark: str, exercise=None) -> World:
             event_types=[PartnerEventType.CLEARED],
             is_exercise=exercise is not None,
         )
+        # Lab Alpha's own endpoint (an exercise's lab: an exercise endpoint, recorded, never sent).
+        w.endpoint = WebhookEndpoint.objects.create(
+            organization=cast.lab,
+            url=f"https://{mark.lower()}-lab.example/hook",
+            description=f"Pipeline {mark}",
+            event_types=[PartnerEventType.CLEARED],
+            created_at=timezone.now(),
+        )
         partner_services.event_record(submission=w.subs["cleared"], type=PartnerEventType.CLEARED)
         w.delivery = Delivery.objects.filter(partner=w.trusted_partner).first()
         w.calendar_token = calendar_token_issue(user=cast.developer) if exercise is None else _raw_calendar(cast)
         w.agreement = cast.lab.agreement
     return w
+
+
+def _integrator(cast):
+    from django.contrib.auth.models import Group
+
+    prefix = f"x{cast.exercise.pk}.c." if cast.exercise else ""
+    person = UserFactory(
+        username=f"{prefix}dev.hooks", role=Role.DEVELOPER_STAFF, organization=cast.lab, exercise=cast.exercise
+    )
+    person.groups.add(Group.objects.get(name=Role.INTEGRATION_MANAGER))
+    return person
 
 
 def _raw_calendar(cast) -> str:
@@ -187,6 +208,8 @@ def build_worlds() -> Worlds:
     live = build_world(live_cast, "live", LIVE_MARK)
     exercise_cast = Cast(exercise=ex, mark=EXERCISE_MARK)
     exercise = build_world(exercise_cast, "exercise", EXERCISE_MARK, ex)
+    for cast in (live_cast, exercise_cast):
+        cast.integrator = _integrator(cast)
     # The live partner's secret is itself a marker: no player may ever read it.
     people = {(r, "live"): getattr(live_cast, r) for r in [*CAST_ROLES, "trainee"]}
     people |= {(r, "exercise"): getattr(exercise_cast, r) for r in CAST_ROLES}
@@ -247,11 +270,15 @@ def _register_followers(cast) -> dict:
 
 
 def live_markers(ws: Worlds) -> list[bytes]:
-    return [LIVE_MARK.encode(), ws.live.trusted_partner.webhook_secret.encode()]
+    return [LIVE_MARK.encode(), ws.live.trusted_partner.webhook_secret.encode(), ws.live.endpoint.secret.encode()]
 
 
 def exercise_markers(ws: Worlds) -> list[bytes]:
-    return [EXERCISE_MARK.encode(), ws.exercise.trusted_partner.webhook_secret.encode()]
+    return [
+        EXERCISE_MARK.encode(),
+        ws.exercise.trusted_partner.webhook_secret.encode(),
+        ws.exercise.endpoint.secret.encode(),
+    ]
 
 
 # --- deriving outcomes from the policy -------------------------------------------------------
@@ -270,6 +297,7 @@ def sees(user, obj) -> bool:
         Delivery: lambda: rules.scope_deliveries(Delivery.objects.all(), user),
         TrustedPartner: lambda: rules.scope_trusted_partners(TrustedPartner.objects.all(), user),
         Exercise: lambda: rules.scope_exercises(Exercise.objects.all(), user),
+        WebhookEndpoint: lambda: rules.scope_webhook_endpoints(WebhookEndpoint.objects.all(), user),
     }
     return scopes[type(obj)]().filter(pk=obj.pk).exists()
 
@@ -665,6 +693,59 @@ def _dashboard_cases():
     return out
 
 
+def endpoint_data(ws, t):
+    return {"url": "https://93.184.216.34/new-hook", "event_types": ["submission.cleared", "submission.accepted"]}
+
+
+def _integration_page_cases():
+    """A lab's webhook endpoints: its integration managers' pages; for anyone else they do not exist."""
+    endpoint = lambda ws, t: t.endpoint  # noqa: E731
+    may = rules.may_manage_integrations
+    return [
+        Case(
+            "partners:endpoints",
+            "",
+            lambda ws, t: reverse("partners:endpoints"),
+            {"GET": when(may), "POST": NOT_ALLOWED},
+            per_world=False,
+        ),
+        Case(
+            "partners:endpoint_create",
+            "",
+            lambda ws, t: reverse("partners:endpoint_create"),
+            # Made: the answer is the page that shows its secret once (not a redirect).
+            {"GET": when(may), "POST": when(may)},
+            data=endpoint_data,
+            per_world=False,
+        ),
+        Case(
+            "partners:endpoint_detail",
+            "Lab Alpha's",
+            lambda ws, t: reverse("partners:endpoint_detail", args=[t.endpoint.pk]),
+            {"GET": page_of(endpoint), "POST": NOT_ALLOWED},
+        ),
+        Case(
+            "partners:endpoint_active",
+            "disable",
+            lambda ws, t: reverse("partners:endpoint_active", args=[t.endpoint.pk]),
+            {"GET": NOT_ALLOWED, "POST": page_of(endpoint, ok=302)},
+        ),
+        Case(
+            "partners:endpoint_test",
+            "",
+            lambda ws, t: reverse("partners:endpoint_test", args=[t.endpoint.pk]),
+            {"GET": NOT_ALLOWED, "POST": page_of(endpoint, ok=302)},
+        ),
+        Case(
+            "partners:endpoint_delete",
+            "",
+            lambda ws, t: reverse("partners:endpoint_delete", args=[t.endpoint.pk]),
+            # GET is the confirmation that says what stops; POST deletes.
+            {"GET": page_of(endpoint), "POST": page_of(endpoint, ok=302)},
+        ),
+    ]
+
+
 PAGE_CASES = [
     Case("home", "", lambda ws, t: reverse("home"), {"GET": always(200), "POST": NOT_ALLOWED}, per_world=False),
     Case(
@@ -905,6 +986,7 @@ PAGE_CASES = [
         login_required=False,
     ),
     *_dashboard_cases(),
+    *_integration_page_cases(),
     *[
         Case(
             name,
@@ -1006,6 +1088,17 @@ def live_admin(rule=None):
 
     def check(u, ws, t):
         if not rules.may_manage_partners(u):
+            return 403
+        return rule(u, ws, t) if rule else 200
+
+    return check
+
+
+def integration_managers(rule=None):
+    """A lab's webhook endpoints: 403 unless one of its integration managers, then the rule."""
+
+    def check(u, ws, t):
+        if not rules.may_manage_integrations(u):
             return 403
         return rule(u, ws, t) if rule else 200
 
@@ -1285,6 +1378,39 @@ API_CASES = [
         },
         data=lambda ws, t: {"is_active": False},
         operations={"PATCH": "trusted_partners_partial_update"},
+    ),
+    Case(
+        "webhook_endpoints_list",
+        "",
+        lambda ws, t: f"{V1}/webhook-endpoints/",
+        {"GET": integration_managers(), "POST": integration_managers(always(201))},
+        data=endpoint_data,
+        operations={"POST": "webhook_endpoints_create"},
+        per_world=False,
+    ),
+    Case(
+        "webhook_endpoints_retrieve",
+        "Lab Alpha's",
+        lambda ws, t: f"{V1}/webhook-endpoints/{t.endpoint.pk}/",
+        {
+            "GET": integration_managers(api_of(lambda ws, t: t.endpoint)),
+            "PATCH": integration_managers(api_of(lambda ws, t: t.endpoint)),
+            "DELETE": integration_managers(api_of(lambda ws, t: t.endpoint, ok=204)),
+        },
+        data=lambda ws, t: {"is_active": False},
+        operations={"PATCH": "webhook_endpoints_partial_update", "DELETE": "webhook_endpoints_destroy"},
+    ),
+    Case(
+        "webhook_endpoints_deliveries_list",
+        "Lab Alpha's",
+        lambda ws, t: f"{V1}/webhook-endpoints/{t.endpoint.pk}/deliveries/",
+        {"GET": integration_managers(api_of(lambda ws, t: t.endpoint))},
+    ),
+    Case(
+        "webhook_endpoints_test_create",
+        "Lab Alpha's",
+        lambda ws, t: f"{V1}/webhook-endpoints/{t.endpoint.pk}/test/",
+        {"POST": integration_managers(api_of(lambda ws, t: t.endpoint, ok=202))},
     ),
     Case(
         "trusted_partners_rotate_secret_create",

@@ -261,8 +261,12 @@ def test_exercise_notifications_stay_out_of_live_mail_and_the_live_outbox(worlds
 
     exercise_deliveries = Delivery.objects.filter(event__submission__exercise=worlds.exercise_row)
     assert exercise_deliveries.exists()
-    for d in exercise_deliveries.select_related("partner", "recipient"):
-        assert (d.partner and d.partner.is_exercise) or (d.recipient and d.recipient.exercise_id)
+    for d in exercise_deliveries.select_related("partner", "recipient", "endpoint"):
+        assert (
+            (d.partner and d.partner.is_exercise)
+            or (d.recipient and d.recipient.exercise_id)
+            or (d.endpoint and d.endpoint.is_exercise)
+        )
     live_deliveries = Delivery.objects.filter(event__submission__exercise__isnull=True).select_related("recipient")
     assert all(d.recipient is None or d.recipient.exercise_id is None for d in live_deliveries)
     for d in Delivery.objects.filter(channel=Delivery.Channel.EMAIL):
