@@ -297,6 +297,8 @@ SPECTACULAR_SETTINGS = {
         "SlaKindEnum": "submissions.models.SlaKind",
         "ArtifactKindEnum": "submissions.models.Artifact.Kind",
         "OrganizationKindEnum": "submissions.models.Organization.Kind",
+        "DeliveryStatusEnum": "partners.models.Delivery.Status",
+        "DeliveryKindEnum": "partners.models.Delivery.Kind",
     },
 }
 

@@ -33,6 +33,10 @@ class Outcome:
 
 
 def webhook_body(delivery) -> str:
+    if delivery.event_id is None:
+        # A delivery without an event (a test) carries its own body, written when it was
+        # made, so a retry or a redelivery sends the same bytes.
+        return delivery.body
     event = delivery.event
     return json.dumps(
         {"type": event.type, "timestamp": event.occurred_at.isoformat(), "data": event.payload},
