@@ -731,11 +731,14 @@ def partner_settings_of(user):
 
     if not (user.is_authenticated and is_trusted_partner(user)) or is_player(user) or not user.organization_id:
         return None
-    if "_caisi_partner" not in user.__dict__:
-        user._caisi_partner = TrustedPartner.objects.filter(
-            organization_id=user.organization_id, is_exercise=False, organization__exercise__isnull=True
-        ).first()
-    return user._caisi_partner
+    cached = getattr(user, "_caisi_partner", None)
+    if cached is None or cached.organization_id != user.organization_id:
+        cached = user._caisi_partner = (
+            TrustedPartner.objects.select_related("organization")
+            .filter(organization_id=user.organization_id, is_exercise=False, organization__exercise__isnull=True)
+            .first()
+        )
+    return cached
 
 
 def is_partner_staff_of(user, partner) -> bool:
