@@ -59,7 +59,9 @@ def _world(qs, user, field="exercise"):
 # The pages an exercise player may reach, by URL name. Everything else (the API, exports,
 # the outbox's redelivery, the calendar feed, the public register, the Django admin, any
 # URL added later) answers "not found" to a player. A page listed here still applies its
-# own rules, in the player's world only.
+# own rules, in the player's world only. A partner's own settings (its digest, its Integration
+# page) are not listed: an exercise's partner is simulated, and its changes have no world's
+# audit chain to land in (the office's configuration trail is live).
 
 PLAY_SURFACE = frozenset(
     {
