@@ -585,7 +585,8 @@ def _dead_letter(delivery, attempt) -> None:
 
     with transaction.atomic():
         ours = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING, attempts=attempt.number)
-        if ours.update(status=Delivery.Status.DEAD, last_error=attempt.error):
+        # Only a partner's notifications alert (no query for a person's email or an alert).
+        if ours.update(status=Delivery.Status.DEAD, last_error=attempt.error) and self_service._alerted(delivery):
             self_service.dead_letter_alert(delivery.pk)
 
 
