@@ -59,7 +59,9 @@ def _world(qs, user, field="exercise"):
 # The pages an exercise player may reach, by URL name. Everything else (the API, exports,
 # the outbox's redelivery, the calendar feed, the public register, the Django admin, any
 # URL added later) answers "not found" to a player. A page listed here still applies its
-# own rules, in the player's world only.
+# own rules, in the player's world only. A partner's own settings (its digest, its Integration
+# page) are not listed: an exercise's partner is simulated, and its changes have no world's
+# audit chain to land in (the office's configuration trail is live).
 
 PLAY_SURFACE = frozenset(
     {
@@ -724,11 +726,13 @@ def may_view_deliveries(user) -> bool:
 
 
 def may_redeliver(user, delivery) -> bool:
-    """Only live notifications are ever sent, so only they are sent again."""
+    """Only live notifications are ever sent, so only they are sent again: by the office's
+    administrators, or by the staff of the partner the delivery is for."""
     return (
         user.is_authenticated
-        and is_administrator(user)
         and not is_player(user)
+        and (is_administrator(user) or is_partner_staff_of(user, delivery.partner))
+        and (delivery.partner is None or not delivery.partner.is_exercise)
         and (delivery.event is None or not delivery.event.is_exercise)
         and (delivery.event is None or delivery.event.submission.exercise_id is None)
     )
@@ -751,15 +755,59 @@ def may_export(user) -> bool:
 
 
 def partner_settings_of(user):
-    """The live trusted partner whose email digest this person may set: their own
-    organization's, for its staff (a partner's settings are its own business); else None."""
+    """The live trusted partner whose own settings this person runs (the email digest, the
+    Integration page): their own organization's, for its staff (a partner's settings are its
+    own business); else None. Asked once per request (the menu, the page, the service)."""
     from partners.models import TrustedPartner
 
     if not (user.is_authenticated and is_trusted_partner(user)) or is_player(user) or not user.organization_id:
         return None
-    return TrustedPartner.objects.filter(
-        organization_id=user.organization_id, is_exercise=False, organization__exercise__isnull=True
-    ).first()
+    cached = getattr(user, "_caisi_partner", None)
+    if cached is None or cached.organization_id != user.organization_id:
+        cached = user._caisi_partner = (
+            TrustedPartner.objects.select_related("organization")
+            .filter(organization_id=user.organization_id, is_exercise=False, organization__exercise__isnull=True)
+            .first()
+        )
+    return cached
+
+
+def is_partner_staff_of(user, partner) -> bool:
+    """A trusted partner's own staff, in the partner's world. Exercise partners are played on
+    the exercise's pages, which do not include a partner's settings: no player runs one."""
+    return (
+        partner is not None
+        and user.is_authenticated
+        and is_trusted_partner(user)
+        and not is_player(user)
+        and not partner.is_exercise
+        and user.organization_id is not None
+        and user.organization_id == partner.organization_id
+    )
+
+
+def may_view_partner_integration(user) -> bool:
+    """The Integration page (and its API): a partner's staff, for their own organization."""
+    return partner_settings_of(user) is not None
+
+
+def scope_partner_deliveries(qs, user, partner):
+    """One partner's deliveries (its webhooks, emails to its addresses, alerts to its staff):
+    for its own staff and the office's administrators; an exercise partner's for nobody here."""
+    if not (is_partner_staff_of(user, partner) or may_manage_partner(user, partner)):
+        return qs.none()
+    return qs.filter(partner=partner)
+
+
+def may_manage_partner(user, partner) -> bool:
+    """A live partner's endpoint and secret: the office's (live) administrators."""
+    return partner is not None and may_manage_partners(user) and not partner.is_exercise
+
+
+def may_run_partner_webhooks(user, partner) -> bool:
+    """Send a test, pause and resume, rotate the secret: the partner's own staff, and the
+    office's administrators (who keep every power over a live partner's settings)."""
+    return is_partner_staff_of(user, partner) or may_manage_partner(user, partner)
 
 
 def may_set_partner_digest(user) -> bool:
@@ -908,6 +956,7 @@ def navigation(user) -> dict[str, bool]:
         "exercise_inbox": may_read_exercise_inbox(user),
         "demo_inbox": settings.DEMO_WEBHOOK_RECEIVER and may_view_demo_inbox(user),
         "demo_inbox_own": settings.DEMO_WEBHOOK_RECEIVER and sees_only_own_demo_inbox(user),
+        "partner_integration": may_view_partner_integration(user),
         "django_admin": user.is_staff and not is_player(user),
         "register": may_reach(user, "register:page"),
         "api_tokens": may_issue_api_token(user),

@@ -50,3 +50,15 @@ class IntegrationManagers(LiveAccounts):
             self.message = MSG_NOT_PERMITTED
             return False
         return True
+
+
+class PartnerStaff(LiveAccounts):
+    """A trusted partner's own staff, for their own organization's integration."""
+
+    def has_permission(self, request, view):
+        if not super().has_permission(request, view):
+            return False
+        if not rules.may_view_partner_integration(request.user):
+            self.message = "This is for a trusted partner's own staff, about their own organization."
+            return False
+        return True

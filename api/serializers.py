@@ -681,3 +681,69 @@ class ReleaseGateSerializer(serializers.Serializer):
     release_conditions = serializers.CharField(help_text="The determination's release conditions; empty if none.")
     determination = ReleaseGateDeterminationSerializer(allow_null=True)
     checked_at = serializers.DateTimeField()
+
+
+# --- a partner's own integration (its staff) -------------------------------------------------
+
+
+class DeliveryAttemptSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    status_code = serializers.IntegerField(allow_null=True, help_text="The endpoint's HTTP status, if it answered.")
+    latency_ms = serializers.IntegerField(allow_null=True)
+    error = serializers.CharField(help_text="What went wrong, in a fixed message; empty on success.")
+    succeeded = serializers.BooleanField()
+
+
+class PartnerDeliverySerializer(serializers.ModelSerializer):
+    webhook_id = serializers.CharField(read_only=True, help_text="The same on every retry and redelivery.")
+    event_type = serializers.SerializerMethodField(help_text="The event's type; `webhook.test` for a test.")
+    label = serializers.CharField(read_only=True)
+    submission = serializers.SerializerMethodField()
+    attempt_log = DeliveryAttemptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "webhook_id",
+            "kind",
+            "event_type",
+            "label",
+            "submission",
+            "channel",
+            "address",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "delivered_at",
+            "last_error",
+            "attempt_log",
+        ]
+        read_only_fields = fields
+
+    def get_event_type(self, delivery) -> str | None:
+        if delivery.event_id is not None:
+            return delivery.event.type
+        return "webhook.test" if delivery.kind == Delivery.Kind.TEST else None
+
+    def get_submission(self, delivery) -> int | None:
+        return delivery.event.submission_id if delivery.event_id is not None else None
+
+
+class PartnerIntegrationSerializer(serializers.Serializer):
+    organization = serializers.CharField()
+    webhook_url = serializers.CharField(help_text="Empty: no webhook (ask the office to add one).")
+    is_active = serializers.BooleanField(help_text="False: the office turned notifications to you off.")
+    paused = serializers.BooleanField()
+    paused_at = serializers.DateTimeField(allow_null=True)
+    paused_by = serializers.CharField(allow_null=True, help_text="Who paused the webhooks.")
+    waiting = serializers.IntegerField(help_text="Webhooks waiting to be tried (sent oldest first on resume).")
+    previous_secret_valid_until = serializers.DateTimeField(
+        allow_null=True, help_text="During a rotation: until then, each webhook also carries the old signature."
+    )
+
+
+class PartnerResumedSerializer(serializers.Serializer):
+    waiting = serializers.IntegerField(help_text="How many waiting webhooks are going out, oldest first.")
+    integration = PartnerIntegrationSerializer()

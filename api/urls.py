@@ -17,6 +17,9 @@ router.register("sla-policy", views.SlaPolicyViewSet, basename="sla-policy")
 router.register("trusted-partners", views.TrustedPartnerViewSet, basename="trusted-partner")
 router.register("deliveries", views.DeliveryViewSet, basename="delivery")
 router.register("webhook-endpoints", views.WebhookEndpointViewSet, basename="webhook-endpoint")
+# A trusted partner's own: its deliveries, and its webhooks' test, pause, resume and secret.
+router.register("partner/deliveries", views.PartnerDeliveryViewSet, basename="partner-delivery")
+router.register("partner", views.PartnerIntegrationViewSet, basename="partner-integration")
 
 urlpatterns = [
     path("v1/", include(router.urls)),

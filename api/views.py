@@ -47,7 +47,7 @@ from submissions.models import (
 )
 
 from . import serializers as s
-from .permissions import IntegrationManagers, LiveAdministrators
+from .permissions import IntegrationManagers, LiveAdministrators, PartnerStaff
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="Bad input: field messages in details."),
@@ -738,6 +738,139 @@ class WebhookEndpointViewSet(
     def test(self, request, pk=None):
         delivery = integrations.endpoint_test_send(endpoint=self.get_object(), actor=request.user)
         return Response(s.EndpointDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _integration(partner) -> dict:
+    from partners import self_service
+
+    partner.refresh_from_db()
+    now = clock.now()
+    overlap = partner.previous_secret_until if partner.previous_webhook_secret else None
+    return {
+        "organization": partner.organization.name,
+        "webhook_url": partner.webhook_url,
+        "is_active": partner.is_active,
+        "paused": partner.is_paused,
+        "paused_at": partner.paused_at,
+        "paused_by": partner.paused_by.username if partner.paused_by_id else None,
+        "waiting": self_service.backlog(partner).count() if partner.is_paused else 0,
+        "previous_secret_valid_until": overlap if overlap and overlap > now else None,
+    }
+
+
+class PartnerIntegrationViewSet(viewsets.GenericViewSet):
+    """A trusted partner's own webhooks: their state, a test, pause and resume, a new secret.
+
+    The caller's own organization's only (accounts.rules.partner_settings_of); the services
+    ask the rules again and write the office's audit trail."""
+
+    permission_classes = [PartnerStaff]
+    serializer_class = s.PartnerIntegrationSerializer
+    queryset = TrustedPartner.objects.none()  # the caller's own, from the rules; named for the schema
+    pagination_class = None
+    filter_backends = []
+
+    def _partner(self):
+        return rules.partner_settings_of(self.request.user)
+
+    @extend_schema(
+        operation_id="partner_integration_retrieve",
+        summary="Your organization's webhooks: endpoint, paused or not, waiting deliveries, secret overlap "
+        "(a partner's staff)",
+        responses={200: s.PartnerIntegrationSerializer, **_errors(401, 403, 429)},
+    )
+    def list(self, request):
+        return Response(_integration(self._partner()))
+
+    @extend_schema(
+        operation_id="partner_integration_test",
+        summary="Send a signed webhook.test to your endpoint, tried once (its result: GET /partner/deliveries/)",
+        request=None,
+        responses={202: s.PartnerDeliverySerializer, **_errors(400, 401, 403, 429)},
+    )
+    @action(detail=False, methods=["post"])
+    def test(self, request):
+        from partners import self_service
+
+        delivery = self_service.partner_webhook_test(partner=self._partner(), actor=request.user)
+        return Response(s.PartnerDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        operation_id="partner_integration_pause",
+        summary="Pause your webhooks: still recorded, none tried (so none dead-lettered) until you resume",
+        request=None,
+        responses={200: s.PartnerIntegrationSerializer, **_errors(400, 401, 403, 429)},
+    )
+    @action(detail=False, methods=["post"])
+    def pause(self, request):
+        from partners import self_service
+
+        partner = self_service.partner_pause(partner=self._partner(), actor=request.user)
+        return Response(_integration(partner))
+
+    @extend_schema(
+        operation_id="partner_integration_resume",
+        summary="Resume your webhooks: the waiting ones go out oldest first",
+        request=None,
+        responses={200: s.PartnerResumedSerializer, **_errors(400, 401, 403, 429)},
+    )
+    @action(detail=False, methods=["post"])
+    def resume(self, request):
+        from partners import self_service
+
+        partner = self._partner()
+        waiting = self_service.partner_resume(partner=partner, actor=request.user)
+        return Response({"waiting": waiting, "integration": _integration(partner)})
+
+    @extend_schema(
+        operation_id="partner_integration_rotate_secret",
+        summary="Rotate your webhook secret (the new one is shown once; the old one keeps signing for an overlap)",
+        request=None,
+        responses={200: s.SecretRotatedSerializer, **_errors(401, 403, 429)},
+    )
+    @action(detail=False, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request):
+        partner = self._partner()
+        secret = partner_services.partner_secret_rotate(partner=partner, actor=request.user)
+        return Response({"webhook_secret": secret, "previous_secret_valid_until": partner.previous_secret_until})
+
+
+@extend_schema_view(
+    list=extend_schema(
+        operation_id="partner_deliveries_list",
+        summary="Your organization's deliveries, newest first, with their attempt logs (a partner's staff)",
+        responses={200: s.PartnerDeliverySerializer(many=True), **ADMIN_LIST_ERRORS},
+    ),
+    retrieve=extend_schema(
+        operation_id="partner_deliveries_retrieve",
+        summary="One of your organization's deliveries",
+        responses={200: s.PartnerDeliverySerializer, **_errors(401, 403, 404, 429)},
+    ),
+)
+class PartnerDeliveryViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.PartnerDeliverySerializer
+    permission_classes = [PartnerStaff]
+    filterset_class = DeliveryFilter
+
+    def get_queryset(self):
+        user = self.request.user
+        return rules.scope_partner_deliveries(
+            Delivery.objects.select_related("event").prefetch_related("attempt_log"),
+            user,
+            rules.partner_settings_of(user),
+        ).order_by("-next_attempt_at", "pk")
+
+    @extend_schema(
+        operation_id="partner_deliveries_redeliver",
+        summary="Send a delivered or dead-lettered one again, with the same webhook-id "
+        "(held and digested ones are refused, with the reason)",
+        request=None,
+        responses={200: s.PartnerDeliverySerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, filter_backends=[], methods=["post"])
+    def redeliver(self, request, pk=None):
+        delivery = partner_services.delivery_redeliver(delivery=self.get_object(), actor=request.user)
+        return Response(self.get_serializer(delivery).data)
 
 
 class ConflictCheckView(APIView):

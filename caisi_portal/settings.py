@@ -300,6 +300,7 @@ SPECTACULAR_SETTINGS = {
         "PartnerEventTypeEnum": "partners.models.PartnerEventType",
         "DeveloperEventTypeEnum": "partners.models.DeveloperEventType",
         "DeliveryStatusEnum": "partners.models.Delivery.Status",
+        "DeliveryKindEnum": "partners.models.Delivery.Kind",
     },
 }
 

@@ -182,6 +182,8 @@ def endpoint_test_send(*, endpoint: WebhookEndpoint, actor) -> Delivery:
             endpoint=locked,
             address=locked.url,
             next_attempt_at=now,
+            # Tried once, like a partner's test: its result shows at once and alerts nobody.
+            kind=Delivery.Kind.TEST,
             subject=TEST_EVENT,
             body=webhook_json(TEST_EVENT, now, data),
         )

@@ -100,6 +100,12 @@ class TrustedPartner(models.Model):
     digest_hour = models.PositiveSmallIntegerField(default=8, validators=[MaxValueValidator(23)])
     digest_weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.MONDAY)
     digest_time_zone = models.CharField(max_length=64, blank=True, help_text="IANA name; empty: UTC.")
+    # The partner's staff may pause their webhooks (their receiver is down for maintenance):
+    # deliveries are still recorded, and wait, unattempted, until they resume.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["organization__name"]
@@ -117,6 +123,10 @@ class TrustedPartner(models.Model):
 
     def email_list(self) -> list[str]:
         return [line.strip() for line in self.emails.splitlines() if line.strip()]
+
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_at is not None
 
     def clean(self):
         """Checked wherever the settings are saved (the API, the Django admin)."""
@@ -186,6 +196,14 @@ class Delivery(models.Model):
         HELD = "held", "Held for a digest"
         DIGESTED = "digested", "Sent in a digest"
 
+    class Kind(models.TextChoices):
+        # An event's notification (or a digest of them): retried, and its dead letter alerts.
+        NOTIFICATION = "notification", "Notification"
+        # A `webhook.test` a partner asked for: tried once, its result is the answer.
+        TEST = "test", "Test"
+        # The email saying another delivery was dead-lettered: never itself alerts (no loop).
+        ALERT = "alert", "Dead-letter alert"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Empty for a digest, which gathers the events of its items (Delivery.items).
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries", null=True, blank=True)
@@ -218,6 +236,12 @@ class Delivery(models.Model):
     subscription = models.ForeignKey(
         "register.Subscription", on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries"
     )
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.NOTIFICATION, db_default="notification")
+    # Set once, in the transaction that dead-letters it, when its alert is written: a second
+    # worker, a replayed task or a later sweep finds it set and alerts nobody again.
+    alerted_at = models.DateTimeField(null=True, blank=True)
+    # An alert points at the dead delivery it is about.
+    alert_for = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="alerts")
 
     class Meta:
         ordering = ["-next_attempt_at"]
@@ -236,6 +260,8 @@ class Delivery(models.Model):
                 name="one_delivery_per_destination",
             ),
             models.UniqueConstraint(fields=["event", "endpoint"], name="one_delivery_per_endpoint"),
+            # One alert per dead delivery and address, whatever races past the compare-and-set.
+            models.UniqueConstraint(fields=["alert_for", "address"], name="one_alert_per_dead_letter_and_address"),
         ]
 
     def __str__(self):
@@ -254,10 +280,27 @@ class Delivery(models.Model):
     @property
     def is_exercise_traffic(self) -> bool:
         """Recorded for the after-action review, never sent: an exercise's event, or anything
-        for an exercise's endpoint (its test events included)."""
+        for an exercise's partner or endpoint (their test events included)."""
         if self.event is not None and self.event.is_exercise:
             return True
+        if self.partner is not None and self.partner.is_exercise:
+            return True
         return self.endpoint is not None and self.endpoint.is_exercise
+
+    @property
+    def label(self) -> str:
+        """What this delivery carries, in words (the pages' "Event" column)."""
+        if self.event_id is not None:
+            return self.event.label
+        if self.kind == self.Kind.TEST:
+            return "Test webhook"
+        if self.kind == self.Kind.ALERT:
+            return "Dead-letter alert"
+        if self.subscription_id is not None:
+            return "A register follower's confirmation"
+        if self.endpoint_id is not None:
+            return "Test event to a developer's endpoint"
+        return "A digest"
 
 
 MAX_ENDPOINTS_PER_ORGANIZATION = 10

@@ -425,7 +425,7 @@ def _enqueue_retry(delivery_id, retry_at: dt.datetime) -> None:
 
 def deliveries_due(now: dt.datetime, limit: int = 500) -> list:
     return list(
-        Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+        _not_paused(Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now))
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
@@ -475,13 +475,23 @@ def deliveries_attempt(delivery_ids) -> dict[str, str]:
     return statuses
 
 
+def _not_paused(deliveries):
+    """Without the webhooks of partners who paused them: those wait, unattempted (so never
+    dead-lettered), until the partner resumes. A subquery, not a join, so that claiming
+    locks the delivery rows only."""
+    paused = TrustedPartner.objects.filter(paused_at__isnull=False).values("pk")
+    return deliveries.exclude(channel=Delivery.Channel.WEBHOOK, partner_id__in=paused)
+
+
 def _claim(delivery_ids, now) -> list[Delivery]:
     ids = list(delivery_ids)
     with transaction.atomic():
         claimed = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=ids, status=Delivery.Status.PENDING, next_attempt_at__lte=now)
-            .values_list("pk", flat=True)
+            _not_paused(
+                Delivery.objects.select_for_update(skip_locked=True).filter(
+                    pk__in=ids, status=Delivery.Status.PENDING, next_attempt_at__lte=now
+                )
+            ).values_list("pk", flat=True)
         )
         if claimed:
             Delivery.objects.filter(pk__in=claimed).update(
@@ -515,7 +525,8 @@ def _send(delivery, client, started_at, resolve=None) -> tuple:
     error = None
     try:
         if delivery.is_exercise_traffic:
-            # Exercise traffic is recorded for the after-action review, never sent.
+            # Exercise traffic (an exercise's partner's or endpoint's tests included) is recorded
+            # for the after-action review, never sent.
             attempt.error = "Exercise: recorded, not sent."
         else:
             outcome = TRANSPORTS[delivery.channel].send(delivery, client=client, resolve=resolve)
@@ -544,8 +555,9 @@ def _record(results) -> dict[str, str]:
         if error is None:
             delivered.setdefault(attempt.number, []).append(delivery.pk)
             statuses[str(delivery.pk)] = Delivery.Status.DELIVERED
-        elif error.permanent or attempt.number >= MAX_ATTEMPTS:
-            ours.update(status=Delivery.Status.DEAD, last_error=attempt.error)
+        elif error.permanent or attempt.number >= MAX_ATTEMPTS or delivery.kind == Delivery.Kind.TEST:
+            # A test is tried once: its result answers "does my endpoint work now?".
+            _dead_letter(delivery, attempt)
             statuses[str(delivery.pk)] = Delivery.Status.DEAD
         else:
             retry_at = now + backoff(attempt.number)
@@ -559,20 +571,61 @@ def _record(results) -> dict[str, str]:
     return statuses
 
 
+def _dead_letter(delivery, attempt) -> None:
+    """Dead-letter the delivery this attempt holds and, in the same transaction, write its
+    alert: a worker that dies in between commits neither (the lease expires, the delivery is
+    tried again and dead-lettered then, alerting once); one that loses the row to a re-claim
+    changes nothing."""
+    from . import self_service
+
+    with transaction.atomic():
+        ours = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING, attempts=attempt.number)
+        # Only a partner's notifications alert (no query for a person's email or an alert).
+        if ours.update(status=Delivery.Status.DEAD, last_error=attempt.error) and self_service._alerted(delivery):
+            self_service.dead_letter_alert(delivery.pk)
+
+
+MSG_REDELIVER_ROLE = (
+    "Only the office's administrators and the partner's own staff can redeliver a notification "
+    "(exercise ones are never sent)."
+)
+MSG_REDELIVER_STATUS = {
+    Delivery.Status.PENDING: "It is still being tried: it cannot be queued again until it is delivered or "
+    "dead-lettered.",
+    Delivery.Status.HELD: "It waits for its reader's digest, which will carry it: it is not sent alone.",
+    Delivery.Status.DIGESTED: "It went out inside a digest: the digest is what was sent, not this item alone.",
+}
+MSG_REDELIVER_TEST = "A test is not sent again: send a new test instead."
+
+
 def delivery_redeliver(*, delivery: Delivery, actor) -> Delivery:
-    """An administrator sends a dead-lettered (or delivered) notification again, same id."""
+    """An administrator or the partner's staff send a dead-lettered (or delivered)
+    notification again, with the same id (the receiver drops it if it already has it)."""
     from accounts import rules
-    from caisi_portal.errors import NotPermitted
+    from caisi_portal.errors import ApplicationError, NotPermitted
+    from submissions.services import audit_record
 
     if not rules.may_redeliver(actor, delivery):
-        raise NotPermitted(
-            "Only the office's administrators can redeliver notifications (exercise ones are never sent)."
-        )
+        raise NotPermitted(MSG_REDELIVER_ROLE)
+    if delivery.kind == Delivery.Kind.TEST:
+        raise ApplicationError(MSG_REDELIVER_TEST)
     with transaction.atomic():
         # Held items wait for their digest and digested ones went out inside it: neither is
-        # sent alone.
-        Delivery.objects.filter(pk=delivery.pk, status__in=[Delivery.Status.DEAD, Delivery.Status.DELIVERED]).update(
-            status=Delivery.Status.PENDING, next_attempt_at=clock.now(), attempts=0, last_error=""
+        # sent alone. The status is the one in the row now (two people pressing at once:
+        # one queues it, the other is told it is already being tried).
+        queued = Delivery.objects.filter(
+            pk=delivery.pk, status__in=[Delivery.Status.DEAD, Delivery.Status.DELIVERED]
+        ).update(status=Delivery.Status.PENDING, next_attempt_at=clock.now(), attempts=0, last_error="")
+        if not queued:
+            delivery.refresh_from_db()
+            raise ApplicationError(MSG_REDELIVER_STATUS.get(delivery.status, "It cannot be sent again now."))
+        audit_record(
+            submission=None,
+            actor=actor,
+            action="notification_redelivered",
+            comment=f"{delivery.label} to {delivery.partner or 'a person'} ({delivery.get_channel_display()}) "
+            f"queued again as {delivery.webhook_id}",
+            internal=True,
         )
         transaction.on_commit(lambda: _enqueue([delivery.pk]))
     delivery.refresh_from_db()
@@ -590,8 +643,8 @@ def partner_secret_rotate(*, partner: TrustedPartner, actor) -> str:
 
     from .models import new_webhook_secret
 
-    if not rules.may_manage_partners(actor):
-        raise NotPermitted("Only the office's administrators rotate partners' secrets.")
+    if not rules.may_run_partner_webhooks(actor, partner):
+        raise NotPermitted("Only the office's administrators and the partner's own staff rotate its secret.")
     now = timezone.now()  # wall time: receivers check signatures against their own clocks
     with transaction.atomic():
         locked = TrustedPartner.objects.select_for_update().get(pk=partner.pk)
@@ -606,11 +659,15 @@ def partner_secret_rotate(*, partner: TrustedPartner, actor) -> str:
             actor=actor,
             action="configuration_changed",
             comment=(
-                f"Trusted partner {locked}: webhook secret rotated "
+                f"Trusted partner {locked}: webhook secret rotated"
+                f"{'' if rules.may_manage_partner(actor, locked) else ' by its own staff'} "
                 f"(the old one signs until {timefmt.when(locked.previous_secret_until, zone=dt.UTC)})"
             ),
             internal=True,
         )
+    # The caller's copy shows the rotation (the page says until when the old one signs).
+    partner.webhook_secret, partner.previous_webhook_secret = locked.webhook_secret, locked.previous_webhook_secret
+    partner.previous_secret_until = locked.previous_secret_until
     return locked.webhook_secret
 
 

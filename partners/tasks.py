@@ -27,3 +27,11 @@ def send_digests() -> int:
     from . import digests
 
     return len(digests.digests_send())
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def send_partner_backlog(partner_id: int) -> int:
+    """A resumed partner's waiting webhooks, one at a time, oldest first."""
+    from . import self_service
+
+    return self_service.partner_backlog_send(partner_id)

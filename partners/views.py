@@ -168,3 +168,169 @@ def partner_digest(request):
         },
         status=400 if form.errors else 200,
     )
+
+
+# --- a partner's own Integration page ----------------------------------------------------------
+
+
+def _own_partner(request):
+    """The partner whose Integration page this is: the person's own organization's, else 404."""
+    partner = rules.partner_settings_of(request.user)
+    if partner is None:
+        raise Http404
+    return partner
+
+
+@login_required
+@require_safe
+def partner_integration(request):
+    """A partner's staff see their organization's deliveries, test, pause and resume their
+    webhooks, and rotate their secret."""
+    from django.db.models import Prefetch
+
+    from . import self_service
+    from .models import DeliveryAttempt
+
+    partner = _own_partner(request)
+    status = request.GET.get("status") or ""
+    deliveries = rules.scope_partner_deliveries(
+        Delivery.objects.select_related("event__submission", "partner"), request.user, partner
+    ).prefetch_related(Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("started_at", "pk")))
+    if status in Delivery.Status.values:
+        deliveries = deliveries.filter(status=status)
+    page = Paginator(deliveries.order_by("-next_attempt_at", "pk"), 25).get_page(request.GET.get("page"))
+    now = timezone.now()
+    last_test = (
+        Delivery.objects.filter(partner=partner, kind=Delivery.Kind.TEST)
+        .prefetch_related("attempt_log")
+        .order_by("-next_attempt_at")
+        .first()
+    )
+    return render(
+        request,
+        "partners/integration.html",
+        {
+            "partner": partner,
+            "paused_by": partner.paused_by if partner.is_paused else None,
+            "waiting": self_service.backlog(partner).count() if partner.is_paused else 0,
+            "old_secret_until": (
+                partner.previous_secret_until
+                if partner.previous_webhook_secret
+                and partner.previous_secret_until
+                and partner.previous_secret_until > now
+                else None
+            ),
+            "page": page,
+            "status": status,
+            "statuses": Delivery.Status.choices,
+            "redeliverable": (Delivery.Status.DEAD, Delivery.Status.DELIVERED),
+            "last_test": last_test,
+        },
+    )
+
+
+def _act(request, do, success: str | None = None):
+    """Run a service for the page's partner; a refusal is shown with its reason."""
+    try:
+        result = do(_own_partner(request))
+    except ApplicationError as exc:
+        refuse_if_not_permitted(exc)
+        messages.error(request, exc.message)
+        return None
+    if success:
+        messages.success(request, success)
+    return result
+
+
+@login_required
+@require_POST
+def partner_integration_redeliver(request, pk):
+    partner = _own_partner(request)
+    delivery = get_object_or_404(
+        rules.scope_partner_deliveries(
+            Delivery.objects.select_related("event__submission", "partner"), request.user, partner
+        ),
+        pk=pk,
+    )
+    done = _act(request, lambda p: services.delivery_redeliver(delivery=delivery, actor=request.user))
+    if done is not None:
+        later = " Your webhooks are paused: it goes out when you resume them." if partner.is_paused else ""
+        messages.success(
+            request,
+            f"Queued again with the same id {delivery.webhook_id}: "
+            f"a receiver that already has it can drop the copy.{later}",
+        )
+    return redirect_back(request, "partners:integration")
+
+
+@login_required
+@require_POST
+def partner_integration_test(request):
+    from . import self_service
+
+    done = _act(request, lambda p: self_service.partner_webhook_test(partner=p, actor=request.user))
+    if done is not None:
+        messages.success(
+            request, f"Test webhook {done.webhook_id} sent to {done.address}. Its result shows below in a few seconds."
+        )
+    return redirect("partners:integration")
+
+
+@login_required
+@require_POST
+def partner_integration_pause(request):
+    from . import self_service
+
+    _act(
+        request,
+        lambda p: self_service.partner_pause(partner=p, actor=request.user),
+        "Webhooks paused. New notifications are recorded and wait here; none is tried until you resume.",
+    )
+    return redirect("partners:integration")
+
+
+@login_required
+@require_POST
+def partner_integration_resume(request):
+    from . import self_service
+
+    waiting = _act(request, lambda p: self_service.partner_resume(partner=p, actor=request.user))
+    if waiting is not None:
+        from caisi_portal.words import counted
+
+        messages.success(
+            request,
+            f"Webhooks resumed: {counted(waiting, 'waiting delivery', 'waiting deliveries')} going out, oldest first."
+            if waiting
+            else "Webhooks resumed: nothing was waiting.",
+        )
+    return redirect("partners:integration")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def partner_integration_rotate(request):
+    """First what a rotation does (a confirmation); then the new secret, shown once."""
+    import datetime as dt
+
+    partner = _own_partner(request)
+    overlap = dt.timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
+    context = {
+        "partner": partner,
+        "overlap_hours": settings.WEBHOOK_SECRET_OVERLAP_HOURS,
+        "old_until": timezone.now() + overlap,
+        "in_overlap": bool(
+            partner.previous_webhook_secret
+            and partner.previous_secret_until
+            and partner.previous_secret_until > timezone.now()
+        ),
+    }
+    if request.method == "POST":
+        secret = _act(request, lambda p: services.partner_secret_rotate(partner=p, actor=request.user))
+        if secret is None:
+            return redirect("partners:integration")
+        response = render(request, "partners/integration_rotated.html", {"partner": partner, "secret": secret})
+        # Shown once: never kept by a browser's or a proxy's cache.
+        response["Cache-Control"] = "no-store"
+        return response
+    return render(request, "partners/integration_rotate.html", context)

@@ -438,6 +438,8 @@ AUDIT_ACTION_LABELS = {
     "configuration_changed": "Configuration changed",
     "configuration_added": "Configuration added",
     "configuration_removed": "Configuration removed",
+    "notification_redelivered": "Notification sent again",
+    "webhook_test_sent": "Test webhook sent",
 }
 
 

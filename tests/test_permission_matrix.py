@@ -152,7 +152,12 @@ def build_world(cast: Cast, name: str, mark: str, exercise=None) -> World:
             created_at=timezone.now(),
         )
         partner_services.event_record(submission=w.subs["cleared"], type=PartnerEventType.CLEARED)
-        w.delivery = Delivery.objects.filter(partner=w.trusted_partner).first()
+        w.delivery = Delivery.objects.filter(partner=w.trusted_partner, channel=Delivery.Channel.WEBHOOK).first()
+        if exercise is None:
+            # Dead-lettered, so that a permitted redelivery really queues it again (an exercise's
+            # notifications are recorded, never sent: they never die).
+            Delivery.objects.filter(pk=w.delivery.pk).update(status=Delivery.Status.DEAD, attempts=8)
+            w.delivery.refresh_from_db()
         w.calendar_token = calendar_token_issue(user=cast.developer) if exercise is None else _raw_calendar(cast)
         w.agreement = cast.lab.agreement
     return w
@@ -746,6 +751,63 @@ def _integration_page_cases():
     ]
 
 
+def sees_as_partner(user, delivery) -> bool:
+    """Is this delivery on the person's own Integration page (their partner's, by the rules)?"""
+    if user is None:
+        return False
+    own = rules.partner_settings_of(user)
+    deliveries = rules.scope_partner_deliveries(Delivery.objects.all(), user, own)
+    return own is not None and deliveries.filter(pk=delivery.pk).exists()
+
+
+def runs_integration(ok, otherwise=404):
+    return when(rules.may_view_partner_integration, ok=ok, otherwise=otherwise)
+
+
+def _partner_integration_cases():
+    """A partner's own Integration page and its actions: its staff's, for their own partner."""
+    out = [
+        Case(
+            "partners:integration",
+            "",
+            lambda ws, t: reverse("partners:integration"),
+            {"GET": runs_integration(200), "POST": NOT_ALLOWED},
+            per_world=False,
+        ),
+        Case(
+            "partners:integration_rotate",
+            "confirmation, then the new secret",
+            lambda ws, t: reverse("partners:integration_rotate"),
+            {"GET": runs_integration(200), "POST": runs_integration(200)},
+            per_world=False,
+        ),
+        Case(
+            "partners:integration_redeliver",
+            "",
+            lambda ws, t: reverse("partners:integration_redeliver", args=[t.delivery.pk]),
+            {
+                "GET": NOT_ALLOWED,
+                # A refusal for its state (still being tried) is a message on the way back: 302 too.
+                "POST": lambda u, ws, t: decide(
+                    sees_as_partner(u, t.delivery), rules.may_redeliver(u, t.delivery), 302
+                ),
+            },
+        ),
+    ]
+    for name in ("integration_test", "integration_pause", "integration_resume"):
+        # Done, or refused with the reason (resume when not paused): a message on the way back.
+        out.append(
+            Case(
+                f"partners:{name}",
+                "",
+                (lambda n: lambda ws, t: reverse(f"partners:{n}"))(name),
+                {"GET": NOT_ALLOWED, "POST": runs_integration(302)},
+                per_world=False,
+            )
+        )
+    return out
+
+
 PAGE_CASES = [
     Case("home", "", lambda ws, t: reverse("home"), {"GET": always(200), "POST": NOT_ALLOWED}, per_world=False),
     Case(
@@ -969,6 +1031,7 @@ PAGE_CASES = [
         data=lambda ws, t: {"cadence": "daily", "digest_hour": "8", "digest_weekday": "0", "digest_time_zone": ""},
         per_world=False,
     ),
+    *_partner_integration_cases(),
     Case(
         "partners:demo_inbox",
         "",
@@ -1131,6 +1194,90 @@ def _edit_outcome(user, s):
     return 409 if rules.is_developer_of(user, s.organization_id) else 403
 
 
+def partner_staff(rule=None):
+    """A partner's own integration through the API: 403 unless its staff, then the rule."""
+
+    def check(u, ws, t):
+        if not rules.may_view_partner_integration(u):
+            return 403
+        return rule(u, ws, t) if rule else 200
+
+    return check
+
+
+def _redeliverable(delivery) -> int:
+    """What a permitted redelivery answers: 200 for a delivered or dead-lettered delivery, 400
+    (with the reason) for one still being tried, held or digested."""
+    return 200 if delivery.status in (Delivery.Status.DEAD, Delivery.Status.DELIVERED) else 400
+
+
+def _admin_redelivered(u, ws, t):
+    return api_of(lambda ws, t: t.delivery, rules.may_redeliver, ok=_redeliverable(t.delivery))(u, ws, t)
+
+
+def _redelivered(u, ws, t):
+    """Queued again (200) when delivered or dead-lettered; otherwise refused with the reason (400)."""
+    if not sees_as_partner(u, t.delivery):
+        return 404
+    if not rules.may_redeliver(u, t.delivery):
+        return 403
+    return _redeliverable(t.delivery)
+
+
+def _partner_api_cases():
+    integration = f"{V1}/partner/"
+    return [
+        Case("partner_integration_retrieve", "", lambda ws, t: integration, {"GET": partner_staff()}, per_world=False),
+        Case(
+            "partner_integration_test",
+            "",
+            lambda ws, t: f"{integration}test/",
+            {"POST": partner_staff(always(202))},
+            per_world=False,
+        ),
+        Case(
+            "partner_integration_pause",
+            "",
+            lambda ws, t: f"{integration}pause/",
+            {"POST": partner_staff()},
+            per_world=False,
+        ),
+        Case(
+            "partner_integration_resume",
+            "not paused",
+            lambda ws, t: f"{integration}resume/",
+            {"POST": partner_staff(always(400))},  # nothing to resume: told so
+            per_world=False,
+        ),
+        Case(
+            "partner_integration_rotate_secret",
+            "",
+            lambda ws, t: f"{integration}rotate-secret/",
+            {"POST": partner_staff()},
+            per_world=False,
+        ),
+        Case(
+            "partner_deliveries_list",
+            "",
+            lambda ws, t: f"{integration}deliveries/",
+            {"GET": partner_staff()},
+            per_world=False,
+        ),
+        Case(
+            "partner_deliveries_retrieve",
+            "",
+            lambda ws, t: f"{integration}deliveries/{t.delivery.pk}/",
+            {"GET": partner_staff(lambda u, ws, t: 200 if sees_as_partner(u, t.delivery) else 404)},
+        ),
+        Case(
+            "partner_deliveries_redeliver",
+            "",
+            lambda ws, t: f"{integration}deliveries/{t.delivery.pk}/redeliver/",
+            {"POST": partner_staff(_redelivered)},
+        ),
+    ]
+
+
 API_CASES = [
     Case(
         "conflict_check",
@@ -1189,8 +1336,10 @@ API_CASES = [
         "deliveries_redeliver_create",
         "",
         lambda ws, t: f"{V1}/deliveries/{t.delivery.pk}/redeliver/",
-        {"POST": live_admin(api_of(lambda ws, t: t.delivery, rules.may_redeliver))},
+        # Queued again when delivered or dead-lettered; a pending one is refused with the reason.
+        {"POST": live_admin(_admin_redelivered)},
     ),
+    *_partner_api_cases(),
     Case("organizations_list", "", lambda ws, t: f"{V1}/organizations/", {"GET": always(200)}, per_world=False),
     Case(
         "organizations_retrieve",
