@@ -508,12 +508,20 @@ def may_record_access_removal(submission, user) -> bool:
 
 def may_withdraw_for_agreement(submission, user) -> bool:
     """An administrator of the submission's world who manages agreements ends an open review
-    when its agreement is suspended or terminated (the guard says when)."""
+    once its agreement is suspended or terminated. While the agreement holds, nobody in the
+    office may (so the action is not offered beside every open review); its guard says the
+    same to someone whose page was older than the agreement's reinstatement."""
+    from submissions.models import Agreement
+
     return (
         user is not None
         and same_world(user, submission.exercise_id)
         and is_administrator(user)
         and user.has_perm("submissions.change_agreement")
+        and Agreement.objects.filter(
+            organization_id=submission.organization_id,
+            status__in=(Agreement.Status.SUSPENDED, Agreement.Status.TERMINATED),
+        ).exists()
     )
 
 

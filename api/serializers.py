@@ -187,6 +187,15 @@ class TransitionRequestSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, help_text="record_release")
     order = serializers.CharField(required=False, max_length=20000, help_text="remove_access")
 
+    def validate(self, attrs):
+        # A misspelt field ("relased_at") must not vanish before the transition sees it: an
+        # irreversible step taken with its date or note silently dropped is worse than a 400.
+        unknown = sorted(set(self.initial_data) - set(self.fields)) if hasattr(self.initial_data, "keys") else []
+        if unknown:
+            message = f"Unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}."
+            raise serializers.ValidationError({key: [message] for key in unknown})
+        return attrs
+
 
 class AuditEntrySerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()

@@ -46,10 +46,35 @@ def _allowed_private(host: str, port: int) -> bool:
     return host.lower() in allowed or f"{host.lower()}:{port}" in allowed
 
 
+# IPv6 forms that carry an IPv4 address a network may translate and deliver to: NAT64 (the
+# well-known and the local-use prefix) and the deprecated IPv4-compatible form (::a.b.c.d).
+# Python counts some of them "global" whatever IPv4 address they carry (::7f00:1 is 127.0.0.1).
+_EMBEDS_IPV4 = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("::/96"),
+)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    if ip.sixtofour:  # 2002:a.b.c.d::/48
+        return ip.sixtofour
+    if ip.teredo:  # (server, client): the client is the host reached
+        return ip.teredo[1]
+    if any(ip in network for network in _EMBEDS_IPV4):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def _is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            # Judged by the IPv4 address it leads to (a public one embedded in NAT64 is fine).
+            ip = embedded
     return ip.is_global and not ip.is_multicast
 
 

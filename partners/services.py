@@ -648,8 +648,13 @@ def partner_secret_rotate(*, partner: TrustedPartner, actor) -> str:
     now = timezone.now()  # wall time: receivers check signatures against their own clocks
     with transaction.atomic():
         locked = TrustedPartner.objects.select_for_update().get(pk=partner.pk)
-        locked.previous_webhook_secret = locked.webhook_secret
-        locked.previous_secret_until = now + dt.timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
+        if locked.previous_webhook_secret and locked.previous_secret_until and now < locked.previous_secret_until:
+            # A rotation under way (a double click, two colleagues): the secret the receiver still
+            # uses is the previous one, so it keeps its overlap; the unused newer one is replaced.
+            pass
+        else:
+            locked.previous_webhook_secret = locked.webhook_secret
+            locked.previous_secret_until = now + dt.timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
         locked.webhook_secret = new_webhook_secret()
         locked.save(update_fields=["previous_webhook_secret", "previous_secret_until", "webhook_secret"])
         from submissions.services import audit_record

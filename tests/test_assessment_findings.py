@@ -102,6 +102,12 @@ INTERNAL = [
     "https://169.254.169.254/latest/meta-data/",
     "https://[::1]/hook",
     "https://[::ffff:127.0.0.1]/hook",
+    # IPv6 forms that lead to an IPv4 address: IPv4-compatible, NAT64, 6to4, Teredo.
+    "https://[::7f00:1]/hook",
+    "https://[64:ff9b::7f00:1]/hook",
+    "https://[64:ff9b:1::a00:5]/hook",
+    "https://[2002:a00:5::1]/hook",
+    "https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/hook",
     "https://0.0.0.0/hook",
     "https://100.64.0.1/hook",
 ]

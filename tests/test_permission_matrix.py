@@ -446,7 +446,7 @@ TRANSITION_SOURCE = {
     "flag": "concurred",
     "elapse": "evaluation",  # only the review clock may, never a person
     "return_unanswered": "info",  # the same
-    # Administrators may, once the agreement no longer holds: here it does (409 from the guard).
+    # Administrators may, once the agreement no longer holds: here it holds (403 for everyone).
     "withdraw_for_agreement": "evaluation",
     "record_release": "cleared",
     "remove_access": "released",

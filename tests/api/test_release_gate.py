@@ -265,3 +265,16 @@ def test_every_answer_has_an_exit_code():
     assert set(caisi_gate.EXIT) == set(EXITS) == set(EXPECTED.values())
     assert caisi_gate.EXIT == EXITS
     assert ModelSubmission  # the gate's answers are the model's states, grouped
+
+
+def test_a_misspelt_transition_field_is_refused_not_dropped(cast):
+    s = cast.submission(State.CLEARED)
+    response = client_for(cast.developer).post(
+        f"{V1}/submissions/{s.pk}/transitions/record_release/",
+        {"relased_at": "2026-01-15T00:00:00Z", "expected_state": "cleared"},
+        format="json",
+    )
+    error = assert_error(response, 400)
+    assert "relased_at" in error["details"]
+    s.refresh_from_db()
+    assert s.state == State.CLEARED

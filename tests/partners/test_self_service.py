@@ -301,8 +301,14 @@ def test_rotation_is_confirmed_first_then_shown_once_with_the_overlap(cast, clie
     assert ours.webhook_secret not in page and old not in page and "still signs" in page
     entry = AuditEntry.objects.filter(action="configuration_changed").latest("pk")
     assert "rotated by its own staff" in entry.comment and old not in entry.comment
-    # A second rotation during the overlap says the older secret stops at once.
+    # A second rotation during the overlap says what stops at once, and the receiver's secret
+    # (the one before the first rotation) keeps its overlap: a double click cuts nobody off.
     assert "at once" in client.get(reverse("partners:integration_rotate")).content.decode()
+    until = ours.previous_secret_until
+    client.post(reverse("partners:integration_rotate"))
+    ours.refresh_from_db()
+    assert ours.previous_webhook_secret == old and ours.previous_secret_until == until
+    assert old in ours.signing_secrets(timezone.now())
 
 
 def test_only_the_partners_own_staff_or_the_office_rotate_its_secret(cast, theirs):

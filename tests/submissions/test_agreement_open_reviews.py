@@ -103,13 +103,28 @@ def test_choices_belong_only_to_suspending_or_terminating(cast, lab):
         )
 
 
-def test_the_office_cannot_withdraw_a_review_while_the_agreement_holds(cast, lab):
-    _, keep, _ = lab
-    assert rules.may_withdraw_for_agreement(keep, cast.admin)
-    with pytest.raises(ApplicationError, match="agreement is in force"):
+def test_the_office_cannot_withdraw_a_review_while_the_agreement_holds(cast, lab, client):
+    agreement, keep, end = lab
+    assert not rules.may_withdraw_for_agreement(keep, cast.admin)
+    with pytest.raises(ApplicationError):
         move(keep, "withdraw_for_agreement", cast.admin)
+    # Not offered (nor shown as blocked) beside every open review while the agreement holds.
+    client.force_login(cast.admin)
+    assert "agreement no longer covers it" not in client.get(keep.get_absolute_url()).content.decode()
+    services.agreement_change_status(
+        agreement=agreement,
+        action="suspend",
+        actor=cast.admin,
+        note="x",
+        open_reviews={keep.pk: "continue", end.pk: "continue"},
+    )
+    assert rules.may_withdraw_for_agreement(keep, cast.admin)
     for person in (cast.developer, cast.lead, cast.partner):
         assert not rules.may_withdraw_for_agreement(keep, person)
+    # Later, the office may still end a review it let continue; the guard stands behind the rule.
+    move(keep, "withdraw_for_agreement", cast.admin)
+    keep.refresh_from_db()
+    assert keep.state == State.WITHDRAWN
 
 
 def test_the_page_lists_each_open_review_with_its_choices(cast, lab, client):
