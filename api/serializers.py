@@ -8,6 +8,7 @@ from accounts.models import Clearance
 from partners.models import Delivery, PartnerEventType, TrustedPartner
 from reviews.models import Assignment, Determination, EvaluationDomain, EvaluationResult, Finding
 from submissions.models import (
+    AccessRemovalOrder,
     Agreement,
     Artifact,
     AuditEntry,
@@ -96,7 +97,6 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "released_at",
             "released_after_flag",
             "release_note",
-            "access_removal_order",
             "access_removed_at",
             "published_at",
             "is_simulated",
@@ -177,7 +177,16 @@ class TransitionRequestSerializer(serializers.Serializer):
     partner_summary = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     released_at = serializers.DateTimeField(required=False, help_text="record_release (default: now)")
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, help_text="record_release")
-    order = serializers.CharField(required=False, max_length=20000, help_text="remove_access")
+    reference = serializers.CharField(required=False, max_length=200, help_text="remove_access: the order's reference")
+    issued_on = serializers.DateField(required=False, help_text="remove_access: the date of the order")
+    authority = serializers.CharField(required=False, max_length=200, help_text="remove_access: who issued it")
+    scope = serializers.ChoiceField(
+        required=False, choices=AccessRemovalOrder.Scope.choices, help_text="remove_access: what it covers"
+    )
+    scope_description = serializers.CharField(
+        required=False, allow_blank=True, max_length=5000, help_text="remove_access: what it covers, in its terms"
+    )
+    reason = serializers.CharField(required=False, max_length=5000, help_text="reinstate_access: why it is lifted")
 
 
 class AuditEntrySerializer(serializers.ModelSerializer):
