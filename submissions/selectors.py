@@ -235,9 +235,18 @@ def orders_context(submission, user, *, office_view: bool) -> dict:
     from reviews.services import advisory_digest
 
     orders = list(submission.access_orders.select_related("recorded_by", "lifted_by"))
+    shown: dict = {}  # each person asked about once, however many orders they recorded
+
+    def as_shown(person):
+        if person is None:
+            return None
+        if person.pk not in shown:
+            shown[person.pk] = rules.actor_as_shown_to(user, person, submission)
+        return shown[person.pk]
+
     for order in orders:
-        order.recorded_by_shown = rules.actor_as_shown_to(user, order.recorded_by, submission)
-        order.lifted_by_shown = rules.actor_as_shown_to(user, order.lifted_by, submission)
+        order.recorded_by_shown = as_shown(order.recorded_by)
+        order.lifted_by_shown = as_shown(order.lifted_by)
     in_force = next((o for o in orders if o.in_force), None)
     advisories = list(submission.advisories.select_related("proposed_by", "concurred_by").prefetch_related("findings"))
     open_advisory = next((a for a in advisories if a.issued_at is None), None)
@@ -263,8 +272,11 @@ def orders_context(submission, user, *, office_view: bool) -> dict:
 def timeline(submission, user) -> list:
     """The entries this person may read, each with `shown_actor` as they may know it."""
     entries = list(submission.audit_entries.for_viewer(user).select_related("actor"))
+    shown: dict = {}  # each person's roles asked once, however many entries they wrote
     for e in entries:
-        e.shown_actor = rules.actor_as_shown_to(user, e.actor, submission)
+        if e.actor_id not in shown:
+            shown[e.actor_id] = rules.actor_as_shown_to(user, e.actor, submission)
+        e.shown_actor = shown[e.actor_id]
     return entries
 
 
