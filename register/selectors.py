@@ -74,11 +74,12 @@ def published_reviews(query: str = ""):
 
 
 def register_version() -> tuple[str, dt.datetime | None]:
-    """What changes every answer of the register, and when it last did, in four small queries.
+    """What changes every answer of the register, and when it last did, in six small queries.
 
     The register is made of published reviews, agreements and checkpoints, and only of
     them: a review is listed or withdrawn only through its "published" / "unpublished" audit
     entry, agreements are read whole (a few dozen rows), and a checkpoint is a row of its own.
+    Orders recorded or lifted on listed reviews, and their published weights, are on their rows too.
     Nothing else the office does (its other configuration, people's settings) moves the
     version, so a poller learns nothing from it but what the register itself shows.
     """
@@ -91,14 +92,8 @@ def register_version() -> tuple[str, dt.datetime | None]:
     checkpoint = AuditCheckpoint.objects.order_by("-pk").values_list("pk", "taken_at").first()
     # Orders (recorded or lifted) and publications of listed reviews are on their rows.
     published = {"submission__published_at__isnull": False, "submission__is_exercise": False}
-    order = (
-        AccessRemovalOrder.objects.filter(**published)
-        .order_by("-recorded_at", "-pk")
-        .values_list("pk", "recorded_at")
-        .first()
-    )
-    lifted = AccessRemovalOrder.objects.filter(**published, lifted_at__isnull=False).aggregate(
-        last=Max("lifted_at"), count=Count("pk")
+    orders = AccessRemovalOrder.objects.filter(**published).aggregate(
+        newest=Max("pk"), recorded=Max("recorded_at"), lifted=Count("lifted_at"), last_lifted=Max("lifted_at")
     )
     publication = (
         WeightsPublication.objects.filter(**published).order_by("-pk").values_list("pk", "recorded_at").first()
@@ -117,8 +112,8 @@ def register_version() -> tuple[str, dt.datetime | None]:
             listing and listing[0],
             checkpoint and checkpoint[0],
             agreement_rows,
-            order and order[0],
-            lifted["count"],
+            orders["newest"],
+            orders["lifted"],
             publication and publication[0],
         )
     )
@@ -128,8 +123,8 @@ def register_version() -> tuple[str, dt.datetime | None]:
             listing and listing[1],
             checkpoint and checkpoint[1],
             changed,
-            order and order[1],
-            lifted["last"],
+            orders["recorded"],
+            orders["last_lifted"],
             publication and publication[1],
         )
         if t
