@@ -32,6 +32,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "submissions.answer_information_request",
         "submissions.record_release",
         "submissions.add_artifact",
+        "submissions.add_weightspublication",
     ],
     Role.REVIEWER: [
         "submissions.view_modelsubmission",

@@ -500,7 +500,12 @@ def is_review_clock(submission, user) -> bool:
 
 
 def may_record_access_removal(submission, user) -> bool:
-    return same_world(user, submission.exercise_id) and user.has_perm("submissions.record_access_removal")
+    """Government orders (record, lift): the administrators of the submission's world."""
+    return (
+        same_world(user, submission.exercise_id)
+        and user.has_perm("submissions.record_access_removal")
+        and is_administrator(user)
+    )
 
 
 # --- predicates for actions that are not transitions ---------------------------------
@@ -523,6 +528,80 @@ def may_withdraw_for_agreement(submission, user) -> bool:
             status__in=(Agreement.Status.SUSPENDED, Agreement.Status.TERMINATED),
         ).exists()
     )
+
+
+def may_record_access_order(user, submission) -> bool:
+    """Record a government order (on a deployed model, or a hold before release): administrators."""
+    from submissions.states import ORDER_HOLD_STATES, ORDER_REMOVAL_STATES
+
+    return submission.state in (*ORDER_REMOVAL_STATES, *ORDER_HOLD_STATES) and may_record_access_removal(
+        submission, user
+    )
+
+
+def may_lift_access_order(user, order) -> bool:
+    """Lift an order in force (reinstatement): the administrators of its world."""
+    return order.lifted_at is None and may_record_access_removal(order.submission, user)
+
+
+def may_view_access_orders(user, submission) -> bool:
+    """Orders are public facts about a model: whoever may see the submission sees them
+    (the scope is the caller's; the recorder's name is the office's business, see actor_as_shown_to)."""
+    return _signed_in(user) and same_world(user, submission.exercise_id)
+
+
+def may_record_weights_publication(user, submission) -> bool:
+    """The developer's staff say where their own open-weights model was published (any time
+    after it was submitted: weights may be out before the review ends)."""
+    from submissions.models import ReleaseChannel, State
+
+    return (
+        submission.release_channel == ReleaseChannel.OPEN_WEIGHTS
+        and submission.state not in (State.DRAFT, State.WITHDRAWN)
+        and same_world(user, submission.exercise_id)
+        and user.has_perm("submissions.add_weightspublication")
+        and is_developer_of(user, submission.organization_id)
+    )
+
+
+def may_propose_advisory(user, submission) -> bool:
+    """An advisory on a released model: the review's lead proposes it."""
+    from submissions.models import State
+
+    return (
+        submission.state == State.RELEASED
+        and same_world(user, submission.exercise_id)
+        and may_determine(submission, user)
+    )
+
+
+def advisory_concurrence_refusal(user, advisory) -> str:
+    """Why this person may not concur with (and so issue) this advisory ("" when they may):
+    the two-person rule as for a flag, a second assigned reviewer cleared for every finding."""
+    from submissions.models import State
+
+    submission = advisory.submission
+    if advisory.issued_at is not None or submission.state != State.RELEASED:
+        return "The advisory is no longer open for concurrence."
+    if not same_world(user, submission.exercise_id):
+        return "Only a reviewer assigned to this submission can concur."
+    if advisory.proposed_by_id == user.pk:
+        return "You proposed this advisory: a second reviewer must concur."
+    if not user.has_perm("reviews.concur_determination") or assignment_role(user, submission) is None:
+        return "Only a reviewer assigned to this submission can concur."
+    highest = highest_finding_classification(submission)
+    if highest is not None and user.clearance < highest:
+        from accounts.models import Clearance
+
+        return (
+            f"A finding on this submission is classified {Clearance(highest).label}, above your clearance: "
+            "concurring needs someone who has seen all the evidence."
+        )
+    return ""
+
+
+def may_concur_advisory(user, advisory) -> bool:
+    return not advisory_concurrence_refusal(user, advisory)
 
 
 def may_create_submission(user) -> bool:
@@ -600,29 +679,36 @@ def may_lead_on_accept(user, submission) -> bool:
 
 
 def may_record_evaluation(user, submission) -> bool:
-    from submissions.models import State
+    """In evaluation, and after the window elapsed (a late determination needs its results)."""
+    from submissions.states import DETERMINABLE_STATES
 
     return (
-        submission.state == State.EVALUATION
+        submission.state in DETERMINABLE_STATES
         and user.has_perm("reviews.add_evaluationresult")
         and assignment_role(user, submission) is not None
     )
 
 
 def may_record_finding(user, submission) -> bool:
-    from submissions.models import State
+    """In evaluation, after the window, and after release (an advisory rests on it)."""
+    from submissions.states import FINDING_STATES
 
     return (
-        submission.state == State.EVALUATION
+        submission.state in FINDING_STATES
         and user.has_perm("reviews.add_finding")
         and assignment_role(user, submission) is not None
     )
 
 
 def may_propose_determination(user, submission) -> bool:
-    from submissions.models import State
+    """In evaluation, and late, after the window elapsed (submissions.states.DETERMINABLE_STATES)."""
+    from submissions.states import DETERMINABLE_STATES
 
-    return submission.state == State.EVALUATION and may_determine(submission, user)
+    return (
+        submission.state in DETERMINABLE_STATES
+        and same_world(user, submission.exercise_id)
+        and may_determine(submission, user)
+    )
 
 
 def concurrence_refusal(user, determination) -> str:
@@ -631,9 +717,9 @@ def concurrence_refusal(user, determination) -> str:
     The two-person rule: a second assigned reviewer, not the proposer, who has seen all the
     evidence: cleared for every finding on the submission, whatever its classification.
     """
-    from submissions.models import State
+    from submissions.states import DETERMINABLE_STATES
 
-    if determination.submission.state != State.EVALUATION or determination.issued_at is not None:
+    if determination.submission.state not in DETERMINABLE_STATES or determination.issued_at is not None:
         return "The review is no longer open for concurrence."
     if determination.concurred_by_id is not None and determination.concurrence_holds:
         return "A second reviewer has already concurred with this proposal."

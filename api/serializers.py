@@ -6,8 +6,9 @@ from rest_framework import serializers
 from accounts import rules
 from accounts.models import Clearance
 from partners.models import Delivery, DeveloperEventType, PartnerEventType, TrustedPartner, WebhookEndpoint
-from reviews.models import Assignment, Determination, EvaluationDomain, EvaluationResult, Finding
+from reviews.models import Advisory, Assignment, Determination, EvaluationDomain, EvaluationResult, Finding
 from submissions.models import (
+    AccessRemovalOrder,
     Agreement,
     Artifact,
     AuditEntry,
@@ -19,6 +20,7 @@ from submissions.models import (
     SlaObligation,
     SlaPolicy,
     State,
+    WeightsPublication,
 )
 from submissions.services import AGREEMENT_ACTIONS, DRAFT_FIELDS
 
@@ -104,7 +106,6 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "released_at",
             "released_after_flag",
             "release_note",
-            "access_removal_order",
             "access_removed_at",
             "published_at",
             "is_simulated",
@@ -185,7 +186,16 @@ class TransitionRequestSerializer(serializers.Serializer):
     partner_summary = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     released_at = serializers.DateTimeField(required=False, help_text="record_release (default: now)")
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, help_text="record_release")
-    order = serializers.CharField(required=False, max_length=20000, help_text="remove_access")
+    reference = serializers.CharField(required=False, max_length=200, help_text="remove_access: the order's reference")
+    issued_on = serializers.DateField(required=False, help_text="remove_access: the date of the order")
+    authority = serializers.CharField(required=False, max_length=200, help_text="remove_access: who issued it")
+    scope = serializers.ChoiceField(
+        required=False, choices=AccessRemovalOrder.Scope.choices, help_text="remove_access: what it covers"
+    )
+    scope_description = serializers.CharField(
+        required=False, allow_blank=True, max_length=5000, help_text="remove_access: what it covers, in its terms"
+    )
+    reason = serializers.CharField(required=False, max_length=5000, help_text="reinstate_access: why it is lifted")
 
     def validate(self, attrs):
         # A misspelt field ("relased_at") must not vanish before the transition sees it: an
@@ -756,3 +766,110 @@ class PartnerIntegrationSerializer(serializers.Serializer):
 class PartnerResumedSerializer(serializers.Serializer):
     waiting = serializers.IntegerField(help_text="How many waiting webhooks are going out, oldest first.")
     integration = PartnerIntegrationSerializer()
+
+
+class AccessOrderSerializer(serializers.ModelSerializer):
+    recorded_by = serializers.SerializerMethodField()
+    lifted_by = serializers.SerializerMethodField()
+    open_weights_note = serializers.CharField(read_only=True)
+    in_force = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = AccessRemovalOrder
+        fields = [
+            "id",
+            "kind",
+            "reference",
+            "issued_on",
+            "authority",
+            "scope",
+            "scope_description",
+            "previous_state",
+            "in_force",
+            "open_weights_note",
+            "recorded_by",
+            "recorded_at",
+            "lifted_by",
+            "lifted_at",
+            "lift_reason",
+        ]
+        read_only_fields = fields
+
+    def _shown(self, order, actor):
+        return rules.actor_as_shown_to(self.context["request"].user, actor, order.submission)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_recorded_by(self, order):
+        return self._shown(order, order.recorded_by)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_lifted_by(self, order):
+        return self._shown(order, order.lifted_by)
+
+
+class AccessOrderCreateSerializer(serializers.Serializer):
+    reference = serializers.CharField(max_length=200)
+    issued_on = serializers.DateField()
+    authority = serializers.CharField(max_length=200)
+    scope = serializers.ChoiceField(choices=AccessRemovalOrder.Scope.choices)
+    scope_description = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    deployed = serializers.BooleanField(
+        default=False,
+        help_text="Cleared or past its window: the model is deployed already (access is removed). "
+        "Otherwise an order before release holds the release.",
+    )
+    expected_state = serializers.ChoiceField(
+        choices=State.choices, required=False, help_text="Refuse with 409 if the submission has moved on since."
+    )
+
+
+class AccessOrderLiftSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000)
+
+
+class WeightsPublicationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WeightsPublication
+        fields = ["id", "location", "sha256", "recorded_at"]
+        read_only_fields = fields
+
+
+class WeightsPublicationCreateSerializer(serializers.Serializer):
+    location = serializers.CharField(max_length=500, help_text="An http(s) URL or hf://owner/name.")
+    sha256 = serializers.CharField(max_length=64, help_text="64 hexadecimal characters.")
+
+
+class AdvisorySerializer(serializers.ModelSerializer):
+    findings = serializers.SerializerMethodField()
+    digest = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Advisory
+        fields = ["id", "text", "proposed_at", "concurred_at", "issued_at", "findings", "digest"]
+        read_only_fields = fields
+
+    def _office(self, advisory) -> bool:
+        return rules.may_see_internal_review(self.context["request"].user, advisory.submission)
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_findings(self, advisory):
+        """The findings it rests on: the office's business (an empty list for others)."""
+        return sorted(f.pk for f in advisory.findings.all()) if self._office(advisory) else []
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_digest(self, advisory):
+        """For a proposal: send it back when concurring."""
+        from reviews.services import advisory_digest
+
+        return advisory_digest(advisory) if advisory.issued_at is None and self._office(advisory) else None
+
+
+class AdvisoryCreateSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=20000, help_text="What the developer and partners are told.")
+    findings = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), min_length=1, max_length=100, help_text="Finding ids it rests on."
+    )
+
+
+class AdvisoryConcurSerializer(serializers.Serializer):
+    advisory_digest = serializers.CharField(max_length=64, help_text="The digest read with the advisory.")

@@ -494,6 +494,137 @@ class SubmissionViewSet(
         )
         return Response(s.DeterminationSerializer(proposal).data)
 
+    # --- government orders, weights publications, advisories ------------------------------------------
+
+    @extend_schema(
+        methods=["get"],
+        summary="Government orders on this model, in force and lifted",
+        responses={200: s.AccessOrderSerializer(many=True), **_errors(401, 404, 429)},
+    )
+    @extend_schema(
+        methods=["post"],
+        summary="Record a government order (administrators)",
+        description=(
+            "On a released model (or a cleared / past-window one with `deployed`) access is removed; on a "
+            "model not yet released the order holds the release until it is lifted. The developer and the "
+            "subscribed partners are told; for open weights, every notice says published weights cannot be recalled."
+        ),
+        request=s.AccessOrderCreateSerializer,
+        responses={201: s.AccessOrderSerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
+    )
+    @action(detail=True, filter_backends=[], methods=["get", "post"], url_path="access-orders")
+    def access_orders(self, request, pk=None):
+        submission = self.get_object()
+        context = {"request": request}
+        if request.method == "GET":
+            if not rules.may_view_access_orders(request.user, submission):
+                raise NotPermitted("Orders are shown with the model, to those who may see it.")
+            orders = submission.access_orders.select_related("recorded_by", "lifted_by", "submission")
+            return Response(s.AccessOrderSerializer(orders, many=True, context=context).data)
+        if not rules.may_record_access_removal(submission, request.user):
+            raise NotPermitted(services.MSG_ORDERS)
+        body = s.AccessOrderCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        deployed, expected = data.pop("deployed"), data.pop("expected_state", None)
+        order = services.access_order_record(
+            submission=submission, actor=request.user, data=data, deployed=deployed, expected_state=expected
+        )
+        return Response(s.AccessOrderSerializer(order, context=context).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Lift a government order (administrators): reinstatement",
+        request=s.AccessOrderLiftSerializer,
+        responses={200: s.AccessOrderSerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
+    )
+    @action(detail=True, filter_backends=[], methods=["post"], url_path=r"access-orders/(?P<order_id>[0-9]+)/lift")
+    def lift_access_order(self, request, pk=None, order_id=None):
+        from submissions.models import AccessRemovalOrder
+
+        submission = self.get_object()
+        order = get_object_or_404(AccessRemovalOrder, pk=order_id, submission=submission)
+        if not rules.may_record_access_removal(submission, request.user):
+            raise NotPermitted(services.MSG_ORDERS)
+        body = s.AccessOrderLiftSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        order = services.access_order_lift(order=order, actor=request.user, reason=body.validated_data["reason"])
+        return Response(s.AccessOrderSerializer(order, context={"request": request}).data)
+
+    @extend_schema(
+        methods=["get"],
+        summary="Where an open-weights model's weights were published (locations and file hashes)",
+        responses={200: s.WeightsPublicationSerializer(many=True), **_errors(401, 404, 429)},
+    )
+    @extend_schema(
+        methods=["post"],
+        summary="Record where a weights file was published (the developer's staff, open weights)",
+        request=s.WeightsPublicationCreateSerializer,
+        responses={201: s.WeightsPublicationSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, filter_backends=[], methods=["get", "post"], url_path="weights-publications")
+    def weights_publications(self, request, pk=None):
+        submission = self.get_object()
+        if request.method == "GET":
+            return Response(s.WeightsPublicationSerializer(submission.weights_publications.all(), many=True).data)
+        if not rules.may_record_weights_publication(request.user, submission):
+            raise NotPermitted(services.MSG_PUBLICATIONS)
+        body = s.WeightsPublicationCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        publication = services.weights_publication_record(
+            submission=submission, actor=request.user, **body.validated_data
+        )
+        return Response(s.WeightsPublicationSerializer(publication).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["get"],
+        summary="Advisories on this model: issued ones; for the office, the one awaiting concurrence",
+        responses={200: s.AdvisorySerializer(many=True), **_errors(401, 404, 429)},
+    )
+    @extend_schema(
+        methods=["post"],
+        summary="Propose an advisory on a released model (the review's lead; a second reviewer concurs)",
+        request=s.AdvisoryCreateSerializer,
+        responses={201: s.AdvisorySerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
+    )
+    @action(detail=True, filter_backends=[], methods=["get", "post"])
+    def advisories(self, request, pk=None):
+        submission = self.get_object()
+        context = {"request": request}
+        if request.method == "GET":
+            shown = submission.advisories.select_related("submission").prefetch_related("findings")
+            if not rules.may_see_internal_review(request.user, submission):
+                shown = shown.filter(issued_at__isnull=False)
+            return Response(s.AdvisorySerializer(shown, many=True, context=context).data)
+        if not rules.may_propose_advisory(request.user, submission):
+            raise NotPermitted("Only the review's lead reviewer can propose an advisory, on a released model.")
+        body = s.AdvisoryCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        advisory = review_services.advisory_propose(
+            submission=submission,
+            actor=request.user,
+            text=body.validated_data["text"],
+            findings=body.validated_data["findings"],
+        )
+        return Response(s.AdvisorySerializer(advisory, context=context).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Concur with an advisory, which issues it (a second assigned reviewer cleared for every finding)",
+        request=s.AdvisoryConcurSerializer,
+        responses={200: s.AdvisorySerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
+    )
+    @action(detail=True, filter_backends=[], methods=["post"], url_path=r"advisories/(?P<advisory_id>[0-9]+)/concur")
+    def concur_advisory(self, request, pk=None, advisory_id=None):
+        from reviews.models import Advisory
+
+        submission = self._office_submission()
+        advisory = get_object_or_404(Advisory, pk=advisory_id, submission=submission)
+        body = s.AdvisoryConcurSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        review_services.advisory_concur(
+            advisory=advisory, actor=request.user, seen_digest=body.validated_data["advisory_digest"]
+        )
+        return Response(s.AdvisorySerializer(advisory, context={"request": request}).data)
+
     def _office_submission(self):
         """A submission whose internal review the caller takes part in (else 403, or 404)."""
         submission = self.get_object()

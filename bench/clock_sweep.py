@@ -75,8 +75,8 @@ def fill(start: int, stop: int, due_every: int | None, fixed_due: set[int] | Non
             INSERT INTO submissions_modelsubmission
               (id, organization_id, model_name, model_version, release_channel, capabilities, intended_use,
                evaluator_access, state, resume_state, created_at, intake_checklist, release_note,
-               released_after_flag, access_removal_order, is_simulated, is_exercise)
-            SELECT i, 1, 'Bench-' || i, '1', 'api', '', '', '', 'evaluation', '', now(), '{}', '', false, '',
+               released_after_flag, is_simulated, is_exercise)
+            SELECT i, 1, 'Bench-' || i, '1', 'api', '', '', '', 'evaluation', '', now(), '{}', '', false,
                    true, false
             FROM generate_series(%s, %s) AS i
             """,

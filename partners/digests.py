@@ -42,7 +42,13 @@ from .models import Delivery, PartnerEventType, event_label
 
 URGENT_WITHIN = timefmt.URGENT_WITHIN  # 48 hours, as the deadline chips count it
 # Events about a deadline reached or an order: nobody should read them a day late.
-ALWAYS_URGENT = {PartnerEventType.WINDOW_ELAPSED, PartnerEventType.ACCESS_REMOVED}
+ALWAYS_URGENT = {
+    PartnerEventType.WINDOW_ELAPSED,
+    PartnerEventType.ACCESS_REMOVED,
+    PartnerEventType.ACCESS_HOLD,
+    PartnerEventType.ACCESS_REINSTATED,
+    PartnerEventType.ADVISORY,
+}
 # A digest run reads at most this many due items (the rest are due in the next run).
 RUN_LIMIT = 100_000
 

@@ -16,6 +16,9 @@ SUBJECTS = {
     "submission.window_elapsed": "Review window elapsed: {model} {version} ({organization})",
     "submission.released": "Released: {model} {version} ({organization})",
     "submission.access_removed": "Access removed: {model} {version} ({organization})",
+    "submission.access_hold": "Release held by government order: {model} {version} ({organization})",
+    "submission.access_reinstated": "Order lifted, access reinstated: {model} {version} ({organization})",
+    "submission.advisory": "Advisory: {model} {version} ({organization})",
     "submission.information_requested": "Information requested: {model} {version}",
     "review.deadline_warning": "{days_left} left to review {model} {version}",
     "submission.information_answered": "The developer answered: {model} {version} ({organization})",
@@ -42,6 +45,23 @@ def _in_words(key: str, value):
         # One message for many readers in many zones: the portal's format, in UTC, named.
         return timefmt.when(value, zone=dt.UTC) or value
     return value
+
+
+def _order_lines(order) -> list[str]:
+    """A government order's facts, for people."""
+    if not isinstance(order, dict):
+        return []
+    issued = timefmt.day(order.get("issued_on"), zone=dt.UTC) or order.get("issued_on", "")
+    reference, authority = one_line(str(order.get("reference", ""))), one_line(str(order.get("authority", "")))
+    lines = [
+        f"Order: {reference}, issued {issued} by {authority}",
+        f"Scope: {order.get('scope_label', '')}",
+    ]
+    if order.get("scope_description"):
+        lines.append(f"What it covers: {order['scope_description']}")
+    if order.get("lifted_at"):
+        lines.append(f"Lifted: {timefmt.when(order['lifted_at'], zone=dt.UTC) or order['lifted_at']}")
+    return lines
 
 
 def email_for(delivery) -> tuple[str, str]:
@@ -82,8 +102,17 @@ def email_for(delivery) -> tuple[str, str]:
     for key, label in labels.items():
         if data.get(key):
             lines.append(f"{label}: {_in_words(key, data[key])}")
+    if data.get("after_window_note"):
+        lines.append(str(data["after_window_note"]))
+    if data.get("advisory"):
+        lines += ["", "Advisory from the office:", str(data["advisory"])]
+    lines += _order_lines(data.get("order"))
     if data.get("open_weights_note"):
         lines.append(data["open_weights_note"])
+    published = data.get("weights_publications") or []
+    if published:
+        lines.append("Where the weights were published (location, SHA-256):")
+        lines += [f"- {one_line(str(p.get('location', '')))} {one_line(str(p.get('sha256', '')))}" for p in published]
     if delivery.recipient_id and data.get("path"):
         lines += ["", f"Open it in the portal: {settings.PORTAL_BASE_URL.rstrip('/')}{data['path']}"]
     lines += ["", f"Notification id: {delivery.webhook_id}", "CAISI Review Portal (simulation)"]

@@ -30,6 +30,9 @@ class PartnerEventType(models.TextChoices):
     WINDOW_ELAPSED = "submission.window_elapsed", "Review window elapsed"
     RELEASED = "submission.released", "Model released"
     ACCESS_REMOVED = "submission.access_removed", "Access removed by government order"
+    ACCESS_HOLD = "submission.access_hold", "Release held by government order"
+    ACCESS_REINSTATED = "submission.access_reinstated", "Government order lifted: access reinstated"
+    ADVISORY = "submission.advisory", "Advisory on a released model"
 
 
 class DeveloperEventType(models.TextChoices):

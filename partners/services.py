@@ -25,6 +25,7 @@ from django.urls import reverse
 
 from accounts.roles import Role
 from caisi_portal import clock, timefmt
+from submissions import states
 from submissions.transitions import event_audiences, transition_events
 
 from . import digests, integrations
@@ -75,9 +76,15 @@ INTERNAL_AUDIENCE = {
     # by the sweep's step or the Remind button (submissions/reminders.py).
     "review.results_reminder": (),
     "review.results_escalation": (),
+    # Not transitions: a hold leaves the state as it is; an advisory is issued on a released model.
+    "submission.access_hold": ("developer", "administrators"),
+    "submission.advisory": ("developer",),
 }
+# Events about a government order: each carries the order's facts.
+ORDER_EVENTS = (PartnerEventType.ACCESS_REMOVED, PartnerEventType.ACCESS_HOLD, PartnerEventType.ACCESS_REINSTATED)
+AFTER_WINDOW_NOTE = "This determination was issued after the review window had elapsed."
 
-OPEN_WEIGHTS_NOTE = "This model was published as open weights: published weights cannot be recalled."
+OPEN_WEIGHTS_NOTE = states.OPEN_WEIGHTS_NOTE
 
 
 def backoff(attempt_number: int) -> dt.timedelta:
@@ -108,8 +115,19 @@ def partner_payload(submission, *, type: str, extra: dict | None = None, determi
         "released_at": submission.released_at.isoformat() if submission.released_at else None,
         "path": reverse("submissions:detail", args=[submission.pk]),
     }
-    if type == PartnerEventType.ACCESS_REMOVED and submission.is_open_weights:
+    if determination is not None and determination.issued_after_window:
+        payload["issued_after_window"] = True
+        payload["after_window_note"] = AFTER_WINDOW_NOTE
+    if type in ORDER_EVENTS:
+        order = submission.access_orders.order_by("-recorded_at", "-pk").first()
+        if order is not None:
+            payload["order"] = {**order.facts(), "scope_description": order.scope_description}
+    if type in (*ORDER_EVENTS, PartnerEventType.ADVISORY) and submission.is_open_weights:
+        # Downstream builders identify what is affected by where the weights went and their hashes.
         payload["open_weights_note"] = OPEN_WEIGHTS_NOTE
+        payload["weights_publications"] = [
+            {"location": p.location, "sha256": p.sha256} for p in submission.weights_publications.all()
+        ]
     if type == PartnerEventType.WINDOW_ELAPSED:
         payload["outcome"] = "window_elapsed"
     payload.update(extra or {})
@@ -304,6 +322,8 @@ def announcement_preview(submission, *, outcome: str, partner_summary: str, rele
 
     event_type = PartnerEventType.CLEARED if outcome == "cleared" else PartnerEventType.FLAGGED
     payload = partner_payload(submission, type=event_type)
+    if submission.state == "window_elapsed":  # as it will be once issued: late
+        payload.update(issued_after_window=True, after_window_note=AFTER_WINDOW_NOTE)
     payload.update(
         state=outcome,  # as it will be once issued
         outcome=outcome,

@@ -2,10 +2,11 @@
 
 import datetime as dt
 
-from django.db.models import Q
+from django.db.models import Count, Max, Q
 
 from reviews.models import Determination
 from submissions.models import (
+    AccessRemovalOrder,
     Agreement,
     AgreementEvent,
     AuditCheckpoint,
@@ -14,6 +15,7 @@ from submissions.models import (
     Organization,
     SlaBreach,
     SlaKind,
+    WeightsPublication,
 )
 
 
@@ -72,11 +74,12 @@ def published_reviews(query: str = ""):
 
 
 def register_version() -> tuple[str, dt.datetime | None]:
-    """What changes every answer of the register, and when it last did, in four small queries.
+    """What changes every answer of the register, and when it last did, in six small queries.
 
     The register is made of published reviews, agreements and checkpoints, and only of
     them: a review is listed or withdrawn only through its "published" / "unpublished" audit
     entry, agreements are read whole (a few dozen rows), and a checkpoint is a row of its own.
+    Orders recorded or lifted on listed reviews, and their published weights, are on their rows too.
     Nothing else the office does (its other configuration, people's settings) moves the
     version, so a poller learns nothing from it but what the register itself shows.
     """
@@ -87,6 +90,14 @@ def register_version() -> tuple[str, dt.datetime | None]:
         .first()
     )
     checkpoint = AuditCheckpoint.objects.order_by("-pk").values_list("pk", "taken_at").first()
+    # Orders (recorded or lifted) and publications of listed reviews are on their rows.
+    published = {"submission__published_at__isnull": False, "submission__is_exercise": False}
+    orders = AccessRemovalOrder.objects.filter(**published).aggregate(
+        newest=Max("pk"), recorded=Max("recorded_at"), lifted=Count("lifted_at"), last_lifted=Max("lifted_at")
+    )
+    publication = (
+        WeightsPublication.objects.filter(**published).order_by("-pk").values_list("pk", "recorded_at").first()
+    )
     agreement_rows = [(a.organization.name, a.status, str(a.signed_on)) for a in agreements()]
     changed = (
         AgreementEvent.objects.filter(
@@ -96,18 +107,56 @@ def register_version() -> tuple[str, dt.datetime | None]:
         .values_list("recorded_at", flat=True)
         .first()
     )
-    version = repr((listing and listing[0], checkpoint and checkpoint[0], agreement_rows))
-    times = [t for t in (listing and listing[1], checkpoint and checkpoint[1], changed) if t]
+    version = repr(
+        (
+            listing and listing[0],
+            checkpoint and checkpoint[0],
+            agreement_rows,
+            orders["newest"],
+            orders["lifted"],
+            publication and publication[0],
+        )
+    )
+    times = [
+        t
+        for t in (
+            listing and listing[1],
+            checkpoint and checkpoint[1],
+            changed,
+            orders["recorded"],
+            orders["last_lifted"],
+            publication and publication[1],
+        )
+        if t
+    ]
     return version, max(times) if times else None
 
 
 def public_rows(submissions) -> list[dict]:
-    """Turn a page of submissions into the register's public fields, in two queries."""
+    """Turn a page of submissions into the register's public fields, in four queries.
+
+    Once a government order is recorded on a model, its row carries the order's public facts
+    (reference, authority, date, scope, whether lifted) and, for open weights, where the weights
+    were published with each file's SHA-256: what a downstream builder needs to tell whether
+    what they run is affected. Nothing internal (no description, no recorder)."""
     ids = [s.pk for s in submissions]
+    orders: dict = {}
+    for order in AccessRemovalOrder.objects.filter(submission_id__in=ids).order_by("recorded_at", "pk"):
+        facts = order.facts()
+        orders.setdefault(order.submission_id, []).append(
+            {
+                **{k: facts[k] for k in ("reference", "authority", "issued_on", "scope_label", "lifted_at")},
+                "kind": order.get_kind_display(),
+                "open_weights_note": order.open_weights_note,
+            }
+        )
+    publications: dict = {}
+    for p in WeightsPublication.objects.filter(submission_id__in=list(orders)).order_by("recorded_at", "pk"):
+        publications.setdefault(p.submission_id, []).append({"location": p.location, "sha256": p.sha256})
     determinations = {
         d.submission_id: d
         for d in Determination.objects.filter(submission_id__in=ids, issued_at__isnull=False).only(
-            "submission_id", "outcome", "issued_at"
+            "submission_id", "outcome", "issued_at", "issued_after_window"
         )
     }
     elapsed = dict(
@@ -120,6 +169,8 @@ def public_rows(submissions) -> list[dict]:
         d = determinations.get(s.pk)
         if d:
             outcome, date = d.get_outcome_display(), d.issued_at.date()
+            if d.issued_after_window:
+                outcome += " (issued after the review window)"
         elif s.pk in elapsed:
             outcome, date = "Review window elapsed without a determination", elapsed[s.pk].date()
         else:
@@ -134,6 +185,8 @@ def public_rows(submissions) -> list[dict]:
                 "date": date.isoformat(),
                 # When the office listed it: public by nature, and what a feed reader sorts by.
                 "listed_at": s.published_at,
+                "orders": orders.get(s.pk, []),
+                "weights_publications": publications.get(s.pk, []),
             }
         )
     return rows

@@ -142,9 +142,17 @@ def register_feed(request):
         entry.link(href=f"{page_url}?{urlencode({'q': row['model']})}")
         entry.updated(row["listed_at"])
         entry.published(row["listed_at"])
+        orders = "".join(
+            _NOT_XML.sub(
+                "",
+                f" Government order {o['reference']} ({o['authority']}, {o['issued_on']}): "
+                f"{o['kind'].lower()}{', lifted' if o['lifted_at'] else ', in force'}.",
+            )
+            for o in row["orders"]
+        )
         entry.summary(
             f"{row['outcome']} ({row['date']}). Release channel: {row['release_channel']}. "
-            f"Developer: {row['organization']}."
+            f"Developer: {row['organization']}.{orders}"
         )
     return HttpResponse(feed.atom_str(pretty=True), content_type="application/atom+xml; charset=utf-8")
 

@@ -169,3 +169,29 @@ class ExpertiseForm(forms.Form):
         label="Domains you know",
         help_text="Reviewers who know a review's planned domains are suggested for it first.",
     )
+
+
+class AdvisoryForm(forms.Form):
+    """An advisory on a released model: what the developer and partners are told, and the
+    finding(s) it rests on (those of this submission the proposer is cleared to see)."""
+
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=20000,
+        label="What the developer and trusted partners are told",
+        help_text="No classified content. Markdown is allowed.",
+    )
+    findings = forms.ModelMultipleChoiceField(
+        queryset=Finding.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label="The finding(s) it rests on",
+    )
+
+    def __init__(self, *args, findings=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["findings"].queryset = Finding.objects.filter(pk__in=[f.pk for f in findings])
+        self.fields["findings"].label_from_instance = lambda f: f"{f.get_severity_display()}: {f.title}"
+
+    def clean_findings(self):
+        _no_nul([str(f.pk) for f in self.cleaned_data["findings"]])
+        return self.cleaned_data["findings"]

@@ -187,6 +187,8 @@ class Determination(models.Model):
     # A clearance against the evidence: concern key -> why clearing is right all the same.
     justifications = models.JSONField(default=dict, blank=True)
     issued_at = models.DateTimeField(null=True, blank=True)
+    # Issued late, after the review window elapsed: the record and every notice say so.
+    issued_after_window = models.BooleanField(default=False)
 
     class Meta:
         permissions = [("concur_determination", "Can concur with a proposed determination")]
@@ -221,6 +223,41 @@ class Determination(models.Model):
     def concurrence_holds(self) -> bool:
         """A second reviewer concurred with this very text (not an earlier version of it)."""
         return self.concurred_by_id is not None and self.concurred_digest == self.digest()
+
+
+class Advisory(models.Model):
+    """What the office tells the developer and partners about a released model when a finding
+    arrives after release. Proposed by the review's lead with the finding(s) it rests on; a
+    second reviewer cleared for them concurs (the two-person rule, as for a flag), which issues it."""
+
+    submission = models.ForeignKey("submissions.ModelSubmission", on_delete=models.CASCADE, related_name="advisories")
+    text = models.TextField(
+        help_text="Exactly what the developer and trusted partners are told. No classified content."
+    )
+    findings = models.ManyToManyField(Finding, related_name="advisories")
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField()
+    concurred_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    concurred_at = models.DateTimeField(null=True, blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-proposed_at", "-pk"]
+        verbose_name_plural = "advisories"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(concurred_by__isnull=True) | ~Q(concurred_by=models.F("proposed_by")),
+                name="advisory_concurrence_by_a_second_person",
+            ),
+            models.UniqueConstraint(
+                fields=["submission"], condition=Q(issued_at__isnull=True), name="one_open_advisory_per_submission"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Advisory on {self.submission}"
 
 
 class ReviewerExpertise(models.Model):

@@ -15,8 +15,9 @@ from partners.services import event_record
 from submissions import review_clock
 from submissions.models import ModelSubmission, State
 from submissions.services import MSG_PARTNER_SUMMARY, artifact_validate, audit_record
+from submissions.states import DETERMINABLE_STATES, FINDING_STATES
 
-from .models import Assignment, ConflictOfInterest, Determination, EvaluationResult, Finding
+from .models import Advisory, Assignment, ConflictOfInterest, Determination, EvaluationResult, Finding
 
 MSG_CONFLICT = "{reviewer} has a conflict of interest with {organization} and cannot review this submission."
 MSG_NO_SUCH_REVIEWER = "There is no reviewer by that name here."
@@ -177,7 +178,7 @@ def _refuse_control_characters(**fields) -> None:
         raise ValidationFailed(next(iter(problems.values()))[0], details=problems)
 
 
-def _lock_under_evaluation(submission) -> None:
+def _lock_under_evaluation(submission, states=DETERMINABLE_STATES) -> None:
     """Lock the submission's row and read its state afresh, inside the caller's transaction.
 
     The permission checks above read the object in memory. A clear or flag that committed
@@ -187,7 +188,7 @@ def _lock_under_evaluation(submission) -> None:
     """
     state = ModelSubmission.objects.select_for_update().filter(pk=submission.pk).values_list("state", flat=True)
     current = state.first()
-    if current != State.EVALUATION:
+    if current not in states:
         raise SubmissionChanged(state=current or submission.state)
 
 
@@ -268,7 +269,10 @@ def finding_record(
     evidence=None,
 ) -> Finding:
     if not rules.may_record_finding(actor, submission):
-        raise NotPermitted("Only reviewers assigned to this submission can record findings during evaluation.")
+        raise NotPermitted(
+            "Only reviewers assigned to this submission can record findings, during evaluation, after the "
+            "review window or after release."
+        )
     _refuse_control_characters(
         single_line={"title": title},
         multi_line={"description": description, "recommendation": recommendation},
@@ -292,7 +296,7 @@ def finding_record(
         message = "A finding needs a title and a description."
         raise ValidationFailed(message, details={"title": [message]})
     with transaction.atomic():
-        _lock_under_evaluation(submission)
+        _lock_under_evaluation(submission, FINDING_STATES)
         if evidence is not None:
             name, _ = artifact_validate(evidence)
             finding.evidence_name = name
@@ -439,3 +443,100 @@ def determination_concur(*, determination: Determination, actor, seen_digest: st
         audit_record(submission=determination.submission, actor=actor, action=action, internal=True)
     determination.refresh_from_db()
     return determination
+
+
+# --- advisories: a finding after release ---------------------------------------------------
+
+MSG_ADVISORY_TEXT = "Write what the developer and trusted partners are told: an advisory must never be empty."
+MSG_ADVISORY_FINDINGS = "Choose the finding(s) the advisory rests on: at least one of this submission's findings."
+MSG_ADVISORY_OPEN = "An advisory on this model already waits for concurrence: it is concurred with or issued first."
+MSG_ADVISORY_CHANGED = "The advisory changed after you opened the page: read it again before you concur."
+
+
+def advisory_propose(*, submission, actor, text: str, findings) -> Advisory:
+    """The review's lead proposes an advisory on a released model, resting on findings the lead
+    may see; a second reviewer's concurrence issues it (advisory_concur)."""
+    if not rules.may_propose_advisory(actor, submission):
+        raise NotPermitted("Only the review's lead reviewer can propose an advisory, on a released model.")
+    _refuse_control_characters(multi_line={"text": text}, limits={"text": 20000})
+    if not has_words(text):
+        raise ValidationFailed(MSG_ADVISORY_TEXT, details={"text": [MSG_ADVISORY_TEXT]})
+    ids = [getattr(f, "pk", f) for f in (findings or [])]
+    if not ids or len(set(ids)) != len(ids):
+        raise ValidationFailed(MSG_ADVISORY_FINDINGS, details={"findings": [MSG_ADVISORY_FINDINGS]})
+    # Only findings of this submission the proposer is cleared to see: any other id is unknown.
+    chosen = list(Finding.objects.visible_to(actor).filter(submission=submission, pk__in=ids))
+    if len(chosen) != len(ids):
+        raise ValidationFailed(MSG_ADVISORY_FINDINGS, details={"findings": [MSG_ADVISORY_FINDINGS]})
+    with transaction.atomic():
+        _lock_under_evaluation(submission, (State.RELEASED,))
+        if Advisory.objects.filter(submission=submission, issued_at__isnull=True).exists():
+            raise ValidationFailed(MSG_ADVISORY_OPEN)
+        try:
+            with transaction.atomic():
+                advisory = Advisory.objects.create(
+                    submission=submission, text=text.strip(), proposed_by=actor, proposed_at=clock.now()
+                )
+        except IntegrityError:  # another lead's proposal won the race
+            raise ValidationFailed(MSG_ADVISORY_OPEN) from None
+        advisory.findings.set(chosen)
+        audit_record(
+            submission=submission,
+            actor=actor,
+            action="advisory_proposed",
+            comment=f"Resting on {len(chosen)} finding{'s' if len(chosen) != 1 else ''}",
+            internal=True,
+        )
+        concurrers = [
+            a.reviewer
+            for a in submission.assignments.select_related("reviewer")
+            if rules.may_concur_advisory(a.reviewer, advisory)
+        ]
+        if concurrers:
+            event_record(
+                submission=submission,
+                type="review.concurrence_requested",
+                extra={
+                    "next_action": f"{actor} proposed an advisory on the released model. Read it on the submission "
+                    "page and concur if you agree (two-person rule): your concurrence issues it."
+                },
+                recipients=concurrers,
+            )
+    return advisory
+
+
+def advisory_digest(advisory: Advisory) -> str:
+    """What the concurring reviewer read: the text and the findings it rests on."""
+    import hashlib
+    import json
+
+    sealed = {"text": advisory.text, "findings": sorted(advisory.findings.values_list("pk", flat=True))}
+    return hashlib.sha256(json.dumps(sealed, sort_keys=True).encode()).hexdigest()
+
+
+def advisory_concur(*, advisory: Advisory, actor, seen_digest: str | None = None) -> Advisory:
+    """A second reviewer agrees, which issues the advisory: the developer and partners are told."""
+    refusal = rules.advisory_concurrence_refusal(actor, advisory)
+    if refusal:
+        raise NotPermitted(refusal)
+    with transaction.atomic():
+        _lock_under_evaluation(advisory.submission, (State.RELEASED,))
+        current = Advisory.objects.select_for_update().get(pk=advisory.pk)
+        if seen_digest is not None and seen_digest != advisory_digest(current):
+            raise ValidationFailed(MSG_ADVISORY_CHANGED)
+        now = clock.now()
+        # Conditional update: two reviewers concurring at once, only one issues it.
+        updated = Advisory.objects.filter(pk=advisory.pk, issued_at__isnull=True).update(
+            concurred_by=actor, concurred_at=now, issued_at=now
+        )
+        if updated != 1:
+            raise ValidationFailed("This advisory has already been issued.")
+        current.refresh_from_db()
+        audit_record(submission=advisory.submission, actor=actor, action="advisory_issued")
+        event_record(
+            submission=advisory.submission,
+            type="submission.advisory",
+            extra={"advisory": current.text, "advisory_issued_at": now.isoformat()},
+        )
+    advisory.refresh_from_db()
+    return advisory

@@ -13,5 +13,7 @@ urlpatterns = [
     path("<int:pk>/propose-flag/", views.propose_flag, name="propose_flag"),
     path("<int:pk>/propose-clear/", views.propose_clear, name="propose_clear"),
     path("<int:pk>/concur/", views.concur, name="concur"),
+    path("<int:pk>/advisories/", views.advisory_propose, name="advisory_propose"),
+    path("<int:pk>/advisories/<int:advisory_pk>/concur/", views.advisory_concur, name="advisory_concur"),
     path("<int:pk>/assignments/<int:assignment_pk>/remind/", views.remind, name="remind"),
 ]

@@ -15,8 +15,16 @@ from submissions.selectors import clock_summary
 from submissions.views import submission_page
 
 from . import evidence, services
-from .forms import AssignmentForm, ConflictCheckForm, FindingForm, ProposeClearForm, ProposeFlagForm, ResultForm
-from .models import Determination, Finding
+from .forms import (
+    AdvisoryForm,
+    AssignmentForm,
+    ConflictCheckForm,
+    FindingForm,
+    ProposeClearForm,
+    ProposeFlagForm,
+    ResultForm,
+)
+from .models import Advisory, Determination, Finding
 
 
 def _submission(request, pk, may=None, refusal=""):
@@ -248,3 +256,42 @@ def evidence_download(request, pk, finding_pk):
     if not finding.evidence:
         raise Http404
     return FileResponse(finding.evidence.open("rb"), as_attachment=True, filename=finding.evidence_name)
+
+
+@login_required
+@require_POST
+def advisory_propose(request, pk):
+    """The lead proposes an advisory on a released model; a second reviewer's concurrence issues it."""
+    submission = _submission(
+        request, pk, rules.may_propose_advisory, "Only the review's lead proposes an advisory, on a released model."
+    )
+    findings = list(Finding.objects.visible_to(request.user).filter(submission=submission))
+    form = AdvisoryForm(request.POST, findings=findings, auto_id="advisory-%s")
+    return _handle(
+        request,
+        submission,
+        form,
+        lambda d: services.advisory_propose(
+            submission=submission, actor=request.user, text=d["text"], findings=list(d["findings"])
+        ),
+        "Advisory proposed. A second reviewer's concurrence issues it to the developer and partners.",
+        "Propose an advisory",
+        page_form="advisory_form",
+    )
+
+
+@login_required
+@require_POST
+def advisory_concur(request, pk, advisory_pk):
+    submission = _submission(request, pk)
+    advisory = get_object_or_404(Advisory.objects.select_related("submission"), pk=advisory_pk, submission=submission)
+    try:
+        services.advisory_concur(
+            advisory=advisory, actor=request.user, seen_digest=request.POST.get("advisory_digest") or ""
+        )
+    except ApplicationError as exc:
+        refuse_if_not_permitted(exc)
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Advisory issued: the developer and the subscribed partners are told.")
+    return redirect(submission)

@@ -15,6 +15,7 @@ from caisi_portal.errors import SubmissionChanged, ValidationFailed
 from caisi_portal.text import has_words
 
 from .models import InformationRequest
+from .states import State
 from .transitions import Declared, Input
 
 MSG_UNKNOWN_INPUT = "{label} does not take {keys}: it takes {known}."
@@ -33,6 +34,8 @@ def _kind_problem(given: Input, value) -> str:
         return "" if isinstance(value, list | tuple) else "Give a list of evaluation domains."
     if given.kind == "moment":
         return "" if value is None or isinstance(value, dt.date) else "Give a date or a date and time."
+    if given.kind == "choice":
+        return "" if value in given.choices else "Choose one of: " + ", ".join(given.choices) + "."
     return f"Unknown input kind {given.kind!r}."
 
 
@@ -168,6 +171,11 @@ def concurred_clearance(submission):
     return proposal if proposal is not None and proposal.concurrence_holds else None
 
 
+def _late(submission) -> bool:
+    """Issued after the review window elapsed (read before the state moves)."""
+    return submission.state == State.WINDOW_ELAPSED
+
+
 def prepare_clear(data, submission):
     from .services import MSG_PARTNER_SUMMARY
 
@@ -175,7 +183,11 @@ def prepare_clear(data, submission):
     if concurred_clearance(submission) is None:
         required_text(data, "rationale", "Give the rationale for clearing.")
         required_text(data, "partner_summary", MSG_PARTNER_SUMMARY)
-    return {}, data
+    return {}, {**data, "after_window": _late(submission)}
+
+
+def prepare_flag(data, submission):
+    return {}, {**data, "after_window": _late(submission)}
 
 
 def effect_clear(submission, actor, data):
@@ -186,7 +198,7 @@ def effect_clear(submission, actor, data):
         # Issue exactly what the second reviewer concurred with.
         issued = Determination.objects.filter(
             pk=proposal.pk, issued_at__isnull=True, concurred_digest=proposal.concurred_digest
-        ).update(issued_at=clock.now(), decided_by=actor)
+        ).update(issued_at=clock.now(), decided_by=actor, issued_after_window=data.get("after_window", False))
         if issued != 1:
             raise SubmissionChanged(state=submission.state)
         return
@@ -203,6 +215,7 @@ def effect_clear(submission, actor, data):
             "concurred_by": None,
             "concurred_at": None,
             "issued_at": clock.now(),
+            "issued_after_window": data.get("after_window", False),
         },
     )
 
@@ -212,7 +225,7 @@ def effect_flag(submission, actor, data):
 
     issued = Determination.objects.filter(
         submission=submission, issued_at__isnull=True, concurred_by__isnull=False
-    ).update(issued_at=clock.now(), decided_by=actor)
+    ).update(issued_at=clock.now(), decided_by=actor, issued_after_window=data.get("after_window", False))
     if issued != 1:
         raise SubmissionChanged(state=submission.state)
 
@@ -241,7 +254,79 @@ def prepare_release(data, submission):
 
 
 def prepare_remove_access(data, submission):
-    return {"order": required_text(data, "order", "Quote the government order to remove access.")}, data
+    """The order's fields, checked; the effect writes the record with the state it found."""
+    return {}, {**order_fields(data), "previous_state": submission.state}
+
+
+MSG_NAMED = "Name the deployments the order covers."
+
+
+def order_fields(data: dict) -> dict:
+    """A government order's fields, checked (the transition and the hold share them)."""
+    from .models import AccessRemovalOrder
+
+    fields = {
+        "reference": required_text(data, "reference", "Give the order's reference."),
+        "authority": required_text(data, "authority", "Name the authority that issued the order."),
+        "scope_description": (data.get("scope_description") or "").strip(),
+    }
+    issued_on = data.get("issued_on")
+    if isinstance(issued_on, dt.datetime):
+        issued_on = issued_on.date()
+    if not isinstance(issued_on, dt.date):
+        raise ValidationFailed("Give the date of the order.", details={"issued_on": ["Give the date of the order."]})
+    if issued_on > clock.now().date():
+        message = "An order can only be recorded once it has been issued: the date is in the future."
+        raise ValidationFailed(message, details={"issued_on": [message]})
+    scope = data.get("scope")
+    if scope not in AccessRemovalOrder.Scope.values:
+        message = "Choose what the order covers."
+        raise ValidationFailed(message, details={"scope": [message]})
+    if scope == AccessRemovalOrder.Scope.NAMED_DEPLOYMENTS and not has_words(fields["scope_description"]):
+        raise ValidationFailed(MSG_NAMED, details={"scope_description": [MSG_NAMED]})
+    for key in ("reference", "authority"):
+        if any(ch in fields[key] for ch in "\r\n"):
+            message = "Keep it on one line."
+            raise ValidationFailed(message, details={key: [message]})
+    return {**fields, "issued_on": issued_on, "scope": scope}
+
+
+def effect_remove_access(submission, actor, data):
+    from .models import AccessRemovalOrder
+
+    fields = {k: data[k] for k in ("reference", "authority", "scope_description", "issued_on", "scope")}
+    AccessRemovalOrder.objects.create(
+        submission=submission,
+        kind=AccessRemovalOrder.Kind.REMOVAL,
+        previous_state=data["previous_state"],
+        open_weights=submission.is_open_weights,
+        recorded_by=actor,
+        recorded_at=clock.now(),
+        **fields,
+    )
+
+
+def order_in_force(submission):
+    from .models import AccessRemovalOrder
+
+    return AccessRemovalOrder.objects.filter(submission=submission, lifted_at__isnull=True).first()
+
+
+def prepare_reinstate_access(data, submission):
+    order = order_in_force(submission)
+    if order is None:
+        raise SubmissionChanged(state=submission.state)
+    return {"back_to": order.previous_state}, {**data, "order_id": order.pk}
+
+
+def effect_reinstate_access(submission, actor, data):
+    from .models import AccessRemovalOrder
+
+    lifted = AccessRemovalOrder.objects.filter(pk=data["order_id"], lifted_at__isnull=True).update(
+        lifted_at=clock.now(), lifted_by=actor, lift_reason=data["reason"].strip()
+    )
+    if lifted != 1:
+        raise SubmissionChanged(state=submission.state)
 
 
 # The steps a declaration may name (a test checks every name it uses is here).
@@ -255,8 +340,12 @@ STEPS = {
         effect_answer,
         prepare_clear,
         effect_clear,
+        prepare_flag,
         effect_flag,
         prepare_release,
         prepare_remove_access,
+        effect_remove_access,
+        prepare_reinstate_access,
+        effect_reinstate_access,
     )
 }

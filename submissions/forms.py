@@ -3,7 +3,7 @@ from django import forms
 from reviews.models import EvaluationDomain
 
 from .guards import REQUIRED_FOR_SUBMIT
-from .models import Artifact, ModelSubmission, State
+from .models import AccessRemovalOrder, Artifact, ModelSubmission, State
 from .services import DRAFT_FIELDS, INTAKE_CHECKLIST, MSG_EMPTY_PLAN, MSG_PARTNER_SUMMARY
 
 
@@ -172,15 +172,67 @@ class ReleaseForm(TransitionForm):
         return {"released_at": self.cleaned_data["released_on"], "note": self.cleaned_data["note"]}
 
 
-class RemoveAccessForm(TransitionForm):
-    order = forms.CharField(
+class OrderFields(forms.Form):
+    """A government order's fields, as the office records them (AccessRemovalOrder)."""
+
+    reference = forms.CharField(max_length=200, label="Order reference", help_text="As the order cites itself.")
+    issued_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), label="Date of the order")
+    authority = forms.CharField(max_length=200, label="Issuing authority")
+    scope = forms.ChoiceField(choices=AccessRemovalOrder.Scope.choices, label="What the order covers")
+    scope_description = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
-        label="Government order",
-        help_text="The order's reference and what it requires.",
+        required=False,
+        max_length=5000,
+        label="The order's scope, in its own terms",
+        help_text="Required for named deployments: name them.",
     )
 
+    def order_data(self) -> dict:
+        return {k: self.cleaned_data[k] for k in ("reference", "issued_on", "authority", "scope", "scope_description")}
+
+
+class RemoveAccessForm(TransitionForm, OrderFields):
     def transition_data(self):
-        return {"order": self.cleaned_data["order"]}
+        return self.order_data()
+
+
+class ReinstateForm(TransitionForm):
+    comment = None
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, label="Why the order is lifted")
+
+    def transition_data(self):
+        return {"reason": self.cleaned_data["reason"]}
+
+
+class OrderForm(OrderFields):
+    """The order page: on a deployed model access is removed; before release the order holds it."""
+
+    expected_state = forms.ChoiceField(choices=State.choices, widget=forms.HiddenInput)
+
+    def __init__(self, *args, submission=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if submission is not None and submission.state in (State.CLEARED, State.WINDOW_ELAPSED):
+            self.fields["deployed"] = forms.BooleanField(
+                required=False,
+                label="The model is deployed already (its release was not recorded)",
+                help_text="Ticked: access is removed and the model is marked access removed. "
+                "Not ticked: the order holds the release until it is lifted.",
+            )
+
+
+class LiftForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, label="Why the order is lifted")
+
+
+class PublicationForm(forms.Form):
+    location = forms.CharField(
+        max_length=500,
+        label="Where the weights were published",
+        help_text="An https URL, or a Hugging Face repository as hf://owner/name.",
+    )
+    sha256 = forms.CharField(
+        max_length=64, min_length=64, label="SHA-256 of the file", help_text="64 hexadecimal characters."
+    )
 
 
 TRANSITION_FORMS = {
@@ -190,6 +242,7 @@ TRANSITION_FORMS = {
     "clear": ClearForm,
     "record_release": ReleaseForm,
     "remove_access": RemoveAccessForm,
+    "reinstate_access": ReinstateForm,
 }
 
 

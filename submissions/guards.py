@@ -188,3 +188,22 @@ def clearance_justified(submission) -> list[str]:
     if not proposal.concurrence_holds:
         return ["A second reviewer must concur with the proposed clearance as it now reads (two-person rule)."]
     return []
+
+
+@guard("No government order holding the release")
+def no_order_holds_release(submission) -> list[str]:
+    """A government order recorded before release holds it until lifted (reinstatement)."""
+    from caisi_portal import timefmt
+
+    from .models import AccessRemovalOrder
+
+    if not submission.pk:
+        return []
+    order = AccessRemovalOrder.objects.filter(submission=submission, lifted_at__isnull=True).first()
+    if order is None:
+        return []
+    return [
+        f"Government order {order.reference} ({order.authority}, {timefmt.day(order.issued_on)}) holds the "
+        f"release of {submission.model_name} {submission.model_version}: a release cannot be recorded until "
+        "the office records that the order is lifted."
+    ]

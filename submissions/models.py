@@ -26,7 +26,7 @@ from caisi_portal.text import validate_multi_line, validate_single_line
 from .states import ANNOUNCED_STATES as ANNOUNCED_STATES
 from .states import DETERMINED_STATES as DETERMINED_STATES
 from .states import OPEN_REVIEW_STATES as OPEN_REVIEW_STATES
-from .states import ReleaseChannel, State
+from .states import OPEN_WEIGHTS_NOTE, ReleaseChannel, State
 from .transitions import audit_labels, declared
 
 
@@ -225,7 +225,6 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
     released_at = models.DateTimeField(null=True, blank=True)
     release_note = models.TextField(blank=True)
     released_after_flag = models.BooleanField(default=False)
-    access_removal_order = models.TextField(blank=True)
     access_removed_at = models.DateTimeField(null=True, blank=True)
     is_simulated = models.BooleanField(default=False)
     # Exercise data never reaches a real partner's endpoint (see partners.services).
@@ -351,9 +350,15 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
         self.release_note = note
 
     @transition(field=state, **declared("remove_access"))
-    def remove_access(self, *, actor, order):
-        self.access_removal_order = order
+    def remove_access(self, *, actor):
+        # The order itself is a record (AccessRemovalOrder), written by the transition's effect.
         self.access_removed_at = clock.now()
+
+    @transition(field=state, **declared("reinstate_access"))
+    def reinstate_access(self, *, actor, back_to):
+        # Back to the state the order found the model in (released, cleared, past its window).
+        self.access_removed_at = None
+        return back_to
 
 
 def artifact_upload_to(instance, filename):
@@ -411,6 +416,104 @@ class InformationRequest(models.Model):
         return f"Information request on {self.submission}"
 
 
+class AccessRemovalOrder(models.Model):
+    """A government order to remove access to a model (or, before release, to hold it).
+
+    On a deployed model the order moves the submission to access removed; on one not yet
+    released it holds the release (record_release's guard says so). Lifting it (reinstatement)
+    returns the submission to `previous_state`. At most one order is in force at a time.
+    """
+
+    class Scope(models.TextChoices):
+        ALL_ACCESS = "all_access", "All access"
+        NAMED_DEPLOYMENTS = "named_deployments", "Named deployments"
+        NEW_DOWNLOADS = "new_downloads", "New downloads"
+
+    class Kind(models.TextChoices):
+        REMOVAL = "removal", "Access removed"
+        HOLD = "hold", "Release held"
+
+    submission = models.ForeignKey(ModelSubmission, on_delete=models.CASCADE, related_name="access_orders")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    reference = models.CharField(
+        "order reference", max_length=200, validators=[validate_single_line], help_text="As the order cites itself."
+    )
+    issued_on = models.DateField("date of the order")
+    authority = models.CharField("issuing authority", max_length=200, validators=[validate_single_line])
+    scope = models.CharField(max_length=20, choices=Scope.choices)
+    scope_description = models.TextField(
+        "what the order covers", blank=True, validators=[validate_multi_line], help_text="In the order's own terms."
+    )
+    # Where lifting the order returns the submission.
+    previous_state = models.CharField(max_length=30, choices=State.choices)
+    # Published weights cannot be recalled: the record says so for an open-weights model.
+    open_weights = models.BooleanField(default=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    recorded_at = models.DateTimeField()
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    lift_reason = models.TextField(blank=True, validators=[validate_multi_line])
+
+    class Meta:
+        ordering = ["-recorded_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission"], condition=Q(lifted_at__isnull=True), name="one_order_in_force_per_submission"
+            )
+        ]
+
+    def __str__(self):
+        return f"Order {self.reference} on {self.submission}"
+
+    @property
+    def in_force(self) -> bool:
+        return self.lifted_at is None
+
+    @property
+    def open_weights_note(self) -> str:
+        return OPEN_WEIGHTS_NOTE if self.open_weights else ""
+
+    def facts(self) -> dict:
+        """What the order says, as partners and the public register may know it."""
+        return {
+            "kind": self.kind,
+            "reference": self.reference,
+            "issued_on": self.issued_on.isoformat(),
+            "authority": self.authority,
+            "scope": self.scope,
+            "scope_label": self.get_scope_display(),
+            "lifted_at": self.lifted_at.isoformat() if self.lifted_at else None,
+        }
+
+
+class WeightsPublication(models.Model):
+    """Where an open-weights model's weights were published, and the hash of each file, so
+    downstream builders can tell whether what they run is what an order concerns."""
+
+    submission = models.ForeignKey(ModelSubmission, on_delete=models.CASCADE, related_name="weights_publications")
+    location = models.CharField(
+        max_length=500, help_text="An http(s) URL or a Hugging Face repository (hf://owner/name)."
+    )
+    sha256 = models.CharField("SHA-256", max_length=64)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["recorded_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "location", "sha256"], name="one_publication_per_location_and_file"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.location} ({self.sha256[:12]})"
+
+
 class AuditEntryQuerySet(AppendOnlyQuerySet):
     def for_viewer(self, user):
         """Entries this user may read on a submission they can already see."""
@@ -435,6 +538,11 @@ AUDIT_ACTION_LABELS = {
     "agreement_review_continues": "The agreement changed: the review continues",
     "results_reminder": "Reminded of missing planned results",
     "results_escalation": "Missing planned results escalated",
+    "access_hold_recorded": "Government order recorded: release held",
+    "access_hold_lifted": "Government hold lifted",
+    "weights_publication_recorded": "Weights publication recorded",
+    "advisory_proposed": "Advisory proposed",
+    "advisory_issued": "Advisory issued (concurred)",
     "configuration_changed": "Configuration changed",
     "configuration_added": "Configuration added",
     "configuration_removed": "Configuration removed",

@@ -18,7 +18,7 @@ from accounts import rules
 from caisi_portal import clock, timefmt
 from reviews.models import Determination
 
-from .models import ModelSubmission, ReleaseChannel, ReviewClock, State
+from .models import AccessRemovalOrder, ModelSubmission, ReleaseChannel, ReviewClock, State
 from .review_clock import describe_remaining
 
 ADVISORY = (
@@ -34,7 +34,8 @@ class Answer(models.TextChoices):
     UNKNOWN = "unknown", "Unknown: never submitted"
 
 
-# Which answer each state gives (a released model looks at its determination, below).
+# Which answer each state gives (a released model looks at its determination, and a government
+# order in force blocks whatever the state: a hold before release, or access removed; below).
 STATE_ANSWERS = {
     State.INTAKE: Answer.NOT_YET,
     State.INFORMATION_REQUESTED: Answer.NOT_YET,
@@ -136,8 +137,20 @@ def _answer_for(submission: ModelSubmission, answer) -> GateAnswer:
         # Released over a flag: the review's answer stays the flag.
         kind = Answer.BLOCKED
     on = timefmt.day
+    order = AccessRemovalOrder.objects.filter(submission=submission, lifted_at__isnull=True).first()
+    if order is not None:
+        # In force until the office records it lifted; then the state's own answer again.
+        kind = Answer.BLOCKED
     if submission.state == State.ACCESS_REMOVED:
-        reason = f"Access to {name} was removed by government order on {on(submission.access_removed_at)}."
+        cited = f" {order.reference} ({order.authority}, {on(order.issued_on)})" if order else ""
+        reason = (
+            f"Access to {name} was removed by government order{cited}, recorded {on(submission.access_removed_at)}."
+        )
+    elif order is not None:
+        reason = (
+            f"Government order {order.reference} ({order.authority}, {on(order.issued_on)}) holds the release "
+            f"of {name} until the office records that it is lifted."
+        )
     elif kind == Answer.BLOCKED:
         reason = (
             f"The office flagged {name} on {on(determination.issued_at)}." if determination else f"{name} is flagged."

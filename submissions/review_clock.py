@@ -177,8 +177,11 @@ def on_answer(submission, now):
 
 
 def on_determined(submission, now):
-    """Cleared, flagged or withdrawn: the window stops and nothing more is owed."""
-    _clock_stop(submission, now, ReviewClock.Status.STOPPED)
+    """Cleared, flagged or withdrawn: the window stops and nothing more is owed.
+
+    A late determination (after the window elapsed) leaves the clock as it ended: elapsed."""
+    if not ReviewClock.objects.filter(submission=submission, status=ReviewClock.Status.ELAPSED).exists():
+        _clock_stop(submission, now, ReviewClock.Status.STOPPED)
     _close(submission, now)
 
 

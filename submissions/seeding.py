@@ -231,6 +231,21 @@ def _build_submission(spec, org, users, report):
         )
     for step in spec.get("final", []):
         _step(submission, step, users, author)
+    for p in spec.get("publications", []):
+        services.weights_publication_record(
+            submission=submission, actor=users[p["by"]], location=p["location"], sha256=str(p["sha256"])
+        )
+    for o in spec.get("orders", []):
+        # A government order, recorded (and lifted, when the seed says so) as the office would.
+        fields = {k: o[k] for k in ("reference", "authority", "scope", "scope_description") if k in o}
+        fields["issued_on"] = o.get("issued_on") or clock.now().date()
+        order = services.access_order_record(
+            submission=submission, actor=users[o["by"]], data=fields, deployed=bool(o.get("deployed"))
+        )
+        if o.get("lifted"):
+            submission.refresh_from_db()
+            services.access_order_lift(order=order, actor=users[o["lifted"]["by"]], reason=o["lifted"]["reason"])
+        submission.refresh_from_db()
     if spec.get("publish_by"):
         services.submission_set_published(submission=submission, actor=users[spec["publish_by"]], published=True)
     report.created.append(f"submission {submission} ({submission.get_state_display()})")

@@ -13,6 +13,7 @@ from caisi_portal import clock, timefmt
 
 from .models import (
     OPEN_REVIEW_STATES,
+    AccessRemovalOrder,
     Agreement,
     InformationRequest,
     ModelSubmission,
@@ -22,6 +23,7 @@ from .models import (
     State,
 )
 from .review_clock import clock_cell, describe_remaining, humanize
+from .states import OPEN_WEIGHTS_NOTE
 
 
 def submission_list(user):
@@ -272,14 +274,59 @@ def submission_detail_context(submission, user) -> dict:
         if submission.state == State.INFORMATION_REQUESTED
         else None
     )
+    context.update(orders_context(submission, user, office_view=office_view))
+    return context
+
+
+def orders_context(submission, user, *, office_view: bool) -> dict:
+    """Government orders (in force and lifted), where open weights were published, and the
+    advisories: public facts about the model for whoever sees it; proposals for the office."""
+    from reviews.models import Finding
+    from reviews.services import advisory_digest
+
+    orders = list(submission.access_orders.select_related("recorded_by", "lifted_by"))
+    shown: dict = {}  # each person asked about once, however many orders they recorded
+
+    def as_shown(person):
+        if person is None:
+            return None
+        if person.pk not in shown:
+            shown[person.pk] = rules.actor_as_shown_to(user, person, submission)
+        return shown[person.pk]
+
+    for order in orders:
+        order.recorded_by_shown = as_shown(order.recorded_by)
+        order.lifted_by_shown = as_shown(order.lifted_by)
+    in_force = next((o for o in orders if o.in_force), None)
+    advisories = list(submission.advisories.select_related("proposed_by", "concurred_by").prefetch_related("findings"))
+    open_advisory = next((a for a in advisories if a.issued_at is None), None)
+    context = {
+        "orders": orders,
+        "order_in_force": in_force,
+        "may_record_order": in_force is None and rules.may_record_access_order(user, submission),
+        "may_lift_order": in_force is not None and rules.may_lift_access_order(user, in_force),
+        "publications": list(submission.weights_publications.all()) if submission.is_open_weights else [],
+        "may_record_publication": rules.may_record_weights_publication(user, submission),
+        "issued_advisories": [a for a in advisories if a.issued_at is not None],
+        "open_advisory": open_advisory if office_view else None,
+    }
+    if open_advisory is not None and office_view:
+        context["may_concur_advisory"] = rules.may_concur_advisory(user, open_advisory)
+        context["advisory_refusal"] = rules.advisory_concurrence_refusal(user, open_advisory)
+        context["advisory_digest"] = advisory_digest(open_advisory)
+    if open_advisory is None and rules.may_propose_advisory(user, submission):
+        context["advisory_findings"] = list(Finding.objects.visible_to(user).filter(submission=submission))
     return context
 
 
 def timeline(submission, user) -> list:
     """The entries this person may read, each with `shown_actor` as they may know it."""
     entries = list(submission.audit_entries.for_viewer(user).select_related("actor"))
+    shown: dict = {}  # each person's roles asked once, however many entries they wrote
     for e in entries:
-        e.shown_actor = rules.actor_as_shown_to(user, e.actor, submission)
+        if e.actor_id not in shown:
+            shown[e.actor_id] = rules.actor_as_shown_to(user, e.actor, submission)
+        e.shown_actor = shown[e.actor_id]
     return entries
 
 
@@ -383,12 +430,56 @@ def action_context(submission, name: str, user) -> dict:
         said.append(("A recorded release cannot be taken back.", None))
     elif name == "remove_access":
         irreversible = True
-        said.append(("The developer and the administrators are told of the order at once.", None))
-        if submission.is_open_weights:
-            said.append(
-                ("Published open weights cannot be recalled: the order stops distribution by the developer only.", None)
-            )
+        said += [(text, None) for text in order_consequences(submission, removal=True)]
+    elif name == "reinstate_access":
+        order = AccessRemovalOrder.objects.filter(submission=submission, lifted_at__isnull=True).first()
+        if order is not None:
+            said += [(text, None) for text in lift_consequences(order)]
     return {"consequences": said, "irreversible": irreversible, **context}
+
+
+def _told(submission, event_type: str) -> str:
+    """'Lab Alpha and 3 subscribed partners' (who an order's notice reaches)."""
+    from caisi_portal.words import counted
+    from partners.services import partners_told
+
+    partners = len(partners_told(submission, event_type))
+    told = f"{submission.organization} and {counted(partners, 'subscribed partner')}" if partners else None
+    return told or f"{submission.organization} (no partner is subscribed to these notices)"
+
+
+def order_consequences(submission, *, removal: bool) -> list[str]:
+    """What recording a government order does, and to whom, said before it is recorded."""
+    if removal:
+        said = [
+            f"Record the order: {_told(submission, 'submission.access_removed')} are told, and the administrators; "
+            "the model is marked access removed.",
+            "The release gate answers blocked until the order is lifted.",
+        ]
+    else:
+        said = [
+            f"Record the order as a hold on the release: {_told(submission, 'submission.access_hold')} are told, "
+            "and the administrators.",
+            f"{submission.organization} cannot record the release, and the release gate answers blocked, "
+            "until the order is lifted.",
+        ]
+    if submission.is_open_weights:
+        said.append(
+            OPEN_WEIGHTS_NOTE + " The order stops distribution by the developer only; the record, the page "
+            "and every notice say so, with the published locations and file hashes."
+        )
+    return said
+
+
+def lift_consequences(order) -> list[str]:
+    submission = order.submission
+    back = State(order.previous_state).label.lower()
+    said = [f"Lift order {order.reference}: {_told(submission, 'submission.access_reinstated')} are told."]
+    if order.kind == AccessRemovalOrder.Kind.REMOVAL:
+        said.append(f"Access is reinstated: the model returns to {back}, and the release gate answers for that again.")
+    else:
+        said.append(f"The hold ends: {submission.organization} may record the release again.")
+    return said
 
 
 def agreement_notice(user) -> str:

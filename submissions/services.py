@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import PurePath
 
 from django.conf import settings
@@ -23,7 +24,7 @@ from accounts import rules
 from caisi_portal import clock
 from caisi_portal.errors import NotPermitted, PayloadTooLarge, SubmissionChanged, TransitionRefused, ValidationFailed
 from caisi_portal.text import SHORT_TEXT, has_words, text_problems
-from partners.services import event_for_transition
+from partners.services import event_for_transition, event_record
 
 from . import effects, review_clock
 from .guards import checklist_for, problems_for
@@ -39,7 +40,7 @@ from .models import (
     State,
 )
 from .states import OPEN_REVIEW_STATES
-from .transitions import DECLARED
+from .transitions import DECLARED, MSG_LIFT_REASON
 
 # --- audit -----------------------------------------------------------------------------
 
@@ -216,7 +217,16 @@ def transition_done_message(submission, name: str) -> str:
     policy = SlaPolicy.current()
     window = ReviewClock.objects.filter(submission=submission).first()
     left = window.remaining(clock.now()) if window else None
+    after_window = ""
+    if "{after_window}" in done:
+        from reviews.models import Determination
+
+        if Determination.objects.filter(
+            submission=submission, issued_at__isnull=False, issued_after_window=True
+        ).exists():
+            after_window = " Issued after the review window: the record and every notice say so."
     return done.format(
+        after_window=after_window,
         intake_decision_days=counted(policy.intake_decision_days, "day"),
         reviewer_assignment_days=counted(policy.reviewer_assignment_days, "day"),
         developer_answer_days=counted(policy.developer_answer_days, "day"),
@@ -746,3 +756,201 @@ def submission_set_published(*, submission: ModelSubmission, actor, published: b
             followers_notify(submission=submission, listed=published)
     submission.refresh_from_db(fields=["published_at", "published_by"])
     return submission
+
+
+# --- government orders: removal, hold, lifting ------------------------------------------------
+
+MSG_ORDER_NOT_HERE = (
+    "An order can be recorded on a model that is cleared, flagged, past its review window or released; "
+    "this one is {state}."
+)
+MSG_ORDER_IN_FORCE = "Order {reference} is in force on this model: lift it before recording another."
+MSG_ORDERS = "Only the office's administrators record and lift government orders."
+MSG_NOT_IN_FORCE = "This order was lifted already."
+MSG_FLAGGED_DEPLOYED = (
+    "The model is flagged and its release is not on record: the order is recorded as a hold on the release."
+)
+
+
+def access_order_in_force(submission):
+    from .models import AccessRemovalOrder
+
+    return AccessRemovalOrder.objects.filter(submission=submission, lifted_at__isnull=True).first()
+
+
+def access_order_record(
+    *, submission, actor, data: dict, deployed: bool = False, comment: str = "", expected_state=None
+):
+    """Record a government order. On a deployed model (released; or cleared / past its window
+    and deployed, `deployed`) the submission moves to access removed (the remove_access
+    transition); on one not yet released the order holds the release: the state stays, and
+    record_release's guard refuses until the order is lifted. Returns the order."""
+    from .models import AccessRemovalOrder
+    from .states import ORDER_HOLD_STATES, ORDER_REMOVAL_STATES
+
+    if not rules.may_record_access_removal(submission, actor):
+        raise NotPermitted(MSG_ORDERS)
+    if expected_state is not None and submission.state != expected_state:
+        raise SubmissionChanged(state=submission.state)
+    if submission.state not in (*ORDER_REMOVAL_STATES, *ORDER_HOLD_STATES):
+        message = MSG_ORDER_NOT_HERE.format(state=submission.get_state_display().lower())
+        raise TransitionRefused(message, state=submission.state, details={"reasons": [message]})
+    in_force = access_order_in_force(submission)
+    if in_force is not None:
+        message = MSG_ORDER_IN_FORCE.format(reference=in_force.reference)
+        raise TransitionRefused(message, state=submission.state, details={"reasons": [message]})
+    removal = submission.state == State.RELEASED or (deployed and submission.state in ORDER_REMOVAL_STATES)
+    if removal:
+        submission_transition(submission=submission, name="remove_access", actor=actor, comment=comment, data=data)
+        return access_order_in_force(submission)
+    effects.inputs_check(DECLARED["remove_access"], data)
+    problems = text_problems(
+        single_line={"reference": data.get("reference", ""), "authority": data.get("authority", "")},
+        multi_line={"scope_description": data.get("scope_description", ""), "comment": comment},
+        limits={"reference": 200, "authority": 200, "scope_description": 5000, "comment": 5000},
+    )
+    if problems:
+        raise ValidationFailed(next(iter(problems.values()))[0], details=problems)
+    fields = effects.order_fields(data)
+    try:
+        with transaction.atomic():
+            current = (
+                ModelSubmission.objects.select_for_update().filter(pk=submission.pk).values_list("state", flat=True)
+            )
+            if current.first() != submission.state:
+                raise SubmissionChanged(state=current.first() or submission.state)
+            order = AccessRemovalOrder.objects.create(
+                submission=submission,
+                kind=AccessRemovalOrder.Kind.HOLD,
+                previous_state=submission.state,
+                open_weights=submission.is_open_weights,
+                recorded_by=actor,
+                recorded_at=clock.now(),
+                **fields,
+            )
+            audit_record(
+                submission=submission,
+                actor=actor,
+                action="access_hold_recorded",
+                comment=_order_comment(order, comment),
+            )
+            event_record(submission=submission, type="submission.access_hold")
+    except IntegrityError:  # another administrator's order won the race
+        submission.refresh_from_db()
+        raise TransitionRefused(
+            MSG_ORDER_IN_FORCE.format(reference=getattr(access_order_in_force(submission), "reference", "")),
+            state=submission.state,
+        ) from None
+    return order
+
+
+def _order_comment(order, comment: str = "") -> str:
+    parts = [f"Order {order.reference} ({order.authority}), scope: {order.get_scope_display().lower()}"]
+    if order.open_weights_note:
+        parts.append(order.open_weights_note)
+    if comment.strip():
+        parts.append(comment.strip())
+    return ". ".join(parts)
+
+
+def access_order_lift(*, order, actor, reason: str):
+    """Lift an order in force (reinstatement): a removal returns the submission to the state
+    the order found it in; a hold lets the release be recorded again."""
+    from .models import AccessRemovalOrder
+
+    submission = order.submission
+    if not rules.may_record_access_removal(submission, actor):
+        raise NotPermitted(MSG_ORDERS)
+    if order.lifted_at is not None:
+        raise TransitionRefused(MSG_NOT_IN_FORCE, state=submission.state, details={"reasons": [MSG_NOT_IN_FORCE]})
+    if order.kind == AccessRemovalOrder.Kind.REMOVAL:
+        submission_transition(submission=submission, name="reinstate_access", actor=actor, data={"reason": reason})
+        order.refresh_from_db()
+        return order
+    reason = effects.required_text({"reason": reason}, "reason", MSG_LIFT_REASON)
+    problems = text_problems(multi_line={"reason": reason}, limits={"reason": 5000})
+    if problems:
+        raise ValidationFailed(next(iter(problems.values()))[0], details=problems)
+    with transaction.atomic():
+        ModelSubmission.objects.select_for_update().filter(pk=submission.pk).exists()
+        lifted = AccessRemovalOrder.objects.filter(pk=order.pk, lifted_at__isnull=True).update(
+            lifted_at=clock.now(), lifted_by=actor, lift_reason=reason
+        )
+        if lifted != 1:
+            raise TransitionRefused(MSG_NOT_IN_FORCE, state=submission.state, details={"reasons": [MSG_NOT_IN_FORCE]})
+        order.refresh_from_db()
+        audit_record(
+            submission=submission,
+            actor=actor,
+            action="access_hold_lifted",
+            comment=f"Order {order.reference}: {reason}",
+        )
+        event_record(submission=submission, type="submission.access_reinstated")
+    return order
+
+
+# --- where open weights were published -----------------------------------------------------------
+
+MSG_LOCATION = "Give an http(s) URL or a Hugging Face repository as hf://owner/name."
+MSG_LOCATION_CREDENTIALS = "Leave credentials out of the location: it is shown to partners and the public."
+MSG_SHA256 = "Give the file's SHA-256 as 64 hexadecimal characters."
+MSG_PUBLICATION_DUPLICATE = "This location and file hash are already recorded."
+MSG_PUBLICATIONS = "Only the developer's staff record where their own open-weights model was published."
+HF_LOCATION = re.compile(
+    r"hf://[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}(@[\w.-]{1,100})?(/[\w.@/-]{1,300})?", re.ASCII
+)
+SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+
+
+def weights_location_problem(location: str) -> str:
+    """Why this is not a publication location ("" when it is): an http(s) URL without
+    credentials, or hf://owner/name (with an optional @revision and path)."""
+    from urllib.parse import urlsplit
+
+    from django.core.validators import URLValidator
+
+    if not location or len(location) > 500 or any(ch.isspace() or not ch.isprintable() for ch in location):
+        return MSG_LOCATION
+    if location.startswith("hf://"):
+        return "" if HF_LOCATION.fullmatch(location) else MSG_LOCATION
+    try:
+        URLValidator(schemes=["http", "https"])(location)
+    except DjangoValidationError:
+        return MSG_LOCATION
+    if urlsplit(location).username is not None:
+        return MSG_LOCATION_CREDENTIALS
+    return ""
+
+
+def weights_publication_record(*, submission, actor, location: str, sha256: str):
+    """The developer says where their open-weights model's weights were published, file by file."""
+    from .models import WeightsPublication
+
+    if not rules.may_record_weights_publication(actor, submission):
+        raise NotPermitted(MSG_PUBLICATIONS)
+    location = (location or "").strip() if isinstance(location, str) else ""
+    sha256 = (sha256 or "").strip().lower() if isinstance(sha256, str) else ""
+    problems = {}
+    problem = weights_location_problem(location)
+    if problem:
+        problems["location"] = [problem]
+    if not SHA256.fullmatch(sha256):
+        problems["sha256"] = [MSG_SHA256]
+    if problems:
+        raise ValidationFailed(next(iter(problems.values()))[0], details=problems)
+    if WeightsPublication.objects.filter(submission=submission, location=location, sha256=sha256).exists():
+        raise ValidationFailed(MSG_PUBLICATION_DUPLICATE, details={"sha256": [MSG_PUBLICATION_DUPLICATE]})
+    try:
+        with transaction.atomic():
+            publication = WeightsPublication.objects.create(
+                submission=submission, location=location, sha256=sha256, recorded_by=actor, recorded_at=clock.now()
+            )
+            audit_record(
+                submission=submission,
+                actor=actor,
+                action="weights_publication_recorded",
+                comment=f"{location} (SHA-256 {sha256[:12]}…)",
+            )
+    except IntegrityError:  # the same file recorded twice at once: one is kept
+        raise ValidationFailed(MSG_PUBLICATION_DUPLICATE, details={"sha256": [MSG_PUBLICATION_DUPLICATE]}) from None
+    return publication

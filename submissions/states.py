@@ -19,6 +19,15 @@ class State(models.TextChoices):
 
 OPEN_REVIEW_STATES = (State.INTAKE, State.INFORMATION_REQUESTED, State.EVALUATION)
 DETERMINED_STATES = (State.CLEARED, State.FLAGGED)
+# A determination may be proposed, concurred with and issued in evaluation, and late, after the
+# window elapsed (the record and every notice then say it was issued after the window).
+DETERMINABLE_STATES = (State.EVALUATION, State.WINDOW_ELAPSED)
+# Findings may still arrive after the window, and after release (an advisory rests on them).
+FINDING_STATES = (State.EVALUATION, State.WINDOW_ELAPSED, State.RELEASED)
+# Where a government order finds a model: deployed (released, or cleared / past its window and
+# deployed all the same) its access is removed; not yet released, the order holds the release.
+ORDER_REMOVAL_STATES = (State.RELEASED, State.CLEARED, State.WINDOW_ELAPSED)
+ORDER_HOLD_STATES = (State.CLEARED, State.WINDOW_ELAPSED, State.FLAGGED)
 # States whose outcome has been announced to trusted partners.
 ANNOUNCED_STATES = (State.CLEARED, State.FLAGGED, State.WINDOW_ELAPSED, State.RELEASED, State.ACCESS_REMOVED)
 
@@ -29,4 +38,18 @@ class ReleaseChannel(models.TextChoices):
     CLOSED_PRODUCT = "closed_product", "Closed product"
 
 
-__all__ = ["ANNOUNCED_STATES", "DETERMINED_STATES", "OPEN_REVIEW_STATES", "ReleaseChannel", "State"]
+# Said by the record, the page and every notice about an open-weights model's order.
+OPEN_WEIGHTS_NOTE = "This model was published as open weights: published weights cannot be recalled."
+
+__all__ = [
+    "ANNOUNCED_STATES",
+    "DETERMINABLE_STATES",
+    "DETERMINED_STATES",
+    "FINDING_STATES",
+    "OPEN_REVIEW_STATES",
+    "OPEN_WEIGHTS_NOTE",
+    "ORDER_HOLD_STATES",
+    "ORDER_REMOVAL_STATES",
+    "ReleaseChannel",
+    "State",
+]

@@ -25,17 +25,18 @@ from accounts import rules
 from caisi_portal.text import LONG_TEXT
 
 from .guards import condition
-from .states import State
+from .states import DETERMINABLE_STATES, ORDER_REMOVAL_STATES, State
 
 
 @dataclass(frozen=True)
 class Input:
     """One input a transition takes: its kind, and the message when a required one is missing."""
 
-    kind: str  # "text", "checklist", "domains", "moment"
+    kind: str  # "text", "checklist", "domains", "moment", "choice"
     required: str = ""  # empty: optional
     limit: int = LONG_TEXT  # characters, for text
     help: str = ""
+    choices: tuple[str, ...] = ()  # the values a "choice" takes
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,17 @@ DETERMINATION_TEXTS = {
     "rationale": Input("text", help="Why the model is cleared (the office's record)."),
     "release_conditions": Input("text", help="Conditions on the release, told to the developer and partners."),
     "partner_summary": Input("text", help="Exactly what the developer and trusted partners are told."),
+}
+
+SCOPES = ("all_access", "named_deployments", "new_downloads")  # AccessRemovalOrder.Scope
+MSG_LIFT_REASON = "Say why the order is lifted: the reason is kept with the order and in the audit trail."
+# A government order, as the office records it (AccessRemovalOrder).
+ORDER_INPUTS = {
+    "reference": Input("text", required="Give the order's reference.", limit=200),
+    "issued_on": Input("moment", required="Give the date of the order.", help="The date the order was issued."),
+    "authority": Input("text", required="Name the authority that issued the order.", limit=200),
+    "scope": Input("choice", required="Choose what the order covers.", choices=SCOPES),
+    "scope_description": Input("text", limit=TEXT_CAP_NOTE, help="What the order covers, in its own terms."),
 }
 
 DECLARATIONS: tuple[Declared, ...] = (
@@ -144,11 +156,12 @@ DECLARATIONS: tuple[Declared, ...] = (
     ),
     Declared(
         name="clear",
-        source=State.EVALUATION,
+        # Late, after the window: the same guards and concurrence; the record and notices say so.
+        source=DETERMINABLE_STATES,
         target=State.CLEARED,
         label="Clear for release",
         audit_label="Cleared",
-        done="Cleared for release. The developer and the subscribed partners are told.",
+        done="Cleared for release.{after_window} The developer and the subscribed partners are told.",
         guards=("every_planned_domain_has_result", "clearance_justified"),
         permission=rules.may_determine,
         inputs=DETERMINATION_TEXTS,
@@ -160,13 +173,14 @@ DECLARATIONS: tuple[Declared, ...] = (
     ),
     Declared(
         name="flag",
-        source=State.EVALUATION,
+        source=DETERMINABLE_STATES,
         target=State.FLAGGED,
         label="Flag",
         audit_label="Flagged",
-        done="Flagged. The developer and the subscribed partners are told.",
+        done="Flagged.{after_window} The developer and the subscribed partners are told.",
         guards=("has_serious_finding", "flag_proposal_concurred"),
         permission=rules.may_determine,
+        prepare="prepare_flag",
         effect="effect_flag",
         clock="on_determined",
         event="submission.flagged",
@@ -225,6 +239,7 @@ DECLARATIONS: tuple[Declared, ...] = (
         label="Record release",
         audit_label="Release recorded",
         done="Release recorded.",
+        guards=("no_order_holds_release",),
         permission=rules.may_act_for_developer("submissions.record_release"),
         inputs={
             "released_at": Input("moment", help="When it was released (default: now); a day, or a moment."),
@@ -235,15 +250,32 @@ DECLARATIONS: tuple[Declared, ...] = (
     ),
     Declared(
         name="remove_access",
-        source=State.RELEASED,
+        # Deployed: released, or cleared / past its window and deployed all the same. An order on a
+        # model not yet released holds the release instead (submissions.services.access_order_record).
+        source=ORDER_REMOVAL_STATES,
         target=State.ACCESS_REMOVED,
         label="Record access-removal order",
         audit_label="Access-removal order recorded",
-        done="Access-removal order recorded. The subscribed partners are told.",
+        done="Access-removal order recorded. The developer and the subscribed partners are told.",
         permission=rules.may_record_access_removal,
-        inputs={"order": Input("text", required="Quote the government order to remove access.")},
+        inputs=ORDER_INPUTS,
         prepare="prepare_remove_access",
+        effect="effect_remove_access",
         event="submission.access_removed",
+        audience=("developer", "administrators"),
+    ),
+    Declared(
+        name="reinstate_access",
+        source=State.ACCESS_REMOVED,
+        target=RETURN_VALUE(State.RELEASED, State.CLEARED, State.WINDOW_ELAPSED),
+        label="Lift the order (reinstate access)",
+        audit_label="Access-removal order lifted",
+        done="Order lifted: access is reinstated. The developer and the subscribed partners are told.",
+        permission=rules.may_record_access_removal,
+        inputs={"reason": Input("text", required=MSG_LIFT_REASON, limit=TEXT_CAP_NOTE)},
+        prepare="prepare_reinstate_access",
+        effect="effect_reinstate_access",
+        event="submission.access_reinstated",
         audience=("developer", "administrators"),
     ),
 )

@@ -12,6 +12,9 @@ urlpatterns = [
     path("<int:pk>/artifacts/", views.artifact_upload, name="artifact_upload"),
     path("<int:pk>/publish/", views.submission_publish, name="publish"),
     path("<int:pk>/artifacts/<int:artifact_pk>/", views.artifact_download, name="artifact_download"),
+    path("<int:pk>/orders/new/", views.order_record, name="order_record"),
+    path("<int:pk>/orders/<int:order_pk>/lift/", views.order_lift, name="order_lift"),
+    path("<int:pk>/publications/", views.publication_record, name="publication_record"),
     path("agreements/", views.agreement_list, name="agreements"),
     path("agreements/<int:pk>/", views.agreement_change, name="agreement_change"),
 ]

@@ -19,8 +19,17 @@ from reviews.forms import AssignmentForm, FindingForm, ProposeClearForm, Propose
 from reviews.selectors import assignment_suggestions
 
 from . import selectors, services, worklist
-from .forms import AcceptForm, ArtifactForm, SubmissionForm, TransitionForm, transition_form_class
-from .models import Agreement, Artifact, ModelSubmission
+from .forms import (
+    AcceptForm,
+    ArtifactForm,
+    LiftForm,
+    OrderForm,
+    PublicationForm,
+    SubmissionForm,
+    TransitionForm,
+    transition_form_class,
+)
+from .models import AccessRemovalOrder, Agreement, Artifact, ModelSubmission
 
 
 def _visible_submission(request, pk) -> ModelSubmission:
@@ -133,7 +142,8 @@ def submission_page(request, submission, *, status=200, **bound_forms):
     step = worklist.next_step_shown_to(user, submission)
     context = {
         "submission": submission,
-        "transitions": services.available_transitions(submission, user),
+        # Orders have their own page (a hold is no transition): their buttons are in the orders section.
+        "transitions": [t for t in services.available_transitions(submission, user) if t.name not in ORDER_TRANSITIONS],
         "blocked": services.blocked_transitions(submission, user, checklists),
         # The task lists worth showing: an action with something to check before it.
         "checklists": [c for c in checklists if c["items"]],
@@ -190,8 +200,17 @@ def submission_page(request, submission, *, status=200, **bound_forms):
             if proposal.outcome == "cleared"
             else []
         )
+    if context["may_record_publication"]:
+        context["publication_form"] = PublicationForm(auto_id="publication-%s")
+    if context.get("advisory_findings") is not None:
+        from reviews.forms import AdvisoryForm
+
+        context["advisory_form"] = AdvisoryForm(findings=context["advisory_findings"], auto_id="advisory-%s")
     context.update({key: form for key, form in bound_forms.items() if context.get(key) is not None})
     return render(request, "submissions/detail.html", context, status=status)
+
+
+ORDER_TRANSITIONS = ("remove_access", "reinstate_access")
 
 
 def _lead_myself(request, submission):
@@ -308,6 +327,115 @@ def submission_action(request, pk, name):
         },
         status=status,
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def order_record(request, pk):
+    """Record a government order: on a deployed model access is removed; before release the
+    order holds it. The page says what will happen, and to whom, before it is recorded."""
+    submission = _visible_submission(request, pk)
+    if not rules.may_record_access_removal(submission, request.user):
+        raise PermissionDenied(services.MSG_ORDERS)
+    form = OrderForm(request.POST or None, submission=submission, initial={"expected_state": submission.state})
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            order = services.access_order_record(
+                submission=submission,
+                actor=request.user,
+                data=form.order_data(),
+                deployed=form.cleaned_data.get("deployed", False),
+                expected_state=form.cleaned_data["expected_state"],
+            )
+        except ApplicationError as exc:
+            add_service_error(form, exc)
+            status = exc.status_code
+        else:
+            if order.kind == AccessRemovalOrder.Kind.HOLD:
+                messages.success(request, "Order recorded: the release is held until the order is lifted.")
+            else:
+                messages.success(request, services.transition_done_message(submission, "remove_access"))
+            return redirect(submission)
+    elif request.method == "POST":
+        status = 400
+    blockers = []
+    if services.access_order_in_force(submission) is not None or not rules.may_record_access_order(
+        request.user, submission
+    ):
+        blockers = [
+            "An order is in force on this model: lift it before recording another."
+            if services.access_order_in_force(submission)
+            else services.MSG_ORDER_NOT_HERE.format(state=submission.get_state_display().lower())
+        ]
+    removal_only = submission.state == "released"
+    return render(
+        request,
+        "submissions/order_form.html",
+        {
+            "submission": submission,
+            "form": form,
+            "blockers": blockers,
+            "removal": selectors.order_consequences(submission, removal=True),
+            "hold": None if removal_only else selectors.order_consequences(submission, removal=False),
+            "removal_possible": submission.state in ("released", "cleared", "window_elapsed"),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def order_lift(request, pk, order_pk):
+    """Lift an order (reinstatement): back to the state it found the model in."""
+    submission = _visible_submission(request, pk)
+    order = get_object_or_404(
+        AccessRemovalOrder.objects.select_related("submission"), pk=order_pk, submission=submission
+    )
+    if not rules.may_record_access_removal(submission, request.user):
+        raise PermissionDenied(services.MSG_ORDERS)
+    form = LiftForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.access_order_lift(order=order, actor=request.user, reason=form.cleaned_data["reason"])
+        except ApplicationError as exc:
+            add_service_error(form, exc)
+            status = exc.status_code
+        else:
+            messages.success(request, f"Order {order.reference} lifted. " + selectors.lift_consequences(order)[-1])
+            return redirect(submission)
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request,
+        "submissions/order_lift.html",
+        {
+            "submission": submission,
+            "order": order,
+            "form": form,
+            "consequences": selectors.lift_consequences(order) if order.in_force else [],
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def publication_record(request, pk):
+    submission = _visible_submission(request, pk)
+    if not rules.may_record_weights_publication(request.user, submission):
+        raise PermissionDenied(services.MSG_PUBLICATIONS)
+    form = PublicationForm(request.POST, auto_id="publication-%s")
+    if form.is_valid():
+        try:
+            services.weights_publication_record(submission=submission, actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            add_service_error(form, exc)
+            return submission_page(request, submission, status=exc.status_code, publication_form=form)
+        messages.success(request, "Publication recorded: partners and the register see it with the model's orders.")
+        return redirect(submission)
+    return submission_page(request, submission, status=400, publication_form=form)
 
 
 @login_required

@@ -113,8 +113,23 @@ def move(submission, name, actor, **data):
         data.setdefault("rationale", "No threshold exceeded.")
         data.setdefault("partner_summary", "Cleared; no threshold exceeded.")
     if name == "remove_access":
-        data.setdefault("order", "Order 2026-17: remove access.")
+        for key, value in order_data().items():
+            data.setdefault(key, value)
+    if name == "reinstate_access":
+        data.setdefault("reason", "The order was withdrawn by its issuer.")
     return services.submission_transition(submission=submission, name=name, actor=actor, data=data)
+
+
+def order_data(**overrides) -> dict:
+    """A government order's fields, as the office records them."""
+    return {
+        "reference": "EO-2026-17",
+        "issued_on": clock.now().date(),
+        "authority": "Department of Commerce",
+        "scope": "all_access",
+        "scope_description": "Remove access to the model on every channel.",
+        **overrides,
+    }
 
 
 def record_all_results(submission, reviewer, score=0.1, threshold=0.5):

@@ -54,6 +54,7 @@ from partners import services as partner_services
 from partners.models import Delivery, DemoInboxMessage, PartnerEventType, TrustedPartner, WebhookEndpoint
 from reviews import services as review_services
 from reviews.models import Determination, EvaluationDomain, Finding
+from reviews.services import advisory_digest
 from submissions import selectors, services
 from submissions.guards import problems_for
 from submissions.models import Agreement, ModelSubmission, Organization, SlaBreach, SlaKind, State
@@ -129,6 +130,17 @@ def build_world(cast: Cast, name: str, mark: str, exercise=None) -> World:
         w.subs["concurred"] = concurred
         w.subs["cleared"] = cast.submission(State.CLEARED, model_name=f"Cleared {mark}")
         w.subs["released"] = cast.submission(State.RELEASED, model_name=f"Released {mark}")
+        # After release: a finding arrives and the lead proposes an advisory on it.
+        late = serious_finding(w.subs["released"], cast.reviewer)
+        w.advisory = review_services.advisory_propose(
+            submission=w.subs["released"], actor=cast.lead, text="A late finding: patch.", findings=[late]
+        )
+        w.subs["removed"] = cast.submission(State.ACCESS_REMOVED, model_name=f"Removed {mark}")
+        w.order = w.subs["removed"].access_orders.get()
+        w.subs["open_weights"] = cast.submission(
+            State.RELEASED, model_name=f"Open {mark}", release_channel="open_weights"
+        )
+        w.open_finding = serious_finding(w.subs["open_weights"], cast.reviewer)
         w.artifact = w.subs["evaluation"].artifacts.first()
         w.breach = SlaBreach.objects.create(
             submission=w.subs["intake"],
@@ -398,7 +410,8 @@ def transition_data(name, t):
         "answer_information_request": {"answer": "A classifier."},
         "clear": {"rationale": "Below thresholds.", "partner_summary": "Cleared."},
         "record_release": {"released_on": timezone.now().date().isoformat()},  # not before it was filed
-        "remove_access": {"order": "Order 2026-17"},
+        "remove_access": order_fields(),
+        "reinstate_access": {"reason": "The order was withdrawn."},
     }.get(name, {})
     if name in ("clear", "flag"):
         # Past the step that shows what partners will receive: the seal of what was checked.
@@ -406,6 +419,22 @@ def transition_data(name, t):
 
         data["confirmed"] = announcement_seal(s, name, data)
     return data
+
+
+def order_fields(**more):
+    return {
+        "reference": "Order 2026-17",
+        "issued_on": timezone.now().date().isoformat(),
+        "authority": "Department of Commerce",
+        "scope": "all_access",
+        "scope_description": "",
+        **more,
+    }
+
+
+def may_order(user, s) -> bool:
+    """Record or lift a government order: the rule (its FSM-permission form takes the submission first)."""
+    return rules.may_record_access_removal(s, user)
 
 
 def api_transition_data(name, t):
@@ -450,6 +479,7 @@ TRANSITION_SOURCE = {
     "withdraw_for_agreement": "evaluation",
     "record_release": "cleared",
     "remove_access": "released",
+    "reinstate_access": "removed",
 }
 
 
@@ -857,8 +887,29 @@ PAGE_CASES = [
             (lambda n: lambda ws, t: reverse("submissions:detail", args=[t.subs[n].pk]))(name),
             {"GET": page_of(sub(name)), "POST": NOT_ALLOWED},
         )
-        for name in ("draft", "intake", "evaluation", "cleared", "released")
+        for name in ("draft", "intake", "evaluation", "cleared", "released", "removed", "open_weights")
     ],
+    Case(
+        "submissions:order_record",
+        "released",
+        lambda ws, t: reverse("submissions:order_record", args=[t.subs["released"].pk]),
+        {"GET": page_of(sub("released"), may_order), "POST": page_of(sub("released"), may_order, ok=302)},
+        data=lambda ws, t: order_fields(expected_state="released"),
+    ),
+    Case(
+        "submissions:order_lift",
+        "the order in force on the removed model",
+        lambda ws, t: reverse("submissions:order_lift", args=[t.subs["removed"].pk, t.order.pk]),
+        {"GET": page_of(sub("removed"), may_order), "POST": page_of(sub("removed"), may_order, ok=302)},
+        data=lambda ws, t: {"reason": "The order was withdrawn."},
+    ),
+    Case(
+        "submissions:publication_record",
+        "open weights",
+        lambda ws, t: reverse("submissions:publication_record", args=[t.subs["open_weights"].pk]),
+        {"GET": NOT_ALLOWED, "POST": page_of(sub("open_weights"), rules.may_record_weights_publication, ok=302)},
+        data=lambda ws, t: {"location": "https://huggingface.co/lab/open", "sha256": "a" * 64},
+    ),
     Case(
         "submissions:edit",
         "draft",
@@ -1006,6 +1057,23 @@ PAGE_CASES = [
         lambda ws, t: reverse("reviews:propose_clear", args=[t.subs["evaluation"].pk]),
         {"GET": NOT_ALLOWED, "POST": page_of(sub("evaluation"), rules.may_propose_determination, ok=302)},
         data=lambda ws, t: {"rationale": "Justified.", "partner_summary": "Cleared with conditions."},
+    ),
+    Case(
+        "reviews:advisory_propose",
+        "open weights, released, with a late finding",
+        lambda ws, t: reverse("reviews:advisory_propose", args=[t.subs["open_weights"].pk]),
+        {"GET": NOT_ALLOWED, "POST": page_of(sub("open_weights"), rules.may_propose_advisory, ok=302)},
+        data=lambda ws, t: {"text": "Patch it.", "findings": [t.open_finding.pk]},
+    ),
+    Case(
+        "reviews:advisory_concur",
+        "the advisory proposed on the released model",
+        lambda ws, t: reverse("reviews:advisory_concur", args=[t.subs["released"].pk, t.advisory.pk]),
+        {
+            "GET": NOT_ALLOWED,
+            "POST": lambda u, ws, t: decide(sees(u, t.subs["released"]), rules.may_concur_advisory(u, t.advisory), 302),
+        },
+        data=lambda ws, t: {"advisory_digest": advisory_digest(t.advisory)},
     ),
     Case(
         "partners:deliveries",
@@ -1504,6 +1572,50 @@ API_CASES = [
         {"GET": api_of(sub("evaluation"))},
     ),
     *_api_transition_cases(),
+    Case(
+        "submissions_access_orders_list",
+        "released",
+        lambda ws, t: f"{V1}/submissions/{t.subs['released'].pk}/access-orders/",
+        {
+            "GET": api_of(sub("released"), lambda u, s: rules.may_view_access_orders(u, s)),
+            "POST": api_of(sub("released"), may_order, 201),
+        },
+        data=lambda ws, t: order_fields(),
+        operations={"POST": "submissions_access_orders_create"},
+    ),
+    Case(
+        "submissions_access_orders_lift_create",
+        "the order in force on the removed model",
+        lambda ws, t: f"{V1}/submissions/{t.subs['removed'].pk}/access-orders/{t.order.pk}/lift/",
+        {"POST": api_of(sub("removed"), may_order)},
+        data=lambda ws, t: {"reason": "The order was withdrawn."},
+    ),
+    Case(
+        "submissions_weights_publications_list",
+        "open weights",
+        lambda ws, t: f"{V1}/submissions/{t.subs['open_weights'].pk}/weights-publications/",
+        {
+            "GET": api_of(sub("open_weights")),
+            "POST": api_of(sub("open_weights"), rules.may_record_weights_publication, 201),
+        },
+        data=lambda ws, t: {"location": "hf://lab/open-model", "sha256": "b" * 64},
+        operations={"POST": "submissions_weights_publications_create"},
+    ),
+    Case(
+        "submissions_advisories_list",
+        "open weights, released, with a late finding",
+        lambda ws, t: f"{V1}/submissions/{t.subs['open_weights'].pk}/advisories/",
+        {"GET": api_of(sub("open_weights")), "POST": api_of(sub("open_weights"), rules.may_propose_advisory, 201)},
+        data=lambda ws, t: {"text": "Patch it.", "findings": [t.open_finding.pk]},
+        operations={"POST": "submissions_advisories_create"},
+    ),
+    Case(
+        "submissions_advisories_concur_create",
+        "the advisory proposed on the released model",
+        lambda ws, t: f"{V1}/submissions/{t.subs['released'].pk}/advisories/{t.advisory.pk}/concur/",
+        {"POST": lambda u, ws, t: decide(sees(u, t.subs["released"]), rules.may_concur_advisory(u, t.advisory), 200)},
+        data=lambda ws, t: {"advisory_digest": advisory_digest(t.advisory)},
+    ),
     Case("trusted_partners_list", "", lambda ws, t: f"{V1}/trusted-partners/", {"GET": live_admin()}, per_world=False),
     Case(
         "trusted_partners_create",

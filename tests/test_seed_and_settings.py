@@ -23,6 +23,12 @@ def test_demo_seed_loads_once_and_is_simulated(settings):
     assert not Organization.objects.filter(is_simulated=False).exists()
     assert not ModelSubmission.objects.filter(is_simulated=False).exists()
     assert set(ModelSubmission.objects.values_list("state", flat=True)) >= {"draft", "intake", "evaluation", "cleared"}
+    # An order recorded and lifted (reinstated: released again), and open weights published twice.
+    from submissions.models import AccessRemovalOrder, WeightsPublication
+
+    lifted = AccessRemovalOrder.objects.get(reference="DOC-2026-0611")
+    assert lifted.lifted_at and lifted.submission.state == "released"
+    assert WeightsPublication.objects.filter(submission__release_channel="open_weights").count() == 2
 
 
 @pytest.mark.django_db

@@ -278,3 +278,23 @@ def test_a_misspelt_transition_field_is_refused_not_dropped(cast):
     assert "relased_at" in error["details"]
     s.refresh_from_db()
     assert s.state == State.CLEARED
+
+
+def test_a_hold_before_release_and_an_order_in_force_block_and_lifting_permits_again(cast):
+    """A government order blocks whatever the state: held before release, or access removed;
+    once the office records it lifted, the state's own answer comes back."""
+    from submissions import services
+    from tests.factories import order_data
+
+    s = cast.submission(State.WINDOW_ELAPSED)
+    hold = services.access_order_record(submission=s, actor=cast.admin, data=order_data(reference="EO-HOLD"))
+    body = ask(cast.developer, s).json()
+    assert body["answer"] == "blocked" and body["state"] == State.WINDOW_ELAPSED and "EO-HOLD" in body["reason"]
+    services.access_order_lift(order=hold, actor=cast.admin, reason="Lifted.")
+    assert ask(cast.developer, s).json()["answer"] == "permitted"
+    removed = cast.submission(State.ACCESS_REMOVED)
+    body = ask(cast.developer, removed).json()
+    assert body["answer"] == "blocked" and "EO-2026-17" in body["reason"]
+    services.access_order_lift(order=removed.access_orders.get(), actor=cast.admin, reason="Lifted.")
+    body = ask(cast.developer, removed).json()
+    assert body["answer"] == "permitted" and body["state"] == State.RELEASED

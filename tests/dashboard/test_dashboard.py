@@ -227,6 +227,9 @@ class TestRegister:
                 "release_channel": "API",
                 "outcome": "Cleared",
                 "date": published[0].determination.issued_at.date().isoformat(),
+                # Filled once a government order is recorded (tests/submissions/test_after_the_window.py).
+                "orders": [],
+                "weights_publications": [],
             }
         ]
         statuses = {a["organization"]: a["status"] for a in feed["agreements"]}
@@ -265,17 +268,18 @@ class TestRegister:
 #   determined this month, the at-risk and paused lists, agreements (10);
 # - breach list (7): the organizations for the filter, the count, the page of breaches,
 #   the acknowledging administrators;
-# - register (7, anonymous): the count, the page, determinations and elapsed windows for
-#   the page's rows, the agreements, the audit chain's published checkpoints, and the published
-#   models one may follow ("Get notified").
+# - register (8, anonymous): the count, the page, determinations, elapsed windows and
+#   government orders for the page's rows (their published weights only when a row has an
+#   order), the agreements, the audit chain's published checkpoints, and the published models
+#   one may follow ("Get notified").
 # Signed-in pages include the session's verified authenticator (one query, django-otp).
 BUDGETS = {
     ("dashboard:index", ""): 23,
     ("dashboard:breaches", ""): 8,
     ("dashboard:breaches", "kind=intake_decision&acknowledged=false"): 8,
-    ("register:page", ""): 7,
-    # Four of them name the register's version, for the ETag and Last-Modified of a conditional GET.
-    ("register:json", ""): 10,
+    ("register:page", ""): 8,
+    # Six of them name the register's version, for the ETag and Last-Modified of a conditional GET.
+    ("register:json", ""): 13,
 }
 
 

@@ -56,7 +56,8 @@ def test_every_named_step_exists_and_every_word_is_there(declaration):
     else:
         assert declaration.name not in TRANSITION_EVENTS and not declaration.audience
     for key, given in declaration.inputs.items():
-        assert given.kind in ("text", "checklist", "domains", "moment"), key
+        assert given.kind in ("text", "checklist", "domains", "moment", "choice"), key
+        assert bool(given.choices) == (given.kind == "choice"), key
 
 
 def test_every_step_is_used_by_some_declaration():
@@ -94,7 +95,9 @@ def test_a_transition_without_inputs_says_so(cast):
         ("accept", State.INTAKE, "admin", {"checklist": "all done"}),
         ("accept", State.INTAKE, "admin", {"domains": "cyber"}),
         ("record_release", State.CLEARED, "developer", {"released_at": "yesterday"}),
-        ("remove_access", State.RELEASED, "admin", {"order": 17}),
+        ("remove_access", State.RELEASED, "admin", {"reference": 17}),
+        ("remove_access", State.RELEASED, "admin", {"scope": "everything"}),
+        ("reinstate_access", State.ACCESS_REMOVED, "admin", {"reason": ["a list"]}),
     ],
 )
 def test_an_input_of_the_wrong_kind_is_refused(cast, name, state, actor, data):

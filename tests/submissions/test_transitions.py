@@ -284,8 +284,10 @@ class TestRelease:
 class TestAccessRemoval:
     def test_admin_records_the_order(self, cast):
         s = cast.submission(State.RELEASED)
-        move(s, "remove_access", cast.admin, order="Order 17")
-        assert s.state == State.ACCESS_REMOVED and s.access_removal_order == "Order 17"
+        move(s, "remove_access", cast.admin, reference="Order 17")
+        order = s.access_orders.get()
+        assert s.state == State.ACCESS_REMOVED and order.reference == "Order 17" and order.in_force
+        assert order.previous_state == State.RELEASED and order.recorded_by == cast.admin
 
     def test_open_weights_page_says_weights_cannot_be_recalled(self, cast, client):
         s = cast.submission(State.RELEASED, release_channel="open_weights")
@@ -296,10 +298,10 @@ class TestAccessRemoval:
     def test_needs_the_order(self, cast):
         s = cast.submission(State.RELEASED)
         with pytest.raises(ValidationFailed, match="order"):
-            move(s, "remove_access", cast.admin, order="")
+            move(s, "remove_access", cast.admin, reference="")
 
-    def test_not_before_release(self, cast):
-        s = cast.submission(State.CLEARED)
+    def test_not_during_the_review(self, cast):
+        s = cast.submission(State.EVALUATION)
         with pytest.raises(TransitionRefused):
             move(s, "remove_access", cast.admin)
 

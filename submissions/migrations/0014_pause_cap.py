@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('exercises', '0002_exercise_start_token'),
-        ('submissions', '0011_results_reminders'),
+        ('submissions', '0013_drop_access_removal_text'),
     ]
 
     operations = [
