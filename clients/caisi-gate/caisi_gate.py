@@ -38,17 +38,31 @@ def parse_args(argv):
         "--allow",
         action="append",
         default=[],
-        choices=[a for a in EXIT if a != "permitted"],
-        help="also exit 0 on this answer (repeatable), e.g. --allow not_yet",
+        # Only "under review": letting a pipeline through a flag or an unknown model would make
+        # the step say yes to everything (leave the step out instead).
+        choices=["not_yet"],
+        help="also exit 0 while the review is under way (--allow not_yet)",
     )
     parser.add_argument("--json", action="store_true", help="print the portal's whole answer as JSON")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the portal (default 30)")
     args = parser.parse_args(argv)
     if not args.url:
         parser.error("give the portal's address with --url or CAISI_URL")
-    if not args.url.startswith(("https://", "http://")):
-        parser.error("--url must start with https:// (or http:// for a portal on this machine)")
+    parts = urllib.parse.urlsplit(args.url)
+    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and local):
+        parser.error("--url must start with https:// (http:// only for a portal on this machine)")
     return args
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Never follow a redirect: urllib would carry the token to wherever it points."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise urllib.error.HTTPError(req.full_url, code, f"redirected to {newurl}: not followed", headers, fp)
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
 
 
 def read_token(args) -> str:
@@ -66,8 +80,11 @@ def ask(args, token: str) -> dict:
     request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "caisi-gate/1.0"})  # noqa: S310
     if token:
         request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=args.timeout) as response:  # noqa: S310 (http(s) only, checked)
-        return json.load(response)
+    with _opener.open(request, timeout=args.timeout) as response:  # http(s) only, checked in parse_args
+        answer = json.load(response)
+    if not isinstance(answer, dict):
+        raise ValueError("the answer is not a JSON object")
+    return answer
 
 
 def _error_message(exc: urllib.error.HTTPError) -> str:

@@ -298,3 +298,40 @@ def test_a_hold_before_release_and_an_order_in_force_block_and_lifting_permits_a
     services.access_order_lift(order=removed.access_orders.get(), actor=cast.admin, reason="Lifted.")
     body = ask(cast.developer, removed).json()
     assert body["answer"] == "permitted" and body["state"] == State.RELEASED
+
+
+def test_the_client_never_follows_a_redirect_nor_sends_its_token_in_clear(httpserver):
+    httpserver.expect_request("/api/v1/release-gate/").respond_with_data(
+        "", status=302, headers={"Location": "http://elsewhere.example/steal"}
+    )
+    args = ("--model", "M", "--version", "1", "--channel", "api")
+    env = {**os.environ, "CAISI_TOKEN": "secret-token"}
+    redirected = subprocess.run(
+        [str(CLIENT), "--url", httpserver.url_for("/"), *args], capture_output=True, text=True, env=env, check=False
+    )
+    assert redirected.returncode == 3 and "not followed" in redirected.stderr
+    clear = subprocess.run(
+        [str(CLIENT), "--url", "http://portal.example.org", *args], capture_output=True, text=True, env=env, check=False
+    )
+    assert clear.returncode == 2 and "https://" in clear.stderr
+    allow_flag = subprocess.run(
+        [str(CLIENT), "--url", httpserver.url_for("/"), *args, "--allow", "blocked"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert allow_flag.returncode == 2
+
+
+def test_the_client_fails_closed_on_an_answer_that_is_not_an_object(httpserver):
+    httpserver.expect_request("/api/v1/release-gate/").respond_with_json(["permitted"])
+    env = {**os.environ, "CAISI_TOKEN": "t"}
+    result = subprocess.run(
+        [str(CLIENT), "--url", httpserver.url_for("/"), "--model", "M", "--version", "1", "--channel", "api"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 3 and "Traceback" not in result.stderr
