@@ -44,6 +44,15 @@ class DeveloperEventType(models.TextChoices):
     FLAGGED = "submission.flagged", "Submission flagged"
     WINDOW_ELAPSED = "submission.window_elapsed", "Review window elapsed"
     ACCESS_REMOVED = "submission.access_removed", "Access removed by government order"
+    # A pipeline waiting for "cleared" must also hear that the review ended some other way, or
+    # is about to, and of orders and advisories on its model.
+    ACCESS_HOLD = "submission.access_hold", "Release held by government order"
+    ACCESS_REINSTATED = "submission.access_reinstated", "Government order lifted: access reinstated"
+    ADVISORY = "submission.advisory", "Advisory on a released model"
+    PAUSE_LIMIT_WARNING = "submission.pause_limit_warning", "Information still owed: the submission will be returned"
+    RETURNED = "submission.returned", "Returned: the information request went unanswered"
+    WITHDRAWN_BY_OFFICE = "submission.withdrawn_by_office", "Withdrawn by the office: the agreement no longer covers it"
+    AGREEMENT_CHANGED = "submission.agreement_changed", "The review agreement changed: the review continues"
 
 
 # A developer's "is my endpoint set up right?" message: to that endpoint only, about nothing.

@@ -242,8 +242,12 @@ def pause_limit(paused_before: dt.timedelta, now: dt.datetime) -> tuple[dt.datet
     policy = SlaPolicy.current()
     cap_at = now + max(dt.timedelta(days=policy.information_pause_cap_days) - paused_before, dt.timedelta(0))
     warn = dt.timedelta(days=policy.pause_cap_warning_days)
-    # Less left than the warning's lead: warn at once.
-    return cap_at, (max(cap_at - warn, now) if warn else cap_at)
+    if not warn:
+        return cap_at, cap_at
+    # Never returned with less notice than the warning's: with less of the allowance left (a
+    # late second request), the developer is warned at once and has the warning's lead to answer.
+    cap_at = max(cap_at, now + warn)
+    return cap_at, cap_at - warn
 
 
 def _clock_resume(submission, now):
@@ -671,10 +675,17 @@ def pause_step(clock_id: int, now: dt.datetime) -> bool:
         return False
     cap_at = review_clock.pause_cap_at
     reached = cap_at is not None and cap_at <= now
+    warn = dt.timedelta(days=SlaPolicy.current().pause_cap_warning_days)
+    if reached and warn and review_clock.pause_step_at < cap_at:
+        # The warning was never sent (the sweep was down through it): warn now and give the
+        # warning's notice, rather than return a submission nobody was warned about.
+        reached, cap_at = False, now + warn
     with transaction.atomic():
         won = ReviewClock.objects.filter(
             pk=clock_id, status=ReviewClock.Status.PAUSED, pause_step_at=review_clock.pause_step_at
-        ).update(pause_step_at=None if reached else cap_at)
+        ).update(
+            pause_step_at=None if reached else cap_at, pause_cap_at=review_clock.pause_cap_at if reached else cap_at
+        )
         if won != 1:
             return False
         submission = review_clock.submission

@@ -388,6 +388,19 @@ def action_context(submission, name: str, user) -> dict:
                 now + dt.timedelta(days=policy.developer_answer_days),
             ),
         ]
+        review_clock_row = ReviewClock.objects.filter(submission=submission).first()
+        if review_clock_row is not None:
+            from .review_clock import pause_limit
+
+            returned_at, _ = pause_limit(review_clock_row.paused_total, now)
+            said.append(
+                (
+                    f"Unanswered, the submission is returned (withdrawn for lack of an answer) when the review's "
+                    f"pause allowance ({policy.information_pause_cap_days} days across all its requests; "
+                    f"{humanize(review_clock_row.paused_total)} used) runs out, on",
+                    returned_at,
+                )
+            )
     elif name == "answer_information_request":
         context["open_request"] = InformationRequest.objects.filter(
             submission=submission, answered_at__isnull=True
@@ -431,6 +444,20 @@ def action_context(submission, name: str, user) -> dict:
     elif name == "remove_access":
         irreversible = True
         said += [(text, None) for text in order_consequences(submission, removal=True)]
+    elif name == "withdraw_for_agreement":
+        irreversible = True
+        agreement = Agreement.objects.filter(organization_id=submission.organization_id).first()
+        status = agreement.get_status_display().lower() if agreement else "no longer in force"
+        said += [
+            (
+                f"{org}'s review agreement is {status}: withdrawing ends this review for good, and its "
+                "review clock stops.",
+                None,
+            ),
+            (f"{org} staff and the review's reviewers are emailed that the review ended with the agreement.", None),
+            ("Write the reason in the comment: it goes into the timeline and the notice.", None),
+            ("It cannot be undone: to be reviewed again, the developer files a new submission.", None),
+        ]
     elif name == "reinstate_access":
         order = AccessRemovalOrder.objects.filter(submission=submission, lifted_at__isnull=True).first()
         if order is not None:

@@ -551,8 +551,8 @@ def agreement_change_consequence(agreement: Agreement, action: str, open_reviews
     """What one status change does, to whom, and whether it can be undone: said before it is made."""
     org = agreement.organization
     carry_on = (
-        f" Its {open_reviews} open review{'s' if open_reviews != 1 else ''} carr{'ies' if open_reviews == 1 else 'y'} "
-        "on to a determination."
+        f" For each of its {open_reviews} open review{'s' if open_reviews != 1 else ''}, you choose below: "
+        "it continues to a determination, or it is withdrawn."
         if open_reviews
         else ""
     )
@@ -579,7 +579,9 @@ REVIEW_FATES = {
 }
 ENDING_ACTIONS = ("suspend", "terminate")
 MSG_CHOOSE_FATES = "Choose what happens to each open review: {names}."
-MSG_FATES_CHANGED = "The open reviews changed while you were choosing ({names}): check the list again."
+MSG_FATES_STRAY = (
+    "Not an open review of {organization} ({ids}): it may have ended while you were choosing. Check the list again."
+)
 
 
 def agreement_open_reviews(agreement: Agreement):
@@ -589,7 +591,7 @@ def agreement_open_reviews(agreement: Agreement):
     ).order_by("pk")
 
 
-def _fates_check(action: str, reviews: list, fates: dict) -> dict:
+def _fates_check(agreement, action: str, reviews: list, fates: dict) -> dict:
     """submission -> fate, refusing a missing or unknown choice, or one for a review not open now."""
     fates = {str(k): v for k, v in (fates or {}).items()}
     if action not in ENDING_ACTIONS:
@@ -600,7 +602,7 @@ def _fates_check(action: str, reviews: list, fates: dict) -> dict:
     by_id = {str(s.pk): s for s in reviews}
     stray = [k for k in fates if k not in by_id]
     if stray:
-        message = MSG_FATES_CHANGED.format(names=", ".join(stray[:5]))
+        message = MSG_FATES_STRAY.format(ids=", ".join(stray[:5]), organization=agreement.organization)
         raise ValidationFailed(message, details={"open_reviews": [message]})
     bad = [k for k, v in fates.items() if v not in REVIEW_FATES]
     if bad:
@@ -639,7 +641,7 @@ def agreement_change_status(
             # The open reviews as they stand, locked: a submission filed meanwhile waits for this
             # change and then finds the agreement suspended; one already filed must be decided.
             reviews = list(agreement_open_reviews(agreement).select_for_update())
-            fates = _fates_check(action, reviews, open_reviews)
+            fates = _fates_check(agreement, action, reviews, open_reviews)
             getattr(agreement, action)()
             agreement.save()
             AgreementEvent.objects.create(

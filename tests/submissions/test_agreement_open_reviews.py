@@ -74,7 +74,7 @@ def test_nothing_is_decided_by_default(cast, lab):
 @pytest.mark.parametrize(
     "choices, message",
     [
-        ({"999999": "continue"}, "open reviews changed"),
+        ({"999999": "continue"}, "Not an open review of Lab Alpha"),
         ({"keep": "pause", "end": "withdraw"}, "either continues or is withdrawn"),
     ],
 )

@@ -86,9 +86,32 @@ def test_less_left_than_the_warnings_lead_warns_at_once(cast, traveller):
     s = cast.submission(State.INTAKE)
     move(s, "request_information", cast.admin)
     c = clock_of(s)
-    assert c.pause_cap_at == START + 3 * DAY and c.pause_step_at == START
+    # Never returned with less notice than the warning's (5 days), though only 3 are left.
+    assert c.pause_cap_at == START + 5 * DAY and c.pause_step_at == START
     assert review_clock.sweep().pause_steps == [c.pk]
     assert told(s, WARNING) == [cast.developer.username]
+
+
+def test_a_sweep_down_through_the_warning_warns_first_and_gives_its_notice(cast, traveller):
+    s = cast.submission(State.INTAKE)
+    move(s, "request_information", cast.admin)
+    sweep_at(traveller, START + 31 * DAY)  # the first sweep after both the warning and the limit
+    s.refresh_from_db()
+    assert s.state == State.INFORMATION_REQUESTED and told(s, WARNING) == [cast.developer.username]
+    assert clock_of(s).pause_cap_at == START + 36 * DAY
+    sweep_at(traveller, START + 36 * DAY)
+    s.refresh_from_db()
+    assert s.state == State.WITHDRAWN
+
+
+def test_the_request_page_says_when_an_unanswered_request_returns_it(cast, client, traveller):
+    from django.urls import reverse
+
+    s = cast.submission(State.INTAKE)
+    client.force_login(cast.admin)
+    page = client.get(reverse("submissions:action", args=[s.pk, "request_information"])).content.decode()
+    assert "pause allowance (30 days across all its requests; 0 minutes used) runs out, on" in page
+    assert "31 Jul 2026" in page
 
 
 def test_no_warning_when_the_policy_turns_it_off(cast, traveller):
@@ -104,7 +127,8 @@ def test_an_answer_after_the_return_is_refused_with_the_state(cast, traveller):
     s = cast.submission(State.INTAKE)
     move(s, "request_information", cast.admin)
     stale = type(s).objects.get(pk=s.pk)
-    sweep_at(traveller, START + 30 * DAY)
+    sweep_at(traveller, START + 25 * DAY)  # warned
+    sweep_at(traveller, START + 30 * DAY)  # returned
     with pytest.raises(ApplicationError) as refused:
         move(stale, "answer_information_request", cast.developer)
     assert refused.value.state == State.WITHDRAWN
@@ -129,6 +153,8 @@ def test_two_sweeps_at_once_return_it_once():
         cast = Cast()
         s = cast.submission(State.INTAKE)
         move(s, "request_information", cast.admin)
+        traveller.move_to(START + 25 * DAY)
+        review_clock.sweep()  # the warning
         traveller.move_to(START + 30 * DAY)
         barrier, results = threading.Barrier(2), []
 
