@@ -289,6 +289,16 @@ class Delivery(models.Model):
         owner = self.subscription if self.subscription_id else (self.partner or self.endpoint)
         return owner.signing_secrets(now) if owner is not None else []
 
+    def webhook_address_now(self) -> str:
+        """Where this webhook goes now: its owner's URL as it stands. A URL changed after the
+        event (often a domain given up, or lost) takes the retries and redeliveries with it,
+        rather than sending them to the old one; "" when the owner no longer has a webhook."""
+        if self.endpoint is not None:
+            return self.endpoint.url
+        if self.partner is not None:
+            return self.partner.webhook_url
+        return self.address  # a register follower's endpoint never changes its URL
+
     @property
     def is_exercise_traffic(self) -> bool:
         """Recorded for the after-action review, never sent: an exercise's event, or anything

@@ -73,9 +73,12 @@ class WebhookTransport:
             "webhook-timestamp": str(int(sent_at.timestamp())),
             "webhook-signature": signature,
         }
+        address = delivery.webhook_address_now()
+        if not address:
+            raise TransportError("The webhook URL was removed: not sent.", permanent=True)
         try:
             # Checked again now, against the address it resolves to; the POST goes to that address.
-            where = destinations.check(delivery.address, resolve=resolve)
+            where = destinations.check(address, resolve=resolve)
         except destinations.UnsafeDestination as exc:
             raise TransportError(exc.message, permanent=not exc.transient) from None
         headers["host"] = where.host_header

@@ -445,3 +445,20 @@ def test_the_partner_api_is_for_partner_staff_only(cast, ours, who):
     client = api(getattr(cast, who))
     assert client.get("/api/v1/partner/deliveries/").status_code == 403
     assert client.post("/api/v1/partner/pause/").status_code == 403
+
+
+def test_a_changed_webhook_url_takes_the_retries_with_it(cast, ours, httpserver):
+    """A URL changed after the event (a domain given up) is where retries and redeliveries go;
+    a removed one stops them for good."""
+    httpserver.expect_request("/new").respond_with_data("", status=204)
+    cleared(cast)
+    mine = webhook_of(ours)
+    TrustedPartner.objects.filter(pk=ours.pk).update(webhook_url=httpserver.url_for("/new"))
+    assert services.delivery_attempt(mine.pk) == "delivered"
+    assert [r.path for r, _ in httpserver.log] == ["/new"]
+    cleared(cast, model_name="Model B")
+    later = Delivery.objects.filter(partner=ours, channel="webhook").exclude(pk=mine.pk).get()
+    TrustedPartner.objects.filter(pk=ours.pk).update(webhook_url="")
+    assert services.delivery_attempt(later.pk) == "dead"
+    later.refresh_from_db()
+    assert "webhook URL was removed" in later.last_error

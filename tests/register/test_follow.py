@@ -207,7 +207,11 @@ def test_a_notice_carries_the_registers_public_fields_and_nothing_else(cast):
     event = Event.objects.get(type=messages.LISTED)
     row = selectors.public_rows([listed])[0]
     assert event.payload == {**row, "listed_at": row["listed_at"].isoformat()}
-    assert set(event.payload) == {"organization", "model", "version", "release_channel", "outcome", "date", "listed_at"}
+    # The register's row (its government orders and published weights included: public facts).
+    assert set(event.payload) == {
+        *("organization", "model", "version", "release_channel", "outcome", "date", "listed_at"),
+        *("orders", "weights_publications"),
+    }
     delivery = Delivery.objects.get(subscription=s, event=event)
     _subject, body, headers = messages.email_for(delivery)
     from reviews.models import Determination
