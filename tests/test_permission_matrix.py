@@ -440,6 +440,9 @@ def may_order(user, s) -> bool:
 def api_transition_data(name, t):
     data = transition_data(name, t)
     data.pop("confirmed", None)
+    if name == "record_release":
+        # The page's form asks for a day (released_on); the API takes the moment (released_at).
+        data["released_at"] = data.pop("released_on") + "T00:00:00Z"
     if name == "accept":
         data = {
             "expected_state": data["expected_state"],

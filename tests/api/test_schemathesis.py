@@ -48,8 +48,10 @@ def portfolio(cast):
 # A trusted partner names its organization by slug: a slug of no organization is refused (400).
 # Hypothesis draws strings from the source code's own constants, so a new identifier anywhere
 # in the code can become such a slug. The conflict check names a reviewer and organizations that
-# must exist in the caller's world.
+# must exist in the caller's world. The release gate's names are text without NUL characters,
+# which a schema's string cannot say (a NUL in a name is refused with 400, as everywhere).
 EXCLUDED_CHECKS = {
+    "GET /api/v1/release-gate/": [positive_data_acceptance],
     "POST /api/v1/trusted-partners/": [positive_data_acceptance],
     "GET /api/v1/conflict-check/": [positive_data_acceptance],
     "POST /api/v1/submissions/": [positive_data_acceptance],

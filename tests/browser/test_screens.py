@@ -28,7 +28,12 @@ def demo():
 
     act_on_due_items(timezone.now())  # the overdue intake becomes the dashboard's breach
     passwords = {username: password for username, _role, password in report.passwords}
-    return passwords, {s.model_name: s for s in ModelSubmission.objects.all()}
+    # By model name; a family with several versions (Gemini-Sim 4 Ultra and 3 Flash) by its
+    # first-filed version, the one the tour's people work on.
+    models = {}
+    for s in ModelSubmission.objects.order_by("pk"):
+        models.setdefault(s.model_name, s)
+    return passwords, models
 
 
 def _tour(journey, passwords, username, pages):
