@@ -5,12 +5,13 @@ a local hour, or in a weekly one (a day and an hour), and may keep quiet hours; 
 partner may have its emails digested (TrustedPartner.email_cadence; webhooks are always sent
 at once). The decision is made when a delivery is written (`deliveries_schedule`):
 
-- urgent (a deadline within 48 hours, a window that has elapsed, access removed by order):
-  never digested;
+- urgent (a deadline less than 48 hours away when the next digest would go out, a window that
+  has elapsed, an order, an advisory): never digested;
 - otherwise, for a digest reader: status HELD, due at the next digest time (next_attempt_at,
   partially indexed for held rows, so the run reads only what is due);
 - otherwise, within the person's quiet hours: pending, but not before the quiet hours end
-  (the outbox's sweep sends it then).
+  (the outbox's sweep sends it then), unless that would leave less than a day before its
+  deadline.
 
 `digests_send` (beat, every minute) gathers every held item that is due into one Delivery per
 reader and address, with every item grouped by submission, and marks the items DIGESTED with
@@ -38,6 +39,7 @@ from caisi_portal import clock, timefmt
 from caisi_portal.text import one_line
 from caisi_portal.words import counted
 
+from .messages import HEADING_KEYS, detail_lines
 from .models import Delivery, PartnerEventType, event_label
 
 URGENT_WITHIN = timefmt.URGENT_WITHIN  # 48 hours, as the deadline chips count it
@@ -49,6 +51,9 @@ ALWAYS_URGENT = {
     PartnerEventType.ACCESS_REINSTATED,
     PartnerEventType.ADVISORY,
 }
+# Quiet hours never defer an email about a deadline to within this of it.
+QUIET_LEAVES_AT_LEAST = dt.timedelta(hours=24)
+READER_GONE = "Not sent: its reader was deactivated while it waited for a digest."
 # A digest run reads at most this many due items (the rest are due in the next run).
 RUN_LIMIT = 100_000
 
@@ -147,38 +152,35 @@ def describe(schedule: Schedule, zone_name: str) -> list[str]:
     if schedule.has_quiet_hours:
         lines.append(f"Quiet {schedule.quiet_start:02d}:00–{schedule.quiet_end:02d}:00 {where}")
     if schedule.digested:
-        lines.append("Items within 48 hours of a deadline are sent at once.")
+        lines.append("An item whose deadline would be less than 48 hours away by then is sent at once.")
     return lines
 
 
 # --- the decision, when deliveries are written --------------------------------------------------
 
 
-def _urgent_submissions(events, now: dt.datetime) -> set:
-    """Submissions whose events must not wait for a digest: a running review clock due within
-    48 hours (or overdue). One query for every event."""
+def _clock_deadlines(events) -> dict:
+    """Each submission's running review deadline, for every event at once (one query)."""
     from submissions.models import ReviewClock
 
-    return set(
+    return dict(
         ReviewClock.objects.filter(
-            submission_id__in={e.submission_id for e in events},
-            status=ReviewClock.Status.RUNNING,
-            deadline_at__lte=now + URGENT_WITHIN,
-        ).values_list("submission_id", flat=True)
+            submission_id__in={e.submission_id for e in events}, status=ReviewClock.Status.RUNNING
+        ).values_list("submission_id", "deadline_at")
     )
 
 
-def is_urgent(event, urgent_submissions: set, now: dt.datetime) -> bool:
-    if event.type in ALWAYS_URGENT or event.submission_id in urgent_submissions:
-        return True
-    deadline = timefmt.parse(event.payload.get("deadline_at"))
-    return isinstance(deadline, dt.datetime) and deadline - now <= URGENT_WITHIN
+def deadline_of(event, clock_deadlines: dict) -> dt.datetime | None:
+    """The nearest deadline an event is about: its review clock's, or one its payload names."""
+    found = [clock_deadlines.get(event.submission_id), timefmt.parse(event.payload.get("deadline_at"))]
+    found = [d for d in found if isinstance(d, dt.datetime)]
+    return min(found) if found else None
 
 
 def deliveries_schedule(deliveries: list[Delivery], events, now: dt.datetime) -> None:
     """Hold for a digest, or defer past quiet hours, the email deliveries about to be written
     (unsaved rows; webhooks and exercise mail are never held). Two queries at most, however
-    many deliveries: the people's preferences and the urgent submissions."""
+    many deliveries: the people's preferences and the submissions' deadlines."""
     emails = [
         d
         for d in deliveries
@@ -191,7 +193,7 @@ def deliveries_schedule(deliveries: list[Delivery], events, now: dt.datetime) ->
     preferences = {p.user_id: p for p in NotificationPreference.objects.filter(user_id__in=people)} if people else {}
     if not preferences and not partner_digest:
         return  # nobody here chose a digest or quiet hours: everything goes at once
-    urgent_submissions = _urgent_submissions(events, now)
+    clock_deadlines = _clock_deadlines(events)
     schedules: dict = {}
     for delivery in emails:
         if delivery.recipient_id:
@@ -202,19 +204,26 @@ def deliveries_schedule(deliveries: list[Delivery], events, now: dt.datetime) ->
             key = ("partner", delivery.partner_id)
             if key not in schedules:
                 schedules[key] = partner_schedule(delivery.partner)
-        schedule_one(delivery, schedules[key], is_urgent(delivery.event, urgent_submissions, now), now)
+        event = delivery.event
+        schedule_one(delivery, schedules[key], deadline_of(event, clock_deadlines), event.type in ALWAYS_URGENT, now)
 
 
-def schedule_one(delivery: Delivery, schedule: Schedule, urgent: bool, now: dt.datetime) -> None:
-    if schedule.digested and not urgent:
-        delivery.status = Delivery.Status.HELD
-        delivery.next_attempt_at = schedule.next_digest_at(now)
-        return
-    # Urgent items skip the digest but still wait out quiet hours: the person asked not to be
-    # emailed then, quiet hours end within a day (so a 48-hour warning still arrives with more
-    # than a day to act), and the deadline shows meanwhile on their dashboard and calendar.
+def schedule_one(
+    delivery: Delivery, schedule: Schedule, deadline: dt.datetime | None, always_urgent: bool, now: dt.datetime
+) -> None:
+    """Urgency is judged at the moment the reader would get the item, not when it is written:
+    an item is held for a digest only if its deadline is still more than 48 hours away when
+    that digest goes out (a weekly digest would otherwise bring news of a deadline already past)."""
+    if schedule.digested and not always_urgent:
+        digest_at = schedule.next_digest_at(now)
+        if deadline is None or deadline - digest_at > URGENT_WITHIN:
+            delivery.status = Delivery.Status.HELD
+            delivery.next_attempt_at = digest_at
+            return
+    # Not held: quiet hours still defer it (the person asked not to be emailed then, and they
+    # end within a day), unless waiting would leave less than a day before its deadline.
     quiet_until = schedule.quiet_until(now)
-    if quiet_until is not None:
+    if quiet_until is not None and (deadline is None or deadline - quiet_until >= QUIET_LEAVES_AT_LEAST):
         delivery.next_attempt_at = quiet_until
 
 
@@ -268,21 +277,30 @@ def digests_send(now: dt.datetime | None = None, limit: int = RUN_LIMIT) -> list
                 "type", "occurred_at", "payload", "is_exercise", "submission_id"
             )
         }
-        zones = {
-            ("person", pk): zone
-            for pk, zone in get_user_model()
+        readers = {
+            ("person", pk): (zone, active)
+            for pk, zone, active in get_user_model()
             .objects.filter(pk__in={i[2] for i in items if i[2]})
-            .values_list("pk", "time_zone")
+            .values_list("pk", "time_zone", "is_active")
         }
-        zones |= {
-            ("partner", pk): zone
-            for pk, zone in TrustedPartner.objects.filter(pk__in={i[3] for i in items if i[3]}).values_list(
-                "pk", "digest_time_zone"
+        readers |= {
+            ("partner", pk): (zone, active)
+            for pk, zone, active in TrustedPartner.objects.filter(pk__in={i[3] for i in items if i[3]}).values_list(
+                "pk", "digest_time_zone", "is_active"
             )
         }
         groups: dict = {}
+        gone = []
         for item in items:
-            groups.setdefault((item[2], item[3], item[4]), []).append(item)
+            # A person deactivated, or a partner removed, since the item was held gets nothing.
+            if readers.get(("person", item[2]) if item[2] else ("partner", item[3]), ("", False))[1]:
+                groups.setdefault((item[2], item[3], item[4]), []).append(item)
+            else:
+                gone.append(item[0])
+        if gone:
+            Delivery.objects.filter(pk__in=gone, status=Delivery.Status.HELD).update(
+                status=Delivery.Status.DROPPED, last_error=READER_GONE
+            )
         writer = _DigestWriter()
         digests, pairs = [], []
         for (recipient_id, partner_id, address), group in groups.items():
@@ -293,7 +311,7 @@ def digests_send(now: dt.datetime | None = None, limit: int = RUN_LIMIT) -> list
                 address=address,
                 next_attempt_at=now,
             )
-            zone = zones.get(("person", recipient_id) if recipient_id else ("partner", partner_id), "")
+            zone = readers[("person", recipient_id) if recipient_id else ("partner", partner_id)][0]
             digest.subject, digest.body = writer.message(
                 [events[item[1]] for item in group],
                 zone,
@@ -360,6 +378,10 @@ class _DigestWriter:
             deadline = event.payload.get("deadline_at")
             if deadline:
                 line += f" (review deadline {timefmt.when(deadline, zone=zone)})"
+            # The same facts the single email carries (outcome, summary, release conditions,
+            # an order, the open-weights note...), under the item.
+            details = detail_lines(event.payload, skip=(*HEADING_KEYS, "deadline_at"))
+            line = "\n".join([line, *(f"    {d}" if d else "" for d in details)])
             self._lines[key] = line
         return self._lines[key]
 
@@ -395,7 +417,7 @@ class _DigestWriter:
                 lines.append(f"Open it in the portal: {base}{path}")
             lines.append("")
         lines += [
-            "Items within 48 hours of a deadline are never held for a digest: they were emailed at once.",
+            "Items whose deadline was less than 48 hours away by this digest were emailed at once, not held.",
             "Change when you are emailed on your account page."
             if to_person
             else "Your organization's staff can change the digest in the portal.",

@@ -64,6 +64,48 @@ def _order_lines(order) -> list[str]:
     return lines
 
 
+# What the heading of a message already says (a digest groups its items under it).
+HEADING_KEYS = ("organization", "model_name", "model_version")
+_LABELS = {
+    "organization": "Organization",
+    "model_name": "Model",
+    "model_version": "Version",
+    "release_channel": "Release channel",
+    "outcome": "Outcome",
+    "state": "State",
+    "determined_at": "Determined",
+    "released_at": "Released",
+    "deadline_at": "Review deadline",
+    "returned_at": "Returned on",
+    "remaining": "Time left",
+    "missing_results": "Planned results",
+    "summary": "Summary released by the office",
+    "release_conditions": "Release conditions",
+    "agreement": "Review agreement",
+    "next_action": "What to do",
+}
+
+
+def detail_lines(data: dict, skip=()) -> list[str]:
+    """An event's facts for people, one per line: the single email's body, and each item of a
+    digest (which names the model in its heading and the deadline in the reader's zone)."""
+    lines = [
+        f"{label}: {_in_words(key, data[key])}" for key, label in _LABELS.items() if key not in skip and data.get(key)
+    ]
+    if data.get("after_window_note"):
+        lines.append(str(data["after_window_note"]))
+    if data.get("advisory"):
+        lines += ["", "Advisory from the office:", str(data["advisory"])]
+    lines += _order_lines(data.get("order"))
+    if data.get("open_weights_note"):
+        lines.append(data["open_weights_note"])
+    published = data.get("weights_publications") or []
+    if published:
+        lines.append("Where the weights were published (location, SHA-256):")
+        lines += [f"- {one_line(str(p.get('location', '')))} {one_line(str(p.get('sha256', '')))}" for p in published]
+    return lines
+
+
 def email_for(delivery) -> tuple[str, str]:
     if delivery.event_id is None:
         # A digest: its words were written when it was built (partners.digests).
@@ -80,39 +122,7 @@ def email_for(delivery) -> tuple[str, str]:
     subject = one_line(SUBJECTS.get(event.type, event_label(event.type)).format(**fields))
     if event.is_exercise:
         subject = f"[EXERCISE] {subject}"
-    lines = [subject, ""]
-    labels = {
-        "organization": "Organization",
-        "model_name": "Model",
-        "model_version": "Version",
-        "release_channel": "Release channel",
-        "outcome": "Outcome",
-        "state": "State",
-        "determined_at": "Determined",
-        "released_at": "Released",
-        "deadline_at": "Review deadline",
-        "returned_at": "Returned on",
-        "remaining": "Time left",
-        "missing_results": "Planned results",
-        "summary": "Summary released by the office",
-        "release_conditions": "Release conditions",
-        "agreement": "Review agreement",
-        "next_action": "What to do",
-    }
-    for key, label in labels.items():
-        if data.get(key):
-            lines.append(f"{label}: {_in_words(key, data[key])}")
-    if data.get("after_window_note"):
-        lines.append(str(data["after_window_note"]))
-    if data.get("advisory"):
-        lines += ["", "Advisory from the office:", str(data["advisory"])]
-    lines += _order_lines(data.get("order"))
-    if data.get("open_weights_note"):
-        lines.append(data["open_weights_note"])
-    published = data.get("weights_publications") or []
-    if published:
-        lines.append("Where the weights were published (location, SHA-256):")
-        lines += [f"- {one_line(str(p.get('location', '')))} {one_line(str(p.get('sha256', '')))}" for p in published]
+    lines = [subject, "", *detail_lines(data)]
     if delivery.recipient_id and data.get("path"):
         lines += ["", f"Open it in the portal: {settings.PORTAL_BASE_URL.rstrip('/')}{data['path']}"]
     lines += ["", f"Notification id: {delivery.webhook_id}", "CAISI Review Portal (simulation)"]

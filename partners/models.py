@@ -207,6 +207,8 @@ class Delivery(models.Model):
         # Waiting for its reader's digest, due at next_attempt_at; then sent inside one.
         HELD = "held", "Held for a digest"
         DIGESTED = "digested", "Sent in a digest"
+        # Held for a digest whose reader was deactivated (or whose partner was removed) meanwhile.
+        DROPPED = "dropped", "Not sent (reader no longer active)"
 
     class Kind(models.TextChoices):
         # An event's notification (or a digest of them): retried, and its dead letter alerts.

@@ -242,9 +242,7 @@ def remind(request, pk, assignment_pk):
         refuse_if_not_permitted(exc)
         messages.error(request, exc.message)
     else:
-        messages.success(
-            request, f"Reminder emailed to {assignment.reviewer}: {reminders.describe_missing(sent.missing)}."
-        )
+        messages.success(request, reminders.remind_outcome(sent))
     return redirect(submission)
 
 

@@ -143,8 +143,8 @@ def _words(step: str, submission, missing: list[str], deadline_at: dt.datetime, 
 
 # How the timeline says who was told (it is kept in UTC for every reader, like the elapse entry).
 _SENT_TO = {
-    ReminderStep.MANUAL: "Reminder emailed to {names}",
-    ReminderStep.REVIEWER: "Reminder emailed to the reviewers ({names})",
+    ReminderStep.MANUAL: "Reminder sent to {names} (by email, or in their digest)",
+    ReminderStep.REVIEWER: "Reminder sent to the reviewers ({names})",
     ReminderStep.LEAD: "Escalated to the lead reviewer ({names})",
     ReminderStep.ADMINISTRATOR: "Escalated to the administrators ({names})",
 }
@@ -310,6 +310,38 @@ def reviewer_remind(*, assignment, actor) -> ResultsReminder:
             assignment=locked,
         )
     return row
+
+
+def remind_outcome(row: ResultsReminder) -> str:
+    """What the Remind button did, for the person who pressed it: emailed, or held by the
+    reviewer's own choice (their digest or quiet hours) and when it will reach them."""
+    from partners.models import Delivery
+
+    missing = describe_missing(row.missing)
+    delivery = (
+        Delivery.objects.filter(
+            recipient_id=row.recipient_id,
+            channel=Delivery.Channel.EMAIL,
+            event__submission_id=row.submission_id,
+            event__type=REMINDER_EVENT,
+        )
+        .order_by("-event__occurred_at")
+        .only("status", "next_attempt_at")
+        .first()
+    )
+    if delivery is None:
+        return f"Reminder recorded for {row.recipient}, who has no email address: {missing}."
+    if delivery.status == Delivery.Status.HELD:
+        return (
+            f"Reminder recorded for {row.recipient}: {missing}. They chose a digest, so it reaches them "
+            f"in the one due {timefmt.when(delivery.next_attempt_at)}."
+        )
+    if delivery.next_attempt_at > row.sent_at:
+        return (
+            f"Reminder recorded for {row.recipient}: {missing}. It is emailed when their quiet hours end, "
+            f"{timefmt.when(delivery.next_attempt_at)}."
+        )
+    return f"Reminder emailed to {row.recipient}: {missing}."
 
 
 def remind_offers(submission, user, assignments) -> dict[int, dict]:

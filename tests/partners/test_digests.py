@@ -383,3 +383,73 @@ def test_a_full_batch_leaves_its_last_reader_whole_for_the_next_run(cast):
     assert len(first) == 1 and len(second) == 1
     for digest in Delivery.objects.filter(event__isnull=True):
         assert digest.items.count() == 5
+
+
+def test_urgency_is_judged_when_the_digest_would_go_out(cast):
+    """A weekly digest six days away would bring news of a deadline four days off too late:
+    held only while the deadline is still more than 48 hours after the digest."""
+    with time_machine.travel(T0, tick=False):
+        soon = cast.submission(State.EVALUATION, model_name="Soon")
+        later = cast.submission(State.EVALUATION, model_name="Later")
+        ReviewClock.objects.filter(submission=soon).update(deadline_at=T0 + dt.timedelta(days=4))
+        ReviewClock.objects.filter(submission=later).update(deadline_at=T0 + dt.timedelta(days=10))
+        # Weekly on Sunday 08:00 UTC: six days after Monday T0.
+        prefer(cast.reviewer, "UTC", cadence=DigestCadence.WEEKLY, digest_weekday=Weekday.SUNDAY, digest_hour=8)
+        tell(soon, [cast.reviewer])
+        tell(later, [cast.reviewer])
+    statuses = dict(mine(cast.reviewer).values_list("event__submission__model_name", "status"))
+    assert statuses == {"Soon": "pending", "Later": "held"}
+
+
+def test_quiet_hours_never_hold_an_urgent_item_to_within_a_day_of_its_deadline(cast):
+    at_night = at(2026, 1, 12, 23, 0, zone="Europe/Berlin")
+    with time_machine.travel(at_night, tick=False):
+        near = cast.submission(State.EVALUATION, model_name="Near")
+        far = cast.submission(State.EVALUATION, model_name="Far")
+        # Quiet until 07:00: "Near" is due at 05:00, before they end; "Far" has days left after.
+        ReviewClock.objects.filter(submission=near).update(deadline_at=at_night + dt.timedelta(hours=6))
+        ReviewClock.objects.filter(submission=far).update(deadline_at=at_night + dt.timedelta(days=5))
+        prefer(cast.reviewer, "Europe/Berlin", quiet_start=22, quiet_end=7)
+        tell(near, [cast.reviewer])
+        tell(far, [cast.reviewer])
+    attempts = dict(mine(cast.reviewer).values_list("event__submission__model_name", "next_attempt_at"))
+    assert attempts == {"Near": at_night, "Far": at(2026, 1, 13, 7, 0, zone="Europe/Berlin")}
+
+
+def test_a_digest_item_carries_what_the_single_email_would(cast):
+    with time_machine.travel(T0, tick=False):
+        s = cast.submission(State.EVALUATION)
+        prefer(cast.reviewer, "UTC", cadence=DigestCadence.DAILY, digest_hour=12)
+        services.event_record(
+            submission=s,
+            type="review.concurrence_requested",
+            extra={
+                "summary": "Cleared with one mitigation in place.",
+                "release_conditions": "Keep the refusal filter on.",
+                "open_weights_note": "Published weights cannot be recalled.",
+            },
+            recipients=[cast.reviewer],
+        )
+    with time_machine.travel(dt.datetime(2026, 1, 12, 12, 0, 30, tzinfo=UTC), tick=False):
+        [digest_id] = digests.digests_send()
+    body = Delivery.objects.get(pk=digest_id).body
+    for fact in (
+        "    Summary released by the office: Cleared with one mitigation in place.",
+        "    Release conditions: Keep the refusal filter on.",
+        "    Published weights cannot be recalled.",
+    ):
+        assert fact in body
+
+
+def test_a_reader_deactivated_while_items_wait_gets_no_digest(cast):
+    with time_machine.travel(T0, tick=False):
+        s = cast.submission(State.EVALUATION)
+        prefer(cast.reviewer, "UTC", cadence=DigestCadence.DAILY, digest_hour=12)
+        prefer(cast.lead, "UTC", cadence=DigestCadence.DAILY, digest_hour=12)
+        tell(s, [cast.reviewer, cast.lead], n=2)
+    type(cast.reviewer).objects.filter(pk=cast.reviewer.pk).update(is_active=False)
+    with time_machine.travel(dt.datetime(2026, 1, 12, 12, 0, 30, tzinfo=UTC), tick=False):
+        sent = digests.digests_send()
+    assert list(Delivery.objects.filter(pk__in=sent).values_list("recipient", flat=True)) == [cast.lead.pk]
+    assert set(mine(cast.reviewer).values_list("status", flat=True)) == {"dropped"}
+    assert mine(cast.reviewer)[0].last_error == digests.READER_GONE

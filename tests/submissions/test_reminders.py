@@ -217,7 +217,22 @@ class TestRemindButton:
         assert event.payload["reminder_step"] == "manual" and missing in event.payload["next_action"]
         entry = AuditEntry.objects.get(submission=s, action="results_reminder")
         assert entry.internal and entry.actor == cast.lead and missing in entry.comment
-        assert entry.comment.startswith(f"Reminder emailed to {cast.reviewer}: 1 planned result missing")
+        assert entry.comment.startswith(
+            f"Reminder sent to {cast.reviewer} (by email, or in their digest): 1 planned result missing"
+        )
+
+    def test_pressing_says_when_a_digest_reader_will_get_it(self, client, cast, overdue):
+        """5 days from the deadline a daily digest still arrives with more than 48 hours to go:
+        the reminder is held for it, and the button's answer says so instead of "emailed"."""
+        from accounts.models import DigestCadence, NotificationPreference
+
+        _, assignment, missing = overdue
+        NotificationPreference.objects.create(user=cast.reviewer, cadence=DigestCadence.DAILY, digest_hour=8)
+        client.force_login(cast.lead)
+        page = client.post(remind_url(assignment), follow=True).content.decode()
+        assert f"Reminder recorded for {cast.reviewer}: 1 planned result missing: {missing}." in page
+        assert "They chose a digest, so it reaches them in the one due" in page
+        assert "Reminder emailed" not in page
 
     def test_a_second_press_soon_after_is_refused_and_sends_nothing(self, client, cast, overdue, traveller):
         s, assignment, _ = overdue
