@@ -1046,6 +1046,7 @@ def navigation(user) -> dict[str, bool]:
             and bool(user.organization_id)
         ),
         "exports": may_export(user),
+        "benchmarks": may_view_benchmark_catalog(user),
         "exercises": may_create_exercise(user) or scope_exercises_exists(user),
         "exercise_inbox": may_read_exercise_inbox(user),
         "demo_inbox": settings.DEMO_WEBHOOK_RECEIVER and may_view_demo_inbox(user),
@@ -1056,6 +1057,43 @@ def navigation(user) -> dict[str, bool]:
         "api_tokens": may_issue_api_token(user),
         "calendar": may_hold_calendar_link(user),
     }
+
+
+# --- the benchmark catalog ---------------------------------------------------------------------
+
+
+def may_view_benchmark_catalog(user) -> bool:
+    """The live office (administrators and reviewers). Labs and partners never see it; an
+    exercise player's clearance is simulated, and a simulated clearance never opens the real
+    catalog, whose benchmarks and levels are live reference data."""
+    return _signed_in(user) and not is_player(user) and is_office_staff(user)
+
+
+def scope_benchmark_versions(qs, user, field: str = "classification"):
+    """The versions (or their rows: `field` names the version's classification) this person is
+    cleared for; others stay unnamed, their domain and existence being all that may be said."""
+    if not may_view_benchmark_catalog(user):
+        return qs.none()
+    return qs.filter(**{f"{field}__lte": user.clearance})
+
+
+def scope_benchmarks(qs, user):
+    """A benchmark is known by name to those cleared for at least one of its versions."""
+    from benchmarks.models import BenchmarkVersion
+
+    if not may_view_benchmark_catalog(user):
+        return qs.none()
+    return qs.filter(pk__in=scope_benchmark_versions(BenchmarkVersion.objects.all(), user).values("benchmark_id"))
+
+
+def may_manage_benchmarks(user) -> bool:
+    """Live administrators add benchmarks and versions and set their policy levels."""
+    return may_view_benchmark_catalog(user) and is_administrator(user)
+
+
+def may_change_benchmark_version(user, version) -> bool:
+    """...and only those they are cleared for: nobody changes a line they may not read."""
+    return may_manage_benchmarks(user) and version.classification <= user.clearance
 
 
 def scope_exercises_exists(user) -> bool:

@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import benchmarks, views
 
 router = DefaultRouter()
 router.include_root_view = False
@@ -12,6 +12,8 @@ router.include_format_suffixes = False
 router.register("organizations", views.OrganizationViewSet, basename="organization")
 router.register("agreements", views.AgreementViewSet, basename="agreement")
 router.register("submissions", views.SubmissionViewSet, basename="submission")
+router.register("benchmarks", benchmarks.BenchmarkViewSet, basename="benchmark")
+router.register("benchmark-versions", benchmarks.BenchmarkVersionViewSet, basename="benchmark-version")
 router.register("sla-breaches", views.SlaBreachViewSet, basename="sla-breach")
 router.register("sla-policy", views.SlaPolicyViewSet, basename="sla-policy")
 router.register("trusted-partners", views.TrustedPartnerViewSet, basename="trusted-partner")

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "accounts",
     "submissions",
     "reviews",
+    "benchmarks",
     "partners",
     "dashboard",
     "register",

@@ -25,6 +25,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("submissions/", include("submissions.urls")),
     path("reviews/", include("reviews.urls")),
+    path("benchmarks/", include("benchmarks.urls")),
     path("partners/", include("partners.urls")),
     path("dashboard/", include("dashboard.urls")),
     path("exercises/", include("exercises.urls")),

@@ -52,6 +52,7 @@ def load_seed(path: Path) -> SeedReport:
         _organizations(data, report)
         users = _users(data, report)
         _conflicts(data, users)
+        _benchmarks(data.get("benchmarks") or {}, users)
         for spec in data.get("submissions", []):
             _submission(spec, users, report)
         if report.created:
@@ -169,6 +170,43 @@ def _conflicts(data, users):
                 "declared_at": services.clock.now(),
             },
         )
+
+
+def _benchmarks(data, users):
+    """The catalog, through its services (levels recorded with a reason, audited); a benchmark
+    already there is left as it is, so loading the seed twice changes nothing."""
+    from accounts.models import Clearance
+    from benchmarks import services as benchmark_services
+    from benchmarks.models import Benchmark
+
+    if not data:
+        return
+    actor = users[data["by"]]
+    for spec in data.get("list", []):
+        if Benchmark.objects.filter(slug=spec["slug"]).exists():
+            continue
+        versions = [
+            {
+                "label": v["label"],
+                "classification": Clearance[v["classification"]],
+                "metric": v["metric"],
+                "direction": v["direction"],
+                "levels": {"elevated": v.get("elevated"), "critical": v.get("critical")},
+                "inspect_tasks": v.get("tasks", []),
+                "reason": v.get("reason", "Lines set when the benchmark was adopted."),
+            }
+            for v in spec["versions"]
+        ]
+        first = benchmark_services.benchmark_create(
+            actor=actor,
+            domain=EvaluationDomain.objects.get(slug=spec["domain"]),
+            name=spec["name"],
+            slug=spec["slug"],
+            description=spec.get("description", ""),
+            **versions[0],
+        )
+        for version in versions[1:]:
+            benchmark_services.benchmark_version_create(actor=actor, benchmark=first.benchmark, **version)
 
 
 DRAFT_KEYS = services.DRAFT_FIELDS

@@ -213,6 +213,8 @@ class Worlds:
     unsubscribed_partner_org: Organization
     # A live follower of the public register (email, waiting for its confirmation) and a webhook.
     follow: dict = field(default_factory=dict)
+    # The benchmark catalog (the live office's): an unclassified version and a SECRET one.
+    benchmarks: dict = field(default_factory=dict)
 
     def each(self):
         return (self.live, self.exercise)
@@ -257,7 +259,27 @@ def build_worlds() -> Worlds:
         scenario_player=ex.players.get(username=f"x{ex.pk}.dev"),
         unsubscribed_partner_org=OrganizationFactory(name="Partner Two", slug="partner-two", kind="trusted_partner"),
         follow=_register_followers(live_cast),
+        benchmarks=_benchmark_catalog(live_cast),
     )
+
+
+def _benchmark_catalog(cast) -> dict:
+    from benchmarks import services as benchmark_services
+
+    made = {}
+    for key, classification in (("open", Clearance.UNCLASSIFIED), ("secret", Clearance.SECRET)):
+        made[key] = benchmark_services.benchmark_create(
+            actor=cast.admin,
+            domain=EvaluationDomain.objects.first(),
+            name=f"{key.upper()}-BENCHMARK",
+            slug=f"{key}-bench",
+            label="1.0",
+            classification=classification,
+            metric="solve rate",
+            direction="higher",
+            levels={"elevated": "0.4"},
+        )
+    return made
 
 
 def _register_followers(cast) -> dict:
@@ -319,6 +341,15 @@ def sees(user, obj) -> bool:
         WebhookEndpoint: lambda: rules.scope_webhook_endpoints(WebhookEndpoint.objects.all(), user),
     }
     return scopes[type(obj)]().filter(pk=obj.pk).exists()
+
+
+def names_version(user, version) -> bool:
+    """May this person know a benchmark version by name (accounts.rules' catalog scope)?"""
+    from benchmarks.models import BenchmarkVersion
+
+    if user is None:
+        return False
+    return rules.scope_benchmark_versions(BenchmarkVersion.objects.all(), user).filter(pk=version.pk).exists()
 
 
 def decide(visible: bool, allowed: bool, ok, *, refused=403):
@@ -655,6 +686,95 @@ def _exercise_cases():
             },
             per_world=False,
         ),
+    ]
+
+
+def _catalog_page(user, ok=200, *, manage=False, version=None):
+    """The catalog's pages: no page for those outside the office (404), a refusal for an office
+    reader who may not manage it (403), "not found" for a version above their clearance."""
+    if not rules.may_view_benchmark_catalog(user):
+        return 404
+    if manage and not rules.may_manage_benchmarks(user):
+        return 403
+    if version is not None and not names_version(user, version):
+        return 404
+    return ok
+
+
+def _benchmark_cases():
+    bench = lambda ws, key: ws.benchmarks[key]  # noqa: E731
+    levels = {"elevated": "0.3", "critical": "0.5", "reason": "Matrix."}
+    return [
+        Case(
+            "benchmarks:catalog",
+            "",
+            lambda ws, t: reverse("benchmarks:catalog"),
+            {"GET": lambda u, ws, t: _catalog_page(u), "POST": NOT_ALLOWED},
+            per_world=False,
+        ),
+        Case(
+            "benchmarks:detail",
+            "the SECRET benchmark",
+            lambda ws, t: reverse("benchmarks:detail", args=[bench(ws, "secret").benchmark.slug]),
+            {
+                "GET": lambda u, ws, t: _catalog_page(u, version=bench(ws, "secret")),
+                "POST": NOT_ALLOWED,
+            },
+            per_world=False,
+        ),
+        Case(
+            "benchmarks:new",
+            "",
+            lambda ws, t: reverse("benchmarks:new"),
+            {
+                "GET": lambda u, ws, t: _catalog_page(u, manage=True),
+                "POST": lambda u, ws, t: _catalog_page(u, 302, manage=True),
+            },
+            data=lambda ws, t: {
+                "domain": EvaluationDomain.objects.first().pk,
+                "name": "Matrix Bench",
+                "slug": "matrix-bench",
+                "label": "1.0",
+                "classification": "0",
+                "metric": "m",
+                "direction": "higher",
+                "elevated": "0.5",
+                "reason": "Adopted.",
+            },
+            per_world=False,
+        ),
+        Case(
+            "benchmarks:version_new",
+            "the unclassified benchmark",
+            lambda ws, t: reverse("benchmarks:version_new", args=[bench(ws, "open").benchmark.slug]),
+            {
+                "GET": lambda u, ws, t: _catalog_page(u, manage=True),
+                "POST": lambda u, ws, t: _catalog_page(u, 302, manage=True),
+            },
+            data=lambda ws, t: {
+                "label": "2.0",
+                "classification": "0",
+                "metric": "m",
+                "direction": "higher",
+                "elevated": "0.5",
+                "reason": "Recalibrated.",
+            },
+            per_world=False,
+        ),
+        *[
+            Case(
+                f"benchmarks:{name}",
+                "the SECRET version",
+                (lambda n: lambda ws, t: reverse(f"benchmarks:{n}", args=[bench(ws, "secret").pk]))(name),
+                {
+                    "GET": NOT_ALLOWED,
+                    "POST": lambda u, ws, t: _catalog_page(u, 302, manage=True, version=bench(ws, "secret")),
+                },
+                data=lambda ws, t: levels,
+                per_world=False,
+            )
+            for name in ("version_levels", "version_retire")
+        ],
     ]
 
 
@@ -1122,6 +1242,7 @@ PAGE_CASES = [
         login_required=False,
     ),
     *_dashboard_cases(),
+    *_benchmark_cases(),
     *_integration_page_cases(),
     *[
         Case(
@@ -1352,6 +1473,34 @@ def _partner_api_cases():
 
 
 API_CASES = [
+    Case(
+        "benchmarks_list",
+        "",
+        lambda ws, t: f"{V1}/benchmarks/",
+        {"GET": lambda u, ws, t: 200 if rules.may_view_benchmark_catalog(u) else 403},
+        per_world=False,
+    ),
+    Case(
+        "benchmarks_retrieve",
+        "the SECRET benchmark",
+        lambda ws, t: f"{V1}/benchmarks/{ws.benchmarks['secret'].benchmark.slug}/",
+        {"GET": lambda u, ws, t: 200 if names_version(u, ws.benchmarks["secret"]) else 404},
+        per_world=False,
+    ),
+    Case(
+        "benchmark_versions_levels_create",
+        "the SECRET version",
+        lambda ws, t: f"{V1}/benchmark-versions/{ws.benchmarks['secret'].pk}/levels/",
+        {
+            "POST": lambda u, ws, t: (
+                404
+                if not names_version(u, ws.benchmarks["secret"])
+                else (200 if rules.may_change_benchmark_version(u, ws.benchmarks["secret"]) else 403)
+            )
+        },
+        data=lambda ws, t: {"elevated": "0.3", "critical": "0.5", "reason": "Matrix."},
+        per_world=False,
+    ),
     Case(
         "conflict_check",
         "Lab Alpha",
@@ -1827,6 +1976,9 @@ def run_cases(ws: Worlds, role, cases) -> list[str]:
                 for w in ws.each():
                     if w.secret_finding.title.encode() in body and not sees(user, w.secret_finding):
                         wrong.append(f"{where}: shows the {w.name} SECRET finding")
+                secret_bench = ws.benchmarks["secret"]
+                if secret_bench.benchmark.name.encode() in body and not names_version(user, secret_bench):
+                    wrong.append(f"{where}: names the SECRET benchmark")
                 if user is not None and rules.is_player(user):
                     leaked = [m for m in live_markers(ws) if m in body]
                     if leaked:

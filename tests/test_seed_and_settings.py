@@ -29,6 +29,14 @@ def test_demo_seed_loads_once_and_is_simulated(settings):
     lifted = AccessRemovalOrder.objects.get(reference="DOC-2026-0611")
     assert lifted.lifted_at and lifted.submission.state == "released"
     assert WeightsPublication.objects.filter(submission__release_channel="open_weights").count() == 2
+    # A benchmark catalog with one SECRET benchmark, and one in two versions (the newer current).
+    from benchmarks.models import BenchmarkVersion
+
+    assert BenchmarkVersion.objects.filter(classification=2).count() == 1
+    assert list(BenchmarkVersion.objects.filter(benchmark__slug="ctf-ladder").values_list("label", "is_current")) == [
+        ("2.0", True),
+        ("1.0", False),
+    ]
 
 
 @pytest.mark.django_db

@@ -1,0 +1,129 @@
+"""The benchmark catalog in the API: what each caller is cleared to name, and the lines'
+changes for administrators (the same rules and services as the catalog's pages)."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts import rules
+from benchmarks import services
+from benchmarks.models import Benchmark, BenchmarkVersion, LevelSetting
+from caisi_portal.errors import NotPermitted
+
+from .views import ADMIN_LIST_ERRORS, _errors
+
+MSG_CATALOG = "The benchmark catalog is the review office's."
+
+
+class BenchmarkVersionSerializer(serializers.ModelSerializer):
+    classification = serializers.CharField(source="get_classification_display")
+    levels = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BenchmarkVersion
+        fields = [
+            "id",
+            "label",
+            "classification",
+            "metric",
+            "direction",
+            "levels",
+            "inspect_tasks",
+            "is_current",
+            "is_legacy",
+            "retired_at",
+            "created_at",
+        ]
+
+    def get_levels(self, version) -> dict[str, str]:
+        return {s.level: str(s.threshold) for s in version.levels.all()}
+
+
+class BenchmarkSerializer(serializers.ModelSerializer):
+    domain = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    versions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Benchmark
+        fields = ["slug", "name", "domain", "description", "versions"]
+
+    @extend_schema_field(BenchmarkVersionSerializer(many=True))
+    def get_versions(self, benchmark) -> list:
+        return BenchmarkVersionSerializer(benchmark.visible_versions, many=True).data
+
+
+class LevelsSerializer(serializers.Serializer):
+    elevated = serializers.DecimalField(max_digits=9, decimal_places=3, required=False, allow_null=True)
+    critical = serializers.DecimalField(max_digits=9, decimal_places=3, required=False, allow_null=True)
+    reason = serializers.CharField(max_length=500)
+
+
+def _readers_only(user):
+    if not rules.may_view_benchmark_catalog(user):
+        raise NotPermitted(MSG_CATALOG)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        operation_id="benchmarks_list",
+        summary="The benchmark catalog: the versions you are cleared for (office staff)",
+        responses={200: BenchmarkSerializer(many=True), **ADMIN_LIST_ERRORS},
+    ),
+    retrieve=extend_schema(
+        operation_id="benchmarks_retrieve",
+        summary="One benchmark, its versions you may name",
+        responses={200: BenchmarkSerializer, **_errors(401, 403, 404, 429)},
+    ),
+)
+class BenchmarkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = BenchmarkSerializer
+    lookup_field = "slug"
+
+    def get_queryset(self):
+        user = self.request.user
+        visible = rules.scope_benchmark_versions(BenchmarkVersion.objects.all(), user).prefetch_related(
+            Prefetch("levels", queryset=LevelSetting.objects.order_by("threshold"))
+        )
+        return (
+            rules.scope_benchmarks(Benchmark.objects.select_related("domain"), user)
+            .prefetch_related(Prefetch("versions", queryset=visible, to_attr="visible_versions"))
+            .order_by("domain__sort_order", "name")
+        )
+
+    def list(self, request, *args, **kwargs):
+        _readers_only(request.user)
+        return super().list(request, *args, **kwargs)
+
+
+class BenchmarkVersionViewSet(viewsets.GenericViewSet):
+    serializer_class = BenchmarkVersionSerializer
+
+    def get_queryset(self):
+        return rules.scope_benchmark_versions(
+            BenchmarkVersion.objects.select_related("benchmark__domain"), self.request.user
+        )
+
+    @extend_schema(
+        operation_id="benchmark_versions_levels_create",
+        summary="Set a version's policy lines, with the reason (administrators cleared for it)",
+        request=LevelsSerializer,
+        responses={200: BenchmarkVersionSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, methods=["post"], url_path="levels")
+    def levels(self, request, pk=None):
+        version = self.get_object()
+        body = LevelsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        services.benchmark_version_levels_set(
+            actor=request.user,
+            version=version,
+            levels={k: data.get(k) for k in ("elevated", "critical")},
+            reason=data["reason"],
+        )
+        version.refresh_from_db()
+        return Response(BenchmarkVersionSerializer(version).data)
