@@ -215,21 +215,32 @@ def _levels_words(thresholds: dict) -> str:
     return ", ".join(f"{PolicyLevel(k).label.lower()} at {v}" for k, v in thresholds.items()) or "no levels"
 
 
-def benchmark_version_levels_set(*, actor, version: BenchmarkVersion, levels: dict, reason: str) -> LevelChange:
-    """New thresholds for a version, with the reason; the old ones stay in its history.
-    Results already recorded keep the outcome their levels gave them when recorded."""
+def _change_allowed(actor, version, reason, missing: str) -> str:
+    """The checks before changing a version: who, their clearance, and a reason."""
     if not rules.may_manage_benchmarks(actor):
         raise NotPermitted(MSG_NOT_PERMITTED)
     if not rules.may_change_benchmark_version(actor, version):
         raise NotPermitted(MSG_ABOVE_CLEARANCE)
-    reason = (reason or "").strip() if isinstance(reason, str) else reason
+    reason = reason.strip() if isinstance(reason, str) else ""
     if not reason:
-        raise ValidationFailed("Say why the levels change: the reason stays in the version's history.")
+        raise ValidationFailed(missing)
     _text_check({"reason": reason}, {"reason": 500})
+    return reason
+
+
+def _locked_unretired(version, retired: str) -> BenchmarkVersion:
+    locked = BenchmarkVersion.objects.select_for_update().select_related("benchmark__domain").get(pk=version.pk)
+    if locked.retired_at is not None:
+        raise ValidationFailed(retired.format(version=locked))
+    return locked
+
+
+def benchmark_version_levels_set(*, actor, version: BenchmarkVersion, levels: dict, reason: str) -> LevelChange:
+    """New thresholds for a version, with the reason; the old ones stay in its history.
+    Results already recorded keep the outcome their levels gave them when recorded."""
+    reason = _change_allowed(actor, version, reason, "Say why the levels change: the reason stays in its history.")
     with transaction.atomic():
-        locked = BenchmarkVersion.objects.select_for_update().select_related("benchmark__domain").get(pk=version.pk)
-        if locked.retired_at is not None:
-            raise ValidationFailed(f"{locked} is retired: its levels are kept as they were.")
+        locked = _locked_unretired(version, "{version} is retired: its levels are kept as they were.")
         thresholds = levels_clean(levels, locked.direction)
         before = {s.level: str(s.threshold) for s in locked.levels.all()}
         after = {k: str(v) for k, v in thresholds.items()}
@@ -253,18 +264,9 @@ def benchmark_version_levels_set(*, actor, version: BenchmarkVersion, levels: di
 
 def benchmark_version_retire(*, actor, version: BenchmarkVersion, reason: str) -> BenchmarkVersion:
     """No longer planned or produced by Inspect tasks; its results and history stay."""
-    if not rules.may_manage_benchmarks(actor):
-        raise NotPermitted(MSG_NOT_PERMITTED)
-    if not rules.may_change_benchmark_version(actor, version):
-        raise NotPermitted(MSG_ABOVE_CLEARANCE)
-    reason = (reason or "").strip() if isinstance(reason, str) else reason
-    if not reason:
-        raise ValidationFailed("Say why the version is retired.")
-    _text_check({"reason": reason}, {"reason": 500})
+    reason = _change_allowed(actor, version, reason, "Say why the version is retired.")
     with transaction.atomic():
-        locked = BenchmarkVersion.objects.select_for_update().select_related("benchmark__domain").get(pk=version.pk)
-        if locked.retired_at is not None:
-            raise ValidationFailed(f"{locked} was retired already.")
+        locked = _locked_unretired(version, "{version} was retired already.")
         locked.retired_at, locked.retired_reason, locked.is_current = clock.now(), reason, False
         locked.save(update_fields=["retired_at", "retired_reason", "is_current"])
         _audit(actor, locked, f"retired; {reason}")
