@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "register",
     "api",
     "exercises",
+    "joint",
 ]
 
 MIDDLEWARE = [
