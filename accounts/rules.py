@@ -685,8 +685,9 @@ def may_view_artifacts(user, submission) -> bool:
 
 
 def may_view_review_clock(user, submission) -> bool:
-    """The review clock is the developer's and the office's business, not partners'."""
-    return is_developer_or_office(user, submission)
+    """The review clock is the developer's and the office's business (and a joint review's
+    institute reviewers', who work to its deadline), not partners'."""
+    return is_developer_or_office(user, submission) or takes_part_jointly(user, submission)
 
 
 def may_view_information_requests(user, submission) -> bool:
@@ -1184,7 +1185,7 @@ def may_see_joint_work(user, submission) -> bool:
     return may_see_internal_review(user, submission) or takes_part_jointly(user, submission)
 
 
-def _runs_the_review(user, submission) -> bool:
+def runs_the_review(user, submission) -> bool:
     """The office's side of one review: an administrator of its world, or its assigned lead."""
     return (
         _signed_in(user)
@@ -1197,12 +1198,12 @@ def may_invite_institute(user, submission) -> bool:
     """Invite an allied institute to a review while it is open: its administrators and its lead."""
     from submissions.states import OPEN_REVIEW_STATES
 
-    return submission.state in OPEN_REVIEW_STATES and _runs_the_review(user, submission)
+    return submission.state in OPEN_REVIEW_STATES and runs_the_review(user, submission)
 
 
 def may_withdraw_invitation(user, invitation) -> bool:
     """Withdraw a pending or accepted invitation (the institute's access ends): the same people."""
-    return invitation.status in ("pending", "accepted") and _runs_the_review(user, invitation.submission)
+    return invitation.status in ("pending", "accepted") and runs_the_review(user, invitation.submission)
 
 
 def may_respond_to_invitation(user, invitation) -> bool:

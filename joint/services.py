@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from accounts import rules
 from caisi_portal import clock
-from caisi_portal.errors import NotPermitted, SubmissionChanged, ValidationFailed
+from caisi_portal.errors import NotPermitted, SubmissionChanged, TransitionRefused, ValidationFailed
 from caisi_portal.text import text_problems
 from submissions.models import ModelSubmission, Organization
 from submissions.services import audit_record
@@ -151,10 +151,10 @@ def invitation_create(*, actor, submission, institute, note: str = "") -> JointR
     Refused, with the reason, when the institute is not an allied institute, belongs to another
     world (live vs exercise), has no arrangement in force, or is already invited.
     """
-    if not rules.may_invite_institute(actor, submission):
-        if submission.state not in OPEN_REVIEW_STATES and rules.same_world(actor, submission.exercise_id):
-            raise ValidationFailed(MSG_NOT_OPEN)
+    if not rules.runs_the_review(actor, submission):
         raise NotPermitted(MSG_INVITE)
+    if not rules.may_invite_institute(actor, submission):
+        raise TransitionRefused(MSG_NOT_OPEN, state=submission.state)
     if institute.kind != Organization.Kind.ALLIED_INSTITUTE:
         message = MSG_NOT_INSTITUTE.format(organization=institute)
         raise ValidationFailed(message, details={"institute": [message]})
