@@ -200,7 +200,12 @@ def invitation_respond(*, actor, invitation: JointReviewInvitation, accept: bool
     """A reviewer of the invited institute accepts (its staff then see the review within the
     cap) or declines."""
     if not rules.may_respond_to_invitation(actor, invitation):
-        if invitation.status != JointReviewInvitation.Status.PENDING:
+        its_own = (
+            rules.is_institute_reviewer(actor)
+            and actor.organization_id == invitation.institute_id
+            and rules.same_world(actor, invitation.submission.exercise_id)
+        )
+        if its_own and invitation.status != JointReviewInvitation.Status.PENDING:
             raise ValidationFailed(MSG_ANSWERED)
         raise NotPermitted(MSG_RESPOND)
     status = JointReviewInvitation.Status.ACCEPTED if accept else JointReviewInvitation.Status.DECLINED
@@ -232,7 +237,7 @@ def invitation_withdraw(*, actor, invitation: JointReviewInvitation) -> JointRev
     """The office withdraws an invitation: the institute's staff no longer see the review
     (what they recorded stays, marked with their institute)."""
     if not rules.may_withdraw_invitation(actor, invitation):
-        if invitation.status not in (JointReviewInvitation.Status.PENDING, JointReviewInvitation.Status.ACCEPTED):
+        if rules.runs_the_review(actor, invitation.submission):
             raise ValidationFailed(MSG_ANSWERED)
         raise NotPermitted(MSG_WITHDRAW)
     with transaction.atomic():
