@@ -121,7 +121,7 @@ class TestInvitations:
             joint.invitation_create(actor=cast.lead, submission=s, institute=institute)
 
     def test_refused_without_an_arrangement_in_force(self, setup):
-        cast, institute, harriet, s, _ = setup
+        cast, institute, _harriet, s, _ = setup
         bare = OrganizationFactory(name="Bare Institute", slug="bare", kind=Organization.Kind.ALLIED_INSTITUTE)
         with pytest.raises(ValidationFailed, match="no data-sharing arrangement in force"):
             joint.invitation_create(actor=cast.lead, submission=s, institute=bare)
@@ -170,7 +170,7 @@ class TestInvitations:
     def test_changes_are_audited(self, setup):
         from submissions.models import AuditEntry
 
-        cast, institute, harriet, s, _ = setup
+        cast, _institute, _harriet, s, _ = setup
         invitation = joined(setup)
         joint.invitation_withdraw(actor=cast.admin, invitation=invitation)
         actions = list(AuditEntry.objects.filter(submission=s).values_list("action", flat=True))
@@ -194,7 +194,7 @@ class TestWhatTheInstituteSees:
         assert api_of(harriet).get(f"/api/v1/submissions/{other.pk}/findings/").status_code == 404
 
     def test_findings_above_the_cap_stay_hidden_even_from_someone_cleared_higher(self, setup):
-        cast, _, harriet, s, _ = setup
+        _cast, _, harriet, s, _ = setup
         joined(setup)
         assert harriet.clearance == Clearance.SECRET
         titles = set(Finding.objects.visible_to(harriet).values_list("title", flat=True))
@@ -210,7 +210,7 @@ class TestWhatTheInstituteSees:
         assert client_of(harriet).get(reverse("reviews:evidence", args=[s.pk, cui.pk])).status_code == 200
 
     def test_their_own_clearance_binds_when_it_is_the_stricter(self, setup):
-        cast, institute, _, s, _ = setup
+        _cast, institute, _, s, _ = setup
         joined(setup)
         low = UserFactory(username="low", role=Role.INSTITUTE_REVIEWER, organization=institute)
         assert not Finding.objects.visible_to(low).exists()  # UNCLASSIFIED person, CUI cap
@@ -228,7 +228,7 @@ class TestWhatTheInstituteSees:
         assert api_of(harriet).get(f"/api/v1/submissions/{s.pk}/results/").status_code == 404
 
     def test_an_arrangement_past_its_end_day_removes_access(self, setup, time_machine):
-        cast, institute, harriet, s, _ = setup
+        _cast, institute, harriet, _s, _ = setup
         joined(setup)
         DataSharingArrangement.objects.filter(institute=institute).update(ends_on=clock.now().date())
         assert ModelSubmission.objects.visible_to(harriet).exists()
@@ -286,7 +286,7 @@ class TestWhatTheInstituteSees:
     def test_an_office_role_given_by_mistake_does_not_count(self, setup):
         from django.contrib.auth.models import Group
 
-        cast, _, harriet, s, other = setup
+        _cast, _, harriet, _s, _other = setup
         harriet.groups.add(Group.objects.get(name=Role.ADMINISTRATOR))
         harriet = type(harriet).objects.get(pk=harriet.pk)
         assert not rules.is_administrator(harriet) and not rules.is_office_staff(harriet)
@@ -324,7 +324,7 @@ class TestWhatTheInstituteRecords:
         assert findings["Institute finding"] == institute.name and findings[CUI_TITLE] is None
 
     def test_not_above_the_cap_even_when_cleared_higher(self, setup):
-        cast, _, harriet, s, _ = setup
+        _cast, _, harriet, s, _ = setup
         joined(setup)
         with pytest.raises(ValidationFailed, match="data-sharing arrangement"):
             review_services.finding_record(
@@ -338,7 +338,7 @@ class TestWhatTheInstituteRecords:
             )
 
     def test_through_the_page_and_the_api(self, setup):
-        cast, institute, harriet, s, _ = setup
+        _cast, institute, harriet, s, _ = setup
         joined(setup)
         domain = s.plan_items.first().domain
         page = client_of(harriet).post(
@@ -404,7 +404,7 @@ class TestTheRecordAndTheNotices:
         assert event.payload["joint_institutes"] == ["Allied AI Security Institute (UK)"]
         assert harriet.username not in str(event.payload) and institute.name not in str(event.payload)
         delivery = Delivery.objects.filter(event=event, channel=Delivery.Channel.EMAIL, partner__isnull=False).first()
-        subject, body = email_for(delivery)
+        _subject, body = email_for(delivery)
         assert "joint review with allied institutes: Allied AI Security Institute (UK)" in body
         for who in (cast.developer, cast.partner, harriet, cast.admin):
             page = client_of(who).get(reverse("submissions:detail", args=[s.pk]))
@@ -440,7 +440,7 @@ class TestPagesAndApi:
         assert b"Joint review with allied institutes" in lead.get(reverse("submissions:detail", args=[s.pk])).content
 
     def test_refusals_on_the_pages(self, setup):
-        cast, institute, harriet, s, other = setup
+        cast, _institute, harriet, s, _other = setup
         bare = OrganizationFactory(name="Bare Institute", slug="bare", kind=Organization.Kind.ALLIED_INSTITUTE)
         refused = client_of(cast.admin).post(reverse("joint:invite", args=[s.pk]), {"institute": bare.slug})
         assert refused.status_code == 400 and b"no data-sharing arrangement in force" in refused.content
@@ -450,7 +450,7 @@ class TestPagesAndApi:
         assert client_of(cast.lead).get(reverse("joint:queue")).status_code == 404
 
     def test_the_api(self, setup):
-        cast, institute, harriet, s, other = setup
+        cast, institute, harriet, s, _other = setup
         made = api_of(cast.lead).post(
             "/api/v1/joint-invitations/", {"submission": s.pk, "institute": institute.slug}, format="json"
         )
@@ -489,7 +489,7 @@ class TestPagesAndApi:
         assert client_of(cast.lead).get(reverse("joint:arrangements")).status_code == 404
 
     def test_the_queue_costs_the_same_however_many_reviews(self, setup, django_assert_max_num_queries):
-        cast, institute, harriet, s, _ = setup
+        cast, institute, harriet, _s, _ = setup
         joined(setup)
         for n in range(4):
             extra = cast.submission(State.EVALUATION, model_name=f"Extra-{n}")
@@ -507,7 +507,7 @@ class TestWorlds:
         from exercises import scenarios
         from exercises import services as exercise_services
 
-        cast, institute, harriet, s, _ = setup
+        cast, _institute, harriet, s, _ = setup
         joined(setup)
         controller = UserFactory(username="ctl", role=Role.EXERCISE_CONTROLLER, organization=cast.office)
         ex = exercise_services.exercise_create(scenario=scenarios.by_slug("routine-review"), actor=controller).exercise
