@@ -19,6 +19,9 @@ class Role(models.TextChoices):
     TRAINEE = "trainee", "Trainee"
     # Held beside developer_staff by whoever runs a lab's integrations (its webhook endpoints).
     INTEGRATION_MANAGER = "integration_manager", "Integration manager (developer)"
+    # A reviewer of an allied institute (an organization of that kind): sees only the joint
+    # reviews its institute accepted, within its data-sharing arrangement's classification cap.
+    INSTITUTE_REVIEWER = "institute_reviewer", "Allied institute reviewer"
 
 
 # role -> permissions as "app_label.codename"
@@ -64,6 +67,25 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.EXERCISE_CONTROLLER: [],
     Role.TRAINEE: [],
     Role.INTEGRATION_MANAGER: ["partners.manage_integrations"],
+    # Records results and findings on joint reviews; never determines, concurs or assigns.
+    Role.INSTITUTE_REVIEWER: [
+        "submissions.view_modelsubmission",
+        "reviews.add_evaluationresult",
+        "reviews.add_finding",
+        "joint.respond_jointreviewinvitation",
+    ],
+}
+
+# The office's own roles, which an allied institute's staff never hold: an institute reviewer
+# given one of them by mistake is still only an institute reviewer (closed by default).
+OFFICE_ONLY_ROLES = {
+    Role.ADMINISTRATOR,
+    Role.LEAD_REVIEWER,
+    Role.REVIEWER,
+    Role.DEVELOPER_STAFF,
+    Role.TRUSTED_PARTNER,
+    Role.EXERCISE_CONTROLLER,
+    Role.INTEGRATION_MANAGER,
 }
 
 
@@ -87,6 +109,8 @@ def user_roles(user) -> set[str]:
     cached = getattr(user, "_caisi_roles", None)
     if cached is None:
         cached = set(user.groups.values_list("name", flat=True))
+        if Role.INSTITUTE_REVIEWER in cached:
+            cached -= OFFICE_ONLY_ROLES
         user._caisi_roles = cached
     return cached
 

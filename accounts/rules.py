@@ -17,7 +17,7 @@ including every URL added later, is closed to players until someone opens it on 
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from .roles import Role, has_role
 
@@ -93,6 +93,12 @@ PLAY_SURFACE = frozenset(
         "reviews:propose_clear",
         "reviews:concur",
         "reviews:remind",
+        # joint reviews with an exercise's allied institute (invite, answer, the institute's queue)
+        "joint:queue",
+        "joint:invite",
+        "joint:invitation",
+        "joint:respond",
+        "joint:withdraw",
         # a played administrator's pages, showing that exercise's rows only
         "dashboard:index",
         "dashboard:breaches",
@@ -323,6 +329,9 @@ def scope_submissions(qs, user):
         visible |= in_intake & ~Q(organization_id__in=conflicted_organization_ids(user))
     if has_role(user, Role.TRUSTED_PARTNER):
         visible |= Q(state__in=ANNOUNCED_STATES)
+    if is_institute_reviewer(user):
+        # Only the reviews their institute joined, under an arrangement in force, unconflicted.
+        visible |= Q(pk__in=joint_invitations_in_force(user).values("submission_id"))
     return qs.filter(visible)
 
 
@@ -338,6 +347,13 @@ def scope_findings(qs, user):
     if has_role(user, Role.REVIEWER, Role.LEAD_REVIEWER):
         assigned = Assignment.objects.filter(reviewer=user).values("submission_id")
         return qs.filter(within_clearance, submission_id__in=assigned)
+    if is_institute_reviewer(user):
+        # At or below their clearance AND their institute's arrangement's cap for that review
+        # (the stricter of the two), on the reviews their institute joined.
+        within_cap = joint_invitations_in_force(user).filter(
+            submission_id=OuterRef("submission_id"), arrangement__classification_cap__gte=OuterRef("classification")
+        )
+        return qs.filter(within_clearance).filter(Exists(within_cap))
     # Developer staff and partners never see the office's findings.
     return qs.none()
 
@@ -378,10 +394,28 @@ def reviewer_candidates(world=LIVE):
     Live reviewers for live reviews; an exercise's reviewer players for its reviews.
     """
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
 
     return (
         get_user_model()
         .objects.filter(groups__name__in=[Role.REVIEWER, Role.LEAD_REVIEWER], is_active=True, exercise_id=world)
+        # An allied institute's staff join reviews through their institute's invitation, never
+        # by assignment (accounts.roles: their institute role outweighs any office role).
+        .exclude(pk__in=Group.objects.filter(name=Role.INSTITUTE_REVIEWER).values("user"))
+        .distinct()
+        .order_by("last_name", "username")
+    )
+
+
+def conflict_check_candidates(world=LIVE):
+    """The people a conflict check answers for: the office's reviewers and the allied
+    institutes' reviewers (the same conflict rules hold for both), of one world."""
+    from django.contrib.auth import get_user_model
+
+    names = [Role.REVIEWER, Role.LEAD_REVIEWER, Role.INSTITUTE_REVIEWER]
+    return (
+        get_user_model()
+        .objects.filter(groups__name__in=names, is_active=True, exercise_id=world)
         .distinct()
         .order_by("last_name", "username")
     )
@@ -396,6 +430,11 @@ def scope_audit_entries(qs, user):
     if has_role(user, Role.DEVELOPER_STAFF) and user.organization_id:
         # The developer follows its own submissions' public steps, not the office's work.
         return qs.filter(internal=False, submission__organization_id=user.organization_id)
+    if is_institute_reviewer(user):
+        # An allied institute's reviewer: the public steps of the reviews their institute joined
+        # (what the developer sees), never the office's internal trail.
+        joined = joint_invitations_in_force(user).values("submission_id")
+        return qs.filter(internal=False, submission_id__in=joined)
     return qs.none()
 
 
@@ -646,8 +685,9 @@ def may_view_artifacts(user, submission) -> bool:
 
 
 def may_view_review_clock(user, submission) -> bool:
-    """The review clock is the developer's and the office's business, not partners'."""
-    return is_developer_or_office(user, submission)
+    """The review clock is the developer's and the office's business (and a joint review's
+    institute reviewers', who work to its deadline), not partners'."""
+    return is_developer_or_office(user, submission) or takes_part_jointly(user, submission)
 
 
 def may_view_information_requests(user, submission) -> bool:
@@ -685,7 +725,7 @@ def may_record_evaluation(user, submission) -> bool:
     return (
         submission.state in DETERMINABLE_STATES
         and user.has_perm("reviews.add_evaluationresult")
-        and assignment_role(user, submission) is not None
+        and (assignment_role(user, submission) is not None or takes_part_jointly(user, submission))
     )
 
 
@@ -696,7 +736,7 @@ def may_record_finding(user, submission) -> bool:
     return (
         submission.state in FINDING_STATES
         and user.has_perm("reviews.add_finding")
-        and assignment_role(user, submission) is not None
+        and (assignment_role(user, submission) is not None or takes_part_jointly(user, submission))
     )
 
 
@@ -1049,6 +1089,8 @@ def navigation(user) -> dict[str, bool]:
         "benchmarks": may_view_benchmark_catalog(user),
         "exercises": may_create_exercise(user) or scope_exercises_exists(user),
         "exercise_inbox": may_read_exercise_inbox(user),
+        "joint_queue": is_institute_reviewer(user),
+        "arrangements": may_manage_arrangements(user),
         "demo_inbox": settings.DEMO_WEBHOOK_RECEIVER and may_view_demo_inbox(user),
         "demo_inbox_own": settings.DEMO_WEBHOOK_RECEIVER and sees_only_own_demo_inbox(user),
         "partner_integration": may_view_partner_integration(user),
@@ -1107,3 +1149,161 @@ def scope_exercises_exists(user) -> bool:
     if not holds_exercise_credentials(user):
         return False  # no further query for developers, reviewers and partners
     return scope_exercises(Exercise.objects.all(), user).exists()
+
+
+# --- joint reviews with allied institutes ------------------------------------------------------
+# An allied institute (Organization.Kind.ALLIED_INSTITUTE) is invited to one review under a
+# data-sharing arrangement that caps the classification its staff may see. Its reviewers (the
+# institute_reviewer role, which outweighs any office role they were given by mistake) see the
+# reviews their institute accepted, while the arrangement is in force and they have no conflict
+# with the developer; within them, the plan, the results and the findings at or below the
+# stricter of the cap and their own clearance. They record results and findings; they never
+# assign, propose, concur or determine, and see no dashboard, agreement, other lab or office trail.
+
+
+def is_institute_reviewer(user) -> bool:
+    return _signed_in(user) and has_role(user, Role.INSTITUTE_REVIEWER) and user.organization_id is not None
+
+
+def _arrangement_in_force(prefix: str = "arrangement__") -> Q:
+    """An arrangement is in force while active, from its start to its end day (both included),
+    on the portal's clock (an exercise's simulated day in an exercise)."""
+    from caisi_portal import clock
+
+    today = clock.now().date()
+    return Q(**{f"{prefix}status": "active", f"{prefix}starts_on__lte": today}) & (
+        Q(**{f"{prefix}ends_on__isnull": True}) | Q(**{f"{prefix}ends_on__gte": today})
+    )
+
+
+def joint_invitations_in_force(user):
+    """The accepted invitations of this person's institute, of their world, whose arrangement is
+    in force, on submissions of developers they have no conflict with."""
+    from joint.models import JointReviewInvitation
+
+    if not is_institute_reviewer(user):
+        return JointReviewInvitation.objects.none()
+    qs = JointReviewInvitation.objects.filter(
+        _arrangement_in_force(),
+        status=JointReviewInvitation.Status.ACCEPTED,
+        institute_id=user.organization_id,
+        arrangement__institute_id=user.organization_id,
+    ).exclude(submission__organization_id__in=conflicted_organization_ids(user))
+    return _world(qs, user, "submission__exercise")
+
+
+def joint_cap(user, submission) -> int | None:
+    """The highest classification this institute reviewer may see on this submission: the
+    stricter of their arrangement's cap and their clearance. None: they take no part in it.
+    Asked once per submission and request."""
+    if not is_institute_reviewer(user) or submission.pk is None or not same_world(user, submission.exercise_id):
+        return None
+    cached = getattr(user, "_caisi_joint_caps", None)
+    if cached is None:
+        cached = user._caisi_joint_caps = {}
+    if submission.pk not in cached:
+        cap = (
+            joint_invitations_in_force(user)
+            .filter(submission_id=submission.pk)
+            .values_list("arrangement__classification_cap", flat=True)
+            .first()
+        )
+        cached[submission.pk] = None if cap is None else min(cap, user.clearance)
+    return cached[submission.pk]
+
+
+def takes_part_jointly(user, submission) -> bool:
+    """An allied institute's reviewer on a review their institute joined (see joint_cap)."""
+    return joint_cap(user, submission) is not None
+
+
+def may_see_joint_work(user, submission) -> bool:
+    """The plan and results, and the findings within the cap (scope_findings): the office's
+    reviewers of that review and the joint review's institute reviewers."""
+    return may_see_internal_review(user, submission) or takes_part_jointly(user, submission)
+
+
+def runs_the_review(user, submission) -> bool:
+    """The office's side of one review: an administrator of its world, or its assigned lead."""
+    return (
+        _signed_in(user)
+        and same_world(user, submission.exercise_id)
+        and (is_administrator(user) or assignment_role(user, submission) == "lead")
+    )
+
+
+def may_invite_institute(user, submission) -> bool:
+    """Invite an allied institute to a review while it is open: its administrators and its lead."""
+    from submissions.states import OPEN_REVIEW_STATES
+
+    return submission.state in OPEN_REVIEW_STATES and runs_the_review(user, submission)
+
+
+def may_withdraw_invitation(user, invitation) -> bool:
+    """Withdraw a pending or accepted invitation (the institute's access ends): the same people."""
+    return invitation.status in ("pending", "accepted") and runs_the_review(user, invitation.submission)
+
+
+def may_respond_to_invitation(user, invitation) -> bool:
+    """Accept or decline: a reviewer of the invited institute, of the review's world, with no
+    conflict with the developer, while the invitation waits and the review is open."""
+    from submissions.states import OPEN_REVIEW_STATES
+
+    submission = invitation.submission
+    return (
+        invitation.status == "pending"
+        and submission.state in OPEN_REVIEW_STATES
+        and is_institute_reviewer(user)
+        and user.has_perm("joint.respond_jointreviewinvitation")
+        and user.organization_id == invitation.institute_id
+        and same_world(user, submission.exercise_id)
+        and not is_conflicted(user, submission.organization_id)
+    )
+
+
+def scope_joint_invitations(qs, user):
+    """Invitations: an administrator's of their world; an office reviewer's on the reviews they
+    are assigned to; an institute reviewer's addressed to their institute, on developers they
+    have no conflict with. Nobody else's."""
+    from reviews.models import Assignment
+
+    if not _signed_in(user):
+        return qs.none()
+    qs = _world(qs, user, "submission__exercise")
+    if is_administrator(user):
+        return qs
+    if has_role(user, Role.REVIEWER, Role.LEAD_REVIEWER):
+        return qs.filter(submission_id__in=Assignment.objects.filter(reviewer=user).values("submission_id"))
+    if is_institute_reviewer(user):
+        return qs.filter(institute_id=user.organization_id).exclude(
+            submission__organization_id__in=conflicted_organization_ids(user)
+        )
+    return qs.none()
+
+
+def may_manage_arrangements(user) -> bool:
+    """Data-sharing arrangements (record, end): live administrators; each change is written to
+    the office's (live) audit chain."""
+    return _signed_in(user) and is_administrator(user) and not is_player(user)
+
+
+def scope_arrangements(qs, user):
+    """Arrangements: a live administrator's, all live ones; an institute reviewer's, their own
+    institute's (to know its cap)."""
+    if not _signed_in(user):
+        return qs.none()
+    qs = _world(qs, user, "institute__exercise")
+    if may_manage_arrangements(user):
+        return qs
+    if is_institute_reviewer(user):
+        return qs.filter(institute_id=user.organization_id)
+    return qs.none()
+
+
+def scope_allied_institutes(qs, user):
+    """The institutes a person may invite to a review: the office's, of their world."""
+    from submissions.models import Organization
+
+    if not (_signed_in(user) and (is_administrator(user) or has_role(user, Role.LEAD_REVIEWER))):
+        return qs.none()
+    return _world(qs.filter(kind=Organization.Kind.ALLIED_INSTITUTE), user)

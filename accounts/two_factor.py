@@ -15,7 +15,8 @@ from caisi_portal.errors import ValidationFailed
 
 from .roles import Role, has_role
 
-REQUIRED_FOR = (Role.ADMINISTRATOR, Role.REVIEWER, Role.LEAD_REVIEWER)
+# An allied institute's reviewers read classified findings too: the same second factor.
+REQUIRED_FOR = (Role.ADMINISTRATOR, Role.REVIEWER, Role.LEAD_REVIEWER, Role.INSTITUTE_REVIEWER)
 MSG_WRONG_CODE = "That code is not right, or has expired. Enter the six digits your app shows now."
 
 

@@ -261,10 +261,16 @@ class AssignmentCreateSerializer(serializers.Serializer):
 
 class EvaluationResultSerializer(serializers.ModelSerializer):
     domain = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    institute = serializers.CharField(
+        source="institute.name",
+        read_only=True,
+        allow_null=True,
+        help_text="The allied institute whose reviewer recorded it (a joint review); null: the review office.",
+    )
 
     class Meta:
         model = EvaluationResult
-        fields = ["id", "domain", "score", "threshold", "outcome", "summary", "recorded_at"]
+        fields = ["id", "domain", "score", "threshold", "outcome", "summary", "recorded_at", "institute"]
 
 
 class EvaluationResultCreateSerializer(serializers.Serializer):
@@ -288,10 +294,17 @@ class FindingSerializer(serializers.ModelSerializer):
     domain = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     classification = serializers.CharField(source="get_classification_display", read_only=True)
     has_evidence = serializers.SerializerMethodField()
+    institute = serializers.CharField(
+        source="institute.name",
+        read_only=True,
+        allow_null=True,
+        help_text="The allied institute whose reviewer recorded it (a joint review); null: the review office.",
+    )
 
     class Meta:
         model = Finding
         fields = [
+            "institute",
             "id",
             "domain",
             "severity",
@@ -323,10 +336,14 @@ class DeterminationSerializer(serializers.ModelSerializer):
         read_only=True, help_text="Send it back when concurring: a proposal changed since is not agreed to."
     )
     concurrence_holds = serializers.BooleanField(read_only=True)
+    contributing_institutes = serializers.SerializerMethodField(
+        help_text="A joint review: the allied institutes whose reviewers recorded results or findings (public names)."
+    )
 
     class Meta:
         model = Determination
         fields = [
+            "contributing_institutes",
             "outcome",
             "rationale",
             "release_conditions",
@@ -341,13 +358,23 @@ class DeterminationSerializer(serializers.ModelSerializer):
             "concurrence_holds",
         ]
 
+    def get_contributing_institutes(self, determination) -> list[str]:
+        return sorted(o.shown_publicly for o in determination.contributing_institutes.all())
+
 
 class DeterminationSummarySerializer(serializers.ModelSerializer):
-    """What the developer and partners are told: no rationale, no names."""
+    """What the developer and partners are told: no rationale, no names (of people)."""
+
+    contributing_institutes = serializers.SerializerMethodField(
+        help_text="A joint review: the allied institutes whose reviewers recorded results or findings (public names)."
+    )
 
     class Meta:
         model = Determination
-        fields = ["outcome", "partner_summary", "release_conditions", "issued_at"]
+        fields = ["outcome", "partner_summary", "release_conditions", "issued_at", "contributing_institutes"]
+
+    def get_contributing_institutes(self, determination) -> list[str]:
+        return sorted(o.shown_publicly for o in determination.contributing_institutes.all())
 
 
 class ProposeFlagSerializer(serializers.Serializer):
@@ -630,7 +657,10 @@ class ConflictCheckQuerySerializer(serializers.Serializer):
     )
 
     def validate_reviewer(self, value):
-        found = _assignable_reviewers(self.context["request"].user).filter(username=value).first()
+        # The office's reviewers and the allied institutes' (the same conflict rules hold).
+        found = (
+            rules.conflict_check_candidates(rules.world_of(self.context["request"].user)).filter(username=value).first()
+        )
         if found is None:
             raise serializers.ValidationError("There is no reviewer by that name here.")
         return found
@@ -873,3 +903,33 @@ class AdvisoryCreateSerializer(serializers.Serializer):
 
 class AdvisoryConcurSerializer(serializers.Serializer):
     advisory_digest = serializers.CharField(max_length=64, help_text="The digest read with the advisory.")
+
+
+# --- joint reviews with allied institutes --------------------------------------------------------
+
+
+class JointInvitationSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    submission = serializers.IntegerField(source="submission_id", read_only=True)
+    model = serializers.CharField(source="submission.__str__", read_only=True)
+    institute = serializers.CharField(source="institute.slug", read_only=True)
+    institute_name = serializers.CharField(source="institute.name", read_only=True)
+    status = serializers.CharField(read_only=True)
+    arrangement = serializers.CharField(source="arrangement.reference", read_only=True)
+    classification_cap = serializers.CharField(source="arrangement.get_classification_cap_display", read_only=True)
+    arrangement_in_force = serializers.SerializerMethodField()
+    note = serializers.CharField(read_only=True)
+    invited_at = serializers.DateTimeField(read_only=True)
+    responded_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    withdrawn_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    def get_arrangement_in_force(self, invitation) -> bool:
+        from caisi_portal import clock
+
+        return invitation.arrangement.in_force_on(clock.now().date())
+
+
+class JointInvitationCreateSerializer(serializers.Serializer):
+    submission = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="The submission's id.")
+    institute = serializers.CharField(max_length=80, help_text="The allied institute's slug.")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")

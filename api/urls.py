@@ -18,6 +18,7 @@ router.register("sla-breaches", views.SlaBreachViewSet, basename="sla-breach")
 router.register("sla-policy", views.SlaPolicyViewSet, basename="sla-policy")
 router.register("trusted-partners", views.TrustedPartnerViewSet, basename="trusted-partner")
 router.register("deliveries", views.DeliveryViewSet, basename="delivery")
+router.register("joint-invitations", views.JointInvitationViewSet, basename="joint-invitation")
 router.register("webhook-endpoints", views.WebhookEndpointViewSet, basename="webhook-endpoint")
 # A trusted partner's own: its deliveries, and its webhooks' test, pause, resume and secret.
 router.register("partner/deliveries", views.PartnerDeliveryViewSet, basename="partner-delivery")

@@ -378,9 +378,10 @@ class SubmissionViewSet(
     )
     @action(detail=True, filter_backends=[], methods=["get", "post"])
     def results(self, request, pk=None):
-        submission = self._office_submission()
+        submission = self._evaluation_submission()
         if request.method == "GET":
-            return Response(s.EvaluationResultSerializer(submission.results.select_related("domain"), many=True).data)
+            shown = submission.results.select_related("domain", "institute")
+            return Response(s.EvaluationResultSerializer(shown, many=True).data)
         body = s.EvaluationResultCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         result = review_services.evaluation_result_record(
@@ -399,7 +400,7 @@ class SubmissionViewSet(
     def inspect_result(self, request, pk=None):
         from reviews import inspect_logs
 
-        submission = self._office_submission()
+        submission = self._evaluation_submission()
         # Refuse the role before reading a possibly large upload.
         if not rules.may_record_evaluation(request.user, submission):
             raise NotPermitted("Only reviewers assigned to this submission can record results during evaluation.")
@@ -421,9 +422,13 @@ class SubmissionViewSet(
     )
     @action(detail=True, filter_backends=[], methods=["get", "post"])
     def findings(self, request, pk=None):
-        submission = self._office_submission()
+        submission = self._evaluation_submission()
         if request.method == "GET":
-            findings = Finding.objects.visible_to(request.user).filter(submission=submission).select_related("domain")
+            findings = (
+                Finding.objects.visible_to(request.user)
+                .filter(submission=submission)
+                .select_related("domain", "institute")
+            )
             return Response(s.FindingSerializer(findings, many=True).data)
         body = s.FindingCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -625,6 +630,14 @@ class SubmissionViewSet(
         )
         return Response(s.AdvisorySerializer(advisory, context={"request": request}).data)
 
+    def _evaluation_submission(self):
+        """Results and findings: the office's review, and a joint review's institute reviewers
+        (findings within their cap: scope_findings). Else 403, or 404 out of scope."""
+        submission = self.get_object()
+        if rules.may_see_joint_work(self.request.user, submission):
+            return submission
+        return self._office_submission()
+
     def _office_submission(self):
         """A submission whose internal review the caller takes part in (else 403, or 404)."""
         submission = self.get_object()
@@ -814,6 +827,96 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
         responses={204: None, **_errors(401, 403, 404, 429)},
     ),
 )
+@extend_schema_view(
+    list=extend_schema(
+        summary="Joint review invitations you may see (the office's; an institute's own)",
+        responses={200: s.JointInvitationSerializer(many=True), **LIST_ERRORS},
+    ),
+    retrieve=extend_schema(
+        summary="One joint review invitation", responses={200: s.JointInvitationSerializer, **_errors(401, 404, 429)}
+    ),
+    create=extend_schema(
+        summary="Invite an allied institute to an open review (administrators, the review's lead)",
+        request=s.JointInvitationCreateSerializer,
+        responses={201: s.JointInvitationSerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
+    ),
+)
+class JointInvitationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    """Joint reviews with allied institutes: the office invites, the institute answers."""
+
+    serializer_class = s.JointInvitationSerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        from joint.models import JointReviewInvitation
+
+        return (
+            JointReviewInvitation.objects.visible_to(self.request.user)
+            .select_related("submission__organization", "institute", "arrangement")
+            .order_by("-invited_at", "-pk")
+        )
+
+    def create(self, request, *args, **kwargs):
+        from joint import services as joint_services
+
+        body = s.JointInvitationCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        submission = get_object_or_404(ModelSubmission.objects.visible_to(request.user), pk=data["submission"])
+        if not rules.runs_the_review(request.user, submission):
+            raise NotPermitted(joint_services.MSG_INVITE)
+        institute = rules.scope_allied_institutes(Organization.objects.all(), request.user).filter(
+            slug=data["institute"]
+        )
+        found = institute.first()
+        if found is None:
+            raise ValidationError({"institute": ["No allied institute here has that slug."]})
+        invitation = joint_services.invitation_create(
+            actor=request.user, submission=submission, institute=found, note=data["note"]
+        )
+        return Response(s.JointInvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
+
+    def _answer(self, accept: bool):
+        from joint import services as joint_services
+
+        invitation = joint_services.invitation_respond(
+            actor=self.request.user, invitation=self.get_object(), accept=accept
+        )
+        return Response(s.JointInvitationSerializer(invitation).data)
+
+    @extend_schema(
+        summary="Accept for your institute (an institute reviewer, no conflict with the developer)",
+        request=None,
+        responses={200: s.JointInvitationSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        return self._answer(True)
+
+    @extend_schema(
+        summary="Decline for your institute",
+        request=None,
+        responses={200: s.JointInvitationSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, methods=["post"])
+    def decline(self, request, pk=None):
+        return self._answer(False)
+
+    @extend_schema(
+        summary="Withdraw the invitation: the institute's access ends (administrators, the review's lead)",
+        request=None,
+        responses={200: s.JointInvitationSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        from joint import services as joint_services
+
+        invitation = joint_services.invitation_withdraw(actor=request.user, invitation=self.get_object())
+        return Response(s.JointInvitationSerializer(invitation).data)
+
+
 class WebhookEndpointViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,

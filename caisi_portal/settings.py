@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "register",
     "api",
     "exercises",
+    "joint",
 ]
 
 MIDDLEWARE = [

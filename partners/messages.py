@@ -94,6 +94,8 @@ def detail_lines(data: dict, skip=()) -> list[str]:
     ]
     if data.get("after_window_note"):
         lines.append(str(data["after_window_note"]))
+    if data.get("joint_note"):
+        lines.append(one_line(str(data["joint_note"])))
     if data.get("advisory"):
         lines += ["", "Advisory from the office:", str(data["advisory"])]
     lines += _order_lines(data.get("order"))

@@ -92,14 +92,22 @@ def backoff(attempt_number: int) -> dt.timedelta:
     return base * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
 
 
-def partner_payload(submission, *, type: str, extra: dict | None = None, determinations: dict | None = None) -> dict:
+JOINT_NOTE = "This was a joint review with allied institutes: {institutes}."
+
+
+def partner_payload(
+    submission, *, type: str, extra: dict | None = None, determinations: dict | None = None, joint: dict | None = None
+) -> dict:
     """What a partner may know about a submission. Nothing classified, nobody internal.
 
-    `determinations` (submission id -> issued determination) saves a query per submission
-    when many events are written at once.
+    `determinations` (submission id -> issued determination) and `joint` (submission id -> the
+    public names of the allied institutes of a joint review) save queries per submission when
+    many events are written at once.
     """
     if determinations is None:
         determinations = _issued_determinations([submission])
+    if joint is None:
+        joint = _joint_institutes([submission])
     determination = determinations.get(submission.pk)
     payload = {
         "submission_id": submission.pk,
@@ -118,6 +126,12 @@ def partner_payload(submission, *, type: str, extra: dict | None = None, determi
     if determination is not None and determination.issued_after_window:
         payload["issued_after_window"] = True
         payload["after_window_note"] = AFTER_WINDOW_NOTE
+    institutes = joint.get(submission.pk)
+    if institutes:
+        # A joint review says so, naming the institutes by their public names (never a person).
+        payload["joint_review"] = True
+        payload["joint_institutes"] = institutes
+        payload["joint_note"] = JOINT_NOTE.format(institutes=", ".join(institutes))
     if type in ORDER_EVENTS:
         order = submission.access_orders.order_by("-recorded_at", "-pk").first()
         if order is not None:
@@ -132,6 +146,12 @@ def partner_payload(submission, *, type: str, extra: dict | None = None, determi
         payload["outcome"] = "window_elapsed"
     payload.update(extra or {})
     return payload
+
+
+def _joint_institutes(submissions) -> dict:
+    from joint.services import joint_institute_names
+
+    return joint_institute_names(submissions)
 
 
 def _issued_determinations(submissions) -> dict:
@@ -167,13 +187,14 @@ def events_record(*, submissions, type: str, extra: dict | None = None, recipien
         return []
     now = clock.now()
     determinations = _issued_determinations(submissions)
+    joint = _joint_institutes(submissions)
     events = Event.objects.bulk_create(
         [
             Event(
                 type=type,
                 submission=submission,
                 occurred_at=now,
-                payload=partner_payload(submission, type=type, extra=extra, determinations=determinations),
+                payload=partner_payload(submission, type=type, extra=extra, determinations=determinations, joint=joint),
                 is_exercise=submission.is_exercise,
             )
             for submission in submissions

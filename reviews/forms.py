@@ -84,8 +84,11 @@ class FindingForm(forms.Form):
         )
         # No level chosen for the reviewer: a finding left at the first option would be shown to
         # everyone on the review, whatever it holds.
+        # An allied institute's reviewer: no higher than their arrangement's cap either.
+        cap = rules.joint_cap(user, submission)
+        highest = user.clearance if cap is None else cap
         self.fields["classification"].choices = [("", "Choose a classification")] + [
-            (v, label) for v, label in Clearance.choices if v <= user.clearance
+            (v, label) for v, label in Clearance.choices if v <= highest
         ]
 
 
@@ -154,7 +157,8 @@ class ConflictCheckForm(forms.Form):
         super().__init__(*args, **kwargs)
         from submissions.models import Organization
 
-        self.fields["reviewer"].queryset = rules.reviewer_candidates(rules.world_of(user))
+        # The office's reviewers and the allied institutes' (the same conflict rules hold).
+        self.fields["reviewer"].queryset = rules.conflict_check_candidates(rules.world_of(user))
         self.fields["reviewer"].label_from_instance = lambda u: f"{u} ({u.username})"
         self.fields["organizations"].queryset = rules.scope_organizations(Organization.objects.all(), user).order_by(
             "name"

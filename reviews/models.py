@@ -100,6 +100,11 @@ class EvaluationResult(models.Model):
     summary = models.TextField(blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField()
+    # Recorded by an allied institute's reviewer on a joint review: their institute (set from the
+    # author's organization by the service), shown on pages, the API and exports.
+    institute = models.ForeignKey(
+        "submissions.Organization", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
 
     class Meta:
         ordering = ["domain__sort_order"]
@@ -138,6 +143,11 @@ class Finding(models.Model):
     evidence_name = models.CharField(max_length=255, blank=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField()
+    # Recorded by an allied institute's reviewer on a joint review: their institute (set from the
+    # author's organization by the service), shown on pages, the API and exports.
+    institute = models.ForeignKey(
+        "submissions.Organization", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
 
     objects = FindingQuerySet.as_manager()
 
@@ -189,6 +199,9 @@ class Determination(models.Model):
     issued_at = models.DateTimeField(null=True, blank=True)
     # Issued late, after the review window elapsed: the record and every notice say so.
     issued_after_window = models.BooleanField(default=False)
+    # A joint review: the allied institutes whose staff recorded results or findings, fixed
+    # when the determination is issued (the record, its page and every notice name them).
+    contributing_institutes = models.ManyToManyField("submissions.Organization", blank=True, related_name="+")
 
     class Meta:
         permissions = [("concur_determination", "Can concur with a proposed determination")]

@@ -172,6 +172,26 @@ def reviewer_expertise_declare(*, reviewer, domains) -> None:
         )
 
 
+MSG_ABOVE_ARRANGEMENT = (
+    "You cannot record a finding above what your institute's data-sharing arrangement with the office allows."
+)
+
+
+def _institute_of(actor) -> int | None:
+    """An allied institute's reviewer records for their institute (None: the office)."""
+    return actor.organization_id if rules.is_institute_reviewer(actor) else None
+
+
+def determination_note_institutes(submission) -> None:
+    """At issue: the record lists the allied institutes whose staff recorded results or
+    findings (a joint review), in the determination's own transaction."""
+    from joint.services import contributing_institutes
+
+    determination = Determination.objects.filter(submission=submission).first()
+    if determination is not None:
+        determination.contributing_institutes.set(contributing_institutes(submission))
+
+
 def _refuse_control_characters(**fields) -> None:
     problems = text_problems(**fields)
     if problems:
@@ -216,7 +236,10 @@ def evaluation_result_record(
 ) -> EvaluationResult:
     """Record (or replace) the result for one planned domain."""
     if not rules.may_record_evaluation(actor, submission):
-        raise NotPermitted("Only reviewers assigned to this submission can record results during evaluation.")
+        raise NotPermitted(
+            "Only reviewers assigned to this submission (or of an allied institute it joined) can record results "
+            "during evaluation."
+        )
     if not submission.plan_items.filter(domain=domain).exists():
         message = f"{domain} is not in this submission's evaluation plan."
         raise ValidationFailed(message, details={"domain": [message]})
@@ -241,6 +264,7 @@ def evaluation_result_record(
                 "summary": summary,
                 "recorded_by": actor,
                 "recorded_at": clock.now(),
+                "institute_id": _institute_of(actor),
             },
         )
         if worrying and result.concern_raised_at is None:
@@ -281,6 +305,10 @@ def finding_record(
     if int(classification) > actor.clearance:
         message = "You cannot record a finding above your own clearance."
         raise ValidationFailed(message, details={"classification": [message]})
+    cap = rules.joint_cap(actor, submission)
+    if cap is not None and int(classification) > cap:
+        message = MSG_ABOVE_ARRANGEMENT
+        raise ValidationFailed(message, details={"classification": [message]})
     finding = Finding(
         submission=submission,
         domain=domain,
@@ -291,6 +319,7 @@ def finding_record(
         recommendation=recommendation.strip(),
         recorded_by=actor,
         recorded_at=clock.now(),
+        institute_id=_institute_of(actor),
     )
     if not finding.title or not finding.description:
         message = "A finding needs a title and a description."

@@ -201,6 +201,7 @@ def effect_clear(submission, actor, data):
         ).update(issued_at=clock.now(), decided_by=actor, issued_after_window=data.get("after_window", False))
         if issued != 1:
             raise SubmissionChanged(state=submission.state)
+        _note_institutes(submission)
         return
     # Clearing supersedes any flag that was proposed but not issued.
     Determination.objects.update_or_create(
@@ -218,6 +219,14 @@ def effect_clear(submission, actor, data):
             "issued_after_window": data.get("after_window", False),
         },
     )
+    _note_institutes(submission)
+
+
+def _note_institutes(submission) -> None:
+    """A joint review's determination lists the allied institutes that contributed."""
+    from reviews.services import determination_note_institutes
+
+    determination_note_institutes(submission)
 
 
 def effect_flag(submission, actor, data):
@@ -228,6 +237,7 @@ def effect_flag(submission, actor, data):
     ).update(issued_at=clock.now(), decided_by=actor, issued_after_window=data.get("after_window", False))
     if issued != 1:
         raise SubmissionChanged(state=submission.state)
+    _note_institutes(submission)
 
 
 # --- after the review --------------------------------------------------------------------

@@ -35,8 +35,17 @@ class Organization(models.Model):
         DEVELOPER = "developer", "AI developer"
         TRUSTED_PARTNER = "trusted_partner", "Trusted partner"
         REVIEW_OFFICE = "review_office", "Review office"
+        # A foreign government's AI safety or security institute, invited to joint reviews under
+        # a data-sharing arrangement (joint.models).
+        ALLIED_INSTITUTE = "allied_institute", "Allied institute"
 
     name = models.CharField(max_length=200, unique=True, validators=[validate_single_line])
+    public_name = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[validate_single_line],
+        help_text="How notices to partners and developers name it (an allied institute); empty: its name.",
+    )
     slug = models.SlugField(max_length=80, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     is_simulated = models.BooleanField(default=False)
@@ -54,6 +63,10 @@ class Organization(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def shown_publicly(self) -> str:
+        return self.public_name or self.name
 
 
 class AgreementQuerySet(models.QuerySet):
@@ -543,6 +556,12 @@ AUDIT_ACTION_LABELS = {
     "weights_publication_recorded": "Weights publication recorded",
     "advisory_proposed": "Advisory proposed",
     "advisory_issued": "Advisory issued (concurred)",
+    "institute_invited": "Allied institute invited to a joint review",
+    "institute_accepted": "Allied institute joined the review",
+    "institute_declined": "Allied institute declined the invitation",
+    "institute_invitation_withdrawn": "Invitation to an allied institute withdrawn",
+    "arrangement_recorded": "Data-sharing arrangement recorded",
+    "arrangement_ended": "Data-sharing arrangement ended",
     "configuration_changed": "Configuration changed",
     "configuration_added": "Configuration added",
     "configuration_removed": "Configuration removed",

@@ -53,6 +53,7 @@ def load_seed(path: Path) -> SeedReport:
         users = _users(data, report)
         _conflicts(data, users)
         _benchmarks(data.get("benchmarks") or {}, users)
+        _arrangements(data, users, report)
         for spec in data.get("submissions", []):
             _submission(spec, users, report)
         if report.created:
@@ -92,6 +93,11 @@ def _organizations(data, report):
                 recorded_at=services.clock.now(),
                 note="Loaded from the demo seed.",
             )
+    for spec in data.get("allied_institutes", []):
+        org = _org(spec, Organization.Kind.ALLIED_INSTITUTE, report)
+        if spec.get("public_name") and not org.public_name:
+            org.public_name = spec["public_name"]
+            org.save(update_fields=["public_name"])
     for spec in data.get("trusted_partners", []):
         org = _org(spec, Organization.Kind.TRUSTED_PARTNER, report)
         partner, created = TrustedPartner.objects.get_or_create(
@@ -209,6 +215,27 @@ def _benchmarks(data, users):
             benchmark_services.benchmark_version_create(actor=actor, benchmark=first.benchmark, **version)
 
 
+def _arrangements(data, users, report):
+    """Each allied institute's data-sharing arrangement, recorded by an administrator (once)."""
+    from accounts.models import Clearance as Level
+    from joint.models import DataSharingArrangement
+    from joint.services import arrangement_record
+
+    for spec in data.get("allied_institutes", []):
+        given = spec.get("arrangement")
+        institute = Organization.objects.get(slug=spec["slug"])
+        if not given or DataSharingArrangement.objects.filter(institute=institute).exists():
+            continue
+        arrangement = arrangement_record(
+            actor=users[given["by"]],
+            institute=institute,
+            reference=given["reference"],
+            classification_cap=Level[given.get("classification_cap", "UNCLASSIFIED")],
+            starts_on=clock.now().date() - dt.timedelta(days=int(given.get("started_days_ago", 0))),
+        )
+        report.created.append(f"arrangement {arrangement}")
+
+
 DRAFT_KEYS = services.DRAFT_FIELDS
 
 
@@ -248,6 +275,18 @@ def _build_submission(spec, org, users, report):
             role=a.get("role", Assignment.Role.MEMBER),
             actor=users[a["by"]],
         )
+    for j in spec.get("joint", []):
+        # A joint review: the office invites an allied institute, one of its reviewers accepts.
+        from joint import services as joint_services
+
+        invitation = joint_services.invitation_create(
+            actor=users[j["by"]],
+            submission=submission,
+            institute=Organization.objects.get(slug=j["institute"]),
+            note=j.get("note", ""),
+        )
+        if j.get("accepted_by"):
+            joint_services.invitation_respond(actor=users[j["accepted_by"]], invitation=invitation, accept=True)
     for r in spec.get("results", []):
         review_services.evaluation_result_record(
             submission=submission,

@@ -85,6 +85,14 @@ def submission_sections(user) -> dict[str, dict]:
             "items": base.exclude(state__in=(*OPEN_REVIEW_STATES, State.DRAFT, State.WINDOW_ELAPSED)),
             "empty": "No determination has been issued yet.",
         }
+    if rules.is_institute_reviewer(user):
+        # The scope holds only the reviews their institute joined (accounts.rules).
+        sections["joint"] = {
+            "title": "Your institute's joint reviews",
+            "by_deadline": True,
+            "items": base,
+            "empty": "Your institute takes part in no review now: accepted invitations bring reviews here.",
+        }
     if has_role(user, Role.TRUSTED_PARTNER):
         # Newest announcement first: a determination's issue, or the moment a window elapsed.
         announced = base.annotate(
@@ -218,14 +226,19 @@ def clock_summary(submission, user) -> dict:
 
 def submission_detail_context(submission, user) -> dict:
     """Everything the submission page shows this user, and nothing more."""
+    from joint.selectors import invitations_of
     from reviews.models import Determination, Finding
 
     office_view = rules.may_see_internal_review(user, submission)
     developer_view = rules.is_developer_of(user, submission.organization_id)
+    # An allied institute's reviewer on a joint review: the plan, results and findings within
+    # the cap, and their own forms; never the office's assignments, proposals or trail.
+    joint_view = not office_view and rules.takes_part_jointly(user, submission)
     context = {
         "office_view": office_view,
         "developer_view": developer_view,
-        "partner_view": not rules.is_developer_or_office(user, submission),
+        "joint_view": joint_view,
+        "partner_view": not rules.is_developer_or_office(user, submission) and not joint_view,
         "timeline": timeline(submission, user),
         "artifacts": submission.artifacts.select_related("uploaded_by")
         if rules.may_view_artifacts(user, submission)
@@ -246,11 +259,13 @@ def submission_detail_context(submission, user) -> dict:
             plan=_plan_with_results(submission),
             findings=Finding.objects.visible_to(user)
             .filter(submission=submission)
-            .select_related("domain", "recorded_by"),
+            .select_related("domain", "recorded_by", "institute"),
             hidden_findings=submission.findings.exclude(
                 pk__in=Finding.objects.visible_to(user).filter(submission=submission).values("pk")
             ).count(),
             proposal=determination,
+            joint_invitations=invitations_of(submission, user),
+            may_invite_institute=rules.may_invite_institute(user, submission),
         )
         from . import reminders
 
@@ -259,8 +274,18 @@ def submission_detail_context(submission, user) -> dict:
         offers = reminders.remind_offers(submission, user, context["assignments"])
         for a in context["assignments"]:
             a.remind_offer = offers.get(a.pk)
+    if joint_view:
+        context.update(
+            plan=_plan_with_results(submission),
+            findings=Finding.objects.visible_to(user)
+            .filter(submission=submission)
+            .select_related("domain", "recorded_by", "institute"),
+        )
     # Outside the office, only an issued determination, and only its released summary.
     context["issued_determination"] = determination if determination and determination.issued_at else None
+    if context["issued_determination"] is not None:
+        # A joint review: the institutes that contributed, named on the record for everyone who sees it.
+        context["contributing_institutes"] = list(determination.contributing_institutes.all())
     context.update(clock_summary(submission, user))
     review_clock = context.get("review_clock")
     if review_clock:
@@ -331,7 +356,7 @@ def timeline(submission, user) -> list:
 
 
 def _plan_with_results(submission):
-    results = {r.domain_id: r for r in submission.results.select_related("recorded_by")}
+    results = {r.domain_id: r for r in submission.results.select_related("recorded_by", "institute")}
     return [
         {"domain": item.domain, "result": results.get(item.domain_id)}
         for item in submission.plan_items.select_related("domain").order_by("domain__sort_order")

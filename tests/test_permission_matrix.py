@@ -24,6 +24,7 @@ does a URL name that nobody decided for players (`test_every_url_is_decided_for_
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -50,6 +51,8 @@ from dashboard.models import ExportJob
 from exercises import scenarios
 from exercises import services as exercise_services
 from exercises.models import Exercise, Participant
+from joint import services as joint_services
+from joint.models import DataSharingArrangement, JointReviewInvitation
 from partners import services as partner_services
 from partners.models import Delivery, DemoInboxMessage, PartnerEventType, TrustedPartner, WebhookEndpoint
 from reviews import services as review_services
@@ -72,6 +75,9 @@ CAST_ROLES = ["developer", "other_developer", "reviewer", "unassigned_reviewer",
 CAST_ROLES += ["partner"]
 # A developer of Lab Alpha who is also its integration manager (its webhook endpoints).
 CAST_ROLES += ["integrator"]
+# A reviewer of an allied institute (SECRET at home, its arrangement capped at CUI), whose
+# institute accepted the world's evaluation: a joint review.
+CAST_ROLES += ["institute"]
 ANON = ("anonymous", None)
 ROLES = [
     ANON,
@@ -100,6 +106,7 @@ def build_world(cast: Cast, name: str, mark: str, exercise=None) -> World:
     w = World(name, cast, mark, exercise)
     source = exercise.simulated_now if exercise else timezone.now
     with clock.simulated(source):
+        _allied_institute(w, cast, mark, exercise)
         w.subs["draft"] = cast.submission(State.DRAFT, model_name=f"Draft {mark}")
         w.subs["intake"] = cast.submission(State.INTAKE, model_name=f"Intake {mark}")
         w.subs["info"] = cast.submission(State.INFORMATION_REQUESTED, model_name=f"Info {mark}")
@@ -116,12 +123,20 @@ def build_world(cast: Cast, name: str, mark: str, exercise=None) -> World:
             evidence=SimpleUploadedFile("evidence.txt", b"transcript\n", content_type="text/plain"),
         )
         w.subs["evaluation"] = ev
+        # The institute joined the evaluation (it sees it, and findings up to CUI only).
+        w.invitation = joint_services.invitation_create(actor=cast.admin, submission=ev, institute=w.institute_org)
+        joint_services.invitation_respond(actor=cast.institute, invitation=w.invitation, accept=True)
+        w.invitation.refresh_from_db()
         proposed = cast.submission(State.EVALUATION, model_name=f"Proposed {mark}")
         record_all_results(proposed, cast.reviewer)
         w.proposal = review_services.determination_propose_flag(
             submission=proposed, actor=cast.lead, rationale="Uplift.", partner_summary="Flagged."
         )
         w.subs["proposed"] = proposed
+        # An invitation waiting for the institute's answer.
+        w.pending_invitation = joint_services.invitation_create(
+            actor=cast.admin, submission=proposed, institute=w.institute_org
+        )
         concurred = cast.submission(State.EVALUATION, model_name=f"Concurred {mark}")
         record_all_results(concurred, cast.reviewer)
         serious_finding(concurred, cast.reviewer)
@@ -177,6 +192,34 @@ def build_world(cast: Cast, name: str, mark: str, exercise=None) -> World:
     return w
 
 
+def _allied_institute(w, cast, mark, exercise):
+    """The world's allied institute, its arrangement (capped at CUI) and its reviewer."""
+    prefix = f"x{exercise.pk}.c." if exercise else ""
+    w.institute_org = OrganizationFactory(
+        name=f"Allied Institute {mark}",
+        slug=f"x{exercise.pk}-c-allied" if exercise else "allied",
+        kind=Organization.Kind.ALLIED_INSTITUTE,
+        exercise=exercise,
+    )
+    w.arrangement = DataSharingArrangement.objects.create(
+        institute=w.institute_org,
+        reference=f"DSA {mark}",
+        classification_cap=Clearance.CUI,
+        starts_on=clock.now().date() - dt.timedelta(days=30),
+        recorded_by=cast.admin,
+        recorded_at=clock.now(),
+    )
+    cast.institute = UserFactory(
+        username=f"{prefix}institute",
+        role=Role.INSTITUTE_REVIEWER,
+        organization=w.institute_org,
+        clearance=Clearance.SECRET,
+        first_name=f"Institute {mark}",
+        last_name=mark,
+        exercise=exercise,
+    )
+
+
 def _integrator(cast):
     from django.contrib.auth.models import Group
 
@@ -211,6 +254,8 @@ class Worlds:
     objective: object
     scenario_player: object
     unsubscribed_partner_org: Organization
+    # A live allied institute with no arrangement yet (the Arrangements page records one for it).
+    spare_institute: Organization | None = None
     # A live follower of the public register (email, waiting for its confirmation) and a webhook.
     follow: dict = field(default_factory=dict)
     # The benchmark catalog (the live office's): an unclassified version and a SECRET one.
@@ -258,6 +303,7 @@ def build_worlds() -> Worlds:
         objective=ex.objectives.first(),
         scenario_player=ex.players.get(username=f"x{ex.pk}.dev"),
         unsubscribed_partner_org=OrganizationFactory(name="Partner Two", slug="partner-two", kind="trusted_partner"),
+        spare_institute=OrganizationFactory(name="Spare Institute", slug="spare-institute", kind="allied_institute"),
         follow=_register_followers(live_cast),
         benchmarks=_benchmark_catalog(live_cast),
     )
@@ -339,6 +385,8 @@ def sees(user, obj) -> bool:
         TrustedPartner: lambda: rules.scope_trusted_partners(TrustedPartner.objects.all(), user),
         Exercise: lambda: rules.scope_exercises(Exercise.objects.all(), user),
         WebhookEndpoint: lambda: rules.scope_webhook_endpoints(WebhookEndpoint.objects.all(), user),
+        JointReviewInvitation: lambda: JointReviewInvitation.objects.visible_to(user),
+        DataSharingArrangement: lambda: rules.scope_arrangements(DataSharingArrangement.objects.all(), user),
     }
     return scopes[type(obj)]().filter(pk=obj.pk).exists()
 
@@ -775,6 +823,80 @@ def _benchmark_cases():
             )
             for name in ("version_levels", "version_retire")
         ],
+    ]
+
+
+def _joint_cases():
+    """Joint reviews with allied institutes: the office invites, the institute answers and works
+    from its queue, live administrators keep the arrangements."""
+    invitation = lambda ws, t: t.invitation  # noqa: E731
+    pending = lambda ws, t: t.pending_invitation  # noqa: E731
+    return [
+        Case(
+            "joint:queue",
+            "",
+            lambda ws, t: reverse("joint:queue"),
+            {"GET": when(rules.is_institute_reviewer), "POST": NOT_ALLOWED},
+            per_world=False,
+        ),
+        Case(
+            "joint:invite",
+            "evaluation",
+            lambda ws, t: reverse("joint:invite", args=[t.subs["evaluation"].pk]),
+            {"GET": page_of(sub("evaluation"), lambda u, s: rules.may_invite_institute(u, s))},
+        ),
+        Case(
+            "joint:invite",
+            "intake",
+            lambda ws, t: reverse("joint:invite", args=[t.subs["intake"].pk]),
+            {"POST": page_of(sub("intake"), lambda u, s: rules.may_invite_institute(u, s), ok=302)},
+            data=lambda ws, t: {"institute": t.institute_org.slug, "note": "Please join."},
+        ),
+        Case(
+            "joint:invitation",
+            "accepted",
+            lambda ws, t: reverse("joint:invitation", args=[t.invitation.pk]),
+            {"GET": page_of(invitation), "POST": NOT_ALLOWED},
+        ),
+        Case(
+            "joint:respond",
+            "pending, accepted",
+            lambda ws, t: reverse("joint:respond", args=[t.pending_invitation.pk]),
+            {"GET": NOT_ALLOWED, "POST": page_of(pending, rules.may_respond_to_invitation, ok=302)},
+            data=lambda ws, t: {"answer": "accept"},
+        ),
+        Case(
+            "joint:withdraw",
+            "accepted",
+            lambda ws, t: reverse("joint:withdraw", args=[t.invitation.pk]),
+            {"GET": NOT_ALLOWED, "POST": page_of(invitation, rules.may_withdraw_invitation, ok=302)},
+        ),
+        Case(
+            "joint:arrangements",
+            "",
+            lambda ws, t: reverse("joint:arrangements"),
+            {
+                "GET": when(rules.may_manage_arrangements),
+                "POST": when(rules.may_manage_arrangements, ok=302),
+            },
+            data=lambda ws, t: {
+                "institute": ws.spare_institute.slug,
+                "reference": "DSA-NEW",
+                "classification_cap": "1",
+                "starts_on": "2026-01-01",
+            },
+            per_world=False,
+        ),
+        Case(
+            "joint:arrangement_end",
+            "the world's arrangement",
+            lambda ws, t: reverse("joint:arrangement_end", args=[t.arrangement.pk]),
+            {
+                "GET": NOT_ALLOWED,
+                "POST": lambda u, ws, t: 302 if rules.may_manage_arrangements(u) and sees(u, t.arrangement) else 404,
+            },
+            data=lambda ws, t: {"reason": "Lapsed."},
+        ),
     ]
 
 
@@ -1320,6 +1442,7 @@ PAGE_CASES = [
         per_world=False,
     ),
     *_exercise_cases(),
+    *_joint_cases(),
     Case(
         "api/^v1/",
         "unknown API path",
@@ -1364,6 +1487,15 @@ def integration_managers(rule=None):
 
 def office_work(source, ok=200, allowed=rules.may_see_internal_review):
     return api_of(sub(source), allowed, ok)
+
+
+def _api_invite(user, t):
+    """Inviting through the API: the submission out of scope is 404; someone not running the
+    review 403; the review's administrators 201 (intake: open, no lead yet)."""
+    s = t.subs["intake"]
+    if not sees(user, s):
+        return 404
+    return decide(True, rules.runs_the_review(user, s), 201)
 
 
 def _api_transition_cases():
@@ -1690,7 +1822,10 @@ API_CASES = [
         "submissions_findings_list",
         "evaluation",
         lambda ws, t: f"{V1}/submissions/{t.subs['evaluation'].pk}/findings/",
-        {"GET": office_work("evaluation"), "POST": api_of(sub("evaluation"), rules.may_record_finding, 201)},
+        {
+            "GET": office_work("evaluation", allowed=rules.may_see_joint_work),
+            "POST": api_of(sub("evaluation"), rules.may_record_finding, 201),
+        },
         data=lambda ws, t: (
             finding_data(ws, t) | {"domain": EvaluationDomain.objects.first().slug, "classification": "UNCLASSIFIED"}
         ),
@@ -1706,7 +1841,10 @@ API_CASES = [
         "submissions_results_list",
         "evaluation",
         lambda ws, t: f"{V1}/submissions/{t.subs['evaluation'].pk}/results/",
-        {"GET": office_work("evaluation"), "POST": api_of(sub("evaluation"), rules.may_record_evaluation, 201)},
+        {
+            "GET": office_work("evaluation", allowed=rules.may_see_joint_work),
+            "POST": api_of(sub("evaluation"), rules.may_record_evaluation, 201),
+        },
         data=lambda ws, t: result_data(ws, t) | {"domain": EvaluationDomain.objects.first().slug},
         operations={"POST": "submissions_results_create"},
     ),
@@ -1769,6 +1907,38 @@ API_CASES = [
         lambda ws, t: f"{V1}/submissions/{t.subs['released'].pk}/advisories/{t.advisory.pk}/concur/",
         {"POST": lambda u, ws, t: decide(sees(u, t.subs["released"]), rules.may_concur_advisory(u, t.advisory), 200)},
         data=lambda ws, t: {"advisory_digest": advisory_digest(t.advisory)},
+    ),
+    Case(
+        "joint_invitations_list",
+        "",
+        lambda ws, t: f"{V1}/joint-invitations/",
+        {"GET": always(200), "POST": lambda u, ws, t: _api_invite(u, t)},
+        data=lambda ws, t: {"submission": t.subs["intake"].pk, "institute": t.institute_org.slug},
+        operations={"POST": "joint_invitations_create"},
+    ),
+    Case(
+        "joint_invitations_retrieve",
+        "accepted",
+        lambda ws, t: f"{V1}/joint-invitations/{t.invitation.pk}/",
+        {"GET": api_of(lambda ws, t: t.invitation)},
+    ),
+    Case(
+        "joint_invitations_accept_create",
+        "pending",
+        lambda ws, t: f"{V1}/joint-invitations/{t.pending_invitation.pk}/accept/",
+        {"POST": api_of(lambda ws, t: t.pending_invitation, rules.may_respond_to_invitation)},
+    ),
+    Case(
+        "joint_invitations_decline_create",
+        "pending",
+        lambda ws, t: f"{V1}/joint-invitations/{t.pending_invitation.pk}/decline/",
+        {"POST": api_of(lambda ws, t: t.pending_invitation, rules.may_respond_to_invitation)},
+    ),
+    Case(
+        "joint_invitations_withdraw_create",
+        "accepted",
+        lambda ws, t: f"{V1}/joint-invitations/{t.invitation.pk}/withdraw/",
+        {"POST": api_of(lambda ws, t: t.invitation, rules.may_withdraw_invitation)},
     ),
     Case("trusted_partners_list", "", lambda ws, t: f"{V1}/trusted-partners/", {"GET": live_admin()}, per_world=False),
     Case(
