@@ -394,14 +394,16 @@ def reviewer_candidates(world=LIVE):
     Live reviewers for live reviews; an exercise's reviewer players for its reviews.
     """
     from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
 
+    memberships = get_user_model().groups.through.objects
     return (
         get_user_model()
         .objects.filter(groups__name__in=[Role.REVIEWER, Role.LEAD_REVIEWER], is_active=True, exercise_id=world)
         # An allied institute's staff join reviews through their institute's invitation, never
         # by assignment (accounts.roles: their institute role outweighs any office role).
-        .exclude(pk__in=Group.objects.filter(name=Role.INSTITUTE_REVIEWER).values("user"))
+        # Through the membership table: a Group's reverse "user" is NULL for an empty group,
+        # and NOT IN (NULL) would leave no one at all.
+        .exclude(pk__in=memberships.filter(group__name=Role.INSTITUTE_REVIEWER).values("user_id"))
         .distinct()
         .order_by("last_name", "username")
     )

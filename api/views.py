@@ -807,28 +807,6 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="Your organization's webhook endpoints (its integration managers)",
-        responses={200: s.WebhookEndpointSerializer(many=True), **_errors(401, 403, 404, 429)},
-    ),
-    retrieve=extend_schema(
-        summary="One webhook endpoint", responses={200: s.WebhookEndpointSerializer, **_errors(401, 403, 404, 429)}
-    ),
-    create=extend_schema(
-        summary="Add a webhook endpoint (the answer shows its signing secret, once)",
-        request=s.WebhookEndpointSerializer,
-        responses={201: s.WebhookEndpointCreatedSerializer, **_errors(400, 401, 403, 429)},
-    ),
-    partial_update=extend_schema(
-        summary="Change a webhook endpoint: its URL, description, events, or turn it off (is_active)",
-        responses={200: s.WebhookEndpointSerializer, **_errors(400, 401, 403, 404, 429)},
-    ),
-    destroy=extend_schema(
-        summary="Delete a webhook endpoint: nothing more is sent to it, its history goes with it",
-        responses={204: None, **_errors(401, 403, 404, 429)},
-    ),
-)
-@extend_schema_view(
-    list=extend_schema(
         summary="Joint review invitations you may see (the office's; an institute's own)",
         responses={200: s.JointInvitationSerializer(many=True), **LIST_ERRORS},
     ),
@@ -917,6 +895,28 @@ class JointInvitationViewSet(
         return Response(s.JointInvitationSerializer(invitation).data)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="Your organization's webhook endpoints (its integration managers)",
+        responses={200: s.WebhookEndpointSerializer(many=True), **_errors(401, 403, 404, 429)},
+    ),
+    retrieve=extend_schema(
+        summary="One webhook endpoint", responses={200: s.WebhookEndpointSerializer, **_errors(401, 403, 404, 429)}
+    ),
+    create=extend_schema(
+        summary="Add a webhook endpoint (the answer shows its signing secret, once)",
+        request=s.WebhookEndpointSerializer,
+        responses={201: s.WebhookEndpointCreatedSerializer, **_errors(400, 401, 403, 429)},
+    ),
+    partial_update=extend_schema(
+        summary="Change a webhook endpoint: its URL, description, events, or turn it off (is_active)",
+        responses={200: s.WebhookEndpointSerializer, **_errors(400, 401, 403, 404, 429)},
+    ),
+    destroy=extend_schema(
+        summary="Delete a webhook endpoint: nothing more is sent to it, its history goes with it",
+        responses={204: None, **_errors(401, 403, 404, 429)},
+    ),
+)
 class WebhookEndpointViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
