@@ -40,7 +40,7 @@ from caisi_portal.text import one_line
 from caisi_portal.words import counted
 
 from .messages import HEADING_KEYS, detail_lines
-from .models import Delivery, PartnerEventType, event_label
+from .models import Delivery, DeveloperEventType, PartnerEventType, event_label
 
 URGENT_WITHIN = timefmt.URGENT_WITHIN  # 48 hours, as the deadline chips count it
 # Events about a deadline reached or an order: nobody should read them a day late.
@@ -50,6 +50,12 @@ ALWAYS_URGENT = {
     PartnerEventType.ACCESS_HOLD,
     PartnerEventType.ACCESS_REINSTATED,
     PartnerEventType.ADVISORY,
+    # The developer's: a question the review now waits on (its clock is paused, so no running
+    # deadline would mark it urgent), and a review ended without a determination.
+    DeveloperEventType.INFORMATION_REQUESTED,
+    DeveloperEventType.PAUSE_LIMIT_WARNING,
+    DeveloperEventType.RETURNED,
+    DeveloperEventType.WITHDRAWN_BY_OFFICE,
 }
 # Quiet hours never defer an email about a deadline to within this of it.
 QUIET_LEAVES_AT_LEAST = dt.timedelta(hours=24)
@@ -171,8 +177,13 @@ def _clock_deadlines(events) -> dict:
 
 
 def deadline_of(event, clock_deadlines: dict) -> dt.datetime | None:
-    """The nearest deadline an event is about: its review clock's, or one its payload names."""
-    found = [clock_deadlines.get(event.submission_id), timefmt.parse(event.payload.get("deadline_at"))]
+    """The nearest deadline an event is about: its review clock's, or one its payload names
+    (a review deadline, or the moment an unanswered submission is returned)."""
+    found = [
+        clock_deadlines.get(event.submission_id),
+        timefmt.parse(event.payload.get("deadline_at")),
+        timefmt.parse(event.payload.get("returned_at")),
+    ]
     found = [d for d in found if isinstance(d, dt.datetime)]
     return min(found) if found else None
 

@@ -453,3 +453,30 @@ def test_a_reader_deactivated_while_items_wait_gets_no_digest(cast):
     assert list(Delivery.objects.filter(pk__in=sent).values_list("recipient", flat=True)) == [cast.lead.pk]
     assert set(mine(cast.reviewer).values_list("status", flat=True)) == {"dropped"}
     assert mine(cast.reviewer)[0].last_error == digests.READER_GONE
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "submission.information_requested",
+        "submission.pause_limit_warning",
+        "submission.returned",
+        "submission.withdrawn_by_office",
+    ],
+)
+def test_what_a_developer_must_act_on_or_hear_at_once_is_never_held(cast, event_type):
+    """A question the review waits on (its clock paused, so no running deadline), the warning
+    that the submission will be returned, and a review ended without a determination: sent at
+    once to a developer who chose a weekly digest."""
+    with time_machine.travel(T0, tick=False):
+        s = cast.submission(State.EVALUATION, model_name="Owed")
+        prefer(cast.developer, "UTC", cadence=DigestCadence.WEEKLY, digest_weekday=Weekday.SUNDAY, digest_hour=8)
+        services.event_record(submission=s, type=event_type, recipients=[cast.developer])
+    assert list(Delivery.objects.filter(recipient=cast.developer).values_list("status", flat=True)) == ["pending"]
+
+
+def test_a_pause_limit_warning_is_judged_by_when_the_submission_would_be_returned():
+    """Its payload's return date counts as a deadline, beside any running review clock."""
+    event = type("E", (), {"submission_id": 1, "payload": {"returned_at": (T0 + dt.timedelta(days=2)).isoformat()}})
+    assert digests.deadline_of(event, {}) == T0 + dt.timedelta(days=2)
+    assert digests.deadline_of(event, {1: T0 + dt.timedelta(days=1)}) == T0 + dt.timedelta(days=1)
