@@ -265,13 +265,13 @@ def prepare_release(data, submission):
 
 def prepare_remove_access(data, submission):
     """The order's fields, checked; the effect writes the record with the state it found."""
-    return {}, {**order_fields(data), "previous_state": submission.state}
+    return {}, {**order_fields(data, submission), "previous_state": submission.state}
 
 
 MSG_NAMED = "Name the deployments the order covers."
 
 
-def order_fields(data: dict) -> dict:
+def order_fields(data: dict, submission) -> dict:
     """A government order's fields, checked (the transition and the hold share them)."""
     from .models import AccessRemovalOrder
 
@@ -287,6 +287,12 @@ def order_fields(data: dict) -> dict:
         raise ValidationFailed("Give the date of the order.", details={"issued_on": ["Give the date of the order."]})
     if issued_on > clock.now().date():
         message = "An order can only be recorded once it has been issued: the date is in the future."
+        raise ValidationFailed(message, details={"issued_on": [message]})
+    # An order about this model cannot come before the model was filed here (a mistyped year,
+    # 1900 for 2026, would otherwise date the record and every notice wrongly).
+    filed_on = submission.created_at.astimezone(dt.UTC).date() if submission.created_at else None
+    if filed_on and issued_on < filed_on:
+        message = f"The order's date is before this model was filed ({timefmt.day(filed_on)}): check the date."
         raise ValidationFailed(message, details={"issued_on": [message]})
     scope = data.get("scope")
     if scope not in AccessRemovalOrder.Scope.values:

@@ -813,7 +813,7 @@ def access_order_record(
     )
     if problems:
         raise ValidationFailed(next(iter(problems.values()))[0], details=problems)
-    fields = effects.order_fields(data)
+    fields = effects.order_fields(data, submission)
     try:
         with transaction.atomic():
             current = (

@@ -233,6 +233,15 @@ def test_orders_are_for_administrators_and_need_their_facts(cast):
         services.access_order_record(submission=s, actor=cast.admin, data=order_data(scope="everything"))
     with pytest.raises(ValidationFailed):
         services.access_order_record(submission=s, actor=cast.admin, data=order_data(reference="A\x00B"))
+    import datetime as dt
+
+    with pytest.raises(ValidationFailed, match="before this model was filed"):
+        services.access_order_record(submission=s, actor=cast.admin, data=order_data(issued_on=dt.date(1900, 1, 1)))
+    with pytest.raises(ValidationFailed, match="in the future"):
+        services.access_order_record(
+            submission=s, actor=cast.admin, data=order_data(issued_on=s.created_at.date() + dt.timedelta(days=400))
+        )
+    assert not AccessRemovalOrder.objects.filter(submission=s).exists()
     evaluation = cast.submission(State.EVALUATION)
     with pytest.raises(TransitionRefused, match=r"cannot|can be recorded"):
         services.access_order_record(submission=evaluation, actor=cast.admin, data=order_data())
