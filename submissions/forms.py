@@ -228,7 +228,10 @@ class PublicationForm(forms.Form):
     location = forms.CharField(
         max_length=500,
         label="Where the weights were published",
-        help_text="An https URL, or a Hugging Face repository as hf://owner/name.",
+        help_text=(
+            "A public https address (no tokens or query string), or a Hugging Face repository as "
+            "hf://owner/name. It is shown on the public register."
+        ),
     )
     sha256 = forms.CharField(
         max_length=64, min_length=64, label="SHA-256 of the file", help_text="64 hexadecimal characters."

@@ -894,7 +894,16 @@ def access_order_lift(*, order, actor, reason: str):
 # --- where open weights were published -----------------------------------------------------------
 
 MSG_LOCATION = "Give an http(s) URL or a Hugging Face repository as hf://owner/name."
-MSG_LOCATION_CREDENTIALS = "Leave credentials out of the location: it is shown to partners and the public."
+MSG_LOCATION_CREDENTIALS = (
+    "Leave credentials and query strings (where access tokens go) out of the location: "
+    "it is shown to partners and the public."
+)
+MSG_LOCATION_FRAGMENT = "Leave out the part after #: give the address of the files themselves."
+MSG_LOCATION_HTTPS = "Give an https address: the location is published for anyone to check the files."
+MSG_LOCATION_PRIVATE = (
+    "Give a public address: this one only reaches a private network, which downstream builders cannot see."
+)
+PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".corp", ".intranet")
 MSG_SHA256 = "Give the file's SHA-256 as 64 hexadecimal characters."
 MSG_PUBLICATION_DUPLICATE = "This location and file hash are already recorded."
 MSG_PUBLICATIONS = "Only the developer's staff record where their own open-weights model was published."
@@ -914,14 +923,39 @@ def weights_location_problem(location: str) -> str:
     if not location or len(location) > 500 or any(ch.isspace() or not ch.isprintable() for ch in location):
         return MSG_LOCATION
     if location.startswith("hf://"):
-        return "" if HF_LOCATION.fullmatch(location) else MSG_LOCATION
+        if not HF_LOCATION.fullmatch(location) or any(part in (".", "..") for part in location[5:].split("/")):
+            return MSG_LOCATION
+        return ""
     try:
         URLValidator(schemes=["http", "https"])(location)
     except DjangoValidationError:
         return MSG_LOCATION
-    if urlsplit(location).username is not None:
+    parts = urlsplit(location)
+    if parts.username is not None or parts.query or "?" in location:
+        # A query string is where signed links carry their tokens; the register shows this.
         return MSG_LOCATION_CREDENTIALS
+    if parts.fragment or "#" in location:
+        return MSG_LOCATION_FRAGMENT
+    if parts.scheme != "https":
+        return MSG_LOCATION_HTTPS
+    if not public_host(parts.hostname or ""):
+        return MSG_LOCATION_PRIVATE
     return ""
+
+
+def public_host(host: str) -> bool:
+    """A name or address anyone could reach: not a loopback, private, link-local or reserved
+    address, nor a name only a private network resolves."""
+    import ipaddress
+
+    host = host.strip("[]").lower().rstrip(".")
+    try:
+        return ipaddress.ip_address(host).is_global
+    except ValueError:
+        pass
+    if "." not in host:
+        return False  # "localhost", an intranet short name
+    return not host.endswith(PRIVATE_SUFFIXES)
 
 
 def weights_publication_record(*, submission, actor, location: str, sha256: str):
