@@ -44,9 +44,9 @@ def email_for(delivery) -> tuple[str, str, dict]:
             confirm_url(subscription),
             "",
             "If you did not ask, ignore this message: this address is told nothing unless the link is opened.",
+            f"To refuse it now (no further confirmation is sent for it), open: {stop}",
         ]
-        # A confirmation carries no unsubscribe header: there is nothing to stop yet.
-        return subject, "\n".join([*lines, "", SIGNATURE]), {}
+        return subject, "\n".join([*lines, "", SIGNATURE]), unsubscribe_headers(stop)
     row = delivery.event.payload
     if delivery.event.type == WITHDRAWN:
         subject = one_line(f"Withdrawn from the register: {row['organization']} {row['model']} {row['version']}")
@@ -73,9 +73,9 @@ def email_for(delivery) -> tuple[str, str, dict]:
         f"Notification id: {delivery.webhook_id}",
         SIGNATURE,
     ]
-    headers = {
-        # RFC 2369 and RFC 8058: mail programs offer "unsubscribe" and POST to it in one click.
-        "List-Unsubscribe": f"<{stop}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
-    return subject, "\n".join(lines), headers
+    return subject, "\n".join(lines), unsubscribe_headers(stop)
+
+
+def unsubscribe_headers(stop: str) -> dict:
+    # RFC 2369 and RFC 8058: mail programs offer "unsubscribe" and POST to it in one click.
+    return {"List-Unsubscribe": f"<{stop}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}

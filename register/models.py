@@ -44,6 +44,9 @@ class Subscription(models.Model):
     # The confirmation link (email) carries this nonce, signed; confirming clears it, so the
     # link works once. Webhooks: the random value their endpoint echoed is not kept.
     confirm_nonce = models.CharField(max_length=64, blank=True)
+    # Part of every stop link: replaced when an ended subscription is asked for again, so a stop
+    # link from an earlier subscription (a forwarded message) cannot end the new one.
+    stop_nonce = models.CharField(max_length=64, blank=True)
     confirm_expires_at = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -163,12 +164,15 @@ def subscription_request_email(*, address: str, follow: str, client: str) -> str
             return target
         if not throttle_hit("address", address, limit=PER_ADDRESS[0], window=PER_ADDRESS[1]):
             return target
+        if subscription.status == Subscription.Status.ENDED or not subscription.stop_nonce:
+            # Asked for again after it ended: stop links sent for the earlier one no longer work.
+            subscription.stop_nonce = secrets.token_urlsafe(16)
         subscription.status = Subscription.Status.PENDING
         # A new nonce: only the newest confirmation link works.
         subscription.confirm_nonce = secrets.token_urlsafe(24)
         subscription.confirm_expires_at = now + CONFIRM_FOR
         subscription.ended_at = None
-        subscription.save(update_fields=["status", "confirm_nonce", "confirm_expires_at", "ended_at"])
+        subscription.save(update_fields=["status", "confirm_nonce", "confirm_expires_at", "ended_at", "stop_nonce"])
         delivery = Delivery.objects.create(
             channel=Delivery.Channel.EMAIL,
             subscription=subscription,
@@ -208,10 +212,15 @@ def subscription_confirm(*, token: str) -> tuple[str, Subscription | None]:
 
 
 def subscription_for_stop(token: str) -> Subscription | None:
-    pk = tokens.stop_subscription_id(token)
-    if pk is None:
+    """The subscription a stop link names, while the link is its current one."""
+    parts = tokens.stop_parts(token)
+    if parts is None:
         return None
-    return Subscription.objects.select_related("organization").filter(pk=pk).first()
+    pk, nonce = parts
+    subscription = Subscription.objects.select_related("organization").filter(pk=pk).first()
+    if subscription is None or not hmac.compare_digest(subscription.stop_nonce, nonce):
+        return None
+    return subscription
 
 
 def subscription_stop(*, subscription: Subscription) -> bool:
@@ -247,6 +256,7 @@ def subscription_request_webhook(*, url: str, follow: str, client: str) -> Subsc
         model_name=model_name,
         created_at=clock.now(),
         secret=new_webhook_secret(),
+        stop_nonce=secrets.token_urlsafe(16),
     )
 
 

@@ -25,12 +25,17 @@ def confirm_parts(token: str) -> tuple[str, str] | None:
 
 def stop_token(subscription) -> str:
     """The link to stop a subscription (unsubscribe, or remove a webhook): in every message,
-    valid as long as the subscription exists."""
-    return _STOP.sign(subscription.pk.hex)
+    valid until the subscription ends and is asked for again (its stop nonce then changes)."""
+    nonce = subscription.stop_nonce
+    return _STOP.sign(f"{subscription.pk.hex}.{nonce}" if nonce else subscription.pk.hex)
 
 
-def stop_subscription_id(token: str) -> str | None:
+def stop_parts(token: str) -> tuple[str, str] | None:
+    """(subscription id hex, stop nonce: "" in links made before nonces), or None for a link
+    that was not made here."""
     try:
-        return _STOP.unsign(token)
+        value = _STOP.unsign(token)
     except signing.BadSignature:
         return None
+    pk, _, nonce = value.partition(".")
+    return (pk, nonce) if pk else None

@@ -188,6 +188,31 @@ def test_opening_the_stop_link_asks_first_and_the_button_stops(cast):
     assert not Delivery.objects.filter(subscription=s, event__isnull=False).exists()
 
 
+def test_a_stop_link_of_an_ended_subscription_cannot_end_the_next_one(cast):
+    """Following again after unsubscribing: the old stop link (a forwarded message, say) no
+    longer answers; the new confirmation carries the new one, with the one-click headers."""
+    s = follower(cast)
+    old_stop = reverse("register:stop", args=[tokens.stop_token(s)])
+    assert Client().post(old_stop).status_code == 200
+    again = follower(cast)
+    assert again.pk == s.pk and again.status == Subscription.Status.ACTIVE
+    assert Client().get(old_stop).status_code == 404
+    assert Client().post(old_stop).status_code == 404
+    assert Subscription.objects.get().status == Subscription.Status.ACTIVE
+    confirmations = Delivery.objects.filter(subscription=again, event__isnull=True)
+    _subject, body, headers = messages.email_for(confirmations.order_by("next_attempt_at", "pk").last())
+    assert headers["List-Unsubscribe"] == f"<{messages.stop_url(again)}>"
+    assert messages.stop_url(again) in body and old_stop not in body
+
+
+def test_a_forged_or_truncated_stop_link_is_not_found(cast):
+    s = follower(cast)
+    token = tokens.stop_token(s)
+    for bad in (token[:-2], s.pk.hex, f"{token}x", "a" * 300):
+        assert Client().post(reverse("register:stop", args=[bad])).status_code == 404
+    assert Subscription.objects.get().status == Subscription.Status.ACTIVE
+
+
 def test_stopping_drops_notices_still_waiting(cast):
     s = follower(cast)
     publish(cast, "Waiting-Notice")

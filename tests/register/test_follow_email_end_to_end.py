@@ -87,7 +87,9 @@ def test_subscribe_confirm_notice_one_click_unsubscribe_then_nothing(smtp, worke
     assert wait_for(lambda: len(smtp.messages) == 1)
     to, confirmation = smtp.messages[0]
     assert to == [ADDRESS]
-    assert "List-Unsubscribe" not in confirmation
+    # Even the confirmation can be refused in one click (RFC 8058), by the same link as notices.
+    refuse = str(confirmation["List-Unsubscribe"]).strip().strip("<>")
+    assert confirmation["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     text = confirmation.get_content()
     assert f"every model of {cast.lab.name}" in text
     link = re.search(r"http\S+/register/follow/confirm/\S+/", text).group(0)
@@ -105,6 +107,7 @@ def test_subscribe_confirm_notice_one_click_unsubscribe_then_nothing(smtp, worke
     assert to == [ADDRESS]
     assert notice["Subject"] == f"Published: {cast.lab.name} Beacon-7 1.0: Cleared"
     stop = str(notice["List-Unsubscribe"]).strip().strip("<>")
+    assert stop == refuse
     assert notice["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     body = notice.get_content()
     assert f"To stop, open: {stop}" in body and f"follows every model of {cast.lab.name}" in body
