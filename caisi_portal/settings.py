@@ -214,10 +214,11 @@ DEMO_WEBHOOK_RECEIVER = _strict_bool("DEMO_WEBHOOK_RECEIVER", DEBUG)
 PARTNER_DELIVERY_LEASE = dt.timedelta(seconds=max(20, env.int("PARTNER_DELIVERY_LEASE_SECONDS", default=300)))
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 # Webhooks go to public addresses only (partners.destinations). Hosts listed here ("host" or
-# "host:port") may be private: by default only the local demo's own receiver, when it is on.
+# "host:port", optionally with a path prefix) may be private: by default only the local demo's
+# own receiver, by its path (never the portal's other pages), when it is on.
 WEBHOOK_ALLOWED_PRIVATE_HOSTS = env.list(
     "WEBHOOK_ALLOWED_PRIVATE_HOSTS",
-    default=[urlsplit(PORTAL_BASE_URL).netloc] if DEMO_WEBHOOK_RECEIVER else [],
+    default=[f"{urlsplit(PORTAL_BASE_URL).netloc}/partners/demo-inbox/"] if DEMO_WEBHOOK_RECEIVER else [],
 )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CAISI Review Portal <portal@caisi.example>")
 

@@ -5,7 +5,8 @@ Redis, a cloud metadata service or any internal page. The URL is checked when it
 and again, against the address it resolves to, at every send: the request then goes to
 exactly the address that was checked (DNS rebinding cannot swap it in between). Loopback,
 private, link-local, shared, reserved and multicast addresses are refused unless the host
-is listed in WEBHOOK_ALLOWED_PRIVATE_HOSTS (the local demo's own receiver, test receivers).
+is listed in WEBHOOK_ALLOWED_PRIVATE_HOSTS (the local demo's own receiver, by its path; test
+receivers).
 """
 
 from __future__ import annotations
@@ -41,9 +42,19 @@ class Destination:
     tls_name: str | None
 
 
-def _allowed_private(host: str, port: int) -> bool:
-    allowed = {entry.strip().lower() for entry in settings.WEBHOOK_ALLOWED_PRIVATE_HOSTS if entry.strip()}
-    return host.lower() in allowed or f"{host.lower()}:{port}" in allowed
+def _allowed_private(host: str, port: int, path: str) -> bool:
+    """Whether this private host (and path) is listed. An entry is "host", "host:port", or
+    either followed by a path prefix ("127.0.0.1:8000/partners/demo-inbox/"): the demo's own
+    receiver is listed with its path, so a webhook can never be aimed at the portal's other pages."""
+    host = host.lower()
+    for entry in settings.WEBHOOK_ALLOWED_PRIVATE_HOSTS:
+        entry = entry.strip().lower()
+        where, slash, prefix = entry.partition("/")
+        if where not in (host, f"{host}:{port}"):
+            continue
+        if not slash or (path.startswith(f"/{prefix}") and ".." not in path.split("/")):
+            return True
+    return False
 
 
 # IPv6 forms that carry an IPv4 address a network may translate and deliver to: NAT64 (the
@@ -88,7 +99,7 @@ def check(url: str, *, resolve=None) -> Destination:
     host = parts.hostname or ""
     if parts.scheme not in ("http", "https") or not host:
         raise UnsafeDestination(MSG_MALFORMED)
-    private_ok = _allowed_private(host, port)
+    private_ok = _allowed_private(host, port, parts.path or "/")
     if parts.scheme != "https" and not (settings.DEBUG or private_ok):
         raise UnsafeDestination(MSG_SCHEME)
     try:

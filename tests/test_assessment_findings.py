@@ -136,6 +136,24 @@ def test_a_webhook_url_to_an_internal_address_is_refused_when_saved(cast, no_pri
     assert "webhook_url" in response.json()["error"]["details"]
 
 
+def test_the_demo_receivers_allowance_covers_its_path_and_nothing_else_on_the_portal(settings):
+    """The local demo may send to its own receiver, never to the portal's other pages."""
+    from partners import destinations
+
+    settings.WEBHOOK_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1:8000/partners/demo-inbox/"]
+    local = lambda host, port, **k: [(2, 1, 6, "", ("127.0.0.1", port))]  # noqa: E731
+    destinations.check("http://127.0.0.1:8000/partners/demo-inbox/3/receive/", resolve=local)
+    for elsewhere in (
+        "http://127.0.0.1:8000/admin/",
+        "http://127.0.0.1:8000/api/v1/submissions/",
+        "http://127.0.0.1:8000/partners/demo-inbox/../../admin/",
+        "http://127.0.0.1:8001/partners/demo-inbox/3/receive/",
+        "http://127.0.0.1:8000/partners/demo-inboxes/",
+    ):
+        with pytest.raises(destinations.UnsafeDestination):
+            destinations.check(elsewhere, resolve=local)
+
+
 def test_plain_http_is_refused_outside_debug_and_a_public_https_endpoint_is_kept(cast, no_private_destinations):
     from partners import destinations
 
