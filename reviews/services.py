@@ -478,6 +478,7 @@ def determination_concur(*, determination: Determination, actor, seen_digest: st
 
 MSG_ADVISORY_TEXT = "Write what the developer and trusted partners are told: an advisory must never be empty."
 MSG_ADVISORY_FINDINGS = "Choose the finding(s) the advisory rests on: at least one of this submission's findings."
+MSG_ADVISORY_REPEATED = "Name each finding once: the list repeats one."
 MSG_ADVISORY_OPEN = "An advisory on this model already waits for concurrence: it is concurred with or issued first."
 MSG_ADVISORY_CHANGED = "The advisory changed after you opened the page: read it again before you concur."
 
@@ -491,8 +492,10 @@ def advisory_propose(*, submission, actor, text: str, findings) -> Advisory:
     if not has_words(text):
         raise ValidationFailed(MSG_ADVISORY_TEXT, details={"text": [MSG_ADVISORY_TEXT]})
     ids = [getattr(f, "pk", f) for f in (findings or [])]
-    if not ids or len(set(ids)) != len(ids):
+    if not ids:
         raise ValidationFailed(MSG_ADVISORY_FINDINGS, details={"findings": [MSG_ADVISORY_FINDINGS]})
+    if len(set(ids)) != len(ids):
+        raise ValidationFailed(MSG_ADVISORY_REPEATED, details={"findings": [MSG_ADVISORY_REPEATED]})
     # Only findings of this submission the proposer is cleared to see: any other id is unknown.
     chosen = list(Finding.objects.visible_to(actor).filter(submission=submission, pk__in=ids))
     if len(chosen) != len(ids):

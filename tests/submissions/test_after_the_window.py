@@ -126,8 +126,12 @@ def test_an_advisory_needs_text_findings_and_a_released_model(cast):
     finding = serious_finding(s, cast.reviewer)
     with pytest.raises(ValidationFailed):
         review_services.advisory_propose(submission=s, actor=cast.lead, text="  ", findings=[finding])
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed, match="at least one"):
         review_services.advisory_propose(submission=s, actor=cast.lead, text="Patch.", findings=[])
+    with pytest.raises(ValidationFailed, match="each finding once"):
+        review_services.advisory_propose(
+            submission=s, actor=cast.lead, text="Patch.", findings=[finding.pk, finding.pk]
+        )
     other = cast.submission(State.RELEASED)
     with pytest.raises(ValidationFailed):  # another submission's finding is not this one's
         review_services.advisory_propose(submission=other, actor=cast.lead, text="Patch.", findings=[finding])
