@@ -515,6 +515,17 @@ def order_consequences(submission, *, removal: bool) -> list[str]:
             f"{submission.organization} cannot record the release, and the release gate answers blocked, "
             "until the order is lifted.",
         ]
+    said.append(
+        "Its reference, date, issuing authority and scope, as entered below, are quoted in every notice and "
+        "by the release gate"
+        + (
+            "."
+            if submission.is_exercise
+            else "; the review is on the public register, so the order appears there too, for anyone to read."
+            if submission.published_at
+            else "; if the review is later published on the public register, the order appears there too."
+        )
+    )
     if submission.is_open_weights:
         said.append(
             OPEN_WEIGHTS_NOTE + " The order stops distribution by the developer only; the record, the page "

@@ -400,6 +400,11 @@ def test_the_order_page_says_what_will_happen_and_to_whom(cast, client, partner)
     client.force_login(cast.admin)
     page = client.get(reverse("submissions:order_record", args=[s.pk])).content.decode()
     assert "Lab Alpha and 1 subscribed partner are told" in page and "marked access removed" in page
+    assert "quoted in every notice" in page and "if the review is later published on the public register" in page
+    s.published_at = s.created_at
+    s.save(update_fields=["published_at"])
+    page = client.get(reverse("submissions:order_record", args=[s.pk])).content.decode()
+    assert "the review is on the public register, so the order appears there too" in page
     cleared = cast.submission(State.CLEARED)
     page = client.get(reverse("submissions:order_record", args=[cleared.pk])).content.decode()
     assert "as a hold on the release" in page and "deployed already" in page
