@@ -605,6 +605,12 @@ def may_record_weights_publication(user, submission) -> bool:
     )
 
 
+def may_withdraw_weights_publication(user, publication) -> bool:
+    """Whoever may record a publication on the submission may withdraw a record that stands
+    (a mistaken location or hash): the developer's own staff, in its world."""
+    return publication.withdrawn_at is None and may_record_weights_publication(user, publication.submission)
+
+
 def may_propose_advisory(user, submission) -> bool:
     """An advisory on a released model: the review's lead proposes it."""
     from submissions.models import State

@@ -860,12 +860,18 @@ class AccessOrderLiftSerializer(serializers.Serializer):
 class WeightsPublicationSerializer(serializers.ModelSerializer):
     class Meta:
         model = WeightsPublication
-        fields = ["id", "location", "sha256", "recorded_at"]
+        fields = ["id", "location", "sha256", "recorded_at", "withdrawn_at", "withdrawn_reason"]
         read_only_fields = fields
 
 
+class WeightsPublicationWithdrawSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why the record no longer stands.")
+
+
 class WeightsPublicationCreateSerializer(serializers.Serializer):
-    location = serializers.CharField(max_length=500, help_text="An http(s) URL or hf://owner/name.")
+    location = serializers.CharField(
+        max_length=500, help_text="A public https URL (no query string) or hf://owner/name."
+    )
     sha256 = serializers.CharField(max_length=64, help_text="64 hexadecimal characters.")
 
 

@@ -581,6 +581,27 @@ class SubmissionViewSet(
         return Response(s.WeightsPublicationSerializer(publication).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
+        summary="Withdraw a mistaken publication record, with the reason (the developer's staff)",
+        request=s.WeightsPublicationWithdrawSerializer,
+        responses={200: s.WeightsPublicationSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(
+        detail=True,
+        filter_backends=[],
+        methods=["post"],
+        url_path=r"weights-publications/(?P<publication_id>[0-9]+)/withdraw",
+    )
+    def withdraw_weights_publication(self, request, pk=None, publication_id=None):
+        submission = self.get_object()
+        publication = get_object_or_404(submission.weights_publications.all(), pk=publication_id)
+        body = s.WeightsPublicationWithdrawSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        publication = services.weights_publication_withdraw(
+            publication=publication, actor=request.user, reason=body.validated_data["reason"]
+        )
+        return Response(s.WeightsPublicationSerializer(publication).data)
+
+    @extend_schema(
         methods=["get"],
         summary="Advisories on this model: issued ones; for the office, the one awaiting concurrence",
         responses={200: s.AdvisorySerializer(many=True), **_errors(401, 404, 429)},

@@ -140,7 +140,7 @@ def partner_payload(
         # Downstream builders identify what is affected by where the weights went and their hashes.
         payload["open_weights_note"] = OPEN_WEIGHTS_NOTE
         payload["weights_publications"] = [
-            {"location": p.location, "sha256": p.sha256} for p in submission.weights_publications.all()
+            {"location": p.location, "sha256": p.sha256} for p in submission.weights_publications.current()
         ]
     if type == PartnerEventType.WINDOW_ELAPSED:
         payload["outcome"] = "window_elapsed"

@@ -95,8 +95,9 @@ def register_version() -> tuple[str, dt.datetime | None]:
     orders = AccessRemovalOrder.objects.filter(**published).aggregate(
         newest=Max("pk"), recorded=Max("recorded_at"), lifted=Count("lifted_at"), last_lifted=Max("lifted_at")
     )
-    publication = (
-        WeightsPublication.objects.filter(**published).order_by("-pk").values_list("pk", "recorded_at").first()
+    # Recorded or withdrawn: either changes a listed row.
+    publication = WeightsPublication.objects.filter(**published).aggregate(
+        newest=Max("pk"), recorded=Max("recorded_at"), withdrawn=Count("withdrawn_at"), last=Max("withdrawn_at")
     )
     agreement_rows = [(a.organization.name, a.status, str(a.signed_on)) for a in agreements()]
     changed = (
@@ -114,7 +115,8 @@ def register_version() -> tuple[str, dt.datetime | None]:
             agreement_rows,
             orders["newest"],
             orders["lifted"],
-            publication and publication[0],
+            publication["newest"],
+            publication["withdrawn"],
         )
     )
     times = [
@@ -125,7 +127,8 @@ def register_version() -> tuple[str, dt.datetime | None]:
             changed,
             orders["recorded"],
             orders["last_lifted"],
-            publication and publication[1],
+            publication["recorded"],
+            publication["last"],
         )
         if t
     ]
@@ -151,7 +154,7 @@ def public_rows(submissions) -> list[dict]:
             }
         )
     publications: dict = {}
-    for p in WeightsPublication.objects.filter(submission_id__in=list(orders)).order_by("recorded_at", "pk"):
+    for p in WeightsPublication.objects.current().filter(submission_id__in=list(orders)).order_by("recorded_at", "pk"):
         publications.setdefault(p.submission_id, []).append({"location": p.location, "sha256": p.sha256})
     determinations = {
         d.submission_id: d

@@ -238,6 +238,15 @@ class PublicationForm(forms.Form):
     )
 
 
+class PublicationWithdrawForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        label="Why the record is withdrawn",
+        help_text="For example: the hash was of another file, or the location was mistyped.",
+    )
+
+
 TRANSITION_FORMS = {
     "accept": AcceptForm,
     "request_information": RequestInformationForm,

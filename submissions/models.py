@@ -503,6 +503,12 @@ class AccessRemovalOrder(models.Model):
         }
 
 
+class WeightsPublicationQuerySet(models.QuerySet):
+    def current(self):
+        """The records that stand: what the register, notices and the release gate repeat."""
+        return self.filter(withdrawn_at__isnull=True)
+
+
 class WeightsPublication(models.Model):
     """Where an open-weights model's weights were published, and the hash of each file, so
     downstream builders can tell whether what they run is what an order concerns."""
@@ -514,12 +520,23 @@ class WeightsPublication(models.Model):
     sha256 = models.CharField("SHA-256", max_length=64)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField()
+    # A mistaken record (a wrong location or hash) is withdrawn, never deleted: the audit chain
+    # and anyone who read it can still see what was said and why it no longer stands.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    withdrawn_reason = models.TextField(blank=True)
+
+    objects = WeightsPublicationQuerySet.as_manager()
 
     class Meta:
         ordering = ["recorded_at", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["submission", "location", "sha256"], name="one_publication_per_location_and_file"
+                fields=["submission", "location", "sha256"],
+                condition=Q(withdrawn_at__isnull=True),
+                name="one_current_publication_per_location_and_file",
             )
         ]
 
@@ -554,6 +571,7 @@ AUDIT_ACTION_LABELS = {
     "access_hold_recorded": "Government order recorded: release held",
     "access_hold_lifted": "Government hold lifted",
     "weights_publication_recorded": "Weights publication recorded",
+    "weights_publication_withdrawn": "Weights publication record withdrawn",
     "advisory_proposed": "Advisory proposed",
     "advisory_issued": "Advisory issued (concurred)",
     "institute_invited": "Allied institute invited to a joint review",

@@ -323,6 +323,7 @@ def orders_context(submission, user, *, office_view: bool) -> dict:
         order.recorded_by_shown = as_shown(order.recorded_by)
         order.lifted_by_shown = as_shown(order.lifted_by)
     in_force = next((o for o in orders if o.in_force), None)
+    publications = list(submission.weights_publications.all()) if submission.is_open_weights else []
     advisories = list(submission.advisories.select_related("proposed_by", "concurred_by").prefetch_related("findings"))
     open_advisory = next((a for a in advisories if a.issued_at is None), None)
     context = {
@@ -330,7 +331,8 @@ def orders_context(submission, user, *, office_view: bool) -> dict:
         "order_in_force": in_force,
         "may_record_order": in_force is None and rules.may_record_access_order(user, submission),
         "may_lift_order": in_force is not None and rules.may_lift_access_order(user, in_force),
-        "publications": list(submission.weights_publications.all()) if submission.is_open_weights else [],
+        "publications": [p for p in publications if p.withdrawn_at is None],
+        "withdrawn_publications": [p for p in publications if p.withdrawn_at is not None],
         "may_record_publication": rules.may_record_weights_publication(user, submission),
         "issued_advisories": [a for a in advisories if a.issued_at is not None],
         "open_advisory": open_advisory if office_view else None,

@@ -974,7 +974,7 @@ def weights_publication_record(*, submission, actor, location: str, sha256: str)
         problems["sha256"] = [MSG_SHA256]
     if problems:
         raise ValidationFailed(next(iter(problems.values()))[0], details=problems)
-    if WeightsPublication.objects.filter(submission=submission, location=location, sha256=sha256).exists():
+    if WeightsPublication.objects.current().filter(submission=submission, location=location, sha256=sha256).exists():
         raise ValidationFailed(MSG_PUBLICATION_DUPLICATE, details={"sha256": [MSG_PUBLICATION_DUPLICATE]})
     try:
         with transaction.atomic():
@@ -989,4 +989,38 @@ def weights_publication_record(*, submission, actor, location: str, sha256: str)
             )
     except IntegrityError:  # the same file recorded twice at once: one is kept
         raise ValidationFailed(MSG_PUBLICATION_DUPLICATE, details={"sha256": [MSG_PUBLICATION_DUPLICATE]}) from None
+    return publication
+
+
+MSG_PUBLICATION_REASON = "Say why the record is withdrawn (for example: the hash was of another file)."
+MSG_PUBLICATION_GONE = "This record was withdrawn already."
+MSG_PUBLICATION_WITHDRAW = "Only the developer's staff withdraw their own model's publication records."
+
+
+def weights_publication_withdraw(*, publication, actor, reason: str):
+    """Withdraw a mistaken publication record: it leaves the page's list, the register and
+    later notices; the record and the reason stay in the audit chain."""
+    from .models import WeightsPublication
+
+    if not rules.may_record_weights_publication(actor, publication.submission):
+        raise NotPermitted(MSG_PUBLICATION_WITHDRAW)
+    reason = reason.strip() if isinstance(reason, str) else ""
+    problems = text_problems(single_line={}, multi_line={"reason": reason}, limits={"reason": 2000})
+    if problems:
+        raise ValidationFailed(next(iter(problems.values()))[0], details=problems)
+    if not has_words(reason):
+        raise ValidationFailed(MSG_PUBLICATION_REASON, details={"reason": [MSG_PUBLICATION_REASON]})
+    with transaction.atomic():
+        withdrawn = WeightsPublication.objects.filter(pk=publication.pk, withdrawn_at__isnull=True).update(
+            withdrawn_at=clock.now(), withdrawn_by=actor, withdrawn_reason=reason
+        )
+        if not withdrawn:  # two people withdrawing it at once: the first one did
+            raise ValidationFailed(MSG_PUBLICATION_GONE)
+        audit_record(
+            submission=publication.submission,
+            actor=actor,
+            action="weights_publication_withdrawn",
+            comment=f"{publication.location} (SHA-256 {publication.sha256[:12]}…): {reason}",
+        )
+    publication.refresh_from_db()
     return publication

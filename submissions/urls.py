@@ -15,6 +15,11 @@ urlpatterns = [
     path("<int:pk>/orders/new/", views.order_record, name="order_record"),
     path("<int:pk>/orders/<int:order_pk>/lift/", views.order_lift, name="order_lift"),
     path("<int:pk>/publications/", views.publication_record, name="publication_record"),
+    path(
+        "<int:pk>/publications/<int:publication_pk>/withdraw/",
+        views.publication_withdraw,
+        name="publication_withdraw",
+    ),
     path("agreements/", views.agreement_list, name="agreements"),
     path("agreements/<int:pk>/", views.agreement_change, name="agreement_change"),
 ]

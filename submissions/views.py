@@ -25,6 +25,7 @@ from .forms import (
     LiftForm,
     OrderForm,
     PublicationForm,
+    PublicationWithdrawForm,
     SubmissionForm,
     TransitionForm,
     transition_form_class,
@@ -436,6 +437,37 @@ def publication_record(request, pk):
         messages.success(request, "Publication recorded: partners and the register see it with the model's orders.")
         return redirect(submission)
     return submission_page(request, submission, status=400, publication_form=form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def publication_withdraw(request, pk, publication_pk):
+    """Withdraw a mistaken publication record: the page says where it is no longer shown first."""
+    submission = _visible_submission(request, pk)
+    publication = get_object_or_404(submission.weights_publications.all(), pk=publication_pk)
+    if not rules.may_record_weights_publication(request.user, submission):
+        raise PermissionDenied(services.MSG_PUBLICATION_WITHDRAW)
+    form = PublicationWithdrawForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.weights_publication_withdraw(
+                publication=publication, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ApplicationError as exc:
+            add_service_error(form, exc)
+            status = exc.status_code
+        else:
+            messages.success(request, "Record withdrawn: the register and later notices no longer list it.")
+            return redirect(f"{submission.get_absolute_url()}#publications")
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request,
+        "submissions/publication_withdraw.html",
+        {"submission": submission, "publication": publication, "form": form},
+        status=status,
+    )
 
 
 @login_required

@@ -158,6 +158,12 @@ def build_world(cast: Cast, name: str, mark: str, exercise=None) -> World:
             State.RELEASED, model_name=f"Open {mark}", release_channel="open_weights"
         )
         w.open_finding = serious_finding(w.subs["open_weights"], cast.reviewer)
+        w.publication = services.weights_publication_record(
+            submission=w.subs["open_weights"],
+            actor=cast.developer,
+            location=f"hf://lab/{mark.lower()}-open",
+            sha256="c" * 64,
+        )
         w.artifact = w.subs["evaluation"].artifacts.first()
         w.breach = SlaBreach.objects.create(
             submission=w.subs["intake"],
@@ -1158,6 +1164,16 @@ PAGE_CASES = [
         data=lambda ws, t: {"location": "https://huggingface.co/lab/open", "sha256": "a" * 64},
     ),
     Case(
+        "submissions:publication_withdraw",
+        "a publication record of the open-weights model",
+        lambda ws, t: reverse("submissions:publication_withdraw", args=[t.subs["open_weights"].pk, t.publication.pk]),
+        {
+            "GET": page_of(sub("open_weights"), rules.may_record_weights_publication),
+            "POST": page_of(sub("open_weights"), rules.may_record_weights_publication, ok=302),
+        },
+        data=lambda ws, t: {"reason": "The hash was of another file."},
+    ),
+    Case(
         "submissions:edit",
         "draft",
         lambda ws, t: reverse("submissions:edit", args=[t.subs["draft"].pk]),
@@ -1892,6 +1908,13 @@ API_CASES = [
         },
         data=lambda ws, t: {"location": "hf://lab/open-model", "sha256": "b" * 64},
         operations={"POST": "submissions_weights_publications_create"},
+    ),
+    Case(
+        "submissions_weights_publications_withdraw_create",
+        "a publication record of the open-weights model",
+        lambda ws, t: f"{V1}/submissions/{t.subs['open_weights'].pk}/weights-publications/{t.publication.pk}/withdraw/",
+        {"POST": api_of(sub("open_weights"), rules.may_record_weights_publication)},
+        data=lambda ws, t: {"reason": "The hash was of another file."},
     ),
     Case(
         "submissions_advisories_list",

@@ -466,3 +466,69 @@ def test_the_public_register_shows_an_order_and_the_published_weights(cast, clie
     assert "Remove access to the model" not in page  # the description stays with the office and partners
     row = client.get(reverse("register:json")).json()["reviews"][0]
     assert row["orders"][0]["reference"] == "EO-2026-17" and row["weights_publications"][0]["sha256"] == HASH
+
+
+# --- a mistaken publication record is withdrawn ---------------------------------------------------
+
+
+def test_a_mistaken_publication_record_is_withdrawn_and_leaves_the_register_and_notices(cast, client, partner):
+    s = cast.submission(State.RELEASED, release_channel="open_weights")
+    wrong = services.weights_publication_record(submission=s, actor=cast.developer, location="hf://lab/m", sha256=HASH)
+    services.submission_set_published(submission=s, actor=cast.admin, published=True)
+    services.access_order_record(submission=s, actor=cast.admin, data=order_data())
+    before = client.get(reverse("register:json"))
+    assert HASH in before.content.decode()
+
+    for who in (cast.other_developer, cast.admin, cast.partner, cast.lead):
+        with pytest.raises(NotPermitted):
+            services.weights_publication_withdraw(publication=wrong, actor=who, reason="Wrong.")
+    for reason in ("", "   ", "A\x00B"):
+        with pytest.raises(ValidationFailed):
+            services.weights_publication_withdraw(publication=wrong, actor=cast.developer, reason=reason)
+    withdrawn = services.weights_publication_withdraw(
+        publication=wrong, actor=cast.developer, reason="The hash was of another file."
+    )
+    assert withdrawn.withdrawn_at is not None and withdrawn.withdrawn_by == cast.developer
+    with pytest.raises(ValidationFailed, match="withdrawn already"):
+        services.weights_publication_withdraw(publication=wrong, actor=cast.developer, reason="Again.")
+
+    # The register's JSON changed (a new ETag) and no longer lists it; later notices leave it out.
+    after = client.get(reverse("register:json"), headers={"if-none-match": before["ETag"]})
+    assert after.status_code == 200 and HASH not in after.content.decode()
+    services.access_order_lift(order=s.access_orders.get(), actor=cast.admin, reason="Lifted.")
+    lifted = Event.objects.get(submission=s, type=PartnerEventType.ACCESS_REINSTATED)
+    assert lifted.payload.get("weights_publications", []) == []
+    # The history keeps what was said and why it no longer stands.
+    entry = s.audit_entries.get(action="weights_publication_withdrawn")
+    assert "hf://lab/m" in entry.comment and "another file" in entry.comment
+    # The same location and file can be recorded again, correctly this time.
+    services.weights_publication_record(submission=s, actor=cast.developer, location="hf://lab/m", sha256=HASH)
+
+
+def test_withdrawing_a_publication_record_through_the_page_and_the_api(cast, client):
+    s = cast.submission(State.RELEASED, release_channel="open_weights")
+    one = services.weights_publication_record(submission=s, actor=cast.developer, location="hf://lab/m", sha256=HASH)
+    two = services.weights_publication_record(submission=s, actor=cast.developer, location="hf://lab/n", sha256=HASH)
+    client.force_login(cast.developer)
+    detail = client.get(s.get_absolute_url()).content.decode()
+    url = reverse("submissions:publication_withdraw", args=[s.pk, one.pk])
+    assert url in detail
+    page = client.get(url).content.decode()
+    assert "leaves this page's list, the public register's row" in page and "cannot be called back" in page
+    assert client.post(url, {"reason": ""}).status_code == 400
+    assert client.post(url, {"reason": "Mistyped location."}).status_code == 302
+    detail = client.get(s.get_absolute_url()).content.decode()
+    assert "1 withdrawn record" in detail and "Mistyped location." in detail
+    client.force_login(cast.partner)
+    assert client.get(url).status_code == 403
+
+    api = f"{V1}/submissions/{s.pk}/weights-publications/{two.pk}/withdraw/"
+    assert_error(client_for(cast.partner).post(api, {"reason": "No."}, format="json"), 403)
+    assert_error(client_for(cast.developer).post(api, {}, format="json"), 400)
+    done = client_for(cast.developer).post(api, {"reason": "Wrong mirror."}, format="json")
+    assert done.status_code == 200 and done.json()["withdrawn_reason"] == "Wrong mirror."
+    listed = client_for(cast.developer).get(f"{V1}/submissions/{s.pk}/weights-publications/").json()
+    assert all(p["withdrawn_at"] for p in listed)
+    other = cast.submission(State.RELEASED, release_channel="open_weights")
+    elsewhere = f"{V1}/submissions/{other.pk}/weights-publications/{two.pk}/withdraw/"
+    assert_error(client_for(cast.developer).post(elsewhere, {"reason": "x"}, format="json"), 404)
