@@ -138,3 +138,20 @@ def countdown(deadline, now: dt.datetime | None = None) -> tuple[str, str] | Non
     if left < SOON_WITHIN:
         return text, SOON
     return text, LATER
+
+
+# A day typed by a person is a day of their own calendar: a moment falls on one of two (or
+# three) calendar days depending on where one stands, from UTC-12 to UTC+14. Checks of a typed
+# day against a moment ("not in the future", "not before it was filed") accept any of them, so
+# an administrator in Los Angeles or Tokyo can type their own today.
+_WESTMOST, _EASTMOST = dt.timedelta(hours=-12), dt.timedelta(hours=14)
+
+
+def earliest_day(moment: dt.datetime) -> dt.date:
+    """The calendar day `moment` falls on where it is earliest (UTC-12)."""
+    return (moment.astimezone(dt.UTC) + _WESTMOST).date()
+
+
+def latest_day(moment: dt.datetime) -> dt.date:
+    """The calendar day `moment` falls on where it is latest (UTC+14)."""
+    return (moment.astimezone(dt.UTC) + _EASTMOST).date()

@@ -245,16 +245,23 @@ def effect_flag(submission, actor, data):
 
 def prepare_release(data, submission):
     released_at = data.get("released_at") or clock.now()
-    if isinstance(released_at, dt.date) and not isinstance(released_at, dt.datetime):
-        # A day without a time: the start of that day, so "today" is never in the future.
-        released_at = dt.datetime.combine(released_at, dt.time(0), tzinfo=dt.UTC)
-    if released_at > clock.now():
+    typed_day = isinstance(released_at, dt.date) and not isinstance(released_at, dt.datetime)
+    if typed_day:
+        # A day without a time is the person's own calendar day: "today" anywhere is accepted.
+        day = released_at
+        future = day > timefmt.latest_day(clock.now())
+        released_at = min(dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC), clock.now())
+    else:
+        future = released_at > clock.now()
+    if future:
         raise ValidationFailed(
             "A release can only be recorded once it has happened.",
             details={"released_at": ["The release date is in the future."]},
         )
     submitted = submission.submitted_at if submission is not None else None
-    if submitted is not None and released_at.date() < submitted.date():
+    if submitted is not None and (
+        (day < timefmt.earliest_day(submitted)) if typed_day else (released_at.date() < submitted.date())
+    ):
         message = (
             f"The model was submitted for review on {timefmt.day(submitted, zone=dt.UTC)}: "
             "a release recorded here cannot be earlier."
@@ -285,14 +292,15 @@ def order_fields(data: dict, submission) -> dict:
         issued_on = issued_on.date()
     if not isinstance(issued_on, dt.date):
         raise ValidationFailed("Give the date of the order.", details={"issued_on": ["Give the date of the order."]})
-    if issued_on > clock.now().date():
+    if issued_on > timefmt.latest_day(clock.now()):
         message = "An order can only be recorded once it has been issued: the date is in the future."
         raise ValidationFailed(message, details={"issued_on": [message]})
     # An order about this model cannot come before the model was filed here (a mistyped year,
     # 1900 for 2026, would otherwise date the record and every notice wrongly).
-    filed_on = submission.created_at.astimezone(dt.UTC).date() if submission.created_at else None
-    if filed_on and issued_on < filed_on:
-        message = f"The order's date is before this model was filed ({timefmt.day(filed_on)}): check the date."
+    if submission.created_at and issued_on < timefmt.earliest_day(submission.created_at):
+        message = (
+            f"The order's date is before this model was filed ({timefmt.day(submission.created_at)}): check the date."
+        )
         raise ValidationFailed(message, details={"issued_on": [message]})
     scope = data.get("scope")
     if scope not in AccessRemovalOrder.Scope.values:

@@ -496,8 +496,8 @@ def transition_data(name, t):
         "request_information": {"questions": "Which safeguards ship?"},
         "answer_information_request": {"answer": "A classifier."},
         "clear": {"rationale": "Below thresholds.", "partner_summary": "Cleared."},
-        "record_release": {"released_on": timezone.now().date().isoformat()},  # not before it was filed
-        "remove_access": order_fields(),
+        "record_release": {"released_on": world_today(t)},  # not before it was filed
+        "remove_access": order_fields(t),
         "reinstate_access": {"reason": "The order was withdrawn."},
     }.get(name, {})
     if name in ("clear", "flag"):
@@ -508,10 +508,15 @@ def transition_data(name, t):
     return data
 
 
-def order_fields(**more):
+def world_today(t) -> str:
+    """Today on the world's own clock (an exercise's simulated day differs from the wall's)."""
+    return (t.exercise.simulated_now() if t.exercise else timezone.now()).date().isoformat()
+
+
+def order_fields(t, **more):
     return {
         "reference": "Order 2026-17",
-        "issued_on": timezone.now().date().isoformat(),
+        "issued_on": world_today(t),
         "authority": "Department of Commerce",
         "scope": "all_access",
         "scope_description": "",
@@ -1147,7 +1152,7 @@ PAGE_CASES = [
         "released",
         lambda ws, t: reverse("submissions:order_record", args=[t.subs["released"].pk]),
         {"GET": page_of(sub("released"), may_order), "POST": page_of(sub("released"), may_order, ok=302)},
-        data=lambda ws, t: order_fields(expected_state="released"),
+        data=lambda ws, t: order_fields(t, expected_state="released"),
     ),
     Case(
         "submissions:order_lift",
@@ -1888,7 +1893,7 @@ API_CASES = [
             "GET": api_of(sub("released"), lambda u, s: rules.may_view_access_orders(u, s)),
             "POST": api_of(sub("released"), may_order, 201),
         },
-        data=lambda ws, t: order_fields(),
+        data=lambda ws, t: order_fields(t),
         operations={"POST": "submissions_access_orders_create"},
     ),
     Case(

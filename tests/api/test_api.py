@@ -233,7 +233,9 @@ def test_partner_reads_only_public_fields(cast):
     body = client_for(cast.partner).get(f"{V1}/submissions/{s.pk}/").json()
     assert set(body) == {"id", "organization", "model_name", "model_version", "release_channel", "state", "released_at"}
     summary = client_for(cast.partner).get(f"{V1}/submissions/{s.pk}/determination/").json()
-    assert set(summary) == {"outcome", "partner_summary", "release_conditions", "issued_at"}
+    # The allied institutes that contributed are public (partner notices say a review was joint).
+    assert set(summary) == {"outcome", "partner_summary", "release_conditions", "issued_at", "contributing_institutes"}
+    assert summary["contributing_institutes"] == []
 
 
 def test_findings_follow_clearance(cast, evaluation):

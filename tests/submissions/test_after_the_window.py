@@ -532,3 +532,39 @@ def test_withdrawing_a_publication_record_through_the_page_and_the_api(cast, cli
     other = cast.submission(State.RELEASED, release_channel="open_weights")
     elsewhere = f"{V1}/submissions/{other.pk}/weights-publications/{two.pk}/withdraw/"
     assert_error(client_for(cast.developer).post(elsewhere, {"reason": "x"}, format="json"), 404)
+
+
+def test_a_typed_day_is_the_persons_own_today_wherever_they_are(cast):
+    """At 23:30 UTC it is already tomorrow in Tokyo, and at 00:30 UTC still yesterday in Los
+    Angeles: either person's today is accepted for an order or a release, a day beyond is not."""
+    import datetime as dt
+
+    import time_machine
+
+    late = dt.datetime(2026, 12, 1, 23, 30, tzinfo=dt.UTC)
+    with time_machine.travel(late, tick=False):
+        s = cast.submission(State.RELEASED)
+        tokyo_today = dt.date(2026, 12, 2)
+        services.access_order_record(submission=s, actor=cast.admin, data=order_data(issued_on=tokyo_today))
+        with pytest.raises(ValidationFailed, match="in the future"):
+            services.access_order_record(
+                submission=cast.submission(State.RELEASED),
+                actor=cast.admin,
+                data=order_data(issued_on=dt.date(2026, 12, 3)),
+            )
+    early = dt.datetime(2026, 12, 2, 0, 30, tzinfo=dt.UTC)
+    with time_machine.travel(early, tick=False):
+        filed = cast.submission(State.CLEARED)
+        la_today = dt.date(2026, 12, 1)
+        services.access_order_record(submission=filed, actor=cast.admin, data=order_data(issued_on=la_today))
+        released = cast.submission(State.CLEARED, release_channel="api")
+        services.submission_transition(
+            submission=released, name="record_release", actor=cast.developer, data={"released_at": la_today}
+        )
+        assert released.state == State.RELEASED
+        with pytest.raises(ValidationFailed, match="before this model was filed"):
+            services.access_order_record(
+                submission=cast.submission(State.RELEASED),
+                actor=cast.admin,
+                data=order_data(issued_on=dt.date(2026, 11, 30)),
+            )
