@@ -605,10 +605,24 @@ def may_record_weights_publication(user, submission) -> bool:
     )
 
 
-def may_withdraw_weights_publication(user, publication) -> bool:
-    """Whoever may record a publication on the submission may withdraw a record that stands
-    (a mistaken location or hash): the developer's own staff, in its world."""
-    return publication.withdrawn_at is None and may_record_weights_publication(user, publication.submission)
+def weights_withdrawal_refusal(user, publication, *, order_in_force: bool) -> str:
+    """Why this person may not withdraw this publication record ("" when they may).
+
+    The developer's own staff correct their mistakes; while a government order is in force its
+    notices named these files, so only the office (the world's administrators) withdraws one then."""
+    submission = publication.submission
+    if order_in_force:
+        if may_record_access_removal(submission, user):
+            return ""
+        if may_record_weights_publication(user, submission):
+            return (
+                "A government order is in force on this model and its notices named these files: "
+                "ask the office to withdraw the record."
+            )
+        return "Only the developer's staff withdraw their own model's publication records."
+    if may_record_weights_publication(user, submission):
+        return ""
+    return "Only the developer's staff withdraw their own model's publication records."
 
 
 def may_propose_advisory(user, submission) -> bool:

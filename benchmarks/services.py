@@ -22,6 +22,9 @@ from .models import LEVEL_ORDER, Benchmark, BenchmarkVersion, LevelChange, Level
 
 MSG_NOT_PERMITTED = "Only the office's administrators change the benchmark catalog."
 MSG_ABOVE_CLEARANCE = "This benchmark version is classified above your clearance."
+MSG_HIDDEN_CURRENT = (
+    "This benchmark's current version is above your clearance: an administrator cleared for it adds the next version."
+)
 MAX_TASKS = 20
 RESERVED_SLUGS = {"new", "versions"}
 MAX_THRESHOLD = Decimal("999999.999")
@@ -36,9 +39,13 @@ def audit_label(version: BenchmarkVersion) -> str:
     )
 
 
-def _audit(actor, version, text: str) -> None:
+def _audit(actor, version, what: str, details: str) -> None:
+    """The audit chain is read by administrators of every clearance: a classified version's
+    entry says what happened (`what`), never its levels or the reason (`details`), which stay
+    in the version's own history, shown only to those cleared for it."""
     from submissions.services import audit_record
 
+    text = f"{what} ({details})" if version.classification == Clearance.UNCLASSIFIED else what
     audit_record(
         submission=None,
         actor=actor,
@@ -155,7 +162,8 @@ def benchmark_create(*, actor, domain, name: str, slug: str, description: str = 
                     domain=domain, name=name, slug=slug, description=description, created_at=clock.now()
                 )
         except IntegrityError:
-            raise ValidationFailed("A benchmark with this name or short name already exists.") from None
+            # The same words whether or not the reader may see the benchmark that holds them.
+            raise ValidationFailed("This name or short name is taken: choose another.") from None
         return benchmark_version_create(actor=actor, benchmark=benchmark, **version)
 
 
@@ -184,8 +192,12 @@ def benchmark_version_create(
         tasks = tasks_clean(list(inspect_tasks), actor=actor)
         Benchmark.objects.select_for_update().get(pk=benchmark.pk)  # one new version at a time
         if benchmark.versions.filter(label=label).exists():
-            raise ValidationFailed(f"{benchmark.name} already has a version {label}.")
-        benchmark.versions.filter(is_current=True).update(is_current=False)
+            raise ValidationFailed(f"The version label {label!r} is taken for {benchmark.name}: choose another.")
+        current = list(benchmark.versions.filter(is_current=True))
+        if any(not rules.may_change_benchmark_version(actor, v) for v in current):
+            # A new version ends the current one's standing: nobody ends a line they may not read.
+            raise NotPermitted(MSG_HIDDEN_CURRENT)
+        benchmark.versions.filter(pk__in=[v.pk for v in current]).update(is_current=False)
         version = BenchmarkVersion.objects.create(
             benchmark=benchmark,
             label=label,
@@ -207,7 +219,7 @@ def benchmark_version_create(
             changed_by=actor,
             changed_at=now,
         )
-        _audit(actor, version, f"added ({_levels_words(thresholds)})")
+        _audit(actor, version, "added", _levels_words(thresholds))
     return version
 
 
@@ -256,8 +268,8 @@ def benchmark_version_levels_set(*, actor, version: BenchmarkVersion, levels: di
         _audit(
             actor,
             locked,
-            f"levels {_levels_words({k: Decimal(v) for k, v in before.items()})} → "
-            f"{_levels_words(thresholds)}; {reason}",
+            "levels changed",
+            f"{_levels_words({k: Decimal(v) for k, v in before.items()})} → {_levels_words(thresholds)}; {reason}",
         )
     return change
 
@@ -269,5 +281,5 @@ def benchmark_version_retire(*, actor, version: BenchmarkVersion, reason: str) -
         locked = _locked_unretired(version, "{version} was retired already.")
         locked.retired_at, locked.retired_reason, locked.is_current = clock.now(), reason, False
         locked.save(update_fields=["retired_at", "retired_reason", "is_current"])
-        _audit(actor, locked, f"retired; {reason}")
+        _audit(actor, locked, "retired", reason)
     return locked

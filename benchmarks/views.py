@@ -68,10 +68,24 @@ def _detail(request, slug, *, forms=None, status=200):
                 "retire_form": forms.get(("retire", version.pk)) or RetireForm(auto_id=f"retire-{version.pk}-%s"),
             }
         )
+    # A new version ends the current one's standing: not for someone below its clearance.
+    seen = [v.pk for v in versions]
+    new_blocked = (
+        services.MSG_HIDDEN_CURRENT
+        if may_manage and benchmark.versions.filter(is_current=True).exclude(pk__in=seen).exists()
+        else ""
+    )
     return render(
         request,
         "benchmarks/benchmark.html",
-        {"title": benchmark.name, "benchmark": benchmark, "rows": rows, "hidden": hidden, "may_manage": may_manage},
+        {
+            "title": benchmark.name,
+            "benchmark": benchmark,
+            "rows": rows,
+            "hidden": hidden,
+            "may_manage": may_manage and not new_blocked,
+            "new_blocked": new_blocked,
+        },
         status=status,
     )
 

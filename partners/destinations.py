@@ -79,7 +79,8 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
-def _is_public(address: str) -> bool:
+def is_public_address(address: str) -> bool:
+    """A global unicast address, judged by the IPv4 address an IPv6 form leads to."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = _embedded_ipv4(ip)
@@ -111,7 +112,7 @@ def check(url: str, *, resolve=None) -> Destination:
         raise UnsafeDestination(MSG_UNRESOLVED, transient=True)
     if not private_ok:
         for address in addresses:
-            if not _is_public(address):
+            if not is_public_address(address):
                 raise UnsafeDestination(MSG_PRIVATE.format(address=address))
     chosen = addresses[0]
     literal = f"[{chosen}]" if ":" in chosen else chosen

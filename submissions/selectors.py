@@ -324,6 +324,11 @@ def orders_context(submission, user, *, office_view: bool) -> dict:
         order.lifted_by_shown = as_shown(order.lifted_by)
     in_force = next((o for o in orders if o.in_force), None)
     publications = list(submission.weights_publications.all()) if submission.is_open_weights else []
+    withdrawal_refusal = (
+        rules.weights_withdrawal_refusal(user, publications[0], order_in_force=in_force is not None)
+        if publications
+        else "-"
+    )
     advisories = list(submission.advisories.select_related("proposed_by", "concurred_by").prefetch_related("findings"))
     open_advisory = next((a for a in advisories if a.issued_at is None), None)
     context = {
@@ -334,6 +339,7 @@ def orders_context(submission, user, *, office_view: bool) -> dict:
         "publications": [p for p in publications if p.withdrawn_at is None],
         "withdrawn_publications": [p for p in publications if p.withdrawn_at is not None],
         "may_record_publication": rules.may_record_weights_publication(user, submission),
+        "publication_withdrawal_refusal": withdrawal_refusal,
         "issued_advisories": [a for a in advisories if a.issued_at is not None],
         "open_advisory": open_advisory if office_view else None,
     }

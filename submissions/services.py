@@ -903,6 +903,7 @@ MSG_LOCATION_HTTPS = "Give an https address: the location is published for anyon
 MSG_LOCATION_PRIVATE = (
     "Give a public address: this one only reaches a private network, which downstream builders cannot see."
 )
+MSG_LOCATION_IDN = "Write the host name in its ASCII form (xn--…): letters from other scripts can imitate a known host."
 PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".corp", ".intranet")
 MSG_SHA256 = "Give the file's SHA-256 as 64 hexadecimal characters."
 MSG_PUBLICATION_DUPLICATE = "This location and file hash are already recorded."
@@ -923,7 +924,7 @@ def weights_location_problem(location: str) -> str:
     if not location or len(location) > 500 or any(ch.isspace() or not ch.isprintable() for ch in location):
         return MSG_LOCATION
     if location.startswith("hf://"):
-        if not HF_LOCATION.fullmatch(location) or any(part in (".", "..") for part in location[5:].split("/")):
+        if not HF_LOCATION.fullmatch(location) or ".." in location or any(p == "." for p in location[5:].split("/")):
             return MSG_LOCATION
         return ""
     try:
@@ -931,6 +932,10 @@ def weights_location_problem(location: str) -> str:
     except DjangoValidationError:
         return MSG_LOCATION
     parts = urlsplit(location)
+    try:
+        parts.port  # noqa: B018 (a port out of range raises here)
+    except ValueError:
+        return MSG_LOCATION
     if parts.username is not None or parts.query or "?" in location:
         # A query string is where signed links carry their tokens; the register shows this.
         return MSG_LOCATION_CREDENTIALS
@@ -938,6 +943,9 @@ def weights_location_problem(location: str) -> str:
         return MSG_LOCATION_FRAGMENT
     if parts.scheme != "https":
         return MSG_LOCATION_HTTPS
+    if not (parts.hostname or "").isascii():
+        # Look-alike letters (a Latin "ɡ" for "g") would pass for a trusted host on the register.
+        return MSG_LOCATION_IDN
     if not public_host(parts.hostname or ""):
         return MSG_LOCATION_PRIVATE
     return ""
@@ -945,14 +953,18 @@ def weights_location_problem(location: str) -> str:
 
 def public_host(host: str) -> bool:
     """A name or address anyone could reach: not a loopback, private, link-local or reserved
-    address, nor a name only a private network resolves."""
+    address (nor an IPv6 form leading to one), nor a name only a private network resolves."""
     import ipaddress
+
+    from partners.destinations import is_public_address
 
     host = host.strip("[]").lower().rstrip(".")
     try:
-        return ipaddress.ip_address(host).is_global
+        ipaddress.ip_address(host)
     except ValueError:
         pass
+    else:
+        return is_public_address(host)
     if "." not in host:
         return False  # "localhost", an intranet short name
     return not host.endswith(PRIVATE_SUFFIXES)
@@ -994,7 +1006,6 @@ def weights_publication_record(*, submission, actor, location: str, sha256: str)
 
 MSG_PUBLICATION_REASON = "Say why the record is withdrawn (for example: the hash was of another file)."
 MSG_PUBLICATION_GONE = "This record was withdrawn already."
-MSG_PUBLICATION_WITHDRAW = "Only the developer's staff withdraw their own model's publication records."
 
 
 def weights_publication_withdraw(*, publication, actor, reason: str):
@@ -1002,8 +1013,11 @@ def weights_publication_withdraw(*, publication, actor, reason: str):
     later notices; the record and the reason stay in the audit chain."""
     from .models import WeightsPublication
 
-    if not rules.may_record_weights_publication(actor, publication.submission):
-        raise NotPermitted(MSG_PUBLICATION_WITHDRAW)
+    refusal = rules.weights_withdrawal_refusal(
+        actor, publication, order_in_force=access_order_in_force(publication.submission) is not None
+    )
+    if refusal:
+        raise NotPermitted(refusal)
     reason = reason.strip() if isinstance(reason, str) else ""
     problems = text_problems(single_line={}, multi_line={"reason": reason}, limits={"reason": 2000})
     if problems:

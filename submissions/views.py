@@ -445,8 +445,11 @@ def publication_withdraw(request, pk, publication_pk):
     """Withdraw a mistaken publication record: the page says where it is no longer shown first."""
     submission = _visible_submission(request, pk)
     publication = get_object_or_404(submission.weights_publications.all(), pk=publication_pk)
-    if not rules.may_record_weights_publication(request.user, submission):
-        raise PermissionDenied(services.MSG_PUBLICATION_WITHDRAW)
+    refusal = rules.weights_withdrawal_refusal(
+        request.user, publication, order_in_force=services.access_order_in_force(submission) is not None
+    )
+    if refusal:
+        raise PermissionDenied(refusal)
     form = PublicationWithdrawForm(request.POST or None)
     status = 200
     if request.method == "POST" and form.is_valid():

@@ -524,6 +524,13 @@ def order_fields(t, **more):
     }
 
 
+def may_withdraw_publication(user, s) -> bool:
+    """Withdraw a publication record of this submission: the rule, with whether an order is in force."""
+    publication = s.weights_publications.first()
+    in_force = services.access_order_in_force(s) is not None
+    return not rules.weights_withdrawal_refusal(user, publication, order_in_force=in_force)
+
+
 def may_order(user, s) -> bool:
     """Record or lift a government order: the rule (its FSM-permission form takes the submission first)."""
     return rules.may_record_access_removal(s, user)
@@ -1173,8 +1180,8 @@ PAGE_CASES = [
         "a publication record of the open-weights model",
         lambda ws, t: reverse("submissions:publication_withdraw", args=[t.subs["open_weights"].pk, t.publication.pk]),
         {
-            "GET": page_of(sub("open_weights"), rules.may_record_weights_publication),
-            "POST": page_of(sub("open_weights"), rules.may_record_weights_publication, ok=302),
+            "GET": page_of(sub("open_weights"), may_withdraw_publication),
+            "POST": page_of(sub("open_weights"), may_withdraw_publication, ok=302),
         },
         data=lambda ws, t: {"reason": "The hash was of another file."},
     ),
@@ -1918,7 +1925,7 @@ API_CASES = [
         "submissions_weights_publications_withdraw_create",
         "a publication record of the open-weights model",
         lambda ws, t: f"{V1}/submissions/{t.subs['open_weights'].pk}/weights-publications/{t.publication.pk}/withdraw/",
-        {"POST": api_of(sub("open_weights"), rules.may_record_weights_publication)},
+        {"POST": api_of(sub("open_weights"), may_withdraw_publication)},
         data=lambda ws, t: {"reason": "The hash was of another file."},
     ),
     Case(

@@ -134,7 +134,7 @@ class TestLines:
             levels={"elevated": "0.35"},
         )
         assert list(catalog[0].benchmark.versions.values_list("label", "is_current")) == [("2.0", True), ("1.0", False)]
-        with pytest.raises(ValidationFailed, match=r"already has a version 2\.0"):
+        with pytest.raises(ValidationFailed, match=r"label .2\.0. is taken"):
             services.benchmark_version_create(
                 actor=cast.admin,
                 benchmark=newer.benchmark,
@@ -170,9 +170,39 @@ class TestWhoChangesTheCatalog:
         services.benchmark_version_levels_set(
             actor=cast.admin, version=secret, levels={"elevated": "0.2", "critical": "0.4"}, reason="Tighter."
         )
+        services.benchmark_version_retire(actor=cast.admin, version=secret, reason="Exploit Chain Range is replaced.")
         comments = " ".join(AuditEntry.objects.filter(submission=None).values_list("comment", flat=True))
         assert "Exploit Chain" not in comments
-        assert f"Benchmark version #{secret.pk} (SECRET, Cyber offense)" in comments
+        assert f"Benchmark version #{secret.pk} (SECRET, Cyber offense): levels changed" in comments
+        # Neither its levels nor the reasons (which may name it): those stay in its own history.
+        for detail in ("0.200", "Tighter", "replaced"):
+            assert detail not in comments
+        assert secret.level_changes.filter(reason="Tighter.").exists()
+
+    def test_an_administrator_below_a_current_version_cannot_end_its_standing(self, cast):
+        secret = make(cast.admin, name="Exploit Chain Range", slug="exploit-chain", classification=Clearance.SECRET)
+        cui_admin = UserFactory(role="administrator", organization=cast.office, clearance=Clearance.CUI)
+        with pytest.raises(NotPermitted, match="above your clearance"):
+            services.benchmark_version_create(
+                actor=cui_admin,
+                benchmark=secret.benchmark,
+                label="2.5",
+                classification=Clearance.CUI,
+                metric="solve rate",
+                direction=HIGHER,
+                levels={"elevated": "0.3"},
+            )
+        secret.refresh_from_db()
+        assert secret.is_current and secret.benchmark.versions.count() == 1
+
+    def test_a_name_clash_reads_the_same_whether_or_not_the_holder_is_visible(self, cast, catalog):
+        cui_admin = UserFactory(role="administrator", organization=cast.office, clearance=Clearance.CUI)
+        refusals = set()
+        for name, slug in (("Exploit Chain Range", "other-slug"), ("CTF Ladder", "another-slug")):
+            with pytest.raises(ValidationFailed) as refused:
+                make(cui_admin, name=name, slug=slug)
+            refusals.add(refused.value.message)
+        assert refusals == {"This name or short name is taken: choose another."}
 
     def test_a_task_already_producing_a_version_is_refused_without_naming_one_above_clearance(self, cast, catalog):
         cui_admin = UserFactory(role="administrator", organization=cast.office, clearance=Clearance.CUI)
@@ -235,7 +265,7 @@ class TestPages:
         assert "Patch Race 1.0 added to the catalog." in response.content.decode()
         assert BenchmarkVersion.objects.get(benchmark__slug="patch-race").inspect_tasks == ["patch_race"]
         again = client.post(reverse("benchmarks:new"), data)
-        assert again.status_code == 400 and "already exists" in again.content.decode()
+        assert again.status_code == 400 and "is taken: choose another" in again.content.decode()
         reserved = client.post(reverse("benchmarks:new"), data | {"slug": "new", "name": "Other"})
         assert reserved.status_code == 400 and "taken by the catalog" in reserved.content.decode()
 

@@ -342,6 +342,11 @@ def test_the_remove_access_transition_takes_the_order_fields_through_the_api(cas
         ("https://[::1]/w.bin", HASH, "location"),
         ("https://localhost/w.bin", HASH, "location"),
         ("https://weights.corp.internal/w.bin", HASH, "location"),
+        ("hf://a/b@../x", HASH, "location"),
+        ("https://hugginɡface.co/x/y", HASH, "location"),
+        ("https://[64:ff9b::a00:1]/w.bin", HASH, "location"),
+        ("https://[2002:a00:1::]/w.bin", HASH, "location"),
+        ("https://example.com:99999/w.bin", HASH, "location"),
         ("just some words", HASH, "location"),
         ("https://host.example/" + "a" * 600, HASH, "location"),
         ("https://host.example/w.bin", "abc", "sha256"),
@@ -479,18 +484,23 @@ def test_a_mistaken_publication_record_is_withdrawn_and_leaves_the_register_and_
     before = client.get(reverse("register:json"))
     assert HASH in before.content.decode()
 
-    for who in (cast.other_developer, cast.admin, cast.partner, cast.lead):
+    # An order is in force and its notices named the file: the office withdraws it, not the lab.
+    for who in (cast.other_developer, cast.partner, cast.lead):
         with pytest.raises(NotPermitted):
             services.weights_publication_withdraw(publication=wrong, actor=who, reason="Wrong.")
+    with pytest.raises(NotPermitted, match="ask the office"):
+        services.weights_publication_withdraw(publication=wrong, actor=cast.developer, reason="Wrong.")
+    client.force_login(cast.developer)
+    assert "ask the office to withdraw the record" in client.get(s.get_absolute_url()).content.decode()
     for reason in ("", "   ", "A\x00B"):
         with pytest.raises(ValidationFailed):
-            services.weights_publication_withdraw(publication=wrong, actor=cast.developer, reason=reason)
+            services.weights_publication_withdraw(publication=wrong, actor=cast.admin, reason=reason)
     withdrawn = services.weights_publication_withdraw(
-        publication=wrong, actor=cast.developer, reason="The hash was of another file."
+        publication=wrong, actor=cast.admin, reason="The hash was of another file."
     )
-    assert withdrawn.withdrawn_at is not None and withdrawn.withdrawn_by == cast.developer
+    assert withdrawn.withdrawn_at is not None and withdrawn.withdrawn_by == cast.admin
     with pytest.raises(ValidationFailed, match="withdrawn already"):
-        services.weights_publication_withdraw(publication=wrong, actor=cast.developer, reason="Again.")
+        services.weights_publication_withdraw(publication=wrong, actor=cast.admin, reason="Again.")
 
     # The register's JSON changed (a new ETag) and no longer lists it; later notices leave it out.
     after = client.get(reverse("register:json"), headers={"if-none-match": before["ETag"]})
@@ -521,6 +531,8 @@ def test_withdrawing_a_publication_record_through_the_page_and_the_api(cast, cli
     assert "1 withdrawn record" in detail and "Mistyped location." in detail
     client.force_login(cast.partner)
     assert client.get(url).status_code == 403
+    client.force_login(cast.admin)  # no order in force: the lab corrects its own records
+    assert client.get(reverse("submissions:publication_withdraw", args=[s.pk, two.pk])).status_code == 403
 
     api = f"{V1}/submissions/{s.pk}/weights-publications/{two.pk}/withdraw/"
     assert_error(client_for(cast.partner).post(api, {"reason": "No."}, format="json"), 403)
