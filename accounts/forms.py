@@ -17,7 +17,9 @@ class TokenForm(forms.Form):
 def _zones():
     import zoneinfo
 
-    return [("", "UTC (the portal's default)")] + [(z, z) for z in sorted(zoneinfo.available_timezones())]
+    # "localtime" (and "Factory") name the server's own setting, not a place a person lives.
+    places = sorted(z for z in zoneinfo.available_timezones() if z not in ("localtime", "Factory"))
+    return [("", "UTC (the portal's default)")] + [(z, z) for z in places]
 
 
 class TimeZoneForm(forms.Form):

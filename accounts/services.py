@@ -50,8 +50,19 @@ def time_zone_set(*, user, name: str) -> None:
 
     if name and name not in zoneinfo.available_timezones():
         raise ValidationFailed(f"{name!r} is not a time zone.", details={"time_zone": ["Choose a time zone."]})
-    user.time_zone = name
-    user.save(update_fields=["time_zone"])
+    from django.db import transaction
+
+    from partners import digests
+
+    from .models import NotificationPreference
+
+    with transaction.atomic():
+        user.time_zone = name
+        user.save(update_fields=["time_zone"])
+        # Digest hours and quiet hours are on the person's own clock: held items follow the new one.
+        preference = NotificationPreference.objects.filter(user=user).first()
+        if preference is not None:
+            digests.held_reschedule(schedule=digests.person_schedule(preference, name), now=clock.now(), recipient=user)
 
 
 def notification_preference_set(

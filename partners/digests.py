@@ -239,14 +239,23 @@ def schedule_one(
 
 
 def held_reschedule(*, schedule: Schedule, now: dt.datetime, recipient=None, partner=None) -> int:
-    """After a reader changes their preference, their held items follow it: due at the new
-    digest time, or (no digest any more) sent once their quiet hours allow."""
-    held = Delivery.objects.filter(status=Delivery.Status.HELD)
+    """After a reader changes their preference (or time zone), their held items follow it, each
+    judged again as if written now: held for the new digest only while its deadline is still
+    more than 48 hours after that digest, else sent at once (or when quiet hours allow, never to
+    within a day of its deadline). Three queries however many items: the items with their
+    events, the review deadlines, and one update."""
+    held = Delivery.objects.filter(status=Delivery.Status.HELD).select_related("event")
     held = held.filter(recipient=recipient) if recipient is not None else held.filter(partner=partner)
-    if schedule.digested:
-        return held.update(next_attempt_at=schedule.next_digest_at(now))
-    changed = held.update(status=Delivery.Status.PENDING, next_attempt_at=schedule.quiet_until(now) or now)
-    return changed
+    held = list(held.select_for_update(of=("self",)).order_by("pk"))
+    if not held:
+        return 0
+    clock_deadlines = _clock_deadlines([d.event for d in held])
+    for delivery in held:
+        delivery.status, delivery.next_attempt_at = Delivery.Status.PENDING, now
+        event = delivery.event
+        schedule_one(delivery, schedule, deadline_of(event, clock_deadlines), event.type in ALWAYS_URGENT, now)
+    Delivery.objects.bulk_update(held, ["status", "next_attempt_at"])
+    return len(held)
 
 
 # --- the digest run -----------------------------------------------------------------------------

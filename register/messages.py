@@ -44,7 +44,7 @@ def email_for(delivery) -> tuple[str, str, dict]:
             confirm_url(subscription),
             "",
             "If you did not ask, ignore this message: this address is told nothing unless the link is opened.",
-            f"To refuse it now (no further confirmation is sent for it), open: {stop}",
+            f"To cancel this request now, open: {stop}",
         ]
         return subject, "\n".join([*lines, "", SIGNATURE]), unsubscribe_headers(stop)
     row = delivery.event.payload

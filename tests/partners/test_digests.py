@@ -302,6 +302,39 @@ def test_changing_the_preference_moves_held_items(cast):
         assert set(mine(cast.reviewer).values_list("status", flat=True)) == {"pending"}
 
 
+def test_a_slower_digest_never_carries_a_held_item_past_its_deadline(cast):
+    """Daily to weekly: an item held for tomorrow's digest, its deadline four days off, would
+    reach the reader after the deadline in Sunday's digest: it is sent now instead."""
+    from accounts import services as account_services
+
+    with time_machine.travel(T0, tick=False):
+        soon = cast.submission(State.EVALUATION, model_name="Soon")
+        later = cast.submission(State.EVALUATION, model_name="Later")
+        ReviewClock.objects.filter(submission=soon).update(deadline_at=T0 + dt.timedelta(days=4))
+        ReviewClock.objects.filter(submission=later).update(deadline_at=T0 + dt.timedelta(days=20))
+        prefer(cast.reviewer, "UTC", cadence=DigestCadence.DAILY, digest_hour=8)
+        tell(soon, [cast.reviewer])
+        tell(later, [cast.reviewer])
+        assert set(mine(cast.reviewer).values_list("status", flat=True)) == {"held"}
+        account_services.notification_preference_set(
+            user=cast.reviewer, cadence=DigestCadence.WEEKLY, digest_hour=8, digest_weekday=Weekday.SUNDAY
+        )
+    statuses = dict(mine(cast.reviewer).values_list("event__submission__model_name", "status"))
+    assert statuses == {"Soon": "pending", "Later": "held"}
+
+
+def test_a_new_time_zone_moves_held_items_to_the_new_local_hour(cast):
+    from accounts import services as account_services
+
+    with time_machine.travel(T0, tick=False):
+        s = cast.submission(State.EVALUATION)
+        prefer(cast.reviewer, "UTC", cadence=DigestCadence.DAILY, digest_hour=18)
+        tell(s, [cast.reviewer])
+        account_services.time_zone_set(user=cast.reviewer, name="Asia/Tokyo")
+    # 18:00 in Tokyo is 09:00 UTC: already past on Monday at 09:30 UTC, so Tuesday's.
+    assert {d.next_attempt_at for d in mine(cast.reviewer)} == {dt.datetime(2026, 1, 13, 9, tzinfo=UTC)}
+
+
 def test_schedule_in_words():
     schedule = digests.Schedule(
         cadence=DigestCadence.DAILY, hour=8, zone=digests.zone_of("America/New_York"), quiet_start=22, quiet_end=7
