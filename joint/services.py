@@ -26,6 +26,10 @@ MSG_OTHER_WORLD = (
     "{institute} belongs to {its_world}, and this submission to {sub_world}: an institute joins reviews of its own "
     "world only (live with live, an exercise with its own exercise)."
 )
+MSG_INVITATION_LAPSED = (
+    "The arrangement this invitation was made under ({reference}) is not in force: the office must invite "
+    "your institute again under one that is."
+)
 MSG_ALREADY_INVITED = "{institute} is already invited to this review."
 MSG_NOT_OPEN = "Institutes are invited while the review is open (intake, information requested or evaluation)."
 MSG_INVITE = "Only the review's administrators and its lead reviewer invite an allied institute."
@@ -131,6 +135,29 @@ def arrangement_end(*, actor, arrangement: DataSharingArrangement, reason: str) 
             comment=f"{arrangement.reference} with {arrangement.institute}: {reason}",
             internal=True,
         )
+        # Its open invitations end with it: an invitation under an ended arrangement gives no
+        # access, so it must not read "accepted" or wait for an answer (and the office may
+        # invite the institute again under a new arrangement).
+        open_invitations = list(
+            JointReviewInvitation.objects.select_for_update()
+            .filter(
+                arrangement=arrangement,
+                status__in=(JointReviewInvitation.Status.PENDING, JointReviewInvitation.Status.ACCEPTED),
+            )
+            .select_related("submission")
+        )
+        now = clock.now()
+        JointReviewInvitation.objects.filter(pk__in=[i.pk for i in open_invitations]).update(
+            status=JointReviewInvitation.Status.WITHDRAWN, withdrawn_by=actor, withdrawn_at=now
+        )
+        for invitation in open_invitations:
+            audit_record(
+                submission=invitation.submission,
+                actor=actor,
+                action="institute_invitation_withdrawn",
+                comment=f"{arrangement.institute}: arrangement {arrangement.reference} ended",
+                internal=True,
+            )
     arrangement.refresh_from_db()
     return arrangement
 
@@ -209,8 +236,10 @@ def invitation_respond(*, actor, invitation: JointReviewInvitation, accept: bool
             raise ValidationFailed(MSG_ANSWERED)
         raise NotPermitted(MSG_RESPOND)
     status = JointReviewInvitation.Status.ACCEPTED if accept else JointReviewInvitation.Status.DECLINED
-    if accept and arrangement_in_force(invitation.institute) is None:
-        message = MSG_NO_ARRANGEMENT.format(institute=invitation.institute)
+    own = DataSharingArrangement.objects.get(pk=invitation.arrangement_id)  # as it is now, not as read
+    if accept and not (own.status == DataSharingArrangement.Status.ACTIVE and own.in_force_on(clock.now().date())):
+        # The invitation's own arrangement, not any other in force: access is under that one.
+        message = MSG_INVITATION_LAPSED.format(reference=own.reference)
         raise ValidationFailed(message)
     with transaction.atomic():
         _lock_open(invitation.submission)

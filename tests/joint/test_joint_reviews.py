@@ -227,6 +227,47 @@ class TestWhatTheInstituteSees:
         assert not Finding.objects.visible_to(harriet).exists()
         assert api_of(harriet).get(f"/api/v1/submissions/{s.pk}/results/").status_code == 404
 
+    def test_ending_an_arrangement_withdraws_its_invitations_so_the_institute_can_be_invited_again(self, setup):
+        cast, institute, harriet, s, _ = setup
+        accepted = joined(setup)
+        other = cast.submission(State.EVALUATION, model_name="Waiting-Review")
+        waiting = joint.invitation_create(actor=cast.admin, submission=other, institute=institute)
+        old = DataSharingArrangement.objects.get(institute=institute)
+        joint.arrangement_end(actor=cast.admin, arrangement=old, reason="Ended.")
+        for invitation in (accepted, waiting):
+            invitation.refresh_from_db()
+            assert invitation.status == JointReviewInvitation.Status.WITHDRAWN
+        assert s.audit_entries.filter(action="institute_invitation_withdrawn", comment__contains="ended").exists()
+        with pytest.raises(ValidationFailed):  # nothing waits for an answer under an ended arrangement
+            joint.invitation_respond(actor=harriet, invitation=waiting, accept=True)
+        renewed = joint.arrangement_record(
+            actor=cast.admin,
+            institute=institute,
+            reference="DSA-2",
+            classification_cap=old.classification_cap,
+            starts_on=clock.now().date(),
+        )
+        again = joint.invitation_create(actor=cast.lead, submission=s, institute=institute)
+        assert again.arrangement == renewed and again.status == JointReviewInvitation.Status.PENDING
+
+    def test_an_invitation_is_accepted_only_under_its_own_arrangement(self, setup):
+        cast, institute, harriet, s, _ = setup
+        invitation = joint.invitation_create(actor=cast.lead, submission=s, institute=institute)
+        # Its arrangement lapses by date while a new one is recorded: accepting under the old one
+        # would read "accepted" and give nothing.
+        DataSharingArrangement.objects.filter(pk=invitation.arrangement_id).update(
+            status=DataSharingArrangement.Status.ENDED
+        )
+        joint.arrangement_record(
+            actor=cast.admin,
+            institute=institute,
+            reference="DSA-3",
+            classification_cap=invitation.arrangement.classification_cap,
+            starts_on=clock.now().date(),
+        )
+        with pytest.raises(ValidationFailed, match="invite your institute again"):
+            joint.invitation_respond(actor=harriet, invitation=invitation, accept=True)
+
     def test_an_arrangement_past_its_end_day_removes_access(self, setup, time_machine):
         _cast, institute, harriet, _s, _ = setup
         joined(setup)
