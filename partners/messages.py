@@ -33,6 +33,9 @@ SUBJECTS = {
 }
 
 
+LIFTED_HOLD = "Hold lifted, the release may now be recorded: {model} {version} ({organization})"
+
+
 def _in_words(key: str, value):
     """The payload keeps codes for machines (webhooks); people read their labels."""
     from submissions.models import ReleaseChannel, State
@@ -120,8 +123,12 @@ def email_for(delivery) -> tuple[str, str]:
         "organization": data.get("organization", ""),
         "days_left": counted(data["days_left"], "day") if isinstance(data.get("days_left"), int) else "",
     }
+    template = SUBJECTS.get(event.type, event_label(event.type))
+    if event.type == "submission.access_reinstated" and (data.get("order") or {}).get("kind") == "hold":
+        # A hold lifted: access was never removed; what changes is that the release may be recorded.
+        template = LIFTED_HOLD
     # Built defensively: whatever a name holds, the Subject header stays one line.
-    subject = one_line(SUBJECTS.get(event.type, event_label(event.type)).format(**fields))
+    subject = one_line(template.format(**fields))
     if event.is_exercise:
         subject = f"[EXERCISE] {subject}"
     lines = [subject, "", *detail_lines(data)]

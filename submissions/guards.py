@@ -190,7 +190,7 @@ def clearance_justified(submission) -> list[str]:
     return []
 
 
-@guard("No government order holding the release")
+@guard("Release free of any government order")
 def no_order_holds_release(submission) -> list[str]:
     """A government order recorded before release holds it until lifted (reinstatement)."""
     from caisi_portal import timefmt

@@ -21,7 +21,16 @@ from accounts import rules
 from accounts.roles import Role, has_role
 from caisi_portal import clock, timefmt
 
-from .models import Agreement, ModelSubmission, ReviewClock, SlaBreach, SlaKind, SlaObligation, State
+from .models import (
+    AccessRemovalOrder,
+    Agreement,
+    ModelSubmission,
+    ReviewClock,
+    SlaBreach,
+    SlaKind,
+    SlaObligation,
+    State,
+)
 
 WAITING_ROWS = 15
 
@@ -181,6 +190,11 @@ def steps_for(submissions, now: dt.datetime | None = None) -> list[Step]:
         )
     }
     clocks = {c.submission_id: c for c in ReviewClock.objects.filter(submission_id__in=ids)}
+    held = set(
+        AccessRemovalOrder.objects.filter(submission_id__in=ids, lifted_at__isnull=True).values_list(
+            "submission_id", flat=True
+        )
+    )
     open_orgs = set(
         Agreement.objects.filter(
             organization_id__in={s.organization_id for s in rows}, status=Agreement.Status.SIGNED
@@ -195,12 +209,13 @@ def steps_for(submissions, now: dt.datetime | None = None) -> list[Step]:
             proposals.get(s.pk),
             clocks.get(s.pk),
             agreement_open=s.organization_id in open_orgs,
+            held=s.pk in held,
         )
         for s in rows
     ]
 
 
-def _step(s, obligation, assigned, progress, proposal, review_clock, *, agreement_open=True) -> Step:
+def _step(s, obligation, assigned, progress, proposal, review_clock, *, agreement_open=True, held=False) -> Step:
     deadline = review_clock.deadline_at if review_clock is not None and review_clock.status == "running" else None
     due = obligation.due_at if obligation is not None else deadline
     org = str(s.organization)
@@ -242,6 +257,15 @@ def _step(s, obligation, assigned, progress, proposal, review_clock, *, agreemen
             may=lambda user: rules.may_accept(s, user),
             where="accept",
             others="another lead reviewer or an administrator",
+        )
+    if s.state in AFTER_DETERMINATION and held:
+        # Nothing the developer can do: the release waits for the office to lift the order.
+        return Step(
+            s,
+            "A government order holds the release: it can be recorded once the office lifts the order",
+            "The office (administrators)",
+            None,
+            where="orders",
         )
     if s.state in AFTER_DETERMINATION:
         return Step(s, AFTER_DETERMINATION[s.state], f"{org} staff", None, may=_developer(s), others="")

@@ -201,7 +201,15 @@ def test_a_hold_before_release_blocks_record_release_until_lifted(cast, partner)
     assert "holds the release" in " ".join(blocked["record_release"])
     with pytest.raises(TransitionRefused, match="in force"):
         services.access_order_record(submission=s, actor=cast.admin, data=order_data(reference="EO-10"))
+    # The developer's next step is not "record the release" while the order holds it.
+    from submissions.worklist import steps_for
+
+    (step,) = steps_for([s])
+    assert "holds the release" in step.action and step.owner.startswith("The office")
     services.access_order_lift(order=order, actor=cast.admin, reason="Lifted by the department.")
+    assert partner_email(s, PartnerEventType.ACCESS_REINSTATED).startswith("Hold lifted, the release may now be")
+    (step,) = steps_for([s])
+    assert "record the release when it happens" in step.action
     move(s, "record_release", cast.developer)
     s.refresh_from_db()
     assert s.state == State.RELEASED
