@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from accounts import rules
 from benchmarks import services
-from benchmarks.models import Benchmark, BenchmarkVersion, LevelSetting
+from benchmarks.models import Benchmark, BenchmarkVersion, LevelSetting, in_level_order
 from caisi_portal.errors import NotPermitted
 
 from .views import ADMIN_LIST_ERRORS, _errors
@@ -40,7 +40,7 @@ class BenchmarkVersionSerializer(serializers.ModelSerializer):
         ]
 
     def get_levels(self, version) -> dict[str, str]:
-        return {s.level: str(s.threshold) for s in version.levels.all()}
+        return {level: str(threshold) for level, threshold in in_level_order(version.levels.all()).items()}
 
 
 class BenchmarkSerializer(serializers.ModelSerializer):

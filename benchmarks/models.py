@@ -105,6 +105,12 @@ class LevelSetting(models.Model):
         return f"{self.get_level_display()} at {self.threshold}"
 
 
+def in_level_order(settings_) -> dict:
+    """{level: threshold}, from the lower to the higher concern (as PolicyLevel lists them)."""
+    found = {s.level: s.threshold for s in settings_}
+    return {level: found[level] for level in PolicyLevel.values if level in found}
+
+
 class LevelChange(models.Model):
     """Every setting of a version's levels, with who, when and why (never edited)."""
 

@@ -16,7 +16,7 @@ from caisi_portal.web import add_service_error, refuse_if_not_permitted
 
 from . import selectors, services
 from .forms import BenchmarkForm, LevelsForm, RetireForm, VersionForm
-from .models import BenchmarkVersion
+from .models import BenchmarkVersion, in_level_order
 
 MSG_MANAGE = "Only the office's administrators change the benchmark catalog."
 
@@ -57,7 +57,7 @@ def _detail(request, slug, *, forms=None, status=200):
     may_manage = rules.may_manage_benchmarks(request.user)
     rows = []
     for version in versions:
-        thresholds = {s.level: s.threshold for s in version.levels.all()}
+        thresholds = in_level_order(version.levels.all())
         rows.append(
             {
                 "version": version,
