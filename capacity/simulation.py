@@ -88,6 +88,9 @@ class Trace:
     submitted_at: dt.datetime
     deadline_at: dt.datetime | None = None
     obligations: list = field(default_factory=list)  # (kind, due_at, met_at or None, breached)
+    asked_at: dt.datetime | None = None  # information requested
+    answered_at: dt.datetime | None = None
+    accepted_at: dt.datetime | None = None
     assigned_at: dt.datetime | None = None
     determined_at: dt.datetime | None = None
     window_elapsed: bool = False
@@ -185,6 +188,9 @@ def run(
     window = review_window(inputs.window_days)
     breaches = dict.fromkeys(KINDS, 0)
     state = {"waiting": 0, "elapsed": 0, "returned": 0}
+    # Reviews still waiting for a reviewer when the run ends (no reviewer cleared for them, or
+    # a backlog that outlasts the run): case -> (deadline, the assignment's due time, trace).
+    unassigned: dict[int, tuple] = {}
     busy_by_month = [0.0] * 12
     traces = [] if keep_traces else None
 
@@ -215,6 +221,8 @@ def run(
             obligation(trace, SlaKind.INTAKE_DECISION, intake_due, asked)
             answer_due = obligation_due_at(policy, SlaKind.DEVELOPER_ANSWER, asked)
             cap_at, _ = pause_limit(paused_total, asked, policy)
+            if trace is not None:
+                trace.asked_at = asked
             if is_due(cap_at, moment(env.now + case.answer)):
                 # The sweep returns the submission at the pause limit, before any answer.
                 yield env.timeout((cap_at - asked).total_seconds() / 86400)
@@ -227,17 +235,23 @@ def run(
             yield env.timeout(case.answer)
             answered = moment(env.now)
             obligation(trace, SlaKind.DEVELOPER_ANSWER, answer_due, answered)
+            if trace is not None:
+                trace.answered_at = answered
             paused_total += answered - asked
             deadline = clock_deadline(started, window, paused_total)
             intake_due = obligation_due_at(policy, SlaKind.INTAKE_DECISION, answered)
             yield env.timeout(case.intake)
         accepted = moment(env.now)
         obligation(trace, SlaKind.INTAKE_DECISION, intake_due, accepted)
+        if trace is not None:
+            trace.accepted_at = accepted
         assignment_due = obligation_due_at(policy, SlaKind.REVIEWER_ASSIGNMENT, accepted)
         state["waiting"] += 1
+        unassigned[id(case)] = (deadline, assignment_due, trace)
         need = case.clearance
         reviewer = yield pool.get(lambda r: r[0] >= need)
         state["waiting"] -= 1
+        del unassigned[id(case)]
         assigned = moment(env.now)
         obligation(trace, SlaKind.REVIEWER_ASSIGNMENT, assignment_due, assigned)
         begun = env.now
@@ -285,6 +299,15 @@ def run(
         for person in people:
             env.process(leave(person, sorted(rng.uniform(0, HORIZON_DAYS - LEAVE_BLOCK_DAYS) for _ in range(blocks))))
     env.run(until=HORIZON_DAYS + RUN_ON_DAYS)
+    for deadline, assignment_due, trace in unassigned.values():
+        # Never assigned: the lead was owed and the window ran out, as the sweep would record.
+        obligation(trace, SlaKind.REVIEWER_ASSIGNMENT, assignment_due, None)
+        state["elapsed"] += 1
+        breaches[SlaKind.DETERMINATION] += 1
+        if trace is not None:
+            trace.deadline_at, trace.window_elapsed = deadline, True
+            trace.obligations.append((SlaKind.DETERMINATION, deadline, None, True))
+            traces.append(trace)
     capacity = len(people) * MONTH_DAYS
     return Replication(
         submissions=len(cases),
