@@ -51,7 +51,9 @@ def test_the_policys_days_decide_an_intake_breach():
     late = run([case], policy(intake_decision_days=1))
     assert late.breaches[SlaKind.INTAKE_DECISION] == 1
     kind, due_at, met_at, breached = late.traces[0].obligations[0]
-    assert kind == SlaKind.INTAKE_DECISION and due_at == YEAR_START + DAY and met_at == YEAR_START + 2 * DAY
+    assert (
+        kind == SlaKind.INTAKE_DECISION and due_at == YEAR_START + DAY and met_at == YEAR_START + 2 * DAY and breached
+    )
     assert due_at == obligation_due_at(policy(intake_decision_days=1), kind, YEAR_START)
 
 
