@@ -13,8 +13,9 @@ MAX_HEADCOUNT = 200
 MAX_HEADCOUNT_POINTS = 40
 MAX_REPLICATIONS = 500
 MAX_ARRIVALS_PER_MONTH = 1000
-# Simulated submissions in one run, over every replication and headcount: about two minutes of
-# a worker (bench/capacity.py measures ~50 microseconds a submission), under the task's limit.
+# Simulated submissions in one run, over every replication and headcount: three or four minutes
+# of a worker at most (bench/capacity.py measures 80 to 110 microseconds a submission on these
+# shared machines), well under the task's own limit (capacity/tasks.py).
 MAX_SIMULATED = 2_000_000
 
 MSG_HEADCOUNT = f"A headcount is a whole number of reviewers from 1 to {MAX_HEADCOUNT}."
