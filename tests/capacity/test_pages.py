@@ -143,9 +143,9 @@ def test_others_find_no_planner(cast, client, who):
 
 
 def test_an_exercise_administrator_finds_no_planner(client):
+    from accounts.roles import Role
     from exercises import scenarios
     from exercises import services as exercise_services
-    from accounts.roles import Role
 
     controller = UserFactory(username="controller", role=Role.EXERCISE_CONTROLLER)
     exercise = exercise_services.exercise_create(
