@@ -3,6 +3,7 @@ The same form validates the body as on the page, so both refuse the same input i
 
 from __future__ import annotations
 
+from django import forms
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
@@ -43,13 +44,19 @@ class ScenarioSerializer(serializers.ModelSerializer):
 
 
 def _field(form_field):
-    """The page's field, as the schema documents it (the form itself validates)."""
+    """The page's field as the schema documents it, with its bounds (the form itself validates,
+    including what a schema cannot say: shares adding up to 100, a plan's lines)."""
     text = str(form_field.help_text or form_field.label or "")
-    if form_field.__class__.__name__ == "IntegerField":
-        return serializers.IntegerField(help_text=text)
-    if form_field.__class__.__name__ == "FloatField":
-        return serializers.FloatField(help_text=text)
-    return serializers.CharField(help_text=text)
+    bounds = {
+        key: getattr(form_field, key)
+        for key in ("min_value", "max_value")
+        if getattr(form_field, key, None) is not None
+    }
+    if isinstance(form_field, forms.IntegerField):
+        return serializers.IntegerField(help_text=text, **bounds)
+    if isinstance(form_field, forms.FloatField):
+        return serializers.FloatField(help_text=text, **bounds)
+    return serializers.CharField(help_text=text, max_length=form_field.max_length)
 
 
 ScenarioRequestSerializer = type(

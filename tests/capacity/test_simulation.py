@@ -161,3 +161,11 @@ def test_the_recommendation_is_the_smallest_headcount_from_which_all_larger_keep
     assert recommended_headcount(points, 5) == 6
     assert recommended_headcount(points, 1) == 7
     assert recommended_headcount([_point(3, 0.5)], 5) is None
+
+
+def test_a_deadline_met_at_its_very_moment_counts_as_missed_as_the_sweep_decides():
+    """The sweep acts on `due_at <= now`: the simulation's breaches use the same comparison."""
+    from submissions.review_clock import met_late
+
+    assert met_late(YEAR_START, YEAR_START) and met_late(YEAR_START, None)
+    assert not met_late(YEAR_START, YEAR_START - dt.timedelta(seconds=1))
