@@ -61,7 +61,7 @@ FAULTS := fault_redis_down fault_worker_kill fault_sweep_race fault_postgres_res
 faults: $(DEV_STAMP)
 	@for script in $(FAULTS); do echo "== bench/$$script.py"; env -u DATABASE_URL $(BIN)/python bench/$$script.py || exit 1; done
 
-APPS := accounts api benchmarks caisi_portal dashboard exercises joint partners register reviews submissions
+APPS := accounts api benchmarks caisi_portal capacity dashboard exercises joint partners register reviews submissions
 
 # Style, then the supply chain: known vulnerabilities in the pinned runtime (pip-audit asks
 # PyPI) and no high-severity finding in our own code (bandit).

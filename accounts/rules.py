@@ -1109,6 +1109,7 @@ def navigation(user) -> dict[str, bool]:
         ),
         "exports": may_export(user),
         "benchmarks": may_view_benchmark_catalog(user),
+        "capacity": may_plan_capacity(user),
         "exercises": may_create_exercise(user) or scope_exercises_exists(user),
         "exercise_inbox": may_read_exercise_inbox(user),
         "joint_queue": is_institute_reviewer(user),
@@ -1121,6 +1122,21 @@ def navigation(user) -> dict[str, bool]:
         "api_tokens": may_issue_api_token(user),
         "calendar": may_hold_calendar_link(user),
     }
+
+
+# --- the capacity planner -----------------------------------------------------------------------
+
+
+def may_plan_capacity(user) -> bool:
+    """The capacity planner (its scenarios, runs and downloads): live administrators only. It
+    reads the live office's history and headcount; an exercise's played administrator has no
+    part in them, and an allied institute's reviewer is never the office's administrator."""
+    return _signed_in(user) and not is_player(user) and is_administrator(user) and not is_institute_reviewer(user)
+
+
+def scope_capacity_scenarios(qs, user):
+    """Saved scenarios are the office's planning, shared by its live administrators."""
+    return qs if may_plan_capacity(user) else qs.none()
 
 
 # --- the benchmark catalog ---------------------------------------------------------------------

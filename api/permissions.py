@@ -62,3 +62,15 @@ class PartnerStaff(LiveAccounts):
             self.message = "This is for a trusted partner's own staff, about their own organization."
             return False
         return True
+
+
+class CapacityPlanners(LiveAccounts):
+    """The capacity planner's scenarios: live administrators (accounts.rules.may_plan_capacity)."""
+
+    def has_permission(self, request, view):
+        if not super().has_permission(request, view):
+            return False
+        if not rules.may_plan_capacity(request.user):
+            self.message = "Only the office's administrators plan its capacity."
+            return False
+        return True

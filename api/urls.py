@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from . import benchmarks, views
+from . import benchmarks, capacity, views
 
 router = DefaultRouter()
 router.include_root_view = False
@@ -15,6 +15,7 @@ router.register("submissions", views.SubmissionViewSet, basename="submission")
 router.register("benchmarks", benchmarks.BenchmarkViewSet, basename="benchmark")
 router.register("benchmark-versions", benchmarks.BenchmarkVersionViewSet, basename="benchmark-version")
 router.register("sla-breaches", views.SlaBreachViewSet, basename="sla-breach")
+router.register("capacity-scenarios", capacity.ScenarioViewSet, basename="capacity-scenario")
 router.register("sla-policy", views.SlaPolicyViewSet, basename="sla-policy")
 router.register("trusted-partners", views.TrustedPartnerViewSet, basename="trusted-partner")
 router.register("deliveries", views.DeliveryViewSet, basename="delivery")

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "api",
     "exercises",
     "joint",
+    "capacity",
 ]
 
 MIDDLEWARE = [

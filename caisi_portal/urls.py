@@ -31,6 +31,7 @@ urlpatterns = [
     path("exercises/", include("exercises.urls")),
     path("register/", include("register.urls")),
     path("joint/", include("joint.urls")),
+    path("capacity/", include("capacity.urls")),
     path("account/", account_views.profile, name="profile"),
     path("account/two-factor/setup/", account_views.two_factor_setup, name="two_factor_setup"),
     path("account/two-factor/verify/", account_views.two_factor_verify, name="two_factor_verify"),

@@ -46,6 +46,40 @@ SWEEP_RUN_SECONDS = 45
 
 
 # --- arithmetic ----------------------------------------------------------------------------
+# Pure functions of times and the policy, used by the transitions below and by the capacity
+# planner's simulation (capacity/simulation.py), so a simulated review keeps the same deadlines.
+
+# The policy's field for each obligation a transition opens (the determination's is the clock).
+OBLIGATION_DAYS = {
+    SlaKind.INTAKE_DECISION: "intake_decision_days",
+    SlaKind.REVIEWER_ASSIGNMENT: "reviewer_assignment_days",
+    SlaKind.DEVELOPER_ANSWER: "developer_answer_days",
+}
+
+
+def obligation_due_at(policy: SlaPolicy, kind: str, opened_at: dt.datetime) -> dt.datetime:
+    """When an obligation of this kind, opened at `opened_at`, falls due under the policy."""
+    return opened_at + dt.timedelta(days=getattr(policy, OBLIGATION_DAYS[kind]))
+
+
+def review_window(window_days: int) -> dt.timedelta:
+    """The review window an agreement grants: calendar days, counted from the submission."""
+    return dt.timedelta(days=window_days)
+
+
+def clock_deadline(started_at: dt.datetime, window: dt.timedelta, paused_total: dt.timedelta) -> dt.datetime:
+    """The review deadline: the window from the start, pushed back by every closed pause."""
+    return started_at + window + paused_total
+
+
+def is_due(due_at: dt.datetime, now: dt.datetime) -> bool:
+    """What the sweep asks of a deadline (`deadline_at <= now`): due at the moment itself."""
+    return due_at <= now
+
+
+def met_late(due_at: dt.datetime, met_at: dt.datetime | None) -> bool:
+    """An obligation (or a window) is breached if it was still open when it fell due."""
+    return met_at is None or is_due(due_at, met_at)
 
 
 def _next_warning_at(deadline_at: dt.datetime, sent: list[int], now: dt.datetime) -> dt.datetime | None:
@@ -149,7 +183,7 @@ def on_transition(submission: ModelSubmission, name: str, from_state: str, now: 
 def on_submit(submission, now):
     policy = SlaPolicy.current()
     _clock_start(submission, now)
-    _open(submission, SlaKind.INTAKE_DECISION, now + dt.timedelta(days=policy.intake_decision_days), now)
+    _open(submission, SlaKind.INTAKE_DECISION, obligation_due_at(policy, SlaKind.INTAKE_DECISION, now), now)
 
 
 def on_accept(submission, now):
@@ -158,14 +192,14 @@ def on_accept(submission, now):
     _reminders_plan(submission)
     # A lead assigned during intake has already met the assignment target: nothing is owed.
     if not submission.assignments.filter(role="lead").exists():
-        _open(submission, SlaKind.REVIEWER_ASSIGNMENT, now + dt.timedelta(days=policy.reviewer_assignment_days), now)
+        _open(submission, SlaKind.REVIEWER_ASSIGNMENT, obligation_due_at(policy, SlaKind.REVIEWER_ASSIGNMENT, now), now)
 
 
 def on_request_information(submission, now):
     policy = SlaPolicy.current()
     _close(submission, now, SlaKind.INTAKE_DECISION)
     _clock_pause(submission, now, reason="information requested from the developer")
-    _open(submission, SlaKind.DEVELOPER_ANSWER, now + dt.timedelta(days=policy.developer_answer_days), now)
+    _open(submission, SlaKind.DEVELOPER_ANSWER, obligation_due_at(policy, SlaKind.DEVELOPER_ANSWER, now), now)
 
 
 def on_answer(submission, now):
@@ -173,7 +207,7 @@ def on_answer(submission, now):
     _clock_resume(submission, now)
     if submission.state == State.INTAKE:
         policy = SlaPolicy.current()
-        _open(submission, SlaKind.INTAKE_DECISION, now + dt.timedelta(days=policy.intake_decision_days), now)
+        _open(submission, SlaKind.INTAKE_DECISION, obligation_due_at(policy, SlaKind.INTAKE_DECISION, now), now)
 
 
 def on_determined(submission, now):
@@ -212,8 +246,8 @@ def _reminders_plan(submission):
 
 def _clock_start(submission, now):
     agreement = Agreement.objects.get(organization_id=submission.organization_id)
-    window = dt.timedelta(days=agreement.review_window_days)
-    deadline = now + window
+    window = review_window(agreement.review_window_days)
+    deadline = clock_deadline(now, window, dt.timedelta(0))
     review_clock = ReviewClock.objects.create(
         submission=submission,
         exercise_id=submission.exercise_id,
@@ -236,10 +270,13 @@ def _clock_pause(submission, now, reason):
     review_clock.save(update_fields=["status", "next_warning_at", "next_reminder_at", "pause_cap_at", "pause_step_at"])
 
 
-def pause_limit(paused_before: dt.timedelta, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+def pause_limit(
+    paused_before: dt.timedelta, now: dt.datetime, policy: SlaPolicy | None = None
+) -> tuple[dt.datetime, dt.datetime]:
     """(when the pause limit is reached, the first step before it) for a pause starting now:
-    the limit counts every pause of the review, so earlier ones leave less of it."""
-    policy = SlaPolicy.current()
+    the limit counts every pause of the review, so earlier ones leave less of it. `policy`:
+    the current one unless given (the capacity planner passes the one it simulates)."""
+    policy = policy or SlaPolicy.current()
     cap_at = now + max(dt.timedelta(days=policy.information_pause_cap_days) - paused_before, dt.timedelta(0))
     warn = dt.timedelta(days=policy.pause_cap_warning_days)
     if not warn:
@@ -256,7 +293,7 @@ def _clock_resume(submission, now):
     pause.ended_at = now
     pause.save(update_fields=["ended_at"])
     review_clock.paused_total += now - pause.started_at
-    review_clock.deadline_at = review_clock.started_at + review_clock.window + review_clock.paused_total
+    review_clock.deadline_at = clock_deadline(review_clock.started_at, review_clock.window, review_clock.paused_total)
     review_clock.status = ReviewClock.Status.RUNNING
     review_clock.next_warning_at = _next_warning_at(review_clock.deadline_at, review_clock.warnings_sent, now)
     review_clock.pause_cap_at = review_clock.pause_step_at = None
@@ -671,10 +708,10 @@ def pause_step(clock_id: int, now: dt.datetime) -> bool:
     from .services import submission_transition
 
     review_clock = ReviewClock.objects.select_related("submission").filter(pk=clock_id).first()
-    if review_clock is None or review_clock.pause_step_at is None or review_clock.pause_step_at > now:
+    if review_clock is None or review_clock.pause_step_at is None or not is_due(review_clock.pause_step_at, now):
         return False
     cap_at = review_clock.pause_cap_at
-    reached = cap_at is not None and cap_at <= now
+    reached = cap_at is not None and is_due(cap_at, now)
     warn = dt.timedelta(days=SlaPolicy.current().pause_cap_warning_days)
     if reached and warn and review_clock.pause_step_at < cap_at:
         # The warning was never sent (the sweep was down through it): warn now and give the

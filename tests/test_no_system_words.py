@@ -113,6 +113,7 @@ def _pages(user) -> list[str]:
         reverse("register:page"),
         reverse("register:page") + "?q=Meta",
         reverse("exercises:list"),
+        reverse("capacity:list"),
     ]
     for s in ModelSubmission.objects.visible_to(user):
         pages.append(s.get_absolute_url())

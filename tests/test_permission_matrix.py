@@ -266,6 +266,8 @@ class Worlds:
     follow: dict = field(default_factory=dict)
     # The benchmark catalog (the live office's): an unclassified version and a SECRET one.
     benchmarks: dict = field(default_factory=dict)
+    # Two finished capacity scenarios (the live office's planning, named with the live marker).
+    capacity: list = field(default_factory=list)
 
     def each(self):
         return (self.live, self.exercise)
@@ -312,7 +314,54 @@ def build_worlds() -> Worlds:
         spare_institute=OrganizationFactory(name="Spare Institute", slug="spare-institute", kind="allied_institute"),
         follow=_register_followers(live_cast),
         benchmarks=_benchmark_catalog(live_cast),
+        capacity=_capacity_scenarios(live_cast),
     )
+
+
+CAPACITY_FORM = {
+    "arrivals": "1",
+    "plans": "cyber: 100",
+    "work_days": "cyber: 2",
+    "work_spread": "0.5",
+    "intake_days": "1",
+    "information_share": "20",
+    "answer_days": "5",
+    "needs_unclassified": "80",
+    "needs_cui": "10",
+    "needs_secret": "10",
+    "headcount": "2",
+    "reviewers_unclassified": "50",
+    "reviewers_cui": "0",
+    "reviewers_secret": "50",
+    "leave_days": "0",
+    "window_days": "30",
+    "headcount_min": "1",
+    "headcount_max": "2",
+    "target": "5",
+    "replications": "2",
+    "seed": "1",
+}
+
+
+def _capacity_scenarios(cast) -> list:
+    """Two scenarios run to the end by the worker's own service (small: two replications)."""
+    from capacity import services as capacity_services
+    from capacity.forms import ScenarioForm
+    from capacity.models import Scenario
+
+    made = []
+    for n in (1, 2):
+        form = ScenarioForm({**CAPACITY_FORM, "name": f"Capacity {n} {LIVE_MARK}"})
+        assert form.is_valid(), form.errors
+        scenario = Scenario.objects.create(
+            name=form.cleaned_data["name"],
+            inputs=form.inputs(),
+            created_by=cast.admin,
+            created_at=timezone.now(),
+            runs_total=4,
+        )
+        made.append(capacity_services.scenario_run(scenario.pk))
+    return made
 
 
 def _benchmark_catalog(cast) -> dict:
@@ -918,6 +967,50 @@ def _joint_cases():
     ]
 
 
+def _capacity_cases():
+    """The capacity planner: live administrators only, its pages closed to everyone else (404)."""
+    plan = rules.may_plan_capacity
+    first = lambda ws: ws.capacity[0].pk  # noqa: E731
+    return [
+        Case(
+            "capacity:list",
+            "",
+            lambda ws, t: reverse("capacity:list"),
+            {"GET": when(plan), "POST": when(plan, 302)},
+            data=lambda ws, t: {**CAPACITY_FORM, "name": "Matrix scenario"},
+            per_world=False,
+        ),
+        Case(
+            "capacity:compare",
+            "the two live scenarios",
+            lambda ws, t: reverse("capacity:compare") + "?" + "&".join(f"ids={s.pk}" for s in ws.capacity),
+            {"GET": when(plan), "POST": NOT_ALLOWED},
+            per_world=False,
+        ),
+        Case(
+            "capacity:detail",
+            "a finished live scenario",
+            lambda ws, t: reverse("capacity:detail", args=[first(ws)]),
+            {"GET": when(plan), "POST": NOT_ALLOWED},
+            per_world=False,
+        ),
+        Case(
+            "capacity:table",
+            "a finished live scenario's headcounts",
+            lambda ws, t: reverse("capacity:table", args=[first(ws), "headcounts"]),
+            {"GET": when(plan), "POST": NOT_ALLOWED},
+            per_world=False,
+        ),
+        Case(
+            "capacity:json",
+            "a finished live scenario",
+            lambda ws, t: reverse("capacity:json", args=[first(ws)]),
+            {"GET": when(plan), "POST": NOT_ALLOWED},
+            per_world=False,
+        ),
+    ]
+
+
 def _dashboard_cases():
     out = [
         Case(
@@ -1392,6 +1485,7 @@ PAGE_CASES = [
         login_required=False,
     ),
     *_dashboard_cases(),
+    *_capacity_cases(),
     *_benchmark_cases(),
     *_integration_page_cases(),
     *[
@@ -1730,6 +1824,28 @@ API_CASES = [
         {"GET": api_of(lambda ws, t: t.cast.lab)},
     ),
     Case("sla_breaches_list", "", lambda ws, t: f"{V1}/sla-breaches/", {"GET": live_admin()}, per_world=False),
+    Case(
+        "capacity_scenarios_list",
+        "",
+        lambda ws, t: f"{V1}/capacity-scenarios/",
+        {"GET": lambda u, ws, t: 200 if rules.may_plan_capacity(u) else 403},
+        per_world=False,
+    ),
+    Case(
+        "capacity_scenarios_create",
+        "",
+        lambda ws, t: f"{V1}/capacity-scenarios/",
+        {"POST": lambda u, ws, t: 201 if rules.may_plan_capacity(u) else 403},
+        data=lambda ws, t: {**CAPACITY_FORM, "name": "Matrix scenario"},
+        per_world=False,
+    ),
+    Case(
+        "capacity_scenarios_retrieve",
+        "a finished live scenario",
+        lambda ws, t: f"{V1}/capacity-scenarios/{ws.capacity[0].pk}/",
+        {"GET": lambda u, ws, t: 200 if rules.may_plan_capacity(u) else 403},
+        per_world=False,
+    ),
     Case(
         "sla_policy_retrieve",
         "",

@@ -375,3 +375,33 @@ def test_clearing_against_an_exceeded_threshold_takes_two_people(cast, journey):
     expect(page.locator("h1 .badge")).to_have_text("Cleared")
     journey.check("cleared by two people")
     journey.assert_accessible()
+
+
+def test_administrator_runs_a_capacity_scenario_and_reads_the_recommended_headcount(cast, journey, worker):  # noqa: F811
+    from capacity.models import Scenario
+
+    for _ in range(2):
+        cast.submission(State.CLEARED)  # some history for the form's starting values
+    page = journey.sign_in(cast.admin)
+    journey.go("/")
+    page.get_by_role("link", name="Capacity", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Capacity planner")
+    expect(page.get_by_text("Filled in from the live office's last 12 months: 2 submissions")).to_be_visible()
+    journey.check("capacity form")
+    page.get_by_label("Name").fill("Journey plan")
+    page.get_by_label("Submissions per month").fill("4")
+    page.get_by_label("Smallest headcount tried").fill("1")
+    page.get_by_label("Largest headcount tried").fill("6")
+    page.get_by_label("Replications").fill("10")
+    page.get_by_role("button", name="Run the scenario").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Journey plan")
+    # The worker simulates it; the page watches its progress and reloads with the answer.
+    expect(page.locator("#recommended-headcount")).to_be_visible(timeout=60_000)
+    scenario = Scenario.objects.get(name="Journey plan")
+    assert scenario.status == Scenario.Status.DONE
+    recommended = scenario.results["recommended"]
+    expect(page.locator("#recommended-headcount")).to_have_text(str(recommended) if recommended is not None else "—")
+    page.get_by_text("Figures").first.click()
+    expect(page.get_by_role("table").nth(1)).to_contain_text("Headcount")
+    journey.check("capacity answer")
+    journey.assert_accessible()

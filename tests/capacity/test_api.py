@@ -1,0 +1,56 @@
+"""The planner in the API: the same form's refusals, the same rule, the scenario as JSON."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from api.services import api_token_issue
+from capacity import forms, services
+from capacity.models import Scenario
+from tests.capacity.test_pages import form_data
+
+pytestmark = pytest.mark.django_db
+
+
+def api(user):
+    client = APIClient()
+    _, key = api_token_issue(user=user, name="tests")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+def test_an_administrator_queues_a_scenario_and_reads_its_answer(cast, django_capture_on_commit_callbacks):
+    client = api(cast.admin)
+    body = form_data(arrivals=[2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 4], headcount=2, replications=3)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = client.post("/api/v1/capacity-scenarios/", body, format="json")
+    assert response.status_code == 201, response.json()
+    assert len(queued) == 1 and response.json()["status"] == "queued"
+    assert response.json()["recommended_headcount"] is None
+    scenario = services.scenario_run(response.json()["id"])
+    got = client.get(f"/api/v1/capacity-scenarios/{scenario.pk}/").json()
+    assert got["status"] == "done" and got["percent"] == 100
+    assert got["recommended_headcount"] == scenario.results["recommended"]
+    assert got["inputs"]["arrivals"][-1] == 4.0
+    assert [s["id"] for s in client.get("/api/v1/capacity-scenarios/").json()["results"]] == [scenario.pk]
+
+
+def test_bad_input_gets_the_pages_words(cast, django_capture_on_commit_callbacks):
+    client = api(cast.admin)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = client.post("/api/v1/capacity-scenarios/", form_data(replications=100000), format="json")
+    assert response.status_code == 400 and not queued and not Scenario.objects.exists()
+    error = response.json()["error"]
+    assert error["message"] == f"replications: {forms.MSG_REPLICATIONS}"
+    assert error["details"]["replications"] == [forms.MSG_REPLICATIONS]
+    huge = client.post("/api/v1/capacity-scenarios/", form_data(headcount=10**9), format="json")
+    assert huge.status_code == 400 and huge.json()["error"]["message"] == f"headcount: {forms.MSG_HEADCOUNT}"
+
+
+@pytest.mark.parametrize("who", ["lead", "reviewer", "developer", "partner"])
+def test_others_are_refused(cast, who):
+    client = api(getattr(cast, who))
+    assert client.get("/api/v1/capacity-scenarios/").status_code == 403
+    assert client.post("/api/v1/capacity-scenarios/", form_data(), format="json").status_code == 403
+    assert not Scenario.objects.exists()
