@@ -88,6 +88,7 @@ PLAY_SURFACE = frozenset(
         "reviews:conflict_check",
         "reviews:record_result",
         "reviews:record_finding",
+        "reviews:resolve_finding",
         "reviews:evidence",
         "reviews:propose_flag",
         "reviews:propose_clear",
@@ -840,6 +841,45 @@ def may_see_internal_review(user, submission) -> bool:
     if not same_world(user, submission.exercise_id):
         return False
     return is_administrator(user) or assignment_role(user, submission) is not None
+
+
+def may_see_version_deltas(user, submission) -> bool:
+    """A new version's results compared with the version it supersedes: whoever sees this
+    review's results (the office's side of it, and a joint review's institute reviewers)."""
+    return _signed_in(user) and may_see_joint_work(user, submission)
+
+
+def may_see_earlier_results(user, earlier) -> bool:
+    """The earlier version's side of the comparison: only for someone who may see that
+    version's results themselves. A result hidden from a reader stays hidden in the deltas."""
+    return _signed_in(user) and may_see_joint_work(user, earlier)
+
+
+def may_resolve_findings_on(user, submission) -> bool:
+    """Resolving findings carried from the earlier version: the re-review's lead reviewer, of its
+    world, while the review can still be determined (in evaluation, or late, after its window)."""
+    from submissions.states import DETERMINABLE_STATES
+
+    return (
+        _signed_in(user)
+        and submission.state in DETERMINABLE_STATES
+        and same_world(user, submission.exercise_id)
+        and may_determine(submission, user)
+    )
+
+
+def finding_resolvable_by(user, finding) -> bool:
+    """The finding's own part: carried, still open, and within the person's clearance."""
+    return (
+        finding.carried_from_id is not None
+        and finding.resolved_at is None
+        and finding.classification <= (user.clearance if _signed_in(user) else -1)
+    )
+
+
+def may_resolve_finding(user, finding) -> bool:
+    """Resolve one carried finding (both parts above)."""
+    return finding_resolvable_by(user, finding) and may_resolve_findings_on(user, finding.submission)
 
 
 def may_publish(user, submission) -> bool:

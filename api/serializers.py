@@ -109,8 +109,10 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "access_removed_at",
             "published_at",
             "is_simulated",
+            "supersedes",
         ]
         read_only_fields = fields
+        extra_kwargs = {"supersedes": {"help_text": "The earlier version this one supersedes (its id), or null."}}
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -131,6 +133,13 @@ class SubmissionWriteSerializer(serializers.Serializer):
     intended_use = serializers.CharField(required=False, allow_blank=True, max_length=50000)
     training_compute_flops = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1e40)
     evaluator_access = serializers.CharField(required=False, allow_blank=True, max_length=50000)
+    supersedes = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        help_text="A new version: the id of the earlier version of the same model it supersedes (your "
+        "organization's, its review ended). Null: not a new version.",
+    )
 
     def validate(self, attrs):
         unknown = set(self.initial_data) - set(DRAFT_FIELDS) if isinstance(self.initial_data, dict) else set()
@@ -196,6 +205,12 @@ class TransitionRequestSerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=5000, help_text="remove_access: what it covers, in its terms"
     )
     reason = serializers.CharField(required=False, max_length=5000, help_text="reinstate_access: why it is lifted")
+    window_days = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=30,
+        help_text="accept, a new version's re-review: its window in days from submission, at most the agreement's.",
+    )
 
     def validate(self, attrs):
         # A misspelt field ("relased_at") must not vanish before the transition sees it: an
@@ -294,6 +309,7 @@ class FindingSerializer(serializers.ModelSerializer):
     domain = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     classification = serializers.CharField(source="get_classification_display", read_only=True)
     has_evidence = serializers.SerializerMethodField()
+    carried_from_submission = serializers.SerializerMethodField()
     institute = serializers.CharField(
         source="institute.name",
         read_only=True,
@@ -314,10 +330,57 @@ class FindingSerializer(serializers.ModelSerializer):
             "recommendation",
             "has_evidence",
             "recorded_at",
+            "carried_from",
+            "carried_from_submission",
+            "resolved_at",
+            "resolution",
         ]
+        extra_kwargs = {
+            "carried_from": {
+                "help_text": "Carried forward from this finding of the earlier version (its id), or null."
+            },
+            "resolution": {"help_text": "Why a carried finding no longer holds for this version (once resolved)."},
+        }
 
     def get_has_evidence(self, finding) -> bool:
         return bool(finding.evidence)
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_carried_from_submission(self, finding):
+        """The earlier version (submission id) a carried finding came from."""
+        return finding.carried_from.submission_id if finding.carried_from_id else None
+
+
+class FindingResolveSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000, help_text="Why the finding no longer holds for this version.")
+
+
+class DeltaResultSerializer(serializers.Serializer):
+    score = serializers.DecimalField(max_digits=9, decimal_places=3)
+    threshold = serializers.DecimalField(max_digits=9, decimal_places=3)
+    outcome = serializers.CharField()
+
+
+class VersionDeltaSerializer(serializers.Serializer):
+    domain = serializers.CharField(source="domain.slug")
+    domain_name = serializers.CharField(source="domain.name")
+    now = DeltaResultSerializer(allow_null=True, help_text="This version's result; null: none yet.")
+    then = DeltaResultSerializer(
+        allow_null=True, help_text="The earlier version's result; null: none, or not shown to you (then_hidden)."
+    )
+    change = serializers.DecimalField(
+        max_digits=10, decimal_places=3, allow_null=True, help_text="Score now minus score then, when both are shown."
+    )
+    outcome_changed = serializers.BooleanField()
+
+
+class VersionDeltasSerializer(serializers.Serializer):
+    supersedes = serializers.IntegerField(allow_null=True, help_text="The earlier version's id; null: none.")
+    supersedes_version = serializers.CharField(allow_null=True)
+    then_hidden = serializers.BooleanField(
+        help_text="True when you may not see the earlier version's own results: its side is left out."
+    )
+    domains = VersionDeltaSerializer(many=True)
 
 
 class FindingCreateSerializer(serializers.Serializer):

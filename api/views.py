@@ -427,7 +427,7 @@ class SubmissionViewSet(
             findings = (
                 Finding.objects.visible_to(request.user)
                 .filter(submission=submission)
-                .select_related("domain", "institute")
+                .select_related("domain", "institute", "carried_from")
             )
             return Response(s.FindingSerializer(findings, many=True).data)
         body = s.FindingCreateSerializer(data=request.data)
@@ -436,6 +436,58 @@ class SubmissionViewSet(
         data["classification"] = {c.label: c.value for c in Clearance}[data["classification"]]
         finding = review_services.finding_record(submission=submission, actor=request.user, **data)
         return Response(s.FindingSerializer(finding).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Resolve a finding carried from the earlier version (the review's lead, with a reason)",
+        description=(
+            "A new version's open findings of the version it supersedes are carried forward when its re-review "
+            "is accepted; clearing waits until each is resolved. A finding above your clearance is not found."
+        ),
+        request=s.FindingResolveSerializer,
+        responses={200: s.FindingSerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
+    )
+    @action(detail=True, filter_backends=[], methods=["post"], url_path=r"findings/(?P<finding_id>[0-9]+)/resolve")
+    def resolve_finding(self, request, pk=None, finding_id=None):
+        submission = self.get_object()
+        finding = get_object_or_404(
+            Finding.objects.visible_to(request.user).select_related("submission", "domain", "carried_from__submission"),
+            pk=finding_id,
+            submission=submission,
+        )
+        if not rules.may_resolve_finding(request.user, finding):
+            raise NotPermitted(review_services.MSG_RESOLVE_WHO)
+        body = s.FindingResolveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        finding = review_services.finding_resolve(
+            finding=finding, actor=request.user, reason=body.validated_data["reason"]
+        )
+        return Response(s.FindingSerializer(finding).data)
+
+    @extend_schema(
+        summary="Result deltas against the version this one supersedes, per evaluation domain",
+        description=(
+            "For a new version: each domain of its plan (and each the earlier version had a result in) with the "
+            "score now and then and the change. For those who see this review's results (the office's side of "
+            "it, a joint review's institute reviewers); the earlier version's side only for those who may see "
+            "that version's own results (`then_hidden` says when it is left out). Not a new version: no domains."
+        ),
+        responses={200: s.VersionDeltasSerializer, **_errors(401, 403, 404, 429)},
+    )
+    @action(detail=True, filter_backends=[], methods=["get"], url_path="version-deltas")
+    def version_deltas(self, request, pk=None):
+        from submissions.selectors import version_deltas
+
+        submission = self.get_object()
+        if not rules.may_see_version_deltas(request.user, submission):
+            raise NotPermitted("Result deltas are for those who see this review's results.")
+        deltas = version_deltas(submission, request.user)
+        data = {
+            "supersedes": submission.supersedes_id,
+            "supersedes_version": deltas["earlier"].model_version if deltas else None,
+            "then_hidden": deltas["then_hidden"] if deltas else False,
+            "domains": deltas["rows"] if deltas else [],
+        }
+        return Response(s.VersionDeltasSerializer(data).data)
 
     @extend_schema(
         summary="The determination: in full for the office, its released summary for others",

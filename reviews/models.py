@@ -148,14 +148,34 @@ class Finding(models.Model):
     institute = models.ForeignKey(
         "submissions.Organization", on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
+    # Carried forward from the version this submission supersedes (the finding there, itself
+    # perhaps carried): still open until the re-review's lead resolves it with a reason.
+    carried_from = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="carried_to")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    resolution = models.TextField(blank=True, help_text="Why the finding no longer holds for this version.")
 
     objects = FindingQuerySet.as_manager()
 
     class Meta:
         ordering = ["recorded_at", "pk"]
+        constraints = [
+            # Accepting a re-review carries each open finding once.
+            models.UniqueConstraint(fields=["submission", "carried_from"], name="finding_carried_once")
+        ]
 
     def __str__(self):
         return f"[{self.get_classification_display()}] {self.title}"
+
+    @property
+    def is_carried(self) -> bool:
+        return self.carried_from_id is not None
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
 
 
 def evidence_fingerprint(submission_id) -> list:

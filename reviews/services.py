@@ -7,9 +7,10 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, transaction
 
 from accounts import rules
+from accounts.models import Clearance
 from accounts.roles import Role, has_role
 from caisi_portal import clock
-from caisi_portal.errors import ApplicationError, NotPermitted, SubmissionChanged, ValidationFailed
+from caisi_portal.errors import ApplicationError, NotPermitted, SubmissionChanged, TransitionRefused, ValidationFailed
 from caisi_portal.text import has_words, text_problems
 from partners.services import event_record
 from submissions import review_clock
@@ -339,6 +340,116 @@ def finding_record(
             comment=f"{finding.get_severity_display()} finding in {domain}",
             internal=True,
         )
+    return finding
+
+
+# --- findings carried forward to a new version ---------------------------------------------
+
+MSG_RESOLVE_WHO = (
+    "Only the lead reviewer of this review, cleared for the finding, resolves a finding carried from the "
+    "earlier version, while the review can still be determined."
+)
+MSG_RESOLVE_REASON = (
+    "Say why the finding no longer holds for this version: the reason is kept with the finding and in the record."
+)
+MSG_RESOLVED_ALREADY = "This finding was resolved already."
+MSG_NOT_CARRIED = (
+    "Only a finding carried from the earlier version is resolved here; this one was recorded on this review."
+)
+
+
+def findings_carry_forward(*, submission, actor) -> list[Finding]:
+    """The open findings of the version this submission supersedes, carried to it when its
+    re-review is accepted: the same finding (domain, severity, classification, texts, evidence,
+    author and institute), marked as carried and linked to the one it came from. Open means not
+    resolved: a finding resolved on the earlier version stays behind. Runs inside the accept's
+    transaction; carrying twice is refused by the database (`finding_carried_once`)."""
+    if submission.supersedes_id is None:
+        return []
+    origins = list(
+        Finding.objects.filter(submission_id=submission.supersedes_id, resolved_at__isnull=True)
+        .select_related("domain")
+        .order_by("recorded_at", "pk")
+    )
+    if not origins:
+        return []
+    now = clock.now()
+    carried = Finding.objects.bulk_create(
+        [
+            Finding(
+                submission=submission,
+                domain=f.domain,
+                severity=f.severity,
+                classification=f.classification,
+                title=f.title,
+                description=f.description,
+                recommendation=f.recommendation,
+                # The same stored file: evidence is read through the carried finding's own scope.
+                evidence=f.evidence.name,
+                evidence_name=f.evidence_name,
+                recorded_by_id=f.recorded_by_id,
+                recorded_at=now,
+                institute_id=f.institute_id,
+                carried_from=f,
+            )
+            for f in origins
+        ]
+    )
+    # Named by severity and domain only: a finding's title may be above a reader's clearance.
+    kinds = "; ".join(f"{f.get_severity_display().lower()} in {f.domain}" for f in origins)
+    audit_record(
+        submission=submission,
+        actor=actor,
+        action="findings_carried",
+        comment=f"{len(origins)} open finding{'s' if len(origins) != 1 else ''} carried from "
+        f"{submission.supersedes}: {kinds}.",
+        internal=True,
+    )
+    return carried
+
+
+def finding_resolve(*, finding: Finding, actor, reason: str) -> Finding:
+    """The re-review's lead resolves a carried finding, with the reason it no longer holds.
+
+    The reason is kept with the finding (behind its classification); the trail records the
+    resolution, and the reason itself only for an unclassified finding."""
+    submission = finding.submission
+    if finding.carried_from_id is None:
+        raise ValidationFailed(MSG_NOT_CARRIED)
+    if finding.resolved_at is not None:
+        raise TransitionRefused(
+            MSG_RESOLVED_ALREADY, state=submission.state, details={"reasons": [MSG_RESOLVED_ALREADY]}
+        )
+    if not rules.may_resolve_finding(actor, finding):
+        raise NotPermitted(MSG_RESOLVE_WHO)
+    reason = (reason or "").strip() if isinstance(reason, str) else ""
+    if not has_words(reason):
+        raise ValidationFailed(MSG_RESOLVE_REASON, details={"reason": [MSG_RESOLVE_REASON]})
+    _refuse_control_characters(multi_line={"reason": reason}, limits={"reason": 5000})
+    with transaction.atomic():
+        _lock_under_evaluation(submission)
+        resolved = Finding.objects.filter(pk=finding.pk, resolved_at__isnull=True).update(
+            resolved_at=clock.now(), resolved_by=actor, resolution=reason
+        )
+        if resolved != 1:  # someone else resolved it meanwhile
+            raise TransitionRefused(
+                MSG_RESOLVED_ALREADY, state=submission.state, details={"reasons": [MSG_RESOLVED_ALREADY]}
+            )
+        earlier = finding.carried_from.submission
+        what = f"{finding.get_severity_display()} finding in {finding.domain}, carried from {earlier}"
+        said = (
+            f": {reason}"
+            if finding.classification == Clearance.UNCLASSIFIED
+            else " (the reason is kept with the finding)"
+        )
+        audit_record(
+            submission=submission,
+            actor=actor,
+            action="finding_resolved",
+            comment=f"{what}, resolved{said}",
+            internal=True,
+        )
+    finding.refresh_from_db()
     return finding
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:pk>/results/", views.record_result, name="record_result"),
     path("<int:pk>/findings/", views.record_finding, name="record_finding"),
     path("<int:pk>/findings/<int:finding_pk>/evidence/", views.evidence_download, name="evidence"),
+    path("<int:pk>/findings/<int:finding_pk>/resolve/", views.resolve_finding, name="resolve_finding"),
     path("<int:pk>/propose-flag/", views.propose_flag, name="propose_flag"),
     path("<int:pk>/propose-clear/", views.propose_clear, name="propose_clear"),
     path("<int:pk>/concur/", views.concur, name="concur"),

@@ -171,6 +171,29 @@ def record_finding(request, pk):
 
 @login_required
 @require_POST
+def resolve_finding(request, pk, finding_pk):
+    """Resolve a finding carried from the earlier version, with the reason (the review's lead).
+    A finding the person is not cleared for does not exist for them."""
+    submission = _submission(request, pk)
+    finding = get_object_or_404(
+        Finding.objects.visible_to(request.user).select_related("submission", "domain", "carried_from__submission"),
+        pk=finding_pk,
+        submission=submission,
+    )
+    if not rules.may_resolve_finding(request.user, finding):
+        raise PermissionDenied(services.MSG_RESOLVE_WHO)
+    try:
+        services.finding_resolve(finding=finding, actor=request.user, reason=request.POST.get("reason", ""))
+    except ApplicationError as exc:
+        refuse_if_not_permitted(exc)
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Finding resolved: the reason is kept with it and the timeline records it.")
+    return redirect(f"{submission.get_absolute_url()}#carried-{finding.pk}")
+
+
+@login_required
+@require_POST
 def propose_flag(request, pk):
     submission = _submission(
         request, pk, rules.may_propose_determination, "Only the lead reviewer proposes a determination."

@@ -34,6 +34,9 @@ def _kind_problem(given: Input, value) -> str:
         return "" if isinstance(value, list | tuple) else "Give a list of evaluation domains."
     if given.kind == "moment":
         return "" if value is None or isinstance(value, dt.date) else "Give a date or a date and time."
+    if given.kind == "days":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return "" if ok else "Give a whole number of days."
     if given.kind == "choice":
         return "" if value in given.choices else "Choose one of: " + ", ".join(given.choices) + "."
     return f"Unknown input kind {given.kind!r}."
@@ -105,16 +108,41 @@ def prepare_accept(data, submission):
             raise ValidationFailed(MSG_EMPTY_PLAN, details={"domains": [MSG_EMPTY_PLAN]})
         if len({getattr(d, "pk", d) for d in domains}) != len(domains):
             raise ValidationFailed(MSG_DUPLICATE_DOMAIN, details={"domains": [MSG_DUPLICATE_DOMAIN]})
+    if data.get("window_days") is not None:
+        from .versions import window_days_check
+
+        data = {**data, "window": window_days_check(submission, data["window_days"], clock.now())}
     return {"checklist": dict.fromkeys(INTAKE_CHECKLIST, True)}, data
 
 
 def effect_accept(submission, actor, data):
     from reviews.models import EvaluationDomain, EvaluationPlanItem
+    from reviews.services import findings_carry_forward
 
     domains = data.get("domains")
     if domains is None:
         domains = list(EvaluationDomain.objects.filter(is_active=True))
     EvaluationPlanItem.objects.bulk_create([EvaluationPlanItem(submission=submission, domain=d) for d in domains])
+    if data.get("window") is not None:
+        _rereview_window(submission, actor, data["window"])
+    # A new version: the earlier version's open findings carry forward, each to be resolved.
+    findings_carry_forward(submission=submission, actor=actor)
+
+
+def _rereview_window(submission, actor, window):
+    """The office scoped this re-review to a shorter window: the review clock takes it (before
+    the clock's accept step plans the reminders from the deadline), and the trail says so."""
+    from .review_clock import clock_set_window
+    from .services import audit_record
+
+    review_clock = clock_set_window(submission, window, clock.now())
+    audit_record(
+        submission=submission,
+        actor=actor,
+        action="review_window_scoped",
+        comment=f"A re-review of a new version: {window.days}-day window from submission; the review now ends "
+        f"{timefmt.when(review_clock.deadline_at, zone=dt.UTC)}.",
+    )
 
 
 def after_accept(submission, actor):

@@ -5,6 +5,7 @@ from reviews.models import EvaluationDomain
 from .guards import REQUIRED_FOR_SUBMIT
 from .models import AccessRemovalOrder, Artifact, ModelSubmission, State
 from .services import DRAFT_FIELDS, INTAKE_CHECKLIST, MSG_EMPTY_PLAN, MSG_PARTNER_SUMMARY
+from .versions import supersedable_for
 
 
 class SubmissionForm(forms.ModelForm):
@@ -19,8 +20,21 @@ class SubmissionForm(forms.ModelForm):
         }
         help_texts = {"training_compute_flops": "Optional, e.g. 3e25."}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, organization=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # The earlier versions this organization's draft may choose (the service checks the
+        # choice again, with the reason for a refusal: same model, filed before, review ended).
+        field = self.fields["supersedes"]
+        org_id = organization.pk if organization is not None else self.instance.organization_id
+        exercise_id = organization.exercise_id if organization is not None else self.instance.exercise_id
+        field.queryset = supersedable_for(org_id, exercise_id, exclude_pk=self.instance.pk)
+        field.required = False
+        field.label = "New version of"
+        field.empty_label = "None: not a new version of a model reviewed before"
+        field.help_text = (
+            "The earlier version of this model the office reviewed (same model name). Its results are compared "
+            "with this version's, and its open findings are carried forward."
+        )
         # A draft can be saved incomplete; submitting checks completeness and says what is missing.
         for name in ("release_channel",):
             self.fields[name].required = True
@@ -91,11 +105,22 @@ class AcceptForm(TransitionForm):
         error_messages={"required": MSG_EMPTY_PLAN},
     )
 
-    def __init__(self, *args, lead_myself=False, **kwargs):
+    def __init__(self, *args, lead_myself=False, rereview_window=None, **kwargs):
         super().__init__(*args, **kwargs)
         for key, text in INTAKE_CHECKLIST.items():
             self.fields[f"check_{key}"] = forms.BooleanField(label=text, required=True)
         self.fields["domains"].initial = list(EvaluationDomain.objects.filter(is_active=True))
+        if rereview_window is not None:
+            # A new version (it supersedes an earlier one): the office may scope its re-review.
+            self.fields["domains"].help_text += " For a re-review, plan only the domains that need evaluating again."
+            self.fields["window_days"] = forms.IntegerField(
+                required=False,
+                min_value=1,
+                max_value=rereview_window,
+                label="Re-review window (days)",
+                help_text=f"Counted from the submission, like the agreement's {rereview_window}-day window, and "
+                "no longer than it. Leave empty to keep the full window.",
+            )
         if lead_myself:
             self.fields["lead_myself"] = forms.BooleanField(
                 label="Lead this review myself (you can assign more reviewers after)",
@@ -108,14 +133,17 @@ class AcceptForm(TransitionForm):
                 "Confirm each item against the artifacts above before accepting.",
                 [f"check_{key}" for key in INTAKE_CHECKLIST],
             ),
-            ("Evaluation plan", "", ["domains"]),
+            ("Evaluation plan", "", ["domains", "window_days"]),
             ("Who leads", "", ["lead_myself"]),
         ]
         self._comment_last()
 
     def transition_data(self):
         checklist = {key: self.cleaned_data.get(f"check_{key}", False) for key in INTAKE_CHECKLIST}
-        return {"checklist": checklist, "domains": list(self.cleaned_data["domains"])}
+        data = {"checklist": checklist, "domains": list(self.cleaned_data["domains"])}
+        if self.cleaned_data.get("window_days") is not None:
+            data["window_days"] = self.cleaned_data["window_days"]
+        return data
 
 
 class RequestInformationForm(TransitionForm):

@@ -207,3 +207,24 @@ def no_order_holds_release(submission) -> list[str]:
         f"release of {submission.model_name} {submission.model_version}: a release cannot be recorded until "
         "the office records that the order is lifted."
     ]
+
+
+@guard("Every finding carried from the earlier version resolved")
+def carried_findings_resolved(submission) -> list[str]:
+    """A new version is not cleared while a finding carried from the version it supersedes is
+    still open: the lead resolves each with a reason first (reviews.services.finding_resolve).
+    Counted, not named: a finding's title may be above a reader's clearance."""
+    from caisi_portal.words import counted
+
+    if not submission.pk or submission.supersedes_id is None:
+        return []
+    open_ = submission.findings.filter(carried_from__isnull=False, resolved_at__isnull=True).count()
+    if not open_:
+        return []
+    earlier = submission.supersedes
+    verb = "is" if open_ == 1 else "are"
+    return [
+        f"{counted(open_, 'finding')} carried from {earlier} {verb} still unresolved: the lead reviewer resolves "
+        "each, with the reason it no longer holds for this version (Findings, on this page), before the model "
+        "can be cleared."
+    ]

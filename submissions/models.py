@@ -255,6 +255,18 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
+    # A new version of a model the office reviewed before (submissions.versions decides which
+    # earlier version may be chosen): its page compares results, and its open findings are
+    # carried forward when the re-review is accepted.
+    supersedes = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="superseded_by",
+        verbose_name="supersedes the earlier version",
+        help_text="An earlier version of the same model that the office reviewed.",
+    )
 
     objects = SubmissionQuerySet.as_manager()
 
@@ -287,7 +299,14 @@ class ModelSubmission(ConcurrentTransitionMixin, models.Model):
                 fields=["organization", "model_name", "model_version"],
                 condition=~Q(state="withdrawn"),
                 name="one_live_submission_per_model_version",
-            )
+            ),
+            # One live successor per version: a chain, never a fork (a withdrawn one frees it).
+            models.UniqueConstraint(
+                fields=["supersedes"],
+                condition=Q(supersedes__isnull=False) & ~Q(state="withdrawn"),
+                name="one_live_successor_per_version",
+            ),
+            models.CheckConstraint(condition=~Q(supersedes=models.F("id")), name="submission_never_supersedes_itself"),
         ]
 
     def __str__(self):
@@ -552,6 +571,10 @@ class AuditEntryQuerySet(AppendOnlyQuerySet):
 
 AUDIT_ACTION_LABELS = {
     "draft_created": "Draft created",
+    "supersedes_chosen": "Earlier version chosen (this submission supersedes it)",
+    "review_window_scoped": "Re-review scoped to a shorter window",
+    "findings_carried": "Open findings carried forward from the earlier version",
+    "finding_resolved": "Carried finding resolved",
     "artifact_uploaded": "Artifact uploaded",
     **audit_labels(),
     "reviewer_assigned": "Reviewer assigned",

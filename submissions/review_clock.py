@@ -314,6 +314,26 @@ def _clock_resume(submission, now):
     queue_expiry_task(review_clock.pk, review_clock.deadline_at, now, review_clock.exercise_id)
 
 
+def clock_set_window(submission, window: dt.timedelta, now: dt.datetime) -> ReviewClock:
+    """Give a running review a new window (a re-review scoped at acceptance): the deadline, the
+    days-left warnings, the reminders and the exact-time expiry follow it. Called inside the
+    transition's transaction; the caller has checked the window (submissions.versions)."""
+    review_clock = ReviewClock.objects.select_for_update().get(submission=submission)
+    review_clock.window = window
+    review_clock.deadline_at = clock_deadline(review_clock.started_at, window, review_clock.paused_total)
+    update = ["window", "deadline_at"]
+    if review_clock.status == ReviewClock.Status.RUNNING:
+        review_clock.next_warning_at = _next_warning_at(review_clock.deadline_at, review_clock.warnings_sent, now)
+        from . import reminders
+
+        reminders.plan(review_clock, submission)
+        update += ["next_warning_at", "next_reminder_at"]
+    review_clock.save(update_fields=update)
+    if review_clock.status == ReviewClock.Status.RUNNING:
+        queue_expiry_task(review_clock.pk, review_clock.deadline_at, now, review_clock.exercise_id)
+    return review_clock
+
+
 def _clock_stop(submission, now, status):
     review_clock = ReviewClock.objects.filter(submission=submission).first()
     if review_clock is None:  # withdrawn as a draft: no clock was ever started

@@ -236,7 +236,8 @@ def _arrangements(data, users, report):
         report.created.append(f"arrangement {arrangement}")
 
 
-DRAFT_KEYS = services.DRAFT_FIELDS
+# The earlier version is named in the seed by its version string (see _earlier_version).
+DRAFT_KEYS = tuple(k for k in services.DRAFT_FIELDS if k != "supersedes")
 
 
 def _submission(spec, users, report):
@@ -260,6 +261,8 @@ def _build_submission(spec, org, users, report):
     author = users[spec["created_by"]]
     fields = {k: spec[k] for k in DRAFT_KEYS if k in spec}
     fields["model_version"] = str(fields["model_version"])
+    if spec.get("supersedes") is not None:
+        fields["supersedes"] = _earlier_version(org, spec)
     submission = services.submission_create_draft(actor=author, **fields)
     submission.is_simulated = True
     submission.save(update_fields=["is_simulated"])
@@ -306,6 +309,10 @@ def _build_submission(spec, org, users, report):
             description=f["description"],
             recommendation=f.get("recommendation", ""),
         )
+    for r in spec.get("resolved", []):
+        # A finding carried from the earlier version, resolved by the re-review's lead (by title).
+        carried = submission.findings.get(carried_from__isnull=False, title=r["finding"])
+        review_services.finding_resolve(finding=carried, actor=users[r["by"]], reason=r["reason"])
     for step in spec.get("final", []):
         _step(submission, step, users, author)
     for p in spec.get("publications", []):
@@ -328,11 +335,26 @@ def _build_submission(spec, org, users, report):
     report.created.append(f"submission {submission} ({submission.get_state_display()})")
 
 
+def _earlier_version(org, spec):
+    """The seed names the version a new one supersedes by its version string (same model)."""
+    earlier = ModelSubmission.objects.filter(
+        organization=org, model_name=spec["model_name"], model_version=str(spec["supersedes"])
+    ).first()
+    if earlier is None:
+        raise SeedError(
+            f"{spec['model_name']} {spec['model_version']} supersedes version {spec['supersedes']!r}, "
+            "which the seed has not loaded before it."
+        )
+    return earlier
+
+
 def _step(submission, step, users, default_actor):
     actor = users[step["actor"]] if "actor" in step else default_actor
     data = {k: v for k, v in step.items() if k not in ("name", "actor", "comment")}
     if step["name"] == "accept":
         data.setdefault("checklist", dict.fromkeys(services.INTAKE_CHECKLIST, True))
+        if "domains" in data:  # a scoped plan, named by slug
+            data["domains"] = [EvaluationDomain.objects.get(slug=slug) for slug in data["domains"]]
     services.submission_transition(
         submission=submission, name=step["name"], actor=actor, comment=step.get("comment", ""), data=data
     )

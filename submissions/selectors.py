@@ -253,13 +253,13 @@ def submission_detail_context(submission, user) -> dict:
     determination = (
         Determination.objects.filter(submission=submission).select_related("decided_by", "concurred_by").first()
     )
+    context.update(version_links(submission, user))
+    context["version_deltas"] = version_deltas(submission, user)
     if office_view:
         context.update(
             assignments=submission.assignments.select_related("reviewer"),
             plan=_plan_with_results(submission),
-            findings=Finding.objects.visible_to(user)
-            .filter(submission=submission)
-            .select_related("domain", "recorded_by", "institute"),
+            findings=_findings_shown(submission, user),
             hidden_findings=submission.findings.exclude(
                 pk__in=Finding.objects.visible_to(user).filter(submission=submission).values("pk")
             ).count(),
@@ -275,12 +275,7 @@ def submission_detail_context(submission, user) -> dict:
         for a in context["assignments"]:
             a.remind_offer = offers.get(a.pk)
     if joint_view:
-        context.update(
-            plan=_plan_with_results(submission),
-            findings=Finding.objects.visible_to(user)
-            .filter(submission=submission)
-            .select_related("domain", "recorded_by", "institute"),
-        )
+        context.update(plan=_plan_with_results(submission), findings=_findings_shown(submission, user))
     # Outside the office, only an issued determination, and only its released summary.
     context["issued_determination"] = determination if determination and determination.issued_at else None
     if context["issued_determination"] is not None:
@@ -301,6 +296,22 @@ def submission_detail_context(submission, user) -> dict:
     )
     context.update(orders_context(submission, user, office_view=office_view))
     return context
+
+
+def _findings_shown(submission, user) -> list:
+    """The findings this reader is cleared for, each carried one with where it came from and
+    `resolvable` (this person may resolve it now): a fixed number of queries."""
+    from reviews.models import Finding
+
+    findings = list(
+        Finding.objects.visible_to(user)
+        .filter(submission=submission)
+        .select_related("domain", "recorded_by", "institute", "carried_from__submission", "resolved_by")
+    )
+    lead = any(f.is_carried for f in findings) and rules.may_resolve_findings_on(user, submission)
+    for f in findings:
+        f.resolvable = lead and rules.finding_resolvable_by(user, f)
+    return findings
 
 
 def orders_context(submission, user, *, office_view: bool) -> dict:
@@ -408,6 +419,27 @@ def action_context(submission, name: str, user) -> dict:
             ("A lead reviewer must be assigned by", now + dt.timedelta(days=policy.reviewer_assignment_days)),
         ]
         context["cards"] = submission.artifacts.filter(kind__in=(Artifact.Kind.MODEL_CARD, Artifact.Kind.SYSTEM_CARD))
+        if submission.supersedes_id is not None:
+            from caisi_portal.words import counted
+            from reviews.models import Finding
+
+            earlier = submission.supersedes
+            carried = Finding.objects.filter(submission=earlier, resolved_at__isnull=True).count()
+            planned = ", ".join(
+                str(item.domain) for item in earlier.plan_items.select_related("domain").order_by("domain__sort_order")
+            )
+            said += [
+                (
+                    f"This is a new version of {earlier}: {counted(carried, 'open finding')} of that version "
+                    "will be carried forward, each to be resolved before this version can be cleared.",
+                    None,
+                ),
+                (
+                    f"A re-review may plan fewer domains (the earlier version planned: {planned or 'none'}) and "
+                    "take a shorter window than the agreement's.",
+                    None,
+                ),
+            ]
     elif name == "request_information":
         said += [
             (
@@ -566,3 +598,74 @@ def agreement_notice(user) -> str:
         "but none can be submitted for review until the agreement is signed: that is for your "
         "organization's signatories and the review office, not for the draft."
     )
+
+
+# --- new versions: results compared with the version superseded ------------------------------
+
+
+def version_deltas(submission, user) -> dict | None:
+    """The new version's results beside the earlier version's, per evaluation domain, for a
+    reader who may see this review's results (None for anyone else).
+
+    Each row: the domain, the result now and then (None when there is none, or when the
+    reader may not see that side: `then_hidden`), and the change in score when both are shown.
+    The domains are this review's plan and any the earlier version had a result in. A fixed
+    number of queries: the earlier version, the plan, and the two versions' results.
+    """
+    from reviews.models import EvaluationResult
+
+    if submission.supersedes_id is None or not rules.may_see_version_deltas(user, submission):
+        return None
+    earlier = ModelSubmission.objects.select_related("organization").get(pk=submission.supersedes_id)
+    then_shown = rules.may_see_earlier_results(user, earlier)
+    results = EvaluationResult.objects.filter(submission_id__in=[submission.pk, earlier.pk]).select_related("domain")
+    now_by, then_by = {}, {}
+    for r in results:
+        (now_by if r.submission_id == submission.pk else then_by)[r.domain_id] = r
+    domains = {item.domain_id: item.domain for item in submission.plan_items.select_related("domain")}
+    for r in then_by.values():
+        domains.setdefault(r.domain_id, r.domain)
+    rows = []
+    for domain in sorted(domains.values(), key=lambda d: (d.sort_order, d.name)):
+        now, then = now_by.get(domain.pk), then_by.get(domain.pk) if then_shown else None
+        rows.append(
+            {
+                "domain": domain,
+                "now": now,
+                "then": then,
+                "change": now.score - then.score if now is not None and then is not None else None,
+                "outcome_changed": now is not None and then is not None and now.outcome != then.outcome,
+            }
+        )
+    return {
+        "earlier": earlier,
+        "earlier_visible": ModelSubmission.objects.visible_to(user).filter(pk=earlier.pk).exists(),
+        "then_hidden": not then_shown,
+        "rows": rows,
+    }
+
+
+def version_links(submission, user) -> dict:
+    """The version this one supersedes and the one superseding it, as this reader may follow
+    them: linked when the other submission is in their scope, named by version otherwise."""
+    visible = ModelSubmission.objects.visible_to(user)
+    earlier = later = None
+    if submission.supersedes_id is not None:
+        earlier = ModelSubmission.objects.filter(pk=submission.supersedes_id).first()
+    later = ModelSubmission.objects.filter(supersedes=submission).exclude(state=State.WITHDRAWN).first()
+    ids = [s.pk for s in (earlier, later) if s is not None]
+    shown = set(visible.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+    return {
+        "earlier_version": earlier,
+        "earlier_version_linked": earlier is not None and earlier.pk in shown,
+        "later_version": later if later is not None and later.pk in shown else None,
+    }
+
+
+def rereview_window_days(submission) -> int | None:
+    """For a new version in intake: the longest window its re-review may be given (the window
+    the submission was given when submitted); None when it supersedes nothing."""
+    if submission.supersedes_id is None:
+        return None
+    review_clock = ReviewClock.objects.filter(submission=submission).first()
+    return review_clock.window.days if review_clock is not None else None

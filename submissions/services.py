@@ -26,7 +26,7 @@ from caisi_portal.errors import NotPermitted, PayloadTooLarge, SubmissionChanged
 from caisi_portal.text import SHORT_TEXT, has_words, text_problems
 from partners.services import event_for_transition, event_record
 
-from . import effects, review_clock
+from . import effects, review_clock, versions
 from .guards import checklist_for, problems_for
 from .models import (
     Agreement,
@@ -392,6 +392,8 @@ DRAFT_FIELDS = (
     "intended_use",
     "training_compute_flops",
     "evaluator_access",
+    # A new version of a model reviewed before: the earlier version (submissions.versions).
+    "supersedes",
 )
 MSG_DUPLICATE_VERSION = "Your organization already has a submission for {name} {version}."
 
@@ -400,15 +402,21 @@ def submission_create_draft(*, actor, **fields) -> ModelSubmission:
     if not rules.may_create_submission(actor):
         raise NotPermitted("Only developer staff of an AI developer organization can file submissions.")
     organization = actor.organization
+    values = _draft_values(fields)
+    chosen = values.pop("supersedes", None)
     submission = ModelSubmission(
         organization=organization,
         exercise_id=organization.exercise_id,
         is_exercise=organization.exercise_id is not None,
         created_by=actor,
-        **_draft_values(fields),
+        **values,
     )
-    _save_draft(submission)
-    audit_record(submission=submission, actor=actor, action="draft_created", to_state=State.DRAFT)
+    submission.supersedes = versions.supersedes_check(submission, chosen)
+    with transaction.atomic():
+        _save_draft(submission)
+        audit_record(submission=submission, actor=actor, action="draft_created", to_state=State.DRAFT)
+        if submission.supersedes_id is not None:
+            _supersedes_record(submission, actor)
     return submission
 
 
@@ -417,20 +425,39 @@ def submission_update_draft(*, submission: ModelSubmission, actor, **fields) -> 
         if rules.is_developer_of(actor, submission.organization_id) and submission.state != State.DRAFT:
             raise TransitionRefused("Only a draft can be edited.", state=submission.state)
         raise NotPermitted("Only the developer's staff can edit a submission.")
-    for key, value in _draft_values(fields).items():
-        setattr(submission, key, value)
+    values = _draft_values(fields)
+    before = submission.supersedes_id
+    for key, value in values.items():
+        if key != "supersedes":
+            setattr(submission, key, value)
+    # Checked on every save, chosen now or before: a renamed draft may no longer be a version of it.
+    chosen = values.get("supersedes", submission.supersedes_id)
+    submission.supersedes = versions.supersedes_check(submission, chosen)
     try:
-        _save_draft(submission)
+        with transaction.atomic():
+            _save_draft(submission)
+            if submission.supersedes_id != before:
+                _supersedes_record(submission, actor)
     except ConcurrentTransition:
         raise SubmissionChanged(state=submission.state) from None
     return submission
+
+
+def _supersedes_record(submission, actor) -> None:
+    earlier = submission.supersedes
+    audit_record(
+        submission=submission,
+        actor=actor,
+        action="supersedes_chosen",
+        comment=f"A new version of {earlier}." if earlier is not None else "No longer a new version of another.",
+    )
 
 
 def _draft_values(fields: dict) -> dict:
     unknown = set(fields) - set(DRAFT_FIELDS)
     if unknown:
         raise ValidationFailed("Unknown fields: " + ", ".join(sorted(unknown)))
-    return fields
+    return dict(fields)
 
 
 def _save_draft(submission):
@@ -448,7 +475,11 @@ def _save_draft(submission):
     try:
         with transaction.atomic():
             submission.save()
-    except IntegrityError:
+    except IntegrityError as exc:
+        if "one_live_successor_per_version" in str(exc):
+            # Another draft chose the same earlier version at the same moment: the refusal says which.
+            refusal = versions.supersedes_refusal(submission, submission.supersedes) or versions.MSG_FIXED
+            raise ValidationFailed(refusal, details={"supersedes": [refusal]}) from None
         message = MSG_DUPLICATE_VERSION.format(name=submission.model_name, version=submission.model_version)
         raise ValidationFailed(message, details={"model_version": [message]}) from None
 

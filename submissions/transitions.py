@@ -32,7 +32,7 @@ from .states import DETERMINABLE_STATES, ORDER_REMOVAL_STATES, State
 class Input:
     """One input a transition takes: its kind, and the message when a required one is missing."""
 
-    kind: str  # "text", "checklist", "domains", "moment", "choice"
+    kind: str  # "text", "checklist", "domains", "moment", "choice", "days"
     required: str = ""  # empty: optional
     limit: int = LONG_TEXT  # characters, for text
     help: str = ""
@@ -115,6 +115,11 @@ DECLARATIONS: tuple[Declared, ...] = (
         inputs={
             "checklist": Input("checklist", required="Complete the intake checklist before accepting."),
             "domains": Input("domains", help="The evaluation domains planned (default: every active one)."),
+            # A re-review of a new version (submissions.versions): a shorter window than the agreement's.
+            "window_days": Input(
+                "days",
+                help="A new version's re-review: its window in days from submission, at most the agreement's.",
+            ),
         },
         prepare="prepare_accept",
         effect="effect_accept",
@@ -162,7 +167,7 @@ DECLARATIONS: tuple[Declared, ...] = (
         label="Clear for release",
         audit_label="Cleared",
         done="Cleared for release.{after_window} The developer and the subscribed partners are told.",
-        guards=("every_planned_domain_has_result", "clearance_justified"),
+        guards=("every_planned_domain_has_result", "clearance_justified", "carried_findings_resolved"),
         permission=rules.may_determine,
         inputs=DETERMINATION_TEXTS,
         prepare="prepare_clear",

@@ -86,7 +86,7 @@ def _warn_early_open_weights(request, submission):
 def submission_create(request):
     if not rules.may_create_submission(request.user):
         raise Http404
-    form = SubmissionForm(request.POST or None)
+    form = SubmissionForm(request.POST or None, organization=request.user.organization)
     if request.method == "POST" and form.is_valid():
         try:
             submission = services.submission_create_draft(actor=request.user, **form.cleaned_data)
@@ -271,7 +271,12 @@ def submission_action(request, pk, name):
         raise Http404
     issuing = services.concurred_proposal(submission, name)
     form_class = transition_form_class(name) if issuing is None else TransitionForm
-    extra = {"lead_myself": rules.may_lead_on_accept(request.user, submission)} if form_class is AcceptForm else {}
+    extra = {}
+    if form_class is AcceptForm:
+        extra = {
+            "lead_myself": rules.may_lead_on_accept(request.user, submission),
+            "rereview_window": selectors.rereview_window_days(submission),
+        }
     form = form_class(request.POST or None, initial={"expected_state": submission.state}, **extra)
     blockers = services.transition_blockers(submission, name, request.user)
     preview = None

@@ -56,7 +56,7 @@ def test_every_named_step_exists_and_every_word_is_there(declaration):
     else:
         assert declaration.name not in TRANSITION_EVENTS and not declaration.audience
     for key, given in declaration.inputs.items():
-        assert given.kind in ("text", "checklist", "domains", "moment", "choice"), key
+        assert given.kind in ("text", "checklist", "domains", "moment", "choice", "days"), key
         assert bool(given.choices) == (given.kind == "choice"), key
 
 
