@@ -83,7 +83,7 @@ def test_the_model_name_is_compared_without_case_or_spaces(cast):
 
 def test_another_organizations_submission_is_refused_as_not_yours(cast):
     theirs = draft(cast.other_developer, model_name="Orion")
-    ModelSubmission.objects.filter(pk=theirs.pk)  # exists, and still the answer does not say so
+    assert ModelSubmission.objects.filter(pk=theirs.pk).exists()  # it exists; the answer does not say so
     refused = refusal(lambda: draft(cast.developer, model_name="Orion", supersedes=theirs.pk))
     missing = refusal(lambda: draft(cast.developer, model_name="Orion", supersedes=10**9))
     assert "not one of them" in refused.message
@@ -367,7 +367,7 @@ def test_deltas_compare_each_domain_now_and_then(cast):
 
 
 def test_results_hidden_from_a_reader_stay_hidden_in_the_deltas(cast):
-    v1, v2 = deltas_setup(cast)
+    _v1, v2 = deltas_setup(cast)
     # On the new version's review only: this version's scores, never the earlier one's.
     newcomer = selectors.version_deltas(v2, cast.unassigned_reviewer)
     assert newcomer["then_hidden"] and all(r["then"] is None and r["change"] is None for r in newcomer["rows"])
@@ -430,7 +430,7 @@ def test_the_page_shows_deltas_carried_findings_and_why_clearing_waits(cast, cli
 
 
 def test_the_developer_sees_the_link_but_no_results(cast, client):
-    v1, v2 = deltas_setup(cast)
+    _v1, v2 = deltas_setup(cast)
     client.force_login(cast.developer)
     page = client.get(v2.get_absolute_url()).content.decode()
     assert "A new version of" in page and "Results against" not in page
