@@ -152,6 +152,13 @@ def build_world(cast: Cast, name: str, mark: str, exercise=None) -> World:
         w.advisory = review_services.advisory_propose(
             submission=w.subs["released"], actor=cast.lead, text="A late finding: patch.", findings=[late]
         )
+        # A new version of the released model, in evaluation: its open finding was carried forward.
+        version = cast.submission(
+            State.EVALUATION, model_name=f"Released {mark}", model_version="2.0", supersedes=w.subs["released"]
+        )
+        record_all_results(version, cast.reviewer, score=0.3)
+        w.subs["version"] = version
+        w.carried = version.findings.get(carried_from=late)
         w.subs["removed"] = cast.submission(State.ACCESS_REMOVED, model_name=f"Removed {mark}")
         w.order = w.subs["removed"].access_orders.get()
         w.subs["open_weights"] = cast.submission(
@@ -678,6 +685,24 @@ def suggested_data(ws, t):
 
 def conflict_query(t) -> str:
     return f"?reviewer={t.cast.reviewer.username}&organizations={t.cast.lab.slug}&organizations={t.cast.office.slug}"
+
+
+def _resolve_outcome(user, t, ok):
+    """Resolving a carried finding: the new version or the finding out of the person's scope
+    (another world, another lab, the developer, below its clearance) is not found; someone
+    who sees it but is not the review's lead is refused."""
+    if not sees(user, t.subs["version"]) or not sees(user, t.carried):
+        return 404
+    return ok if rules.may_resolve_finding(user, t.carried) else 403
+
+
+def _new_version_outcome(user, ws, t):
+    """Filing a new version of the target world's cleared model: Lab Alpha's staff of that world
+    may (201); anyone else who may file is told it is not one of their organization's (400),
+    whatever world or organization they are in."""
+    if not rules.may_create_submission(user):
+        return 403
+    return 201 if rules.is_developer_of(user, t.subs["cleared"].organization_id) else 400
 
 
 def in_world_of(user, t, ok, otherwise):
@@ -1245,7 +1270,7 @@ PAGE_CASES = [
             (lambda n: lambda ws, t: reverse("submissions:detail", args=[t.subs[n].pk]))(name),
             {"GET": page_of(sub(name)), "POST": NOT_ALLOWED},
         )
-        for name in ("draft", "intake", "evaluation", "cleared", "released", "removed", "open_weights")
+        for name in ("draft", "intake", "evaluation", "cleared", "released", "removed", "open_weights", "version")
     ],
     Case(
         "submissions:order_record",
@@ -1388,6 +1413,13 @@ PAGE_CASES = [
         lambda ws, t: reverse("reviews:evidence", args=[t.subs["evaluation"].pk, t.secret_finding.pk]),
         # Below the finding's clearance, the finding does not exist.
         {"GET": page_of(lambda ws, t: t.secret_finding), "POST": NOT_ALLOWED},
+    ),
+    Case(
+        "reviews:resolve_finding",
+        "the finding carried to the new version",
+        lambda ws, t: reverse("reviews:resolve_finding", args=[t.subs["version"].pk, t.carried.pk]),
+        {"GET": NOT_ALLOWED, "POST": lambda u, ws, t: _resolve_outcome(u, t, ok=302)},
+        data=lambda ws, t: {"reason": "Fixed in 2.0."},
     ),
     Case(
         "reviews:propose_flag",
@@ -1881,6 +1913,17 @@ API_CASES = [
         operations={"POST": "submissions_create"},
         per_world=False,
     ),
+    Case(
+        "submissions_list",
+        "a new version of the world's cleared model",
+        lambda ws, t: f"{V1}/submissions/",
+        {"POST": _new_version_outcome},
+        data=lambda ws, t: (
+            draft_fields(ws, t)
+            | {"model_name": t.subs["cleared"].model_name, "model_version": "2.0", "supersedes": t.subs["cleared"].pk}
+        ),
+        operations={"POST": "submissions_create"},
+    ),
     *[
         Case(
             "submissions_retrieve",
@@ -1888,8 +1931,21 @@ API_CASES = [
             (lambda n: lambda ws, t: f"{V1}/submissions/{t.subs[n].pk}/")(name),
             {"GET": api_of(sub(name))},
         )
-        for name in ("draft", "intake", "evaluation", "cleared")
+        for name in ("draft", "intake", "evaluation", "cleared", "version")
     ],
+    Case(
+        "submissions_version_deltas_retrieve",
+        "the new version",
+        lambda ws, t: f"{V1}/submissions/{t.subs['version'].pk}/version-deltas/",
+        {"GET": api_of(sub("version"), rules.may_see_version_deltas)},
+    ),
+    Case(
+        "submissions_findings_resolve_create",
+        "the finding carried to the new version",
+        lambda ws, t: f"{V1}/submissions/{t.subs['version'].pk}/findings/{t.carried.pk}/resolve/",
+        {"POST": lambda u, ws, t: _resolve_outcome(u, t, ok=200)},
+        data=lambda ws, t: {"reason": "Fixed in 2.0."},
+    ),
     *[
         Case(
             "submissions_partial_update",
