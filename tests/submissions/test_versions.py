@@ -544,7 +544,7 @@ def test_the_seed_shows_a_superseding_version_with_deltas(settings):
 
     settings.DEBUG = True
     call_command("load_seed")
-    v2 = ModelSubmission.objects.get(model_name="Orion-Sim", model_version="5")
+    v2 = ModelSubmission.objects.get(model_name="Orion-Sim", model_version="4.6")
     assert v2.supersedes.model_version == "4.5" and v2.state == State.EVALUATION
     carol = get_user_model().objects.get(username="lead.carol")
     deltas = selectors.version_deltas(v2, carol)
