@@ -137,6 +137,7 @@ class SubmissionWriteSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         min_value=1,
+        max_value=2**63 - 1,
         help_text="A new version: the id of the earlier version of the same model it supersedes (your "
         "organization's, its review ended). Null: not a new version.",
     )

@@ -610,7 +610,8 @@ def version_deltas(submission, user) -> dict | None:
     Each row: the domain, the result now and then (None when there is none, or when the
     reader may not see that side: `then_hidden`), and the change in score when both are shown.
     The domains are this review's plan and any the earlier version had a result in. A fixed
-    number of queries: the earlier version, the plan, and the two versions' results.
+    number of queries: the earlier version, the plan, and the two versions' results (and the
+    rules' own, asked once).
     """
     from reviews.models import EvaluationResult
 
@@ -639,7 +640,6 @@ def version_deltas(submission, user) -> dict | None:
         )
     return {
         "earlier": earlier,
-        "earlier_visible": ModelSubmission.objects.visible_to(user).filter(pk=earlier.pk).exists(),
         "then_hidden": not then_shown,
         "rows": rows,
     }

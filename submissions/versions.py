@@ -26,8 +26,7 @@ from .states import State
 SUPERSEDABLE_STATES = (State.CLEARED, State.FLAGGED, State.WINDOW_ELAPSED, State.RELEASED, State.ACCESS_REMOVED)
 
 MSG_NOT_YOURS = (
-    "A new version can supersede only an earlier version of {organization}'s own model: submission {ref} is "
-    "not one of them."
+    "A new version can supersede only an earlier version of {organization}'s own model: {what} is not one of them."
 )
 MSG_ITSELF = "A submission cannot supersede itself: choose the earlier version it replaces."
 MSG_OTHER_MODEL = (
@@ -47,10 +46,6 @@ MSG_TAKEN = "{earlier} is already superseded by {other} ({state}): supersede {ot
 MSG_FIXED = "Only a draft chooses the version it supersedes: once submitted, the link is part of the review."
 
 
-def _ref(value) -> str:
-    return f"#{value}" if value not in (None, "") else "(none)"
-
-
 def supersedes_resolve(submission, value):
     """The earlier submission `value` names (an instance, an id, or None), or ValidationFailed.
 
@@ -65,7 +60,9 @@ def supersedes_resolve(submission, value):
     pk = getattr(value, "pk", value)
     try:
         pk = int(pk)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
+        pk = None
+    if pk is not None and not 1 <= pk < 2**63:  # no row has such an id (and the database would refuse it)
         pk = None
     earlier = None
     if pk is not None and not isinstance(value, bool):
@@ -77,7 +74,8 @@ def supersedes_resolve(submission, value):
             .first()
         )
     if earlier is None:
-        message = MSG_NOT_YOURS.format(organization=submission.organization, ref=_ref(pk if pk is not None else value))
+        what = f"submission #{pk}" if pk is not None else "the submission chosen"
+        message = MSG_NOT_YOURS.format(organization=submission.organization, what=what)
         raise ValidationFailed(message, details={"supersedes": [message]})
     return earlier
 
