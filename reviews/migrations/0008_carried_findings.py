@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('reviews', '0007_joint_review_institutes'),
-        ('submissions', '0016_versions'),
+        ('submissions', '0017_versions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('exercises', '0002_exercise_start_token'),
-        ('submissions', '0015_allied_institutes'),
+        ('submissions', '0016_weights_publication_withdrawn'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
