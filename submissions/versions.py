@@ -177,12 +177,12 @@ def window_days_check(submission, days, now: dt.datetime) -> dt.timedelta:
     from .review_clock import clock_deadline, is_due, review_window
 
     window = review_window(days)
-    if review_clock is not None:
-        if is_due(clock_deadline(review_clock.started_at, window, review_clock.paused_total), now):
-            spent = now - review_clock.started_at - review_clock.paused_total
-            at_least = spent.days + 1
-            message = MSG_WINDOW_OVER.format(
-                days=days, submitted=timefmt.when(review_clock.started_at), at_least=at_least
-            )
-            raise ValidationFailed(message, details={"window_days": [message]})
+    if review_clock is not None and is_due(
+        clock_deadline(review_clock.started_at, window, review_clock.paused_total), now
+    ):
+        spent = now - review_clock.started_at - review_clock.paused_total
+        message = MSG_WINDOW_OVER.format(
+            days=days, submitted=timefmt.when(review_clock.started_at), at_least=spent.days + 1
+        )
+        raise ValidationFailed(message, details={"window_days": [message]})
     return window
