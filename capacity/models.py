@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 
+from caisi_portal import progress
+
 
 class ScenarioQuerySet(models.QuerySet):
     def visible_to(self, user):
@@ -52,8 +54,4 @@ class Scenario(models.Model):
 
     @property
     def percent(self) -> int:
-        if self.status == self.Status.DONE:
-            return 100
-        if not self.runs_total:
-            return 0
-        return min(99, self.runs_done * 100 // self.runs_total)
+        return progress.percent(self.runs_done, self.runs_total, complete=self.status == self.Status.DONE)

@@ -5,6 +5,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from caisi_portal import progress
+
 
 def export_upload_to(instance, filename):
     return f"exports/{instance.pk}/{filename}"
@@ -50,11 +52,7 @@ class ExportJob(models.Model):
 
     @property
     def percent(self) -> int:
-        if self.status == self.Status.DONE:
-            return 100
-        if not self.rows_total:
-            return 0
-        return min(99, self.rows_done * 100 // self.rows_total)
+        return progress.percent(self.rows_done, self.rows_total, complete=self.status == self.Status.DONE)
 
     @property
     def filename(self) -> str:
