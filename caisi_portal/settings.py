@@ -275,6 +275,7 @@ REST_FRAMEWORK = {
         "ip": env.str("API_RATE_PER_IP", default="1200/min"),
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.negotiation.JsonWhateverIsAccepted",
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.FormParser",

@@ -555,3 +555,15 @@ def test_a_page_that_is_not_a_whole_number_is_refused(cast, page):
 @pytest.mark.parametrize("page", ["0", "-1", "99"])
 def test_a_page_out_of_range_is_not_found(cast, page):
     assert client_for(cast.admin).get(f"{V1}/agreements/?page={page}").status_code == 404
+
+
+@pytest.mark.parametrize("accept", ["1JJWbW&m{Si", "text/html", "image/png;q=1", ";;;"])
+def test_an_accept_header_naming_nothing_json_still_gets_json(cast, accept):
+    """The API speaks JSON only: an unusable Accept header is disregarded (RFC 9110), never a 406
+    that no operation documents."""
+    s = cast.submission(State.CLEARED)
+    api = client_for(cast.admin)
+    found = api.get(f"{V1}/submissions/{s.pk}/", HTTP_ACCEPT=accept)
+    assert found.status_code == 200 and found["Content-Type"].startswith("application/json")
+    missing = api.patch(f"{V1}/submissions/2000000/", {}, format="json", HTTP_ACCEPT=accept)
+    assert missing.status_code == 404 and missing.json()["error"]["code"]

@@ -113,7 +113,9 @@ def test_the_page_keeps_a_constant_number_of_queries(cast, client, ours, django_
     client.force_login(cast.partner)
     with django_assert_max_num_queries(12):
         response = client.get(reverse("partners:integration"))
-    assert response.status_code == 200 and response.content.decode().count("Attempt log") >= 24
+    # A page of 25 rows: the 60 with an attempt log, and the cleared event's own deliveries (not
+    # attempted yet, no log) wherever their equal times sort them.
+    assert response.status_code == 200 and response.content.decode().count("Attempt log") >= 20
     assert client.get(reverse("partners:integration") + "?page=3").status_code == 200
 
 
