@@ -606,24 +606,21 @@ def may_record_weights_publication(user, submission) -> bool:
     )
 
 
-def weights_withdrawal_refusal(user, publication, *, order_in_force: bool) -> str:
-    """Why this person may not withdraw this publication record ("" when they may).
+def weights_withdrawal_refusal(user, submission, *, order_in_force: bool) -> str:
+    """Why this person may not withdraw a publication record of this submission ("" when they may).
 
     The developer's own staff correct their mistakes; while a government order is in force its
     notices named these files, so only the office (the world's administrators) withdraws one then."""
-    submission = publication.submission
-    if order_in_force:
-        if may_record_access_removal(submission, user):
-            return ""
-        if may_record_weights_publication(user, submission):
-            return (
-                "A government order is in force on this model and its notices named these files: "
-                "ask the office to withdraw the record."
-            )
-        return "Only the developer's staff withdraw their own model's publication records."
-    if may_record_weights_publication(user, submission):
+    if order_in_force and may_record_access_removal(submission, user):
         return ""
-    return "Only the developer's staff withdraw their own model's publication records."
+    if not may_record_weights_publication(user, submission):
+        return "Only the developer's staff withdraw their own model's publication records."
+    if order_in_force:
+        return (
+            "A government order is in force on this model and its notices named these files: "
+            "ask the office to withdraw the record."
+        )
+    return ""
 
 
 def may_propose_advisory(user, submission) -> bool:

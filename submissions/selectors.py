@@ -336,9 +336,7 @@ def orders_context(submission, user, *, office_view: bool) -> dict:
     in_force = next((o for o in orders if o.in_force), None)
     publications = list(submission.weights_publications.all()) if submission.is_open_weights else []
     withdrawal_refusal = (
-        rules.weights_withdrawal_refusal(user, publications[0], order_in_force=in_force is not None)
-        if publications
-        else "-"
+        rules.weights_withdrawal_refusal(user, submission, order_in_force=in_force is not None) if publications else ""
     )
     advisories = list(submission.advisories.select_related("proposed_by", "concurred_by").prefetch_related("findings"))
     open_advisory = next((a for a in advisories if a.issued_at is None), None)

@@ -1045,7 +1045,7 @@ def weights_publication_withdraw(*, publication, actor, reason: str):
     from .models import WeightsPublication
 
     refusal = rules.weights_withdrawal_refusal(
-        actor, publication, order_in_force=access_order_in_force(publication.submission) is not None
+        actor, publication.submission, order_in_force=access_order_in_force(publication.submission) is not None
     )
     if refusal:
         raise NotPermitted(refusal)

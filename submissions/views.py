@@ -451,7 +451,7 @@ def publication_withdraw(request, pk, publication_pk):
     submission = _visible_submission(request, pk)
     publication = get_object_or_404(submission.weights_publications.all(), pk=publication_pk)
     refusal = rules.weights_withdrawal_refusal(
-        request.user, publication, order_in_force=services.access_order_in_force(submission) is not None
+        request.user, submission, order_in_force=services.access_order_in_force(submission) is not None
     )
     if refusal:
         raise PermissionDenied(refusal)

@@ -582,9 +582,8 @@ def order_fields(t, **more):
 
 def may_withdraw_publication(user, s) -> bool:
     """Withdraw a publication record of this submission: the rule, with whether an order is in force."""
-    publication = s.weights_publications.first()
     in_force = services.access_order_in_force(s) is not None
-    return not rules.weights_withdrawal_refusal(user, publication, order_in_force=in_force)
+    return not rules.weights_withdrawal_refusal(user, s, order_in_force=in_force)
 
 
 def may_order(user, s) -> bool:
