@@ -359,6 +359,43 @@ def scope_findings(qs, user):
     return qs.none()
 
 
+def scope_results(qs, user):
+    """Evaluation results whose benchmark version this person is cleared for, on the reviews
+    they see the office's side of (the findings' rule, by the version's classification). Of
+    the others, a page says only that a result exists above their clearance, and its domain."""
+    from reviews.models import Assignment
+
+    if not _signed_in(user):
+        return qs.none()
+    qs = _world(qs, user, "submission__exercise")
+    within_clearance = Q(version__classification__lte=user.clearance)
+    if is_administrator(user):
+        return qs.filter(within_clearance)
+    if has_role(user, Role.REVIEWER, Role.LEAD_REVIEWER):
+        assigned = Assignment.objects.filter(reviewer=user).values("submission_id")
+        return qs.filter(within_clearance, submission_id__in=assigned)
+    if is_institute_reviewer(user):
+        within_cap = joint_invitations_in_force(user).filter(
+            submission_id=OuterRef("submission_id"),
+            arrangement__classification_cap__gte=OuterRef("version__classification"),
+        )
+        return qs.filter(within_clearance).filter(Exists(within_cap))
+    return qs.none()
+
+
+def evidence_clearance(user, submission) -> int:
+    """The highest classification of evidence this person may read on this review: their
+    clearance, or for an allied institute's reviewer the stricter of it and the arrangement's cap."""
+    cap = joint_cap(user, submission)
+    return user.clearance if cap is None else cap
+
+
+def may_record_against(user, submission, version) -> bool:
+    """A result is recorded only against a version the recorder is cleared for (and, on a
+    joint review, within the arrangement's cap): nobody writes a score they could not read."""
+    return version.classification <= evidence_clearance(user, submission)
+
+
 def scope_agreements(qs, user):
     if not _signed_in(user):
         return qs.none()
@@ -653,7 +690,7 @@ def advisory_concurrence_refusal(user, advisory) -> str:
         from accounts.models import Clearance
 
         return (
-            f"A finding on this submission is classified {Clearance(highest).label}, above your clearance: "
+            f"Evidence on this submission is classified {Clearance(highest).label}, above your clearance: "
             "concurring needs someone who has seen all the evidence."
         )
     return ""
@@ -749,6 +786,19 @@ def may_record_evaluation(user, submission) -> bool:
     )
 
 
+def may_plan_evaluation(user, submission) -> bool:
+    """Which benchmark versions measure each planned domain: the review's lead, while results
+    may still be recorded."""
+    from submissions.states import DETERMINABLE_STATES
+
+    return (
+        submission.state in DETERMINABLE_STATES
+        and same_world(user, submission.exercise_id)
+        and user.has_perm("reviews.add_evaluationresult")
+        and assignment_role(user, submission) == "lead"
+    )
+
+
 def may_record_finding(user, submission) -> bool:
     """In evaluation, after the window, and after release (an advisory rests on it)."""
     from submissions.states import FINDING_STATES
@@ -792,16 +842,21 @@ def concurrence_refusal(user, determination) -> str:
         from accounts.models import Clearance
 
         return (
-            f"A finding on this submission is classified {Clearance(highest).label}, above your clearance: "
+            f"Evidence on this submission is classified {Clearance(highest).label}, above your clearance: "
             "concurring needs someone who has seen all the evidence."
         )
     return ""
 
 
 def highest_finding_classification(submission) -> int | None:
+    """The highest classification of the review's evidence: its findings and its results (by
+    their benchmark version's classification). None while there is none."""
     from django.db.models import Max
 
-    return submission.findings.aggregate(top=Max("classification"))["top"]
+    finding = submission.findings.aggregate(top=Max("classification"))["top"]
+    result = submission.results.aggregate(top=Max("version__classification"))["top"]
+    found = [c for c in (finding, result) if c is not None]
+    return max(found) if found else None
 
 
 def may_concur(user, determination) -> bool:

@@ -277,6 +277,20 @@ class AssignmentCreateSerializer(serializers.Serializer):
 
 class EvaluationResultSerializer(serializers.ModelSerializer):
     domain = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    benchmark = serializers.CharField(source="version.benchmark.slug", read_only=True)
+    benchmark_name = serializers.CharField(source="version.benchmark.name", read_only=True)
+    version = serializers.IntegerField(source="version_id", read_only=True, help_text="The benchmark version's id.")
+    version_label = serializers.CharField(source="version.label", read_only=True)
+    classification = serializers.CharField(source="version.get_classification_display", read_only=True)
+    levels_applied = serializers.DictField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="The version's policy levels the score was judged by, as they stood when it was recorded.",
+    )
+    level = serializers.CharField(read_only=True, help_text="The highest level reached; empty: none.")
+    above_your_clearance = serializers.SerializerMethodField(
+        help_text="Always false here; hidden results are listed with only their domain (see the list's description)."
+    )
     institute = serializers.CharField(
         source="institute.name",
         read_only=True,
@@ -286,24 +300,87 @@ class EvaluationResultSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = EvaluationResult
-        fields = ["id", "domain", "score", "threshold", "outcome", "summary", "recorded_at", "institute"]
+        fields = [
+            "id",
+            "domain",
+            "benchmark",
+            "benchmark_name",
+            "version",
+            "version_label",
+            "classification",
+            "score",
+            "levels_applied",
+            "level",
+            "outcome",
+            "summary",
+            "recorded_at",
+            "institute",
+            "above_your_clearance",
+        ]
+
+    def get_above_your_clearance(self, result) -> bool:
+        return False
+
+
+class HiddenResultSerializer(serializers.Serializer):
+    """A result on a benchmark above the reader's clearance: that it exists, and its domain."""
+
+    domain = serializers.CharField()
+    above_your_clearance = serializers.BooleanField(default=True)
+
+
+class EvaluationResultListSerializer(serializers.Serializer):
+    results = EvaluationResultSerializer(many=True, help_text="The results you are cleared for.")
+    above_your_clearance = HiddenResultSerializer(
+        many=True, help_text="Results on benchmarks above your clearance: their domain only."
+    )
 
 
 class EvaluationResultCreateSerializer(serializers.Serializer):
-    domain = serializers.SlugRelatedField(slug_field="slug", queryset=EvaluationDomain.objects.all())
+    version = serializers.IntegerField(
+        help_text="The planned benchmark version scored (its id, from the plan or the catalog)."
+    )
     score = serializers.DecimalField(max_digits=9, decimal_places=3)
-    threshold = serializers.DecimalField(max_digits=9, decimal_places=3)
     inconclusive = serializers.BooleanField(default=False)
     summary = serializers.CharField(required=False, allow_blank=True, max_length=20000, default="")
 
+    def validate(self, data):
+        # A client written for the old API still sends a threshold: refuse it rather than ignore
+        # it, so nobody believes their number was used.
+        if "threshold" in self.initial_data:
+            from reviews.services import MSG_THRESHOLD_NOT_TYPED
+
+            raise serializers.ValidationError({"threshold": [MSG_THRESHOLD_NOT_TYPED]})
+        return data
+
+
+class PlanVersionsSerializer(serializers.Serializer):
+    domain = serializers.SlugRelatedField(slug_field="slug", queryset=EvaluationDomain.objects.all())
+    versions = serializers.ListField(
+        child=serializers.IntegerField(), max_length=50, help_text="The benchmark versions (ids) to plan."
+    )
+
+
+class PlanItemSerializer(serializers.Serializer):
+    domain = serializers.CharField(source="domain.slug")
+    versions = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Planned versions you are cleared for."
+    )
+    above_your_clearance = serializers.IntegerField(help_text="Planned versions above your clearance (not named).")
+
 
 class InspectLogUploadSerializer(serializers.Serializer):
-    domain = serializers.SlugRelatedField(slug_field="slug", queryset=EvaluationDomain.objects.all())
-    log = serializers.FileField(help_text="An Inspect evaluation log (.eval or .json).")
-    metric = serializers.CharField(
-        required=False, help_text="scorer/metric to use as the score, e.g. 'match/accuracy' (default: the first)."
+    log = serializers.FileField(
+        help_text="An Inspect evaluation log (.eval or .json). Its task names the planned benchmark version; "
+        "the version's metric is the score."
     )
-    threshold = serializers.DecimalField(max_digits=9, decimal_places=3)
+
+    def validate(self, data):
+        if "threshold" in self.initial_data:
+            from reviews.services import MSG_THRESHOLD_NOT_TYPED
+
+            raise serializers.ValidationError({"threshold": [MSG_THRESHOLD_NOT_TYPED]})
+        return data
 
 
 class FindingSerializer(serializers.ModelSerializer):
@@ -357,21 +434,29 @@ class FindingResolveSerializer(serializers.Serializer):
 
 
 class DeltaResultSerializer(serializers.Serializer):
+    version = serializers.CharField(source="version.label")
     score = serializers.DecimalField(max_digits=9, decimal_places=3)
-    threshold = serializers.DecimalField(max_digits=9, decimal_places=3)
+    levels_applied = serializers.DictField(child=serializers.CharField())
+    level = serializers.CharField()
     outcome = serializers.CharField()
 
 
 class VersionDeltaSerializer(serializers.Serializer):
     domain = serializers.CharField(source="domain.slug")
     domain_name = serializers.CharField(source="domain.name")
+    benchmark = serializers.CharField(source="benchmark.slug")
+    benchmark_name = serializers.CharField(source="benchmark.name")
     now = DeltaResultSerializer(allow_null=True, help_text="This version's result; null: none yet.")
     then = DeltaResultSerializer(
         allow_null=True, help_text="The earlier version's result; null: none, or not shown to you (then_hidden)."
     )
     change = serializers.DecimalField(
-        max_digits=10, decimal_places=3, allow_null=True, help_text="Score now minus score then, when both are shown."
+        max_digits=10,
+        decimal_places=3,
+        allow_null=True,
+        help_text="Score now minus score then, when both are shown and were measured by the same version.",
     )
+    versions_differ = serializers.BooleanField(help_text="Both shown, but measured by different versions.")
     outcome_changed = serializers.BooleanField()
 
 
@@ -381,7 +466,8 @@ class VersionDeltasSerializer(serializers.Serializer):
     then_hidden = serializers.BooleanField(
         help_text="True when you may not see the earlier version's own results: its side is left out."
     )
-    domains = VersionDeltaSerializer(many=True)
+    hidden_benchmarks = serializers.IntegerField(help_text="Benchmarks above your clearance, left out.")
+    domains = VersionDeltaSerializer(many=True, help_text="One row per benchmark either version has a result on.")
 
 
 class FindingCreateSerializer(serializers.Serializer):

@@ -367,12 +367,21 @@ class SubmissionViewSet(
 
     @extend_schema(
         methods=["get"],
-        summary="Evaluation results",
-        responses={200: s.EvaluationResultSerializer(many=True), **_errors(401, 403, 404, 429)},
+        summary="Evaluation results, by benchmark version",
+        description=(
+            "The results on benchmark versions you are cleared for (on a joint review: within your institute's "
+            "arrangement's cap), each with the levels it was judged by and the level it reached. Of results on "
+            "benchmarks above your clearance, only their domain."
+        ),
+        responses={200: s.EvaluationResultListSerializer, **_errors(401, 403, 404, 429)},
     )
     @extend_schema(
         methods=["post"],
-        summary="Record a result for a planned domain (assigned reviewers)",
+        summary="Record a score for a planned benchmark version (assigned reviewers)",
+        description=(
+            "The outcome is computed from the version's policy levels; a `threshold` is refused (400). "
+            "Recording again for the same version replaces the score."
+        ),
         request=s.EvaluationResultCreateSerializer,
         responses={201: s.EvaluationResultSerializer, **_errors(400, 401, 403, 404, 429)},
     )
@@ -380,14 +389,49 @@ class SubmissionViewSet(
     def results(self, request, pk=None):
         submission = self._evaluation_submission()
         if request.method == "GET":
-            shown = submission.results.select_related("domain", "institute")
-            return Response(s.EvaluationResultSerializer(shown, many=True).data)
+            every = list(submission.results.select_related("domain", "institute", "version__benchmark"))
+            clearance = rules.evidence_clearance(request.user, submission)
+            data = {
+                "results": [r for r in every if r.version.classification <= clearance],
+                "above_your_clearance": [
+                    {"domain": r.domain.slug} for r in every if r.version.classification > clearance
+                ],
+            }
+            return Response(s.EvaluationResultListSerializer(data).data)
         body = s.EvaluationResultCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         result = review_services.evaluation_result_record(
             submission=submission, actor=request.user, **body.validated_data
         )
         return Response(s.EvaluationResultSerializer(result).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["get"],
+        summary="The evaluation plan: each domain's planned benchmark versions",
+        responses={200: s.PlanItemSerializer(many=True), **_errors(401, 403, 404, 429)},
+    )
+    @extend_schema(
+        methods=["post"],
+        summary="Choose the benchmark versions for one planned domain (the lead, while evaluating)",
+        request=s.PlanVersionsSerializer,
+        responses={200: s.PlanItemSerializer(many=True), **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, filter_backends=[], methods=["get", "post"])
+    def plan(self, request, pk=None):
+        submission = self._evaluation_submission()
+        if request.method == "POST":
+            body = s.PlanVersionsSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            review_services.evaluation_plan_versions_set(
+                submission=submission, actor=request.user, **body.validated_data
+            )
+        clearance = rules.evidence_clearance(request.user, submission)
+        rows = []
+        for item in submission.plan_items.select_related("domain").prefetch_related("versions"):
+            versions = list(item.versions.all())
+            shown = sorted(v.pk for v in versions if v.classification <= clearance)
+            rows.append({"domain": item.domain, "versions": shown, "above_your_clearance": len(versions) - len(shown)})
+        return Response(s.PlanItemSerializer(rows, many=True).data)
 
     @extend_schema(
         summary="Record a result from an Inspect evaluation log (assigned reviewers)",
@@ -485,6 +529,7 @@ class SubmissionViewSet(
             "supersedes": submission.supersedes_id,
             "supersedes_version": deltas["earlier"].model_version if deltas else None,
             "then_hidden": deltas["then_hidden"] if deltas else False,
+            "hidden_benchmarks": deltas["hidden_benchmarks"] if deltas else 0,
             "domains": deltas["rows"] if deltas else [],
         }
         return Response(s.VersionDeltasSerializer(data).data)

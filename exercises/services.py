@@ -219,14 +219,36 @@ def _submission(exercise, spec, players):
             )
     if target >= 3:
         lead = players[spec["lead"]]
-        for item in s.plan_items.select_related("domain"):
+        # A score below every level on each planned benchmark version (the catalog's lowest line
+        # a tenth of the way towards it in the version's own direction).
+        for version in planned_versions_of(s):
             review_services.evaluation_result_record(
-                submission=s, domain=item.domain, actor=lead, score=0.1, threshold=0.5
+                submission=s, version=version, actor=lead, score=_calm_score(version)
             )
         step("clear", lead, rationale="Cleared before the exercise began.", partner_summary="Cleared for release.")
     if target >= 4:
         step("record_release", by, released_at=clock.now())
     return s
+
+
+def planned_versions_of(submission):
+    from benchmarks.models import BenchmarkVersion
+    from reviews.models import EvaluationPlanItem
+
+    planned = EvaluationPlanItem.versions.through.objects.filter(evaluationplanitem__submission=submission)
+    return BenchmarkVersion.objects.filter(pk__in=planned.values("benchmarkversion_id")).prefetch_related("levels")
+
+
+def _calm_score(version):
+    """A score short of every policy level of the version, whichever its direction."""
+    from decimal import Decimal
+
+    thresholds = [s.threshold for s in version.levels.all()]
+    if not thresholds:
+        return Decimal("0")
+    if version.direction == version.Direction.HIGHER:
+        return min(thresholds) / 10
+    return max(thresholds) + (1 - max(thresholds)) / 2 if max(thresholds) < 1 else max(thresholds) * 2
 
 
 # --- the clock -----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from accounts import rules
 from caisi_portal.admin_base import AuditedConfigAdmin, RecordAdmin
 
 from .models import (
@@ -40,7 +41,11 @@ class EvaluationPlanItemAdmin(RecordAdmin):
 
 @admin.register(EvaluationResult)
 class EvaluationResultAdmin(RecordAdmin):
-    list_display = ("submission", "domain", "score", "threshold", "outcome")
+    list_display = ("submission", "domain", "version", "score", "level", "outcome")
+
+    def get_queryset(self, request):
+        # A classified benchmark's scores obey clearance here as everywhere.
+        return rules.scope_results(super().get_queryset(request), request.user)
 
 
 @admin.register(Finding)

@@ -27,16 +27,10 @@ def concerns(submission) -> list[Concern]:
     # A concern once raised stays one, even if the result was revised since.
     for r in (
         submission.results.filter(worrying | Q(concern_raised_at__isnull=False))
-        .select_related("domain")
-        .order_by("domain__sort_order")
+        .select_related("domain", "version__benchmark")
+        .order_by("domain__sort_order", "version_id")
     ):
-        if r.outcome == EvaluationResult.Outcome.INCONCLUSIVE:
-            label = f"{r.domain}: the result is inconclusive"
-        elif r.outcome == EvaluationResult.Outcome.THRESHOLD_EXCEEDED:
-            label = f"{r.domain}: the score {r.score} reached the threshold {r.threshold}"
-        else:
-            label = f"{r.domain}: the result reached its threshold or was inconclusive before it was revised"
-        out.append(Concern(f"result-{r.domain.slug}", label))
+        out.append(Concern(_result_key(r), _result_label(r)))
     serious = (Finding.Severity.HIGH, Finding.Severity.CRITICAL)
     # Named by severity, domain and order only: a finding's title may be above a reader's clearance.
     findings = list(submission.findings.select_related("domain").order_by("recorded_at", "pk"))
@@ -53,3 +47,30 @@ def unjustified(submission, justifications: dict) -> list[Concern]:
 
     given = {k for k, v in (justifications or {}).items() if isinstance(v, str) and has_words(v)}
     return [c for c in concerns(submission) if c.key not in given]
+
+
+def _result_key(result) -> str:
+    # A result from before the catalog kept its domain's key, so justifications written for it
+    # then still answer it.
+    if result.version.is_legacy:
+        return f"result-{result.domain.slug}"
+    return f"result-{result.domain.slug}-{result.version_id}"
+
+
+def _result_label(result) -> str:
+    """The concern in words. A classified benchmark's result is named by its domain and what it
+    reached only: a reader of the clear page may not be cleared for the benchmark or its score."""
+    from accounts.models import Clearance
+
+    from .models import EvaluationResult
+
+    named = result.version.classification == Clearance.UNCLASSIFIED
+    what = f"{result.domain}: {result.version}" if named else f"{result.domain}: a classified benchmark's result"
+    if result.outcome == EvaluationResult.Outcome.INCONCLUSIVE:
+        return f"{what} is inconclusive"
+    if result.outcome == EvaluationResult.Outcome.THRESHOLD_EXCEEDED:
+        if not named:
+            return f"{what} reached the {result.level or 'elevated'} level"
+        line = result.levels_applied.get(result.level, "")
+        return f"{what}: the score {result.score} reached the {result.level} level ({line})"
+    return f"{what} reached a level or was inconclusive before it was revised"

@@ -49,18 +49,83 @@ class AssignmentForm(forms.Form):
             self.fields["role"].initial = Assignment.Role.LEAD
 
 
+class VersionChoice(forms.ModelChoiceField):
+    def label_from_instance(self, version):
+        return f"{version.benchmark.domain} · {version} ({version.get_classification_display()}, {version.metric})"
+
+
+def planned_versions_for(submission, user):
+    """The submission's planned benchmark versions this person may record against."""
+    from benchmarks.models import BenchmarkVersion
+
+    from .models import EvaluationPlanItem
+
+    planned = EvaluationPlanItem.versions.through.objects.filter(evaluationplanitem__submission=submission)
+    return (
+        BenchmarkVersion.objects.filter(pk__in=planned.values("benchmarkversion_id"))
+        .filter(classification__lte=rules.evidence_clearance(user, submission))
+        .select_related("benchmark__domain")
+        .order_by("benchmark__domain__sort_order", "benchmark__name", "label")
+    )
+
+
 class ResultForm(forms.Form):
-    domain = forms.ModelChoiceField(queryset=EvaluationDomain.objects.none())
+    """A score for one planned benchmark version. There is no threshold to type: the outcome is
+    computed from the version's policy levels."""
+
+    version = VersionChoice(
+        queryset=None,
+        label="Benchmark",
+        empty_label="Choose the benchmark version scored",
+        help_text="The outcome is judged by this version's policy levels, set in the benchmark catalog.",
+    )
     score = forms.DecimalField(max_digits=9, decimal_places=3)
-    threshold = forms.DecimalField(max_digits=9, decimal_places=3, help_text="Score at which this domain is a concern.")
-    inconclusive = forms.BooleanField(required=False)
+    inconclusive = forms.BooleanField(
+        required=False, help_text="The run did not produce a score that can be trusted (say why in the summary)."
+    )
     summary = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=20000)
 
-    def __init__(self, *args, submission, **kwargs):
+    def __init__(self, *args, submission, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["version"].queryset = planned_versions_for(submission, user)
+
+
+class PlanVersionsForm(forms.Form):
+    """The lead's choice of benchmark versions for one planned domain."""
+
+    domain = forms.ModelChoiceField(queryset=EvaluationDomain.objects.none(), empty_label="Choose a planned domain")
+    versions = forms.ModelMultipleChoiceField(
+        queryset=None,
+        widget=forms.CheckboxSelectMultiple,
+        label="Benchmark versions",
+        help_text="Retired versions cannot be planned; a version that already has a result stays planned.",
+    )
+
+    def __init__(self, *args, submission, user, **kwargs):
+        from .services import plannable_versions
+
         super().__init__(*args, **kwargs)
         self.fields["domain"].queryset = EvaluationDomain.objects.filter(
             pk__in=submission.plan_items.values("domain_id")
         )
+        self.fields["versions"].queryset = (
+            plannable_versions(submission, user)
+            .filter(benchmark__domain__in=self.fields["domain"].queryset)
+            .select_related("benchmark__domain")
+            .order_by("benchmark__domain__sort_order", "benchmark__name", "label")
+        )
+        self.fields["versions"].label_from_instance = lambda v: (
+            f"{v.benchmark.domain} · {v}{' (current)' if v.is_current else ''}"
+        )
+
+    def clean(self):
+        data = super().clean()
+        domain, versions = data.get("domain"), data.get("versions")
+        if domain and versions is not None:
+            wrong = [str(v) for v in versions if v.benchmark.domain_id != domain.pk]
+            if wrong:
+                self.add_error("versions", f"Not benchmarks of {domain}: {', '.join(wrong)}.")
+        return data
 
 
 class FindingForm(forms.Form):

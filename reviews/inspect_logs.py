@@ -14,12 +14,17 @@ from pathlib import Path, PurePath
 from django.conf import settings
 from django.db import transaction
 
+from accounts import rules
 from caisi_portal.errors import PayloadTooLarge, ValidationFailed
 
 MSG_NOT_INSTALLED = "Inspect support is not installed on this server (pip install -r requirements-inspect.txt)."
 MSG_NOT_A_LOG = "This file is not a readable Inspect evaluation log ({reason})."
 MSG_NOT_FINISHED = "This Inspect run did not finish successfully (status: {status}); it records no result."
-MSG_NO_METRIC = "The log has no metric named '{metric}'. It has: {available}."
+MSG_NO_METRIC = "The log has no metric '{metric}', which {version} is scored by. It has: {available}."
+MSG_UNKNOWN_TASK = (
+    "No benchmark version planned for this submission takes the Inspect task '{task}': an administrator "
+    "names the task on its benchmark version in the catalog, and the lead plans that version."
+)
 
 
 @dataclass
@@ -66,8 +71,35 @@ def read_inspect_log(uploaded) -> InspectSummary:
     )
 
 
-def result_from_inspect_log(*, submission, actor, domain, log, threshold, metric=None):
-    """Record the domain's result from an Inspect log; a bad log changes nothing."""
+def _metric_value(metrics: dict[str, float], metric: str):
+    """The version's metric in the log: named in full ("scorer/metric") or by the metric alone
+    when exactly one scorer reports it."""
+    if metric in metrics:
+        return metrics[metric]
+    matches = [value for name, value in metrics.items() if name.rsplit("/", 1)[-1] == metric]
+    return matches[0] if len(matches) == 1 else None
+
+
+def version_for_task(submission, actor, task: str):
+    """The planned benchmark version whose Inspect tasks include this one, as the uploader may
+    name it; None for an unknown task (or one only a higher clearance may know of)."""
+    from benchmarks.models import BenchmarkVersion
+
+    from .models import EvaluationPlanItem
+
+    planned = EvaluationPlanItem.versions.through.objects.filter(evaluationplanitem__submission=submission)
+    for version in BenchmarkVersion.objects.filter(pk__in=planned.values("benchmarkversion_id")).select_related(
+        "benchmark__domain"
+    ):
+        if task in (version.inspect_tasks or []) and rules.may_record_against(actor, submission, version):
+            return version
+    return None
+
+
+def result_from_inspect_log(*, submission, actor, log):
+    """Record a result from an Inspect log: the log's task names the benchmark version (in the
+    submission's plan), the version's metric names the score. A bad or unknown log changes
+    nothing and says what it did not recognise."""
     from . import services
 
     summary = read_inspect_log(log)
@@ -77,23 +109,31 @@ def result_from_inspect_log(*, submission, actor, domain, log, threshold, metric
     if not summary.metrics:
         message = MSG_NOT_A_LOG.format(reason="it holds no scores")
         raise ValidationFailed(message, details={"log": [message]})
-    chosen = metric or next(iter(summary.metrics))
-    if chosen not in summary.metrics:
-        message = MSG_NO_METRIC.format(metric=chosen, available=", ".join(summary.metrics))
-        raise ValidationFailed(message, details={"metric": [message]})
+    task = sanitized(summary.task)
+    version = version_for_task(submission, actor, summary.task)
+    if version is None:
+        message = MSG_UNKNOWN_TASK.format(task=task)
+        raise ValidationFailed(message, details={"log": [message]})
+    score = _metric_value(summary.metrics, version.metric)
+    if score is None:
+        message = MSG_NO_METRIC.format(
+            metric=version.metric, version=version, available=", ".join(sanitized(m) for m in summary.metrics)
+        )
+        raise ValidationFailed(message, details={"log": [message]})
     lines = [
-        f"From Inspect log: task {summary.task}, model {summary.model}, "
+        f"From Inspect log: task {task}, model {sanitized(summary.model)}, "
         f"{summary.dataset_samples if summary.dataset_samples is not None else 'unknown'} samples, "
         f"status {summary.status}.",
-        "Metrics: " + ", ".join(f"{name} = {value:.4g}" for name, value in summary.metrics.items()),
-        f"Score taken from {chosen}.",
+        "Metrics: " + ", ".join(f"{sanitized(name)} = {value:.4g}" for name, value in summary.metrics.items()),
+        f"Score taken from {version.metric} for {version}.",
     ]
     with transaction.atomic():
         return services.evaluation_result_record(
-            submission=submission,
-            domain=domain,
-            actor=actor,
-            score=summary.metrics[chosen],
-            threshold=threshold,
-            summary="\n".join(lines),
+            submission=submission, version=version, actor=actor, score=score, summary="\n".join(lines)
         )
+
+
+def sanitized(text: str) -> str:
+    """A name read from an uploaded log, safe to show and store: one line, printable, short."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(text))
+    return text if len(text) <= 200 else text[:199] + "…"

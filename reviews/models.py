@@ -73,8 +73,12 @@ class Assignment(models.Model):
 
 
 class EvaluationPlanItem(models.Model):
+    """A domain the review evaluates, and the benchmark versions that measure it (the domain's
+    current versions when the submission is accepted; the lead may change them while evaluating)."""
+
     submission = models.ForeignKey("submissions.ModelSubmission", on_delete=models.CASCADE, related_name="plan_items")
     domain = models.ForeignKey(EvaluationDomain, on_delete=models.PROTECT, related_name="+")
+    versions = models.ManyToManyField("benchmarks.BenchmarkVersion", related_name="+", blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["submission", "domain"], name="domain_planned_once")]
@@ -84,15 +88,25 @@ class EvaluationPlanItem(models.Model):
 
 
 class EvaluationResult(models.Model):
+    """A score for one benchmark version. Its outcome is computed from the version's policy
+    levels in force when it was recorded (kept in levels_applied), never typed by a reviewer;
+    a domain's outcome is the worst of its results' (domain_outcome)."""
+
     class Outcome(models.TextChoices):
-        BELOW_THRESHOLD = "below_threshold", "Below threshold"
-        THRESHOLD_EXCEEDED = "threshold_exceeded", "Threshold exceeded"
+        BELOW_THRESHOLD = "below_threshold", "Below every level"
+        THRESHOLD_EXCEEDED = "threshold_exceeded", "Level reached"
         INCONCLUSIVE = "inconclusive", "Inconclusive"
 
     submission = models.ForeignKey("submissions.ModelSubmission", on_delete=models.CASCADE, related_name="results")
+    # The version's domain, kept on the row: roll-ups, reminders and guards count by domain.
     domain = models.ForeignKey(EvaluationDomain, on_delete=models.PROTECT, related_name="+")
+    version = models.ForeignKey("benchmarks.BenchmarkVersion", on_delete=models.PROTECT, related_name="results")
     score = models.DecimalField(max_digits=9, decimal_places=3)
-    threshold = models.DecimalField(max_digits=9, decimal_places=3)
+    # {"elevated": "0.400", "critical": "0.700"}: the version's levels when the score was judged,
+    # so a later change of the line never rewrites what this result meant.
+    levels_applied = models.JSONField(default=dict)
+    # The highest policy level the score reached ("" when below every level, or inconclusive).
+    level = models.CharField(max_length=20, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     # Once a result has reached its threshold or been inconclusive, that stays on the record:
     # revising the score or the threshold later does not make the concern go away.
@@ -107,11 +121,44 @@ class EvaluationResult(models.Model):
     )
 
     class Meta:
-        ordering = ["domain__sort_order"]
-        constraints = [models.UniqueConstraint(fields=["submission", "domain"], name="one_result_per_domain")]
+        ordering = ["domain__sort_order", "version_id"]
+        constraints = [models.UniqueConstraint(fields=["submission", "version"], name="one_result_per_version")]
 
     def __str__(self):
         return f"{self.domain}: {self.get_outcome_display()}"
+
+    @property
+    def classification(self) -> int:
+        return self.version.classification
+
+    @property
+    def severity_rank(self) -> int:
+        """How bad, for the domain's roll-up: below < inconclusive < elevated < critical."""
+        if self.outcome == self.Outcome.INCONCLUSIVE:
+            return 1
+        if self.outcome == self.Outcome.THRESHOLD_EXCEEDED:
+            from benchmarks.models import LEVEL_ORDER
+
+            return 2 + (LEVEL_ORDER.index(self.level) if self.level in LEVEL_ORDER else 0)
+        return 0
+
+    @property
+    def verdict(self) -> str:
+        """The outcome in words: which level the score reached, by the version's lines."""
+        if self.outcome == self.Outcome.THRESHOLD_EXCEEDED and self.level:
+            return f"{self.level.capitalize()} level reached"
+        return self.get_outcome_display()
+
+    @property
+    def levels_words(self) -> str:
+        """ "Elevated at 0.400, critical at 0.700": the lines this score was judged by."""
+        return ", ".join(f"{level} at {value}" for level, value in self.levels_applied.items()) or "none set"
+
+
+def domain_outcome(results) -> EvaluationResult | None:
+    """The stated roll-up rule: a domain is as bad as its worst result (a critical level beats an
+    elevated one, which beats an inconclusive run, which beats a score below every level)."""
+    return max(results, key=lambda r: r.severity_rank, default=None)
 
 
 class FindingQuerySet(models.QuerySet):
@@ -180,10 +227,10 @@ class Finding(models.Model):
 
 def evidence_fingerprint(submission_id) -> list:
     """The evidence a decision rests on, as plain values: each result and each finding."""
-    results = EvaluationResult.objects.filter(submission_id=submission_id).order_by("domain_id")
+    results = EvaluationResult.objects.filter(submission_id=submission_id).order_by("version_id")
     findings = Finding.objects.filter(submission_id=submission_id).order_by("pk")
     return [
-        [[r.domain_id, str(r.score), str(r.threshold), r.outcome] for r in results],
+        [[r.version_id, str(r.score), r.level, r.outcome] for r in results],
         [[f.pk, f.severity, f.classification] for f in findings],
     ]
 

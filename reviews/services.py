@@ -18,7 +18,15 @@ from submissions.models import ModelSubmission, State
 from submissions.services import MSG_PARTNER_SUMMARY, artifact_validate, audit_record
 from submissions.states import DETERMINABLE_STATES, FINDING_STATES
 
-from .models import Advisory, Assignment, ConflictOfInterest, Determination, EvaluationResult, Finding
+from .models import (
+    Advisory,
+    Assignment,
+    ConflictOfInterest,
+    Determination,
+    EvaluationPlanItem,
+    EvaluationResult,
+    Finding,
+)
 
 MSG_CONFLICT = "{reviewer} has a conflict of interest with {organization} and cannot review this submission."
 MSG_NO_SUCH_REVIEWER = "There is no reviewer by that name here."
@@ -232,35 +240,75 @@ def _decimal(value, field: str) -> Decimal:
     return number
 
 
-def evaluation_result_record(
-    *, submission, domain, actor, score, threshold, inconclusive=False, summary=""
-) -> EvaluationResult:
-    """Record (or replace) the result for one planned domain."""
+MSG_NOT_PLANNED = "That benchmark version is not in this submission's evaluation plan."
+MSG_NO_LEVELS = (
+    "This benchmark version has no policy levels set, so a score on it cannot be judged: an administrator "
+    "sets its levels in the benchmark catalog first."
+)
+MSG_THRESHOLD_NOT_TYPED = (
+    "Thresholds are not typed with a result: the outcome is computed from the benchmark version's policy "
+    "levels, which administrators set in the catalog."
+)
+
+
+def planned_version(submission, version_id, actor):
+    """The planned benchmark version a result is recorded against, as the recorder may name it.
+    A version outside the plan, or above the recorder's clearance, is refused in the same words:
+    the refusal must not confirm that a classified benchmark is planned."""
+    from benchmarks.models import BenchmarkVersion
+
+    version = (
+        BenchmarkVersion.objects.select_related("benchmark__domain")
+        .filter(pk=version_id if str(version_id).isdigit() else None)
+        .filter(
+            pk__in=EvaluationPlanItem.versions.through.objects.filter(evaluationplanitem__submission=submission).values(
+                "benchmarkversion_id"
+            )
+        )
+        .first()
+    )
+    if version is None or not rules.may_record_against(actor, submission, version):
+        raise ValidationFailed(MSG_NOT_PLANNED, details={"version": [MSG_NOT_PLANNED]})
+    return version
+
+
+def evaluation_result_record(*, submission, version, actor, score, inconclusive=False, summary="") -> EvaluationResult:
+    """Record (or replace) the score for one planned benchmark version. The outcome is the
+    highest policy level the score reaches by the version's levels as they stand now, which the
+    result keeps; nobody types a threshold."""
+    from benchmarks.models import LevelSetting, in_level_order
+
     if not rules.may_record_evaluation(actor, submission):
         raise NotPermitted(
             "Only reviewers assigned to this submission (or of an allied institute it joined) can record results "
             "during evaluation."
         )
-    if not submission.plan_items.filter(domain=domain).exists():
-        message = f"{domain} is not in this submission's evaluation plan."
-        raise ValidationFailed(message, details={"domain": [message]})
+    version = planned_version(submission, getattr(version, "pk", version), actor)
     _refuse_control_characters(multi_line={"summary": summary})
-    score, threshold = _decimal(score, "score"), _decimal(threshold, "threshold")
-    if inconclusive:
-        outcome = EvaluationResult.Outcome.INCONCLUSIVE
-    elif score >= threshold:
-        outcome = EvaluationResult.Outcome.THRESHOLD_EXCEEDED
-    else:
-        outcome = EvaluationResult.Outcome.BELOW_THRESHOLD
+    score = _decimal(score, "score")
     with transaction.atomic():
         _lock_under_evaluation(submission)
+        # The levels read under a share lock: an administrator's change commits before or after
+        # this judgement, never halfway through it.
+        thresholds = in_level_order(LevelSetting.objects.select_for_update().filter(version=version))
+        if not thresholds:
+            raise ValidationFailed(MSG_NO_LEVELS, details={"version": [MSG_NO_LEVELS]})
+        level = "" if inconclusive else (version.reached(score, thresholds) or "")
+        if inconclusive:
+            outcome = EvaluationResult.Outcome.INCONCLUSIVE
+        elif level:
+            outcome = EvaluationResult.Outcome.THRESHOLD_EXCEEDED
+        else:
+            outcome = EvaluationResult.Outcome.BELOW_THRESHOLD
         worrying = outcome != EvaluationResult.Outcome.BELOW_THRESHOLD
         result, created = EvaluationResult.objects.update_or_create(
             submission=submission,
-            domain=domain,
+            version=version,
             defaults={
+                "domain_id": version.benchmark.domain_id,
                 "score": score,
-                "threshold": threshold,
+                "levels_applied": {k: str(v) for k, v in thresholds.items()},
+                "level": level,
                 "outcome": outcome,
                 "summary": summary,
                 "recorded_by": actor,
@@ -275,10 +323,84 @@ def evaluation_result_record(
             submission=submission,
             actor=actor,
             action="result_recorded" if created else "result_revised",
-            comment=f"{domain}: {result.get_outcome_display().lower()}",
+            comment=result_audit_words(result),
             internal=True,
         )
     return result
+
+
+def result_audit_words(result) -> str:
+    """The trail's words for a result. The trail is read by everyone on the review, whatever
+    their clearance: a classified benchmark's result is named by its domain alone."""
+    from accounts.models import Clearance
+
+    if result.version.classification > Clearance.UNCLASSIFIED:
+        return f"{result.domain}: a result on a classified benchmark"
+    return f"{result.domain}, {result.version}: {result.verdict.lower()}"
+
+
+def evaluation_plan_versions_set(*, submission, actor, domain, versions) -> EvaluationPlanItem:
+    """The lead chooses which benchmark versions measure a planned domain (retired versions and
+    legacy ones never; at least one). A version that already has a result stays planned."""
+    from benchmarks.models import BenchmarkVersion
+
+    if not rules.may_plan_evaluation(actor, submission):
+        raise NotPermitted("Only the lead reviewer of this submission changes its evaluation plan, while evaluating.")
+    item = submission.plan_items.filter(domain=domain).first()
+    if item is None:
+        message = f"{domain} is not in this submission's evaluation plan."
+        raise ValidationFailed(message, details={"domain": [message]})
+    wanted = {int(v) for v in versions if str(v).isdigit()}
+    if len(wanted) != len(list(versions)) or not wanted:
+        message = "Choose one or more benchmark versions of this domain (each once)."
+        raise ValidationFailed(message, details={"versions": [message]})
+    allowed = plannable_versions(submission, actor).filter(benchmark__domain=domain, pk__in=wanted)
+    if allowed.count() != len(wanted):
+        message = "Choose among this domain's benchmark versions listed (current or earlier, not retired)."
+        raise ValidationFailed(message, details={"versions": [message]})
+    with transaction.atomic():
+        _lock_under_evaluation(submission)
+        measured = set(submission.results.filter(domain=domain).values_list("version_id", flat=True))
+        # A version the lead may not read stays as it is: nobody unplans what they cannot see.
+        unseen = set(item.versions.exclude(pk__in=plannable_versions(submission, actor)).values_list("pk", flat=True))
+        item.versions.set(BenchmarkVersion.objects.filter(pk__in=wanted | measured | unseen))
+        audit_record(
+            submission=submission,
+            actor=actor,
+            action="plan_changed",
+            comment=f"{domain}: {item.versions.count()} benchmark version(s) planned",
+            internal=True,
+        )
+    return item
+
+
+def plannable_versions(submission, actor):
+    """Versions a plan may take: not retired, not legacy, within the planner's clearance; in an
+    exercise, unclassified only (a player's clearance is simulated, the catalog is real)."""
+    from accounts.models import Clearance
+    from benchmarks.models import BenchmarkVersion
+
+    qs = BenchmarkVersion.objects.filter(retired_at__isnull=True, is_legacy=False)
+    if submission.exercise_id is not None:
+        return qs.filter(classification=Clearance.UNCLASSIFIED)
+    return qs.filter(classification__lte=rules.evidence_clearance(actor, submission))
+
+
+def default_plan_versions(submission, domains) -> dict:
+    """{domain id: [versions]}: each domain's current versions, the plan's default. An exercise
+    plans unclassified ones only."""
+    from accounts.models import Clearance
+    from benchmarks.models import BenchmarkVersion
+
+    qs = BenchmarkVersion.objects.filter(is_current=True, retired_at__isnull=True, is_legacy=False).filter(
+        benchmark__domain__in=domains
+    )
+    if submission.exercise_id is not None:
+        qs = qs.filter(classification=Clearance.UNCLASSIFIED)
+    out: dict = {}
+    for version in qs.select_related("benchmark"):
+        out.setdefault(version.benchmark.domain_id, []).append(version)
+    return out
 
 
 def finding_record(

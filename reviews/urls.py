@@ -8,6 +8,7 @@ urlpatterns = [
     path("<int:pk>/assign-suggested/", views.assign_suggested, name="assign_suggested"),
     path("conflict-check/", views.conflict_check, name="conflict_check"),
     path("<int:pk>/results/", views.record_result, name="record_result"),
+    path("<int:pk>/plan/", views.plan_versions, name="plan_versions"),
     path("<int:pk>/findings/", views.record_finding, name="record_finding"),
     path("<int:pk>/findings/<int:finding_pk>/evidence/", views.evidence_download, name="evidence"),
     path("<int:pk>/findings/<int:finding_pk>/resolve/", views.resolve_finding, name="resolve_finding"),

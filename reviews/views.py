@@ -20,6 +20,7 @@ from .forms import (
     AssignmentForm,
     ConflictCheckForm,
     FindingForm,
+    PlanVersionsForm,
     ProposeClearForm,
     ProposeFlagForm,
     ResultForm,
@@ -139,7 +140,7 @@ def record_result(request, pk):
     submission = _submission(
         request, pk, rules.may_record_evaluation, "Only reviewers assigned to this submission record results."
     )
-    form = ResultForm(request.POST, submission=submission, auto_id="result-%s")
+    form = ResultForm(request.POST, submission=submission, user=request.user, auto_id="result-%s")
     return _handle(
         request,
         submission,
@@ -148,6 +149,27 @@ def record_result(request, pk):
         "Result recorded.",
         "Record an evaluation result",
         page_form="result_form",
+    )
+
+
+@login_required
+@require_POST
+def plan_versions(request, pk):
+    """The lead chooses the benchmark versions that measure one planned domain."""
+    submission = _submission(
+        request, pk, rules.may_plan_evaluation, "Only the lead reviewer changes the evaluation plan, while evaluating."
+    )
+    form = PlanVersionsForm(request.POST, submission=submission, user=request.user, auto_id="plan-%s")
+    return _handle(
+        request,
+        submission,
+        form,
+        lambda d: services.evaluation_plan_versions_set(
+            submission=submission, actor=request.user, domain=d["domain"], versions=[v.pk for v in d["versions"]]
+        ),
+        "Plan changed.",
+        "Change the benchmarks planned",
+        page_form="plan_form",
     )
 
 

@@ -117,12 +117,23 @@ def prepare_accept(data, submission):
 
 def effect_accept(submission, actor, data):
     from reviews.models import EvaluationDomain, EvaluationPlanItem
-    from reviews.services import findings_carry_forward
+    from reviews.services import default_plan_versions, findings_carry_forward
 
     domains = data.get("domains")
     if domains is None:
         domains = list(EvaluationDomain.objects.filter(is_active=True))
-    EvaluationPlanItem.objects.bulk_create([EvaluationPlanItem(submission=submission, domain=d) for d in domains])
+    items = EvaluationPlanItem.objects.bulk_create(
+        [EvaluationPlanItem(submission=submission, domain=d) for d in domains]
+    )
+    # Each domain is measured by its current benchmark versions unless the lead chooses others.
+    current = default_plan_versions(submission, domains)
+    EvaluationPlanItem.versions.through.objects.bulk_create(
+        [
+            EvaluationPlanItem.versions.through(evaluationplanitem_id=item.pk, benchmarkversion_id=v.pk)
+            for item in items
+            for v in current.get(item.domain_id, [])
+        ]
+    )
     if data.get("window") is not None:
         _rereview_window(submission, actor, data["window"])
     # A new version: the earlier version's open findings carry forward, each to be resolved.

@@ -123,19 +123,40 @@ def artifacts_received(submission) -> list[str]:
     return []
 
 
-@guard("A result for every planned domain")
+@guard("A result for every planned benchmark")
 def every_planned_domain_has_result(submission) -> list[str]:
+    """Each planned domain is measured by at least one benchmark version, and each planned
+    version has a result. Counted by domain: the guard's words reach people who may not be
+    cleared for a classified benchmark's name."""
+    from reviews.models import EvaluationPlanItem
+
     planned = list(submission.plan_items.select_related("domain").order_by("domain__sort_order"))
     if not planned:
         return ["The evaluation plan has no domains."]
-    done = set(submission.results.values_list("domain_id", flat=True))
-    missing = [item.domain.name for item in planned if item.domain_id not in done]
+    through = EvaluationPlanItem.versions.through.objects.filter(evaluationplanitem__submission=submission)
+    versions: dict = {}
+    for item_id, version_id in through.values_list("evaluationplanitem_id", "benchmarkversion_id"):
+        versions.setdefault(item_id, set()).add(version_id)
+    done = set(submission.results.values_list("version_id", flat=True))
+    unmeasured = [item.domain.name for item in planned if not versions.get(item.pk)]
+    missing = {
+        item.domain.name: len(versions[item.pk] - done) for item in planned if versions.get(item.pk, set()) - done
+    }
+    problems = []
+    if unmeasured:
+        problems.append(
+            f"No benchmark is planned for {', '.join(unmeasured)}: the lead plans one (an administrator adds "
+            "it to the catalog first if there is none)."
+        )
     if missing:
-        return [
-            f"{len(planned) - len(missing)} of {len(planned)} planned domains have a result: "
-            f"record one for {', '.join(missing)}."
-        ]
-    return []
+        total = sum(len(v) for v in versions.values())
+        waiting = sum(missing.values())
+        problems.append(
+            f"{total - waiting} of {total} planned benchmark results are recorded: still to record in "
+            + ", ".join(f"{name} ({n})" for name, n in missing.items())
+            + "."
+        )
+    return problems
 
 
 @guard("A finding of high or critical severity")

@@ -580,6 +580,7 @@ AUDIT_ACTION_LABELS = {
     "reviewer_assigned": "Reviewer assigned",
     "result_recorded": "Result recorded",
     "result_revised": "Result revised",
+    "plan_changed": "Benchmarks planned for a domain changed",
     "finding_recorded": "Finding recorded",
     "flag_proposed": "Flag proposed",
     "flag_concurred": "Concurrence with flag",

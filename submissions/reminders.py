@@ -50,12 +50,21 @@ ESCALATION_EVENT = "review.results_escalation"
 
 
 def missing_domains(submission) -> list[str]:
-    """The planned domains without a result, by name, in the plan's order."""
-    from reviews.models import EvaluationResult
+    """The planned domains still missing a result for one of their planned benchmark versions
+    (or with none planned), by name, in the plan's order. Named by domain: a reminder reaches
+    reviewers who may not be cleared for a classified benchmark's name."""
+    from django.db.models import Count, F, Q
 
-    recorded = EvaluationResult.objects.filter(submission_id=submission.pk).values("domain_id")
     return list(
-        submission.plan_items.exclude(domain_id__in=recorded)
+        submission.plan_items.annotate(
+            planned=Count("versions", distinct=True),
+            measured=Count(
+                "versions",
+                filter=Q(versions__results__submission_id=submission.pk),
+                distinct=True,
+            ),
+        )
+        .filter(Q(planned=0) | Q(measured__lt=F("planned")))
         .order_by("domain__sort_order", "domain__name")
         .values_list("domain__name", flat=True)
     )

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Clearance
 from accounts.roles import Role
+from benchmarks.models import BenchmarkVersion
 from caisi_portal import clock
 from partners.models import TrustedPartner
 from reviews import services as review_services
@@ -291,12 +292,11 @@ def _build_submission(spec, org, users, report):
         if j.get("accepted_by"):
             joint_services.invitation_respond(actor=users[j["accepted_by"]], invitation=invitation, accept=True)
     for r in spec.get("results", []):
+        # {benchmark: slug, version: label (the current one if left out), score, by}
+        versions = BenchmarkVersion.objects.filter(benchmark__slug=r["benchmark"])
+        version = versions.get(label=r["version"]) if "version" in r else versions.get(is_current=True)
         review_services.evaluation_result_record(
-            submission=submission,
-            domain=EvaluationDomain.objects.get(slug=r["domain"]),
-            actor=users[r["by"]],
-            score=r["score"],
-            threshold=r["threshold"],
+            submission=submission, version=version, actor=users[r["by"]], score=r["score"]
         )
     for f in spec.get("findings", []):
         review_services.finding_record(

@@ -258,7 +258,7 @@ def submission_detail_context(submission, user) -> dict:
     if office_view:
         context.update(
             assignments=submission.assignments.select_related("reviewer"),
-            plan=_plan_with_results(submission),
+            plan=_plan_with_results(submission, user),
             findings=_findings_shown(submission, user),
             hidden_findings=submission.findings.exclude(
                 pk__in=Finding.objects.visible_to(user).filter(submission=submission).values("pk")
@@ -275,7 +275,7 @@ def submission_detail_context(submission, user) -> dict:
         for a in context["assignments"]:
             a.remind_offer = offers.get(a.pk)
     if joint_view:
-        context.update(plan=_plan_with_results(submission), findings=_findings_shown(submission, user))
+        context.update(plan=_plan_with_results(submission, user), findings=_findings_shown(submission, user))
     # Outside the office, only an issued determination, and only its released summary.
     context["issued_determination"] = determination if determination and determination.issued_at else None
     if context["issued_determination"] is not None:
@@ -372,12 +372,41 @@ def timeline(submission, user) -> list:
     return entries
 
 
-def _plan_with_results(submission):
-    results = {r.domain_id: r for r in submission.results.select_related("recorded_by", "institute")}
-    return [
-        {"domain": item.domain, "result": results.get(item.domain_id)}
-        for item in submission.plan_items.select_related("domain").order_by("domain__sort_order")
-    ]
+def _plan_with_results(submission, user):
+    """Each planned domain with its planned benchmark versions and their results, as this
+    person may read them: versions above their clearance (or their institute's cap) are
+    counted, never named, with how many of them have a result. The domain's roll-up (the worst
+    of its results, reviews.models.domain_outcome) is of the results shown. Three queries."""
+    from benchmarks.models import BenchmarkVersion
+    from reviews.models import domain_outcome
+
+    clearance = rules.evidence_clearance(user, submission)
+    results = {
+        r.version_id: r for r in submission.results.select_related("recorded_by", "institute", "version__benchmark")
+    }
+    items = submission.plan_items.select_related("domain").prefetch_related(
+        Prefetch("versions", queryset=BenchmarkVersion.objects.select_related("benchmark"))
+    )
+    rows = []
+    for item in items.order_by("domain__sort_order", "domain__name"):
+        shown, hidden_planned, hidden_recorded = [], 0, 0
+        for version in sorted(item.versions.all(), key=lambda v: (v.benchmark.name, v.label)):
+            if version.classification <= clearance:
+                shown.append({"version": version, "result": results.get(version.pk)})
+            else:
+                hidden_planned += 1
+                hidden_recorded += version.pk in results
+        recorded = [row["result"] for row in shown if row["result"] is not None]
+        rows.append(
+            {
+                "domain": item.domain,
+                "versions": shown,
+                "hidden_planned": hidden_planned,
+                "hidden_recorded": hidden_recorded,
+                "rollup": domain_outcome(recorded),
+            }
+        )
+    return rows
 
 
 def agreements_for(user):
@@ -602,14 +631,15 @@ def agreement_notice(user) -> str:
 
 
 def version_deltas(submission, user) -> dict | None:
-    """The new version's results beside the earlier version's, per evaluation domain, for a
-    reader who may see this review's results (None for anyone else).
+    """The new version's results beside the earlier version's, per benchmark, for a reader who
+    may see this review's results (None for anyone else).
 
-    Each row: the domain, the result now and then (None when there is none, or when the
-    reader may not see that side: `then_hidden`), and the change in score when both are shown.
-    The domains are this review's plan and any the earlier version had a result in. A fixed
-    number of queries: the earlier version, the plan, and the two versions' results (and the
-    rules' own, asked once).
+    Each row: the domain, the benchmark, the result now and then (None when there is none, or
+    when the reader may not see that side: `then_hidden`), and the change in score when both
+    are shown and were measured by the same benchmark version (scores of two versions of a
+    benchmark are not on one scale). Benchmarks above the reader's clearance are left out and
+    counted. A fixed number of queries: the earlier version, the two versions' results, the
+    plan (and the rules' own, asked once).
     """
     from reviews.models import EvaluationResult
 
@@ -617,28 +647,41 @@ def version_deltas(submission, user) -> dict | None:
         return None
     earlier = ModelSubmission.objects.select_related("organization").get(pk=submission.supersedes_id)
     then_shown = rules.may_see_earlier_results(user, earlier)
-    results = EvaluationResult.objects.filter(submission_id__in=[submission.pk, earlier.pk]).select_related("domain")
-    now_by, then_by = {}, {}
+    clearance = rules.evidence_clearance(user, submission)
+    results = EvaluationResult.objects.filter(submission_id__in=[submission.pk, earlier.pk]).select_related(
+        "domain", "version__benchmark"
+    )
+    now_by, then_by, benchmarks, hidden = {}, {}, {}, set()
     for r in results:
-        (now_by if r.submission_id == submission.pk else then_by)[r.domain_id] = r
-    domains = {item.domain_id: item.domain for item in submission.plan_items.select_related("domain")}
-    for r in then_by.values():
-        domains.setdefault(r.domain_id, r.domain)
+        if r.version.classification > clearance:
+            hidden.add(r.version.benchmark_id)
+            continue
+        key = r.version.benchmark_id
+        (now_by if r.submission_id == submission.pk else then_by)[key] = r
+        benchmarks[key] = (r.domain, r.version.benchmark)
     rows = []
-    for domain in sorted(domains.values(), key=lambda d: (d.sort_order, d.name)):
-        now, then = now_by.get(domain.pk), then_by.get(domain.pk) if then_shown else None
+    for key, (domain, benchmark) in sorted(
+        benchmarks.items(), key=lambda kv: (kv[1][0].sort_order, kv[1][0].name, kv[1][1].name)
+    ):
+        now, then = now_by.get(key), then_by.get(key) if then_shown else None
+        if now is None and then is None:
+            continue
+        comparable = now is not None and then is not None and now.version_id == then.version_id
         rows.append(
             {
                 "domain": domain,
+                "benchmark": benchmark,
                 "now": now,
                 "then": then,
-                "change": now.score - then.score if now is not None and then is not None else None,
-                "outcome_changed": now is not None and then is not None and now.outcome != then.outcome,
+                "change": now.score - then.score if comparable else None,
+                "versions_differ": now is not None and then is not None and not comparable,
+                "outcome_changed": now is not None and then is not None and now.verdict != then.verdict,
             }
         )
     return {
         "earlier": earlier,
         "then_hidden": not then_shown,
+        "hidden_benchmarks": len(hidden - set(benchmarks)),
         "rows": rows,
     }
 

@@ -15,7 +15,7 @@ from caisi_portal.errors import ApplicationError
 from caisi_portal.web import add_service_error, refuse_if_not_permitted
 from partners import services as partner_services
 from reviews import evidence
-from reviews.forms import AssignmentForm, FindingForm, ProposeClearForm, ProposeFlagForm, ResultForm
+from reviews.forms import AssignmentForm, FindingForm, PlanVersionsForm, ProposeClearForm, ProposeFlagForm, ResultForm
 from reviews.selectors import assignment_suggestions
 
 from . import selectors, services, worklist
@@ -161,8 +161,13 @@ def submission_page(request, submission, *, status=200, **bound_forms):
         else None,
         # Several forms share this page: each gets its own element ids (labels stay unambiguous).
         "result_form": (
-            ResultForm(submission=submission, auto_id="result-%s")
+            ResultForm(submission=submission, user=user, auto_id="result-%s")
             if rules.may_record_evaluation(user, submission)
+            else None
+        ),
+        "plan_form": (
+            PlanVersionsForm(submission=submission, user=user, auto_id="plan-%s")
+            if rules.may_plan_evaluation(user, submission)
             else None
         ),
         "finding_form": (

@@ -177,11 +177,12 @@ def steps_for(submissions, now: dt.datetime | None = None) -> list[Step]:
         row["pk"]: row
         for row in ModelSubmission.objects.filter(pk__in=ids)
         .annotate(
-            planned=Count("plan_items", distinct=True),
+            planned=Count("plan_items__versions", distinct=True),
             recorded=Count("results", distinct=True),
-            highest=Max("findings__classification"),
+            highest_finding=Max("findings__classification"),
+            highest_result=Max("results__version__classification"),
         )
-        .values("pk", "planned", "recorded", "highest")
+        .values("pk", "planned", "recorded", "highest_finding", "highest_result")
     }
     proposals = {
         d.submission_id: d
@@ -288,7 +289,7 @@ def _step(s, obligation, assigned, progress, proposal, review_clock, *, agreemen
         reviewers = {a.reviewer.pk: a.reviewer.get_full_name() or a.reviewer.username for a in assigned}
         return Step(
             s,
-            f"Record results: {missing} of {planned} planned domain{'s' if planned != 1 else ''} "
+            f"Record results: {missing} of {planned} planned benchmark{'s' if planned != 1 else ''} "
             f"{'has' if missing == 1 else 'have'} none yet",
             _people(list(reviewers.values())),
             deadline,
@@ -317,7 +318,9 @@ def _step(s, obligation, assigned, progress, proposal, review_clock, *, agreemen
             frozenset({lead.pk}),
             where="flag" if what == "flag" else "clear",
         )
-    highest = progress["highest"]
+    # Every piece of evidence, findings and results alike, bounds who may concur.
+    found = [c for c in (progress["highest_finding"], progress["highest_result"]) if c is not None]
+    highest = max(found) if found else None
     eligible = [
         a.reviewer
         for a in assigned

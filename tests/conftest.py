@@ -45,6 +45,22 @@ def cast(db):
 
 
 @pytest.fixture(autouse=True)
+def reference_catalog(request):
+    """Every database test starts with a catalog: one unclassified reference benchmark per
+    default domain (tests.factories.REFERENCE_LEVELS), so a submission accepted into evaluation
+    has a benchmark version planned in each domain, as on a configured installation.
+    Live-server tests flush the database between tests: it is put back (with the domains)."""
+    if request.node.get_closest_marker("empty_catalog"):
+        return
+    if "_django_db_helper" not in request.fixturenames and not request.node.get_closest_marker("django_db"):
+        return
+    request.getfixturevalue("_django_db_helper")
+    from tests.factories import ensure_reference_catalog
+
+    ensure_reference_catalog()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # Argon2 is deliberately slow; the suite creates many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

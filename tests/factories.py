@@ -2,6 +2,7 @@
 
 import datetime as dt
 import itertools
+from decimal import Decimal
 
 import factory
 from django.contrib.auth.models import Group
@@ -132,11 +133,61 @@ def order_data(**overrides) -> dict:
     }
 
 
-def record_all_results(submission, reviewer, score=0.1, threshold=0.5):
-    for item in submission.plan_items.select_related("domain"):
-        review_services.evaluation_result_record(
-            submission=submission, domain=item.domain, actor=reviewer, score=score, threshold=threshold
+# The reference catalog every database test starts with (tests/conftest.py): per default
+# domain, one unclassified benchmark whose current version is judged elevated from 0.5 and
+# critical from 0.8 (a higher score is more dangerous).
+REFERENCE_LEVELS = {"elevated": Decimal("0.5"), "critical": Decimal("0.8")}
+
+
+def ensure_reference_catalog():
+    from benchmarks.models import Benchmark, BenchmarkVersion, LevelSetting
+
+    if Benchmark.objects.filter(slug__startswith="reference-").exists():
+        return
+    if not EvaluationDomain.objects.exists():
+        from importlib import import_module
+
+        from django.apps import apps
+
+        import_module("reviews.migrations.0002_default_domains").create_domains(apps, None)
+    now = clock.now()
+    for domain in EvaluationDomain.objects.all():
+        benchmark = Benchmark.objects.create(
+            domain=domain, slug=f"reference-{domain.slug}"[:60], name=f"Reference {domain.name}", created_at=now
         )
+        version = BenchmarkVersion.objects.create(
+            benchmark=benchmark, label="1", metric="accuracy", inspect_tasks=[f"ref_{domain.slug}"], created_at=now
+        )
+        LevelSetting.objects.bulk_create(
+            [LevelSetting(version=version, level=level, threshold=value) for level, value in REFERENCE_LEVELS.items()]
+        )
+
+
+def reference_version(domain):
+    from benchmarks.models import BenchmarkVersion
+
+    return BenchmarkVersion.objects.get(benchmark__slug=f"reference-{domain.slug}"[:60])
+
+
+def record_result(*, submission, actor, domain, score, inconclusive=False, summary=""):
+    """The score for a planned domain's reference benchmark version."""
+    return review_services.evaluation_result_record(
+        submission=submission,
+        version=reference_version(domain),
+        actor=actor,
+        score=score,
+        inconclusive=inconclusive,
+        summary=summary,
+    )
+
+
+def record_all_results(submission, reviewer, score=0.1):
+    """A score for every planned benchmark version (below every reference level by default)."""
+    from reviews.models import EvaluationPlanItem
+
+    planned = EvaluationPlanItem.versions.through.objects.filter(evaluationplanitem__submission=submission)
+    for version_id in planned.values_list("benchmarkversion_id", flat=True):
+        review_services.evaluation_result_record(submission=submission, version=version_id, actor=reviewer, score=score)
 
 
 def clear_against_evidence(submission, lead, concurring, **texts):

@@ -10,7 +10,7 @@ from accounts.roles import Role
 from api.services import api_token_issue
 from reviews.models import EvaluationDomain
 from submissions.models import State
-from tests.factories import UserFactory, move
+from tests.factories import UserFactory, move, record_result
 
 pytestmark = pytest.mark.django_db
 
@@ -547,13 +547,9 @@ def test_one_lead_cannot_clear_against_the_evidence(cast, client, concern):
     record_all_results(s, cast.reviewer)
     domain = s.plan_items.first().domain
     if concern == "threshold":
-        review_services.evaluation_result_record(
-            submission=s, domain=domain, actor=cast.reviewer, score=1, threshold=0.5
-        )
+        record_result(submission=s, domain=domain, actor=cast.reviewer, score=1)
     elif concern == "inconclusive":
-        review_services.evaluation_result_record(
-            submission=s, domain=domain, actor=cast.reviewer, score=0, threshold=0.5, inconclusive=True
-        )
+        record_result(submission=s, domain=domain, actor=cast.reviewer, score=0, inconclusive=True)
     else:
         serious_finding(s, cast.reviewer)
     with pytest.raises(TransitionRefused, match="second reviewer's concurrence"):
@@ -721,6 +717,7 @@ def test_agreement_and_partner_changes_go_into_the_chain_without_secrets(cast):
     assert verify_all()[1] is None
 
 
+@pytest.mark.empty_catalog
 def test_the_demo_administrator_is_not_a_superuser(db):
     from pathlib import Path
 
@@ -804,16 +801,16 @@ def test_the_register_publishes_the_checkpoints(cast, client):
 
 
 def test_revising_a_result_does_not_make_its_concern_disappear(cast):
-    """A lead re-recorded the exceeded result with a higher threshold, then cleared alone."""
+    """A lead re-recorded the result that reached a level with a lower score, then cleared alone
+    (a threshold can no longer be typed: the score is all a reviewer may change)."""
     from caisi_portal.errors import TransitionRefused
-    from reviews import services as review_services
     from tests.factories import record_all_results
 
     s = cast.submission(State.EVALUATION)
     record_all_results(s, cast.reviewer)
     domain = s.plan_items.first().domain
-    review_services.evaluation_result_record(submission=s, domain=domain, actor=cast.reviewer, score=0.7, threshold=0.5)
-    review_services.evaluation_result_record(submission=s, domain=domain, actor=cast.lead, score=0.7, threshold=0.9)
+    record_result(submission=s, domain=domain, actor=cast.reviewer, score=0.7)
+    record_result(submission=s, domain=domain, actor=cast.lead, score=0.2)
     with pytest.raises(TransitionRefused, match="before it was revised"):
         move(s, "clear", cast.lead)
 

@@ -19,7 +19,8 @@ from submissions.models import ModelSubmission
 from submissions.review_clock import act_on_due_items
 from submissions.seeding import load_seed
 
-pytestmark = pytest.mark.django_db
+# The demo seed brings its own catalog: no reference benchmarks beside it.
+pytestmark = [pytest.mark.django_db, pytest.mark.empty_catalog]
 
 SEED = Path(settings.BASE_DIR) / "seeds" / "demo.yaml"
 SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")

@@ -10,6 +10,7 @@ from django.urls import reverse
 from caisi_portal import clock
 from reviews.models import EvaluationDomain
 from submissions.models import ModelSubmission, State
+from tests.factories import reference_version
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +75,7 @@ def record_results(client, cast, s):
     client.force_login(cast.reviewer)
     for domain in EvaluationDomain.objects.all():
         r = client.post(
-            reverse("reviews:record_result", args=[s.pk]), {"domain": domain.pk, "score": "0.2", "threshold": "0.5"}
+            reverse("reviews:record_result", args=[s.pk]), {"version": reference_version(domain).pk, "score": "0.2"}
         )
         assert r.status_code == 302
 
@@ -280,7 +281,7 @@ def test_the_forms_about_a_submission_show_its_state_and_clock(cast, client):
 
 def test_a_blocked_action_is_shown_disabled_with_its_reason(cast, client):
     """The action does not vanish: it is shown, disabled, beside what is missing (the guards' words)."""
-    from tests.factories import draft
+    from tests.factories import draft, record_result
 
     meta = draft(cast.holdout_developer)
     client.force_login(cast.holdout_developer)
@@ -295,18 +296,14 @@ def test_a_blocked_action_is_shown_disabled_with_its_reason(cast, client):
 
     s = cast.submission(State.EVALUATION)
     first = s.plan_items.select_related("domain").first()
-    from reviews import services as review_services
-
-    review_services.evaluation_result_record(
-        submission=s, domain=first.domain, actor=cast.reviewer, score=0.1, threshold=0.5
-    )
+    record_result(submission=s, domain=first.domain, actor=cast.reviewer, score=0.1)
     client.force_login(cast.lead)
     page = client.get(s.get_absolute_url()).content.decode()
     assert 'aria-describedby="blocked-clear">Clear for release' in page
-    planned = s.plan_items.count()
-    assert f"1 of {planned} planned domains have a result: record one for" in page
+    planned = s.plan_items.count()  # one reference benchmark per domain
+    assert f"1 of {planned} planned benchmark results are recorded: still to record in" in page
     # Any assigned reviewer records results, the lead included: it is their turn.
-    assert "Your turn" in page and f"Record results: {planned - 1} of {planned} planned domains" in page
+    assert "Your turn" in page and f"Record results: {planned - 1} of {planned} planned benchmarks" in page
     # People who could never take it are not shown it at all.
     client.force_login(cast.developer)
     assert "blocked-clear" not in client.get(s.get_absolute_url()).content.decode()

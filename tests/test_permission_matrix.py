@@ -641,7 +641,9 @@ TRANSITION_SOURCE = {
 
 
 def result_data(ws, t):
-    return {"domain": EvaluationDomain.objects.first().pk, "score": "0.2", "threshold": "0.5"}
+    from tests.factories import reference_version
+
+    return {"version": reference_version(EvaluationDomain.objects.first()).pk, "score": "0.2"}
 
 
 def finding_data(ws, t):

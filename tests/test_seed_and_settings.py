@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.django_db
+@pytest.mark.empty_catalog
 def test_demo_seed_loads_once_and_is_simulated(settings):
     settings.DEBUG = True
     call_command("load_seed")

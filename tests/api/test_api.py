@@ -13,7 +13,7 @@ from partners import services as partner_services
 from partners.models import Delivery, PartnerEventType, TrustedPartner
 from reviews.models import EvaluationDomain
 from submissions.models import ModelSubmission, SlaBreach, SlaKind, State
-from tests.factories import OrganizationFactory, serious_finding
+from tests.factories import OrganizationFactory, reference_version, serious_finding
 
 pytestmark = pytest.mark.django_db
 
@@ -259,7 +259,7 @@ def test_findings_follow_clearance(cast, evaluation):
 
 def test_writes_are_refused_for_roles_that_may_not(cast, evaluation):
     base = f"{V1}/submissions/{evaluation.pk}"
-    cyber = {"domain": "cyber-offense", "score": "0.1", "threshold": "0.5"}
+    cyber = {"version": reference_version(EvaluationDomain.objects.get(slug="cyber-offense")).pk, "score": "0.1"}
     assert_error(client_for(cast.developer).post(f"{base}/results/", cyber, format="json"), 403)
     assert_error(client_for(cast.unassigned_reviewer).post(f"{base}/results/", cyber, format="json"), 404)
     assert_error(client_for(cast.partner).post(f"{base}/transitions/clear/", {"rationale": "x"}, format="json"), 404)
@@ -370,19 +370,33 @@ def inspect_logs(tmp_path_factory):
     return out
 
 
+def probe_task_on_cyber(metric="accuracy", **levels):
+    """The Inspect task the logs come from names the cyber reference version (in the catalog),
+    with other policy levels when given (test set-up: the catalog's services audit real changes)."""
+    version = reference_version(EvaluationDomain.objects.get(slug="cyber-offense"))
+    version.inspect_tasks, version.metric = ["cyber_uplift_probe"], metric
+    version.save()
+    for level, threshold in levels.items():
+        version.levels.filter(level=level).update(threshold=threshold)
+    return version
+
+
 @pytest.mark.parametrize("fmt", ["eval", "json"])
-def test_inspect_log_becomes_the_domains_result(cast, evaluation, inspect_logs, fmt):
+def test_inspect_log_becomes_the_result_of_the_tasks_version(cast, evaluation, inspect_logs, fmt):
     from pathlib import Path
 
+    version = probe_task_on_cyber()
     path = Path(inspect_logs[fmt])
     response = client_for(cast.reviewer).post(
         f"{V1}/submissions/{evaluation.pk}/results/inspect/",
-        {"domain": "cyber-offense", "threshold": "0.9", "log": SimpleUploadedFile(path.name, path.read_bytes())},
+        {"log": SimpleUploadedFile(path.name, path.read_bytes())},
         format="multipart",
     )
     assert response.status_code == 201, response.content
     body = response.json()
-    assert body["domain"] == "cyber-offense" and float(body["score"]) == 0.5 and body["outcome"] == "below_threshold"
+    assert body["domain"] == "cyber-offense" and body["version"] == version.pk and float(body["score"]) == 0.5
+    # 0.5 is at the reference version's elevated line: reached, whatever the uploader thinks.
+    assert body["outcome"] == "threshold_exceeded" and body["level"] == "elevated"
     assert "task cyber_uplift_probe" in body["summary"] and "2 samples" in body["summary"]
     assert "match/accuracy = 0.5" in body["summary"]
 
@@ -399,7 +413,7 @@ def test_not_an_inspect_log_changes_nothing(cast, evaluation, name, content, mes
     pytest.importorskip("inspect_ai")
     response = client_for(cast.reviewer).post(
         f"{V1}/submissions/{evaluation.pk}/results/inspect/",
-        {"domain": "cyber-offense", "threshold": "0.5", "log": SimpleUploadedFile(name, content)},
+        {"log": SimpleUploadedFile(name, content)},
         format="multipart",
     )
     assert message in assert_error(response, 400)["message"]
@@ -412,7 +426,7 @@ def test_truncated_inspect_log_changes_nothing(cast, evaluation, inspect_logs):
     data = Path(inspect_logs["eval"]).read_bytes()
     response = client_for(cast.reviewer).post(
         f"{V1}/submissions/{evaluation.pk}/results/inspect/",
-        {"domain": "cyber-offense", "threshold": "0.5", "log": SimpleUploadedFile("cut.eval", data[: len(data) // 2])},
+        {"log": SimpleUploadedFile("cut.eval", data[: len(data) // 2])},
         format="multipart",
     )
     assert_error(response, 400)
@@ -422,18 +436,38 @@ def test_truncated_inspect_log_changes_nothing(cast, evaluation, inspect_logs):
 def test_unknown_metric_is_named(cast, evaluation, inspect_logs):
     from pathlib import Path
 
+    probe_task_on_cyber(metric="nope/none")
     path = Path(inspect_logs["json"])
     response = client_for(cast.reviewer).post(
         f"{V1}/submissions/{evaluation.pk}/results/inspect/",
-        {
-            "domain": "cyber-offense",
-            "threshold": "0.5",
-            "metric": "nope/none",
-            "log": SimpleUploadedFile(path.name, path.read_bytes()),
-        },
+        {"log": SimpleUploadedFile(path.name, path.read_bytes())},
         format="multipart",
     )
-    assert "It has: match/accuracy, match/stderr" in assert_error(response, 400)["message"]
+    message = assert_error(response, 400)["message"]
+    assert "no metric 'nope/none'" in message and "It has: match/accuracy, match/stderr" in message
+    assert not evaluation.results.exists()
+
+
+def test_unknown_task_is_refused_naming_it(cast, evaluation, inspect_logs):
+    """A log whose task no planned version takes is refused, the task named; a threshold sent
+    with it is refused too (the levels are the catalog's)."""
+    from pathlib import Path
+
+    path = Path(inspect_logs["json"])
+    response = client_for(cast.reviewer).post(
+        f"{V1}/submissions/{evaluation.pk}/results/inspect/",
+        {"log": SimpleUploadedFile(path.name, path.read_bytes())},
+        format="multipart",
+    )
+    assert "takes the Inspect task 'cyber_uplift_probe'" in assert_error(response, 400)["message"]
+    probe_task_on_cyber()
+    response = client_for(cast.reviewer).post(
+        f"{V1}/submissions/{evaluation.pk}/results/inspect/",
+        {"threshold": "0.9", "log": SimpleUploadedFile(path.name, path.read_bytes())},
+        format="multipart",
+    )
+    assert "Thresholds are not typed" in str(assert_error(response, 400))
+    assert not evaluation.results.exists()
 
 
 # --- a script carries a submission from draft to cleared ----------------------------------------------
@@ -489,17 +523,20 @@ def test_end_to_end_by_api_alone(cast, httpserver, inspect_logs, django_capture_
     assert admin.post(f"{base}/assignments/", {"reviewer": "lead", "role": "lead"}, format="json").status_code == 201
     assert admin.post(f"{base}/assignments/", {"reviewer": "reviewer"}, format="json").status_code == 201
     log = Path(inspect_logs["eval"])
+    probe_task_on_cyber(metric="match/accuracy", elevated="0.6", critical="0.9")
     assert (
         reviewer.post(
             f"{base}/results/inspect/",
-            {"domain": "cyber-offense", "threshold": "0.9", "log": SimpleUploadedFile(log.name, log.read_bytes())},
+            {"log": SimpleUploadedFile(log.name, log.read_bytes())},
             format="multipart",
         ).status_code
         == 201
     )
     assert (
         reviewer.post(
-            f"{base}/results/", {"domain": "chem-bio-uplift", "score": "0.1", "threshold": "0.4"}, format="json"
+            f"{base}/results/",
+            {"version": reference_version(EvaluationDomain.objects.get(slug="chem-bio-uplift")).pk, "score": "0.1"},
+            format="json",
         ).status_code
         == 201
     )
@@ -533,7 +570,7 @@ def test_every_domain_slug_is_accepted_for_results(cast, evaluation):
     for domain in EvaluationDomain.objects.all():
         r = reviewer.post(
             f"{V1}/submissions/{evaluation.pk}/results/",
-            {"domain": domain.slug, "score": 0, "threshold": 1},
+            {"version": reference_version(domain).pk, "score": 0},
             format="json",
         )
         assert r.status_code == 201

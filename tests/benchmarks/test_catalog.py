@@ -16,7 +16,8 @@ from reviews.models import EvaluationDomain
 from submissions.models import AuditEntry
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+# These tests build the catalog they read: no reference benchmarks beside it.
+pytestmark = [pytest.mark.django_db, pytest.mark.empty_catalog]
 
 HIGHER, LOWER = BenchmarkVersion.Direction.HIGHER, BenchmarkVersion.Direction.LOWER
 

@@ -13,7 +13,7 @@ from accounts.roles import Role
 from exercises.models import Exercise
 from exercises.services import tick_running_exercises
 from submissions.models import ModelSubmission, SlaBreach, SlaKind, State
-from tests.factories import UserFactory
+from tests.factories import UserFactory, record_result
 from tests.partners.test_worker_delivery import worker  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.browser]
@@ -334,13 +334,12 @@ def test_an_action_refused_in_place_says_so_rather_than_failing_silently(cast, j
 def test_clearing_against_an_exceeded_threshold_takes_two_people(cast, journey):
     """One lead alone cannot clear past the evidence: the page says so before anyone tries;
     a justification per concern and a second reviewer's concurrence are needed."""
-    from reviews import services as review_services
     from tests.factories import record_all_results
 
     s = cast.submission(State.EVALUATION, model_name="Journey-Against")
     record_all_results(s, cast.reviewer)
     over = s.plan_items.select_related("domain").first().domain
-    review_services.evaluation_result_record(submission=s, domain=over, actor=cast.reviewer, score=0.9, threshold=0.5)
+    record_result(submission=s, domain=over, actor=cast.reviewer, score=0.9)
 
     page = journey.sign_in(cast.lead)
     journey.go(f"/submissions/{s.pk}/")

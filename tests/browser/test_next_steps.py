@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from submissions import services, worklist
 from submissions.models import State
-from tests.factories import draft, record_all_results, serious_finding
+from tests.factories import draft, record_all_results, record_result, serious_finding
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.browser]
 
@@ -53,9 +53,7 @@ def test_each_role_sees_its_next_action_enabled_or_disabled_with_reasons(cast, j
     from reviews import services as review_services
 
     for item in evaluating.plan_items.select_related("domain").exclude(pk=first.pk):
-        review_services.evaluation_result_record(
-            submission=evaluating, domain=item.domain, actor=cast.reviewer, score=0.1, threshold=0.5
-        )
+        record_result(submission=evaluating, domain=item.domain, actor=cast.reviewer, score=0.1)
 
     journey.sign_in(cast.holdout_developer)
     _expect_panel(journey, cast.holdout_developer, held, "negotiating lab cannot submit")
@@ -73,9 +71,7 @@ def test_each_role_sees_its_next_action_enabled_or_disabled_with_reasons(cast, j
     _expect_panel(journey, cast.reviewer, evaluating, "reviewer records the last result")
 
     # The last result, a serious finding and a proposed flag: now the concurring reviewer's turn.
-    review_services.evaluation_result_record(
-        submission=evaluating, domain=first.domain, actor=cast.reviewer, score=0.1, threshold=0.5
-    )
+    record_result(submission=evaluating, domain=first.domain, actor=cast.reviewer, score=0.1)
     serious_finding(evaluating, cast.reviewer)
     review_services.determination_propose_flag(
         submission=evaluating, actor=cast.lead, rationale="Uplift.", partner_summary="Flagged."

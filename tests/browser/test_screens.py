@@ -16,7 +16,12 @@ from submissions.models import ModelSubmission
 from submissions.review_clock import act_on_due_items
 from submissions.seeding import load_seed
 
-pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.browser]
+# The demo seed brings its own catalog: no reference benchmarks beside it.
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.browser,
+    pytest.mark.empty_catalog,
+]
 
 SEED = Path(__file__).resolve().parents[2] / "seeds" / "demo.yaml"
 

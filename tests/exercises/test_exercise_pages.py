@@ -14,7 +14,7 @@ from accounts.roles import Role
 from exercises import scenarios, services
 from exercises.models import Exercise, ImprovementItem, Observation
 from submissions.models import ModelSubmission
-from tests.factories import UserFactory
+from tests.factories import UserFactory, reference_version
 
 pytestmark = pytest.mark.django_db
 WALL_START = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -47,7 +47,7 @@ def test_a_controller_starts_the_holdout_runs_it_and_downloads_an_aar_that_match
         for domain in [item.domain for item in vega.plan_items.select_related("domain")]:
             r = client.post(
                 reverse("reviews:record_result", args=[vega.pk]),
-                {"domain": domain.pk, "score": "0.1", "threshold": "0.5"},
+                {"version": reference_version(domain).pk, "score": "0.1"},
             )
             assert r.status_code == 302
         from submissions.views import announcement_seal

@@ -26,7 +26,15 @@ from partners.services import announcement_preview
 from reviews import services as review_services
 from reviews.models import ConflictOfInterest, Determination, EvaluationDomain, EvaluationResult, Finding
 from submissions.models import ModelSubmission, Organization, State
-from tests.factories import Cast, OrganizationFactory, UserFactory, move, record_all_results
+from tests.factories import (
+    Cast,
+    OrganizationFactory,
+    UserFactory,
+    move,
+    record_all_results,
+    record_result,
+    reference_version,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -281,7 +289,7 @@ class TestWhatTheInstituteSees:
         cast, institute, harriet, s, _ = setup
         invitation = joined(setup)
         domain = s.plan_items.first().domain
-        review_services.evaluation_result_record(submission=s, domain=domain, actor=harriet, score=0.1, threshold=0.5)
+        record_result(submission=s, domain=domain, actor=harriet, score=0.1)
         joint.invitation_withdraw(actor=cast.lead, invitation=invitation)
         harriet = type(harriet).objects.get(pk=harriet.pk)
         assert client_of(harriet).get(reverse("submissions:detail", args=[s.pk])).status_code == 404
@@ -339,9 +347,7 @@ class TestWhatTheInstituteRecords:
         cast, institute, harriet, s, _ = setup
         joined(setup)
         domain = s.plan_items.first().domain
-        result = review_services.evaluation_result_record(
-            submission=s, domain=domain, actor=harriet, score=0.2, threshold=0.5
-        )
+        result = record_result(submission=s, domain=domain, actor=harriet, score=0.2)
         finding = review_services.finding_record(
             submission=s,
             actor=harriet,
@@ -352,14 +358,14 @@ class TestWhatTheInstituteRecords:
             description="Found by the institute.",
         )
         assert result.institute == institute and finding.institute == institute
-        office = review_services.evaluation_result_record(
-            submission=s, domain=s.plan_items.last().domain, actor=cast.reviewer, score=0.2, threshold=0.5
-        )
+        office = record_result(submission=s, domain=s.plan_items.last().domain, actor=cast.reviewer, score=0.2)
         assert office.institute is None
         page = client_of(cast.lead).get(reverse("submissions:detail", args=[s.pk])).content.decode()
         assert institute.name in page
         api = api_of(cast.lead)
-        results = {r["domain"]: r["institute"] for r in api.get(f"/api/v1/submissions/{s.pk}/results/").json()}
+        results = {
+            r["domain"]: r["institute"] for r in api.get(f"/api/v1/submissions/{s.pk}/results/").json()["results"]
+        }
         assert results[domain.slug] == institute.name and None in results.values()
         findings = {f["title"]: f["institute"] for f in api.get(f"/api/v1/submissions/{s.pk}/findings/").json()}
         assert findings["Institute finding"] == institute.name and findings[CUI_TITLE] is None
@@ -383,7 +389,7 @@ class TestWhatTheInstituteRecords:
         joined(setup)
         domain = s.plan_items.first().domain
         page = client_of(harriet).post(
-            reverse("reviews:record_result", args=[s.pk]), {"domain": domain.pk, "score": "0.3", "threshold": "0.5"}
+            reverse("reviews:record_result", args=[s.pk]), {"version": reference_version(domain).pk, "score": "0.3"}
         )
         assert page.status_code == 302
         assert EvaluationResult.objects.get(submission=s, domain=domain).institute == institute
@@ -430,7 +436,7 @@ class TestTheRecordAndTheNotices:
         )
         domain = s.plan_items.first().domain
         record_all_results(s, cast.reviewer)
-        review_services.evaluation_result_record(submission=s, domain=domain, actor=harriet, score=0.1, threshold=0.5)
+        record_result(submission=s, domain=domain, actor=harriet, score=0.1)
         preview = announcement_preview(s, outcome="cleared", partner_summary="Cleared.")
         import json
 
@@ -572,6 +578,7 @@ class TestWorlds:
             )
 
 
+@pytest.mark.empty_catalog
 def test_the_demo_seed_holds_a_joint_review(settings):
     from django.core.management import call_command
 

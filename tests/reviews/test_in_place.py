@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from reviews.models import Assignment, ConflictOfInterest, EvaluationDomain, EvaluationResult, Finding
 from submissions.models import State
+from tests.factories import reference_version
 
 pytestmark = pytest.mark.django_db
 
@@ -31,13 +32,13 @@ def test_a_result_recorded_in_place_shows_in_the_plan(cast, client):
     client.force_login(cast.reviewer)
     url = reverse("reviews:record_result", args=[s.pk])
 
-    done = client.post(url, {"domain": domain.pk, "score": "0.42", "threshold": "0.5"}, **HX)
+    done = client.post(url, {"version": reference_version(domain).pk, "score": "0.42"}, **HX)
     assert done.status_code == 302 and done["Location"] == s.get_absolute_url()
     page = client.get(done["Location"]).content.decode()
     assert "0.420" in section(page, "results")
     assert "Result recorded." in page and 'id="messages"' in page and 'id="timeline"' in page
 
-    bad = client.post(url, {"domain": domain.pk, "score": "high", "threshold": "0.5"}, **HX)
+    bad = client.post(url, {"version": reference_version(domain).pk, "score": "high"}, **HX)
     assert bad.status_code == 422
     results = section(bad.content.decode(), "results")
     assert "<details open>" in results and 'aria-invalid="true"' in results
@@ -106,7 +107,7 @@ def test_someone_without_the_right_gets_no_page_in_place(cast, client):
     client.force_login(cast.developer)  # the owning lab: sees the submission, may not record
     domain = EvaluationDomain.objects.order_by("pk").first()
     refused = client.post(
-        reverse("reviews:record_result", args=[s.pk]), {"domain": domain.pk, "score": "0.1", "threshold": "0.5"}, **HX
+        reverse("reviews:record_result", args=[s.pk]), {"version": reference_version(domain).pk, "score": "0.1"}, **HX
     )
     assert refused.status_code == 403
     assert "Evaluation plan and results" not in refused.content.decode()

@@ -8,7 +8,7 @@ from caisi_portal.errors import NotPermitted, ValidationFailed
 from reviews import services
 from reviews.models import Assignment, ConflictOfInterest, EvaluationDomain, EvaluationResult, Finding
 from submissions.models import State
-from tests.factories import UserFactory, serious_finding
+from tests.factories import UserFactory, record_result, serious_finding
 
 pytestmark = pytest.mark.django_db
 
@@ -71,34 +71,39 @@ class TestAssignment:
 
 
 class TestResults:
-    def test_outcome_follows_score_and_threshold(self, cast):
+    def test_outcome_follows_the_versions_levels(self, cast):
         s = cast.submission(State.EVALUATION)
         cyber = EvaluationDomain.objects.get(slug="cyber-offense")
-        r = services.evaluation_result_record(submission=s, domain=cyber, actor=cast.reviewer, score=0.7, threshold=0.5)
-        assert r.outcome == EvaluationResult.Outcome.THRESHOLD_EXCEEDED
-        r = services.evaluation_result_record(submission=s, domain=cyber, actor=cast.reviewer, score=0.2, threshold=0.5)
-        assert r.outcome == EvaluationResult.Outcome.BELOW_THRESHOLD
+        r = record_result(submission=s, domain=cyber, actor=cast.reviewer, score=0.7)
+        assert (r.outcome, r.level) == (EvaluationResult.Outcome.THRESHOLD_EXCEEDED, "elevated")
+        assert r.levels_applied == {"elevated": "0.500", "critical": "0.800"}
+        r = record_result(submission=s, domain=cyber, actor=cast.reviewer, score=0.8)
+        assert (r.outcome, r.level) == (EvaluationResult.Outcome.THRESHOLD_EXCEEDED, "critical")
+        r = record_result(submission=s, domain=cyber, actor=cast.reviewer, score=0.2)
+        assert (r.outcome, r.level) == (EvaluationResult.Outcome.BELOW_THRESHOLD, "")
         assert EvaluationResult.objects.filter(submission=s).count() == 1
 
-    def test_domain_must_be_planned(self, cast):
+    def test_version_must_be_planned(self, cast):
+        from benchmarks.models import Benchmark, BenchmarkVersion
+
         s = cast.submission(State.EVALUATION)
         extra = EvaluationDomain.objects.create(slug="persuasion", name="Persuasion")
+        benchmark = Benchmark.objects.create(domain=extra, slug="persuade", name="Persuade", created_at=s.created_at)
+        version = BenchmarkVersion.objects.create(benchmark=benchmark, label="1", metric="m", created_at=s.created_at)
         with pytest.raises(ValidationFailed, match="not in this submission's evaluation plan"):
-            services.evaluation_result_record(submission=s, domain=extra, actor=cast.reviewer, score=1, threshold=2)
+            services.evaluation_result_record(submission=s, version=version, actor=cast.reviewer, score=1)
 
     def test_not_a_number_is_a_clear_error(self, cast):
         s = cast.submission(State.EVALUATION)
         cyber = EvaluationDomain.objects.get(slug="cyber-offense")
         with pytest.raises(ValidationFailed, match="Enter a number"):
-            services.evaluation_result_record(submission=s, domain=cyber, actor=cast.reviewer, score="NaN", threshold=1)
+            record_result(submission=s, domain=cyber, actor=cast.reviewer, score="NaN")
 
     def test_unassigned_reviewer_cannot_record(self, cast):
         s = cast.submission(State.EVALUATION)
         cyber = EvaluationDomain.objects.get(slug="cyber-offense")
         with pytest.raises(NotPermitted):
-            services.evaluation_result_record(
-                submission=s, domain=cyber, actor=cast.unassigned_reviewer, score=1, threshold=2
-            )
+            record_result(submission=s, domain=cyber, actor=cast.unassigned_reviewer, score=1)
 
 
 class TestFindingClearance:

@@ -509,7 +509,13 @@ def test_the_api_gives_deltas_to_those_who_see_results(cast):
     assert api(cast.other_developer).get(f"{V1}/submissions/{v2.pk}/version-deltas/").status_code == 404
     # Not a new version: no domains to compare.
     plain = api(cast.admin).get(f"{V1}/submissions/{v1.pk}/version-deltas/").json()
-    assert plain == {"supersedes": None, "supersedes_version": None, "then_hidden": False, "domains": []}
+    assert plain == {
+        "supersedes": None,
+        "supersedes_version": None,
+        "then_hidden": False,
+        "hidden_benchmarks": 0,
+        "domains": [],
+    }
 
 
 def test_the_api_resolves_a_carried_finding_and_accepts_with_a_window(cast):
@@ -538,6 +544,7 @@ def test_the_api_resolves_a_carried_finding_and_accepts_with_a_window(cast):
     assert api(cast.lead).post(url, {"reason": "Again."}, format="json").status_code == 403  # nothing left to resolve
 
 
+@pytest.mark.empty_catalog
 def test_the_seed_shows_a_superseding_version_with_deltas(settings):
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
