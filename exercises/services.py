@@ -210,7 +210,7 @@ def _submission(exercise, spec, players):
         step("submit", by)
     if target >= 2:
         checklist = dict.fromkeys(submission_services.INTAKE_CHECKLIST, True)
-        step("accept", admin, checklist=checklist, domains=list(EvaluationDomain.objects.filter(is_active=True)))
+        step("accept", admin, checklist=checklist, domains=measurable_domains())
         lead = players[spec["lead"]]
         review_services.assignment_create(submission=s, reviewer=lead, role=Assignment.Role.LEAD, actor=admin)
         for name in spec.get("reviewers") or []:
@@ -229,6 +229,22 @@ def _submission(exercise, spec, players):
     if target >= 4:
         step("record_release", by, released_at=clock.now())
     return s
+
+
+def measurable_domains():
+    """The active domains an exercise can evaluate: those with a current unclassified benchmark
+    version (a player's clearance is simulated, so an exercise plans unclassified versions only).
+    With none at all, every active domain: the plan then says a benchmark is missing."""
+    from accounts.models import Clearance
+
+    active = EvaluationDomain.objects.filter(is_active=True)
+    measured = active.filter(
+        benchmarks__versions__is_current=True,
+        benchmarks__versions__retired_at__isnull=True,
+        benchmarks__versions__is_legacy=False,
+        benchmarks__versions__classification=Clearance.UNCLASSIFIED,
+    ).distinct()
+    return list(measured) or list(active)
 
 
 def planned_versions_of(submission):

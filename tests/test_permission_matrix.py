@@ -646,6 +646,13 @@ def result_data(ws, t):
     return {"version": reference_version(EvaluationDomain.objects.first()).pk, "score": "0.2"}
 
 
+def plan_data(ws, t):
+    from tests.factories import reference_version
+
+    domain = EvaluationDomain.objects.first()
+    return {"domain": domain.pk, "versions": [reference_version(domain).pk]}
+
+
 def finding_data(ws, t):
     return {
         "domain": EvaluationDomain.objects.first().pk,
@@ -1402,6 +1409,13 @@ PAGE_CASES = [
         data=result_data,
     ),
     Case(
+        "reviews:plan_versions",
+        "evaluation",
+        lambda ws, t: reverse("reviews:plan_versions", args=[t.subs["evaluation"].pk]),
+        {"GET": NOT_ALLOWED, "POST": page_of(sub("evaluation"), rules.may_plan_evaluation, ok=302)},
+        data=lambda ws, t: plan_data(ws, t),
+    ),
+    Case(
         "reviews:record_finding",
         "evaluation",
         lambda ws, t: reverse("reviews:record_finding", args=[t.subs["evaluation"].pk]),
@@ -2039,7 +2053,7 @@ API_CASES = [
         {"GET": api_of(sub("evaluation"))},
     ),
     Case(
-        "submissions_results_list",
+        "submissions_results_retrieve",
         "evaluation",
         lambda ws, t: f"{V1}/submissions/{t.subs['evaluation'].pk}/results/",
         {
@@ -2048,6 +2062,17 @@ API_CASES = [
         },
         data=lambda ws, t: result_data(ws, t) | {"domain": EvaluationDomain.objects.first().slug},
         operations={"POST": "submissions_results_create"},
+    ),
+    Case(
+        "submissions_plan_list",
+        "evaluation",
+        lambda ws, t: f"{V1}/submissions/{t.subs['evaluation'].pk}/plan/",
+        {
+            "GET": office_work("evaluation", allowed=rules.may_see_joint_work),
+            "POST": api_of(sub("evaluation"), rules.may_plan_evaluation, 200),
+        },
+        data=lambda ws, t: plan_data(ws, t) | {"domain": EvaluationDomain.objects.first().slug},
+        operations={"POST": "submissions_plan_create"},
     ),
     Case(
         "submissions_results_inspect_create",

@@ -13,7 +13,7 @@ from accounts.roles import Role
 from exercises.models import Exercise
 from exercises.services import tick_running_exercises
 from submissions.models import ModelSubmission, SlaBreach, SlaKind, State
-from tests.factories import UserFactory, record_result
+from tests.factories import UserFactory, record_result, reference_version
 from tests.partners.test_worker_delivery import worker  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.browser]
@@ -185,9 +185,9 @@ def test_reviewers_record_results_and_a_high_finding_a_second_concurs_and_the_le
     results = page.locator("form", has=page.get_by_role("button", name="Record result"))
     for item in s.plan_items.select_related("domain"):
         page.get_by_text("Record a result").click() if not results.is_visible() else None
-        results.get_by_label("Domain").select_option(label=str(item.domain))
+        # The benchmark version scored (its domain's reference version); no threshold to type.
+        results.get_by_label("Benchmark").select_option(value=str(reference_version(item.domain).pk))
         results.get_by_label("Score").fill("0.2")
-        results.get_by_label("Threshold").fill("0.5")
         results.get_by_role("button", name="Record result").click()
         # htmx: the plan's row fills in place, with the message and the timeline.
         expect(page.locator("#results tr", has_text=str(item.domain))).to_contain_text("0.200")
@@ -319,9 +319,8 @@ def test_an_action_refused_in_place_says_so_rather_than_failing_silently(cast, j
     journey.go(f"/submissions/{s.pk}/")
     page.get_by_text("Record a result").click()
     results = page.locator("form", has=page.get_by_role("button", name="Record result"))
-    results.get_by_label("Domain").select_option(index=1)
+    results.get_by_label("Benchmark").select_option(index=1)
     results.get_by_label("Score").fill("0.2")
-    results.get_by_label("Threshold").fill("0.5")
     Assignment.objects.filter(submission=s, reviewer=cast.reviewer).delete()  # taken off meanwhile
     results.get_by_role("button", name="Record result").click()
     expect(page.get_by_role("alert")).to_contain_text("You may no longer do this here")
