@@ -65,7 +65,7 @@ def test_each_role_sees_its_next_action_enabled_or_disabled_with_reasons(cast, j
 
     journey.sign_in(cast.lead)
     _expect_panel(journey, cast.lead, evaluating, "lead with one domain missing")
-    expect(journey.page.locator("#blocked-clear")).to_contain_text(f"record one for {first.domain}")
+    expect(journey.page.locator("#blocked-clear")).to_contain_text(f"still to record in {first.domain} (1)")
 
     journey.sign_in(cast.reviewer)
     _expect_panel(journey, cast.reviewer, evaluating, "reviewer records the last result")
