@@ -55,6 +55,10 @@ def to_legacy_versions(apps, schema_editor):
         result.save(update_fields=["version", "levels_applied", "level"])
     for item in PlanItem.objects.all():
         item.versions.add(legacy[item.domain_id])
+    if schema_editor.connection.vendor == "postgresql":
+        # The rows written above leave deferred foreign-key checks pending, and PostgreSQL refuses
+        # the ALTER TABLEs that follow in this same transaction until they have run: run them now.
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class Migration(migrations.Migration):
@@ -111,7 +115,9 @@ class Migration(migrations.Migration):
                 max_length=20,
             ),
         ),
-        migrations.AlterModelOptions(name="evaluationresult", options={"ordering": ["domain__sort_order", "version_id"]}),
+        migrations.AlterModelOptions(
+            name="evaluationresult", options={"ordering": ["domain__sort_order", "version_id"]}
+        ),
         migrations.AddConstraint(
             model_name="evaluationresult",
             constraint=models.UniqueConstraint(fields=("submission", "version"), name="one_result_per_version"),
