@@ -250,6 +250,9 @@ CELERY_BEAT_SCHEDULE = {
     # At 1440x a simulated day passes in a minute: exercises are looked at every 5 s.
     "tick-exercises": {"task": "exercises.tasks.tick_exercises", "schedule": 5.0},
     "purge-old-exports": {"task": "dashboard.tasks.purge_old_exports", "schedule": 3600.0},
+    # A background job whose queue message was lost (Redis restarted empty) is sent again.
+    "requeue-stalled-exports": {"task": "dashboard.tasks.requeue_stalled_exports", "schedule": 300.0},
+    "requeue-stalled-scenarios": {"task": "capacity.tasks.requeue_stalled_scenarios", "schedule": 300.0},
     # The audit trail: its head sealed and published daily, verified against it hourly.
     "audit-checkpoint": {"task": "submissions.tasks.audit_checkpoint", "schedule": 86400.0},
     "audit-verify": {"task": "submissions.tasks.audit_verify", "schedule": 3600.0},

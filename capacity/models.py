@@ -32,6 +32,8 @@ class Scenario(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # When its message was last sent (caisi_portal.background_jobs: a lost one is sent again).
+    queued_at = models.DateTimeField(null=True, blank=True)
     runs_total = models.PositiveIntegerField(default=0)
     runs_done = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import logging
 
@@ -11,7 +12,7 @@ from django.db.models import F
 
 from accounts import rules
 from accounts.models import Clearance
-from caisi_portal import clock
+from caisi_portal import background_jobs, clock
 from caisi_portal.errors import NotPermitted
 from submissions.models import SlaPolicy
 
@@ -32,17 +33,22 @@ POLICY_FIELDS = [
     "warning_days",
 ]
 LEVEL_NAMES = {level: Clearance(level).label for level, _ in LEVELS}
+# Longer than the run's hard time limit (tasks.run_scenario): a scenario "running" for longer
+# has lost its worker, and one queued for longer has lost its message.
+RUN_LIMIT = dt.timedelta(minutes=20)
 
 
 def scenario_create(*, actor, name: str, inputs: dict) -> Scenario:
     """Save a scenario (ScenarioForm.inputs) and queue its run; the page shows its progress."""
     if not rules.may_plan_capacity(actor):
         raise NotPermitted(MSG_NOT_PERMITTED)
+    now = clock.now()
     scenario = Scenario.objects.create(
         name=name,
         inputs=inputs,
         created_by=actor,
-        created_at=clock.now(),
+        created_at=now,
+        queued_at=now,
         runs_total=len(inputs["headcounts"]) * inputs["replications"],
     )
     from .tasks import run_scenario
@@ -86,15 +92,17 @@ def scenario_run(scenario_id: int) -> Scenario | None:
     """Simulate every headcount of the scenario, recording progress after each.
 
     A run redelivered after its worker died starts again (the same seeds give the same answer);
-    a finished scenario is left as it is, so a duplicate message does nothing.
+    a message for a scenario finished, or being run by another worker, does nothing.
     """
     scenario = Scenario.objects.filter(pk=scenario_id).first()
     if scenario is None or scenario.finished:
         return scenario
     rows = Scenario.objects.filter(pk=scenario.pk)
-    policy = SlaPolicy.current()
-    snapshot = policy_snapshot(policy)
-    rows.update(status=Scenario.Status.RUNNING, runs_done=0, started_at=clock.now(), policy=snapshot, error="")
+    snapshot = policy_snapshot(SlaPolicy.current())
+    if not background_jobs.job_claim(
+        rows, now=clock.now(), stale_after=RUN_LIMIT, runs_done=0, policy=snapshot, error=""
+    ):
+        return scenario
     inputs = scenario.inputs
     try:
         points = []
@@ -132,6 +140,15 @@ def scenario_run(scenario_id: int) -> Scenario | None:
         rows.update(status=Scenario.Status.DONE, results=results, finished_at=clock.now())
     scenario.refresh_from_db()
     return scenario
+
+
+def scenarios_requeue_stalled(now) -> list[int]:
+    """Send again the scenarios whose message was lost (the sweep, every few minutes)."""
+    from .tasks import run_scenario
+
+    return background_jobs.jobs_requeue_stalled(
+        Scenario, now=now, stale_after=RUN_LIMIT, send=lambda pk: run_scenario.delay(pk)
+    )
 
 
 def recommended_headcount(points: list[dict], target_percent: float) -> int | None:

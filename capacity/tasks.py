@@ -1,5 +1,7 @@
 from celery import shared_task
 
+from caisi_portal import clock
+
 from . import services
 
 
@@ -9,3 +11,9 @@ from . import services
 def run_scenario(scenario_id: int) -> None:
     """Run one capacity scenario (queued when an administrator saves it)."""
     services.scenario_run(scenario_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def requeue_stalled_scenarios() -> int:
+    """Every five minutes (beat): send again the scenarios whose message was lost."""
+    return len(services.scenarios_requeue_stalled(clock.now()))

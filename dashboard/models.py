@@ -33,6 +33,10 @@ class ExportJob(models.Model):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exports")
     requested_at = models.DateTimeField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # When its message was last sent, and when a worker took it (caisi_portal.background_jobs:
+    # a lost message is sent again, a second one for a job being built does nothing).
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     rows_total = models.PositiveIntegerField(null=True, blank=True)
     rows_done = models.PositiveIntegerField(default=0)
     file = models.FileField(upload_to=export_upload_to, blank=True, max_length=300)

@@ -14,7 +14,7 @@ from django.db import DatabaseError, connections, transaction
 from django.http import QueryDict
 
 from accounts import rules
-from caisi_portal import clock
+from caisi_portal import background_jobs, clock
 from caisi_portal.errors import NotPermitted, ValidationFailed
 
 from . import exports
@@ -23,6 +23,9 @@ from .models import ExportJob
 log = logging.getLogger(__name__)
 
 KEEP_EXPORTS = dt.timedelta(days=7)
+# Longer than the portal's task time limit (settings): an export "building" for longer has lost
+# its worker, and one queued for longer has lost its message.
+BUILD_LIMIT = dt.timedelta(minutes=10)
 MSG_UNKNOWN_EXPORT = "Choose one of the exports on this page."
 
 
@@ -36,12 +39,14 @@ def export_start(*, actor, kind: str, params) -> ExportJob:
     if chosen.is_bound and not chosen.is_valid():
         raise ValidationFailed("Check the filters.", details=chosen.errors)
     query = urlencode([(name, params[name]) for name in chosen.form.fields if params.get(name)])
+    now = clock.now()
     job = ExportJob.objects.create(
         kind=kind,
         query=query,
         filters=exports.kind(kind).describe(query, actor),
         requested_by=actor,
-        requested_at=clock.now(),
+        requested_at=now,
+        queued_at=now,
     )
 
     from .tasks import build_export
@@ -53,14 +58,15 @@ def export_start(*, actor, kind: str, params) -> ExportJob:
 def export_build(job_id) -> ExportJob | None:
     """Write the job's CSV, reporting progress every 1,000 rows.
 
-    A job redelivered after its worker died starts again from the first row; a finished
-    job is left as it is, so a duplicate message does nothing.
+    A job redelivered after its worker died starts again from the first row; a message for a
+    job finished, or being built by another worker, does nothing.
     """
     job = ExportJob.objects.select_related("requested_by").filter(pk=job_id).first()
     if job is None or job.finished:
         return job
     jobs = ExportJob.objects.filter(pk=job.pk)
-    jobs.update(status=ExportJob.Status.RUNNING, rows_done=0, error="")
+    if not background_jobs.job_claim(jobs, now=clock.now(), stale_after=BUILD_LIMIT, rows_done=0, error=""):
+        return job
     try:
         spec = exports.kind(job.kind)
         rows = spec.filtered(QueryDict(job.query), job.requested_by).qs
@@ -116,6 +122,15 @@ def _progress_record(jobs, n):
     except DatabaseError:
         # Progress is for the page's bar; the job goes on and records its total at the end.
         log.warning("export progress not recorded", exc_info=True)
+
+
+def exports_requeue_stalled(now: dt.datetime) -> list:
+    """Send again the exports whose message was lost (the sweep, every few minutes)."""
+    from .tasks import build_export
+
+    return background_jobs.jobs_requeue_stalled(
+        ExportJob, now=now, stale_after=BUILD_LIMIT, send=lambda pk: build_export.delay(str(pk))
+    )
 
 
 def exports_purge(now: dt.datetime) -> int:
