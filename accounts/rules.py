@@ -367,8 +367,12 @@ def scope_results(qs, user):
 
     if not _signed_in(user):
         return qs.none()
+    from accounts.models import Clearance
+
     qs = _world(qs, user, "submission__exercise")
-    within_clearance = Q(version__classification__lte=user.clearance)
+    # An exercise reads unclassified benchmarks only, as evidence_clearance says.
+    readable = min(user.clearance, Clearance.UNCLASSIFIED) if is_player(user) else user.clearance
+    within_clearance = Q(version__classification__lte=readable)
     if is_administrator(user):
         return qs.filter(within_clearance)
     if has_role(user, Role.REVIEWER, Role.LEAD_REVIEWER):
@@ -383,11 +387,33 @@ def scope_results(qs, user):
     return qs.none()
 
 
+# Below every classification: nothing is readable (UNCLASSIFIED is 0, and `<=` compares).
+NOTHING_READABLE = -1
+
+
 def evidence_clearance(user, submission) -> int:
-    """The highest classification of evidence this person may read on this review: their
-    clearance, or for an allied institute's reviewer the stricter of it and the arrangement's cap."""
-    cap = joint_cap(user, submission)
-    return user.clearance if cap is None else cap
+    """The highest classification of benchmark evidence this person may read on this review,
+    closed by default: the office's staff of the review's world read up to their clearance; an
+    allied institute's reviewer up to the stricter of it and their arrangement's cap, and nothing
+    without an arrangement in force (a home clearance opens nothing here by itself); anyone else
+    nothing (NOTHING_READABLE). In an exercise, at most UNCLASSIFIED: a player's clearance is
+    simulated and the catalog is real, so an exercise plans unclassified versions only
+    (exercises.services.measurable_domains, reviews.services.plannable_versions)."""
+    from accounts.models import Clearance
+
+    if not _signed_in(user) or not same_world(user, submission.exercise_id):
+        return NOTHING_READABLE
+    if is_institute_reviewer(user):
+        # Their institute role outweighs any office role given them by mistake.
+        cap = joint_cap(user, submission)
+        readable = NOTHING_READABLE if cap is None else cap
+    elif is_office_staff(user):
+        readable = user.clearance
+    else:
+        return NOTHING_READABLE
+    if submission.exercise_id is not None:
+        readable = min(readable, Clearance.UNCLASSIFIED)
+    return readable
 
 
 def may_record_against(user, submission, version) -> bool:

@@ -489,6 +489,14 @@ class DeterminationSerializer(serializers.ModelSerializer):
     contributing_institutes = serializers.SerializerMethodField(
         help_text="A joint review: the allied institutes whose reviewers recorded results or findings (public names)."
     )
+    justifications = serializers.SerializerMethodField(
+        help_text="A clearance against the evidence: the written reason per concern (by its key), for the concerns "
+        "whose evidence you are cleared for."
+    )
+    justifications_above_your_clearance = serializers.SerializerMethodField(
+        help_text="How many justifications were written for concerns whose evidence is above your clearance "
+        "(left out of `justifications`)."
+    )
 
     class Meta:
         model = Determination
@@ -504,12 +512,35 @@ class DeterminationSerializer(serializers.ModelSerializer):
             "concurred_at",
             "issued_at",
             "justifications",
+            "justifications_above_your_clearance",
             "digest",
             "concurrence_holds",
         ]
 
     def get_contributing_institutes(self, determination) -> list[str]:
         return sorted(o.shown_publicly for o in determination.contributing_institutes.all())
+
+    def _shown(self, determination) -> dict:
+        """Asked once per determination: the justifications the request's reader may read
+        (none without a reader: closed by default)."""
+        from django.contrib.auth.models import AnonymousUser
+
+        from reviews import evidence
+
+        cache = self.context.setdefault("_justifications_shown", {})
+        if determination.pk not in cache:
+            request = self.context.get("request")
+            reader = getattr(request, "user", None) or AnonymousUser()
+            cache[determination.pk] = evidence.justifications_shown(determination, reader)
+        return cache[determination.pk]
+
+    def get_justifications(self, determination) -> dict[str, str]:
+        return self._shown(determination)
+
+    def get_justifications_above_your_clearance(self, determination) -> int:
+        from reviews import evidence
+
+        return evidence.justifications_withheld(determination, self._shown(determination))
 
 
 class DeterminationSummarySerializer(serializers.ModelSerializer):

@@ -545,7 +545,7 @@ class SubmissionViewSet(
         if rules.may_see_internal_review(request.user, submission):
             if found is None:
                 return _not_found("No determination has been proposed or issued.")
-            return Response(s.DeterminationSerializer(found).data)
+            return Response(s.DeterminationSerializer(found, context={"request": request}).data)
         if found is None or found.issued_at is None:
             return _not_found("No determination has been issued.")
         return Response(s.DeterminationSummarySerializer(found).data)
@@ -563,7 +563,9 @@ class SubmissionViewSet(
         proposal = review_services.determination_propose_flag(
             submission=submission, actor=request.user, **body.validated_data
         )
-        return Response(s.DeterminationSerializer(proposal).data, status=status.HTTP_201_CREATED)
+        return Response(
+            s.DeterminationSerializer(proposal, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(
         summary="Propose to clear against the evidence (the assigned lead; a justification per concern)",
@@ -578,7 +580,9 @@ class SubmissionViewSet(
         proposal = review_services.determination_propose_clear(
             submission=submission, actor=request.user, **body.validated_data
         )
-        return Response(s.DeterminationSerializer(proposal).data, status=status.HTTP_201_CREATED)
+        return Response(
+            s.DeterminationSerializer(proposal, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(
         summary="Concur with the proposal (a second assigned reviewer cleared for every finding)",
@@ -594,7 +598,7 @@ class SubmissionViewSet(
         review_services.determination_concur(
             determination=proposal, actor=request.user, seen_digest=body.validated_data["proposal_digest"]
         )
-        return Response(s.DeterminationSerializer(proposal).data)
+        return Response(s.DeterminationSerializer(proposal, context={"request": request}).data)
 
     # --- government orders, weights publications, advisories ------------------------------------------
 

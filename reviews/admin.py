@@ -18,6 +18,21 @@ from .models import (
 )
 
 
+def _read_by(obj, request):
+    """The record, marked with who reads it (one admin object serves every request, so the
+    reader travels with the object): its fields shown are those this person is cleared for."""
+    if obj is not None:
+        obj._caisi_reader = request.user
+    return obj
+
+
+def _reader(obj):
+    from django.contrib.auth.models import AnonymousUser
+
+    # Closed by default: a record not read through get_object is shown to nobody in particular.
+    return getattr(obj, "_caisi_reader", None) or AnonymousUser()
+
+
 @admin.register(EvaluationDomain)
 class EvaluationDomainAdmin(AuditedConfigAdmin):
     list_display = ("name", "slug", "is_active", "sort_order")
@@ -37,6 +52,27 @@ class AssignmentAdmin(RecordAdmin):
 @admin.register(EvaluationPlanItem)
 class EvaluationPlanItemAdmin(RecordAdmin):
     list_display = ("submission", "domain")
+    # The planned versions as this administrator may name them, never the raw many-to-many
+    # (which would list a classified benchmark to someone below its clearance).
+    fields = ("submission", "domain", "planned_versions")
+    readonly_fields = ("planned_versions",)
+
+    @admin.display(description="benchmark versions")
+    def planned_versions(self, obj):
+        from benchmarks.models import BenchmarkVersion
+
+        every = list(obj.versions.all())
+        named = rules.scope_benchmark_versions(
+            BenchmarkVersion.objects.filter(pk__in=[v.pk for v in every]), _reader(obj)
+        ).select_related("benchmark")
+        words = [str(v) for v in named]
+        hidden = len(every) - len(words)
+        if hidden:
+            words.append(f"{hidden} classified above your clearance")
+        return "; ".join(words) or "none"
+
+    def get_object(self, request, object_id, from_field=None):
+        return _read_by(super().get_object(request, object_id, from_field), request)
 
 
 @admin.register(EvaluationResult)
@@ -60,6 +96,23 @@ class FindingAdmin(RecordAdmin):
 @admin.register(Determination)
 class DeterminationAdmin(RecordAdmin):
     list_display = ("submission", "outcome", "decided_by", "concurred_by", "issued_at")
+    # Justifications go no further than their evidence (reviews.evidence.justifications_shown).
+    exclude = ("justifications",)
+    readonly_fields = ("justifications_shown",)
+
+    @admin.display(description="justifications")
+    def justifications_shown(self, obj):
+        from reviews import evidence
+
+        shown = evidence.justifications_shown(obj, _reader(obj))
+        withheld = evidence.justifications_withheld(obj, shown)
+        words = [f"{key}: {text}" for key, text in shown.items()]
+        if withheld:
+            words.append(f"{withheld} above your clearance, not shown")
+        return "; ".join(words) or "none"
+
+    def get_object(self, request, object_id, from_field=None):
+        return _read_by(super().get_object(request, object_id, from_field), request)
 
 
 @admin.register(ReviewerExpertise)

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Concern:
     key: str
+    # Said to everyone who reads the review, and written into shared text (guard refusals, the
+    # trail): a classified benchmark's result is named by its domain only.
     label: str
+    # The classification of the evidence behind it: a result's benchmark version's, a finding's.
+    classification: int = 0
+    finding_id: int | None = None
 
 
 def concerns(submission) -> list[Concern]:
@@ -30,14 +35,14 @@ def concerns(submission) -> list[Concern]:
         .select_related("domain", "version__benchmark")
         .order_by("domain__sort_order", "version_id")
     ):
-        out.append(Concern(_result_key(r), _result_label(r)))
+        out.append(Concern(_result_key(r), _result_label(r), r.version.classification))
     serious = (Finding.Severity.HIGH, Finding.Severity.CRITICAL)
     # Named by severity, domain and order only: a finding's title may be above a reader's clearance.
     findings = list(submission.findings.select_related("domain").order_by("recorded_at", "pk"))
     for number, f in enumerate(findings, start=1):
         if f.severity in serious:
             label = f"{f.get_severity_display()} finding in {f.domain} (finding {number} of {len(findings)})"
-            out.append(Concern(f"finding-{f.pk}", label))
+            out.append(Concern(f"finding-{f.pk}", label, f.classification, f.pk))
     return out
 
 
@@ -47,6 +52,36 @@ def unjustified(submission, justifications: dict) -> list[Concern]:
 
     given = {k for k, v in (justifications or {}).items() if isinstance(v, str) and has_words(v)}
     return [c for c in concerns(submission) if c.key not in given]
+
+
+def readable_concerns(submission, user, found: list[Concern] | None = None) -> set[str]:
+    """The keys of the concerns whose evidence this person may read: a result's benchmark
+    version within their evidence clearance (accounts.rules.evidence_clearance), a finding in
+    their scope (accounts.rules.scope_findings)."""
+    from accounts import rules
+
+    from .models import Finding
+
+    found = concerns(submission) if found is None else found
+    clearance = rules.evidence_clearance(user, submission)
+    visible = set(Finding.objects.visible_to(user).filter(submission=submission).values_list("pk", flat=True))
+    return {
+        c.key for c in found if (c.finding_id in visible if c.finding_id is not None else c.classification <= clearance)
+    }
+
+
+def justifications_shown(determination, user, found: list[Concern] | None = None) -> dict[str, str]:
+    """The justifications of a clearance this person may read: those written for a concern
+    whose evidence they are cleared for. A justification speaks of its evidence (a classified
+    benchmark's score, a SECRET finding), so it goes no further than the evidence does. One
+    written for a key no longer among the concerns is withheld: closed by default."""
+    readable = readable_concerns(determination.submission, user, found)
+    return {k: v for k, v in (determination.justifications or {}).items() if k in readable}
+
+
+def justifications_withheld(determination, shown: dict) -> int:
+    """How many of the determination's justifications were left out of `shown`."""
+    return len(determination.justifications or {}) - len(shown)
 
 
 def _result_key(result) -> str:

@@ -282,11 +282,9 @@ class Determination(models.Model):
     def __str__(self):
         return f"{self.get_outcome_display()}: {self.submission}"
 
-    def digest(self) -> str:
-        """A fingerprint of exactly what is agreed to: the outcome, the texts and justifications,
-        and the evidence as it stands (every result and finding). A concurrence sealed with it
-        stops counting when any of these changes: a new SECRET finding, a revised score."""
-        import hashlib
+    def sealed_payload(self) -> bytes:
+        """Exactly what is agreed to: the outcome, the texts and justifications, and the
+        evidence as it stands (every result and finding)."""
         import json
 
         sealed = {
@@ -297,7 +295,19 @@ class Determination(models.Model):
             "justifications": self.justifications or {},
             "evidence": evidence_fingerprint(self.submission_id),
         }
-        return hashlib.sha256(json.dumps(sealed, sort_keys=True, default=str).encode()).hexdigest()
+        return json.dumps(sealed, sort_keys=True, default=str).encode()
+
+    def digest(self) -> str:
+        """A fingerprint of the sealed payload. A concurrence sealed with it stops counting when
+        any of it changes: a new SECRET finding, a revised score. Keyed with the secret key (an
+        HMAC, not a plain hash): the digest is shown to everyone on the review, and the payload
+        holds classified scores, which a plain hash would let a reader below their clearance
+        find by trying the few thousand possible scores."""
+        import hashlib
+        import hmac
+
+        key = settings.SECRET_KEY.encode()
+        return hmac.new(key, b"determination-digest:" + self.sealed_payload(), hashlib.sha256).hexdigest()
 
     @property
     def concurrence_holds(self) -> bool:

@@ -201,11 +201,15 @@ def submission_page(request, submission, *, status=200, **bound_forms):
             if rules.may_concur(a.reviewer, proposal)
         ]
         context["proposal_digest"] = proposal.digest()
-        context["proposal_concerns"] = (
-            [(c, (proposal.justifications or {}).get(c.key, "")) for c in concerns]
-            if proposal.outcome == "cleared"
-            else []
-        )
+        if proposal.outcome == "cleared":
+            # Each concern with its justification, when this reader is cleared for its evidence.
+            shown = evidence.justifications_shown(proposal, user, concerns)
+            given = proposal.justifications or {}
+            context["proposal_concerns"] = [
+                (c, shown.get(c.key, ""), c.key in given and c.key not in shown) for c in concerns
+            ]
+        else:
+            context["proposal_concerns"] = []
     if context["may_record_publication"]:
         context["publication_form"] = PublicationForm(auto_id="publication-%s")
     if context.get("advisory_findings") is not None:
