@@ -336,55 +336,46 @@ def scope_submissions(qs, user):
     return qs.filter(visible)
 
 
-def scope_findings(qs, user):
+def _scope_office_evidence(qs, user, classification: str, readable: int):
+    """The office's evidence on a review (findings, results), judged by its `classification`
+    field: administrators up to `readable`; reviewers up to it on the reviews they are assigned;
+    an allied institute's reviewer up to the stricter of it and their institute's arrangement's
+    cap for that review, on the reviews their institute joined. Developer staff and partners
+    never see the office's evidence."""
     from reviews.models import Assignment
 
-    if not _signed_in(user):
-        return qs.none()
-    qs = _world(qs, user, "submission__exercise")
-    within_clearance = Q(classification__lte=user.clearance)
+    within_clearance = Q(**{f"{classification}__lte": readable})
     if is_administrator(user):
         return qs.filter(within_clearance)
     if has_role(user, Role.REVIEWER, Role.LEAD_REVIEWER):
         assigned = Assignment.objects.filter(reviewer=user).values("submission_id")
         return qs.filter(within_clearance, submission_id__in=assigned)
     if is_institute_reviewer(user):
-        # At or below their clearance AND their institute's arrangement's cap for that review
-        # (the stricter of the two), on the reviews their institute joined.
         within_cap = joint_invitations_in_force(user).filter(
-            submission_id=OuterRef("submission_id"), arrangement__classification_cap__gte=OuterRef("classification")
+            submission_id=OuterRef("submission_id"), arrangement__classification_cap__gte=OuterRef(classification)
         )
         return qs.filter(within_clearance).filter(Exists(within_cap))
-    # Developer staff and partners never see the office's findings.
     return qs.none()
+
+
+def scope_findings(qs, user):
+    if not _signed_in(user):
+        return qs.none()
+    return _scope_office_evidence(_world(qs, user, "submission__exercise"), user, "classification", user.clearance)
 
 
 def scope_results(qs, user):
     """Evaluation results whose benchmark version this person is cleared for, on the reviews
     they see the office's side of (the findings' rule, by the version's classification). Of
     the others, a page says only that a result exists above their clearance, and its domain."""
-    from reviews.models import Assignment
+    from accounts.models import Clearance
 
     if not _signed_in(user):
         return qs.none()
-    from accounts.models import Clearance
-
-    qs = _world(qs, user, "submission__exercise")
     # An exercise reads unclassified benchmarks only, as evidence_clearance says.
     readable = min(user.clearance, Clearance.UNCLASSIFIED) if is_player(user) else user.clearance
-    within_clearance = Q(version__classification__lte=readable)
-    if is_administrator(user):
-        return qs.filter(within_clearance)
-    if has_role(user, Role.REVIEWER, Role.LEAD_REVIEWER):
-        assigned = Assignment.objects.filter(reviewer=user).values("submission_id")
-        return qs.filter(within_clearance, submission_id__in=assigned)
-    if is_institute_reviewer(user):
-        within_cap = joint_invitations_in_force(user).filter(
-            submission_id=OuterRef("submission_id"),
-            arrangement__classification_cap__gte=OuterRef("version__classification"),
-        )
-        return qs.filter(within_clearance).filter(Exists(within_cap))
-    return qs.none()
+    qs = _world(qs, user, "submission__exercise")
+    return _scope_office_evidence(qs, user, "version__classification", readable)
 
 
 # Below every classification: nothing is readable (UNCLASSIFIED is 0, and `<=` compares).
