@@ -274,3 +274,34 @@ class TestComparedOnTheSubmissionPage:
             assert compared_with_earlier_models(running, who) is None
         client.force_login(cast.developer)
         assert "Compared with earlier models" not in client.get(running.get_absolute_url()).content.decode()
+
+
+class TestApi:
+    def test_the_trends_operation_answers_as_the_page(self, cast, history):
+        from rest_framework.test import APIClient
+
+        version = reference_version(domain())
+        api = APIClient()
+        api.force_authenticate(cast.lead)
+        url = f"/api/v1/benchmarks/{version.benchmark.slug}/trends/"
+        answer = api.get(url, {"version": version.pk, "submission": history[3].pk})
+        assert answer.status_code == 200, answer.content
+        body = answer.json()
+        (only,) = body["versions"]
+        assert only["version"]["id"] == version.pk
+        assert [p["submission"] for p in only["points"]] == [s.pk for s in history]
+        assert [p["frontier_before"] for p in only["points"]] == [None, "0.200", "0.550", "0.550"]
+        assert only["points"][3]["highlighted"] and not only["points"][3]["reviewed"]
+        assert body["highlighted_submission"] == history[3].pk
+        api.force_authenticate(cast.unassigned_reviewer)
+        assert api.get(url, {"submission": history[3].pk}).status_code == 404
+        api.force_authenticate(cast.developer)
+        assert api.get(url).status_code == 404
+
+    def test_the_schema_describes_it(self):
+        from drf_spectacular.generators import SchemaGenerator
+
+        schema = SchemaGenerator().get_schema(request=None, public=True)
+        operation = schema["paths"]["/api/v1/benchmarks/{slug}/trends/"]["get"]
+        assert operation["operationId"] == "benchmarks_trends"
+        assert {p["name"] for p in operation["parameters"]} >= {"slug", "version", "submission"}
