@@ -57,12 +57,6 @@ class TrendPoint:
     def when(self):
         return _when(self.result)
 
-    @property
-    def change_from_frontier(self) -> Decimal | None:
-        if self.frontier_before is None:
-            return None
-        return self.result.score - self.frontier_before
-
 
 @dataclass
 class VersionTrend:
