@@ -1285,6 +1285,62 @@ def may_change_benchmark_version(user, version) -> bool:
     return may_manage_benchmarks(user) and version.classification <= user.clearance
 
 
+# --- capability trends ---------------------------------------------------------------------------
+# Trends put one review's scores beside every other reviewed model's: the widest reading of
+# results the portal offers, so it is the narrowest in who may read it. Closed by default:
+#  - the live office only (as the catalog): developers never see another lab's scores, and a
+#    lab's own scores already reach it through its determination, not through the office's
+#    evaluations; trusted partners learn outcomes, never scores; an allied institute's reviewer
+#    reads results only on the joint reviews its arrangement covers; an exercise's players have a
+#    simulated clearance, which never opens the live catalog or its scores;
+#  - only versions the reader is cleared for;
+#  - only reviews that have ended with an outcome (cleared, flagged, past the window, released,
+#    access removed): a running review's scores are its reviewers' until the office decides;
+#  - a reviewer or lead never sees the scores of an organization they may not review (their own
+#    or a declared conflict): they read its evaluations nowhere else either. Administrators see
+#    every ended review within their clearance, as they see every result.
+# The frontier is computed from these rows only, so it never reveals a score the reader may not see.
+
+
+def scope_trend_results(qs, user):
+    """The evaluation results a reader may place on the capability trends (rules above)."""
+    from submissions.models import ANNOUNCED_STATES
+
+    if not may_view_benchmark_catalog(user):
+        return qs.none()
+    qs = _world(qs, user, "submission__exercise").filter(
+        version__classification__lte=user.clearance, submission__state__in=ANNOUNCED_STATES
+    )
+    if is_administrator(user):
+        return qs
+    return qs.exclude(submission__organization_id__in=conflicted_organization_ids(user))
+
+
+def may_compare_with_trends(user, submission) -> bool:
+    """May this submission be set against the trends for this reader (the "Compared with earlier
+    models" section, and highlighting it on the trends page)? A catalog reader of its world who
+    sees its results: the office's side of the review (administrators, its assigned people), or,
+    once the review has ended, any office reader who may review its organization."""
+    from submissions.models import ANNOUNCED_STATES
+
+    if not may_view_benchmark_catalog(user) or not same_world(user, submission.exercise_id):
+        return False
+    if may_see_internal_review(user, submission):
+        return True
+    return submission.state in ANNOUNCED_STATES and not is_conflicted(user, submission.organization_id)
+
+
+def scope_compared_results(qs, user, submission):
+    """The compared submission's own results this reader may see: the review's (scope_results)
+    and, once it has ended, the trends' (scope_trend_results); none unless it may be compared."""
+    if not may_compare_with_trends(user, submission):
+        return qs.none()
+    qs = qs.filter(submission_id=submission.pk)
+    return qs.filter(
+        Q(pk__in=scope_results(qs, user).values("pk")) | Q(pk__in=scope_trend_results(qs, user).values("pk"))
+    )
+
+
 def scope_exercises_exists(user) -> bool:
     """Whether the person runs or evaluates any exercise (the menu asks on every page)."""
     from exercises.models import Exercise

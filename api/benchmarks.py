@@ -4,7 +4,9 @@ changes for administrators (the same rules and services as the catalog's pages).
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -12,6 +14,8 @@ from rest_framework.response import Response
 from accounts import rules
 from benchmarks import services
 from benchmarks.models import Benchmark, BenchmarkVersion, LevelSetting, in_level_order
+from benchmarks.trends import NotFound as TrendNotFound
+from benchmarks.trends import benchmark_trends
 from caisi_portal.errors import NotPermitted
 
 from .views import ADMIN_LIST_ERRORS, _errors
@@ -62,6 +66,45 @@ class LevelsSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
 
+class TrendPointSerializer(serializers.Serializer):
+    submission = serializers.IntegerField(source="result.submission_id")
+    model_name = serializers.CharField(source="submission.model_name")
+    model_version = serializers.CharField(source="submission.model_version")
+    organization = serializers.CharField(source="submission.organization.name")
+    submitted_at = serializers.DateTimeField(source="when")
+    score = serializers.DecimalField(source="result.score", max_digits=9, decimal_places=3)
+    level = serializers.CharField(source="result.level")
+    outcome = serializers.CharField(source="result.outcome")
+    reviewed = serializers.BooleanField(help_text="The review has ended: only such scores raise the frontier.")
+    highlighted = serializers.BooleanField()
+    frontier_before = serializers.DecimalField(
+        max_digits=9, decimal_places=3, allow_null=True, help_text="The best score of the models submitted before it."
+    )
+    frontier = serializers.DecimalField(
+        max_digits=9, decimal_places=3, allow_null=True, help_text="The best score so far, this one included."
+    )
+
+
+class VersionTrendSerializer(serializers.Serializer):
+    version = BenchmarkVersionSerializer()
+    points = TrendPointSerializer(many=True)
+
+
+class TrendsSerializer(serializers.Serializer):
+    benchmark = serializers.SlugField(source="benchmark.slug")
+    highlighted_submission = serializers.IntegerField(source="highlight.pk", allow_null=True, default=None)
+    versions = VersionTrendSerializer(many=True, source="trends")
+
+
+def _query_id(request, name) -> int | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    if not value.isdigit() or not 1 <= int(value) < 2**63:
+        raise Http404("No such benchmark version or submission.")
+    return int(value)
+
+
 def _readers_only(user):
     if not rules.may_view_benchmark_catalog(user):
         raise NotPermitted(MSG_CATALOG)
@@ -97,6 +140,28 @@ class BenchmarkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def list(self, request, *args, **kwargs):
         _readers_only(request.user)
         return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="benchmarks_trends",
+        summary="Capability trends: reviewed models' scores per version you are cleared for, with the frontier",
+        parameters=[
+            OpenApiParameter("version", OpenApiTypes.INT, description="Only this benchmark version."),
+            OpenApiParameter("submission", OpenApiTypes.INT, description="Highlight this submission's scores."),
+        ],
+        responses={200: TrendsSerializer, **_errors(401, 404, 429)},
+    )
+    @action(detail=True, methods=["get"], url_path="trends")
+    def trends(self, request, slug=None):
+        try:
+            found = benchmark_trends(
+                request.user,
+                slug,
+                version_id=_query_id(request, "version"),
+                submission_id=_query_id(request, "submission"),
+            )
+        except TrendNotFound:
+            raise Http404("No such benchmark, version or submission.") from None
+        return Response(TrendsSerializer(found).data)
 
 
 class BenchmarkVersionViewSet(viewsets.GenericViewSet):

@@ -14,7 +14,7 @@ from accounts.models import Clearance
 from caisi_portal.errors import ApplicationError
 from caisi_portal.web import add_service_error, refuse_if_not_permitted
 
-from . import selectors, services
+from . import selectors, services, trends
 from .forms import BenchmarkForm, LevelsForm, RetireForm, VersionForm
 from .models import BenchmarkVersion, in_level_order
 
@@ -95,6 +95,36 @@ def _detail(request, slug, *, forms=None, status=200):
 def benchmark_detail(request, slug):
     _catalog_reader(request)
     return _detail(request, slug)
+
+
+def _id_param(request, name) -> int | None:
+    """An id from the query string; anything that is not one names nothing (not found)."""
+    value = request.GET.get(name)
+    if value in (None, ""):
+        return None
+    if not value.isdigit() or not 1 <= int(value) < 2**63:
+        raise Http404("No such page.")
+    return int(value)
+
+
+@login_required
+@require_safe
+def benchmark_trends(request, slug):
+    _catalog_reader(request)
+    try:
+        found = trends.benchmark_trends(
+            request.user,
+            slug,
+            version_id=_id_param(request, "version"),
+            submission_id=_id_param(request, "submission"),
+        )
+    except trends.NotFound:
+        raise Http404("No such benchmark.") from None
+    return render(
+        request,
+        "benchmarks/trends.html",
+        {"title": f"Capability trends: {found['benchmark'].name}", **found},
+    )
 
 
 def _form_page(request, form, title, intro, status=200):

@@ -226,6 +226,7 @@ def clock_summary(submission, user) -> dict:
 
 def submission_detail_context(submission, user) -> dict:
     """Everything the submission page shows this user, and nothing more."""
+    from benchmarks.trends import compared_with_earlier_models
     from joint.selectors import invitations_of
     from reviews.models import Determination, Finding
 
@@ -255,6 +256,7 @@ def submission_detail_context(submission, user) -> dict:
     )
     context.update(version_links(submission, user))
     context["version_deltas"] = version_deltas(submission, user)
+    context["compared"] = compared_with_earlier_models(submission, user)
     if office_view:
         context.update(
             assignments=submission.assignments.select_related("reviewer"),

@@ -923,7 +923,38 @@ def _benchmark_cases():
             )
             for name in ("version_levels", "version_retire")
         ],
+        Case(
+            "benchmarks:trends",
+            "the SECRET benchmark",
+            lambda ws, t: reverse("benchmarks:trends", args=[bench(ws, "secret").benchmark.slug]),
+            {"GET": lambda u, ws, t: _catalog_page(u, version=bench(ws, "secret")), "POST": NOT_ALLOWED},
+            per_world=False,
+        ),
+        *[
+            Case(
+                "benchmarks:trends",
+                f"highlighting the {name} submission",
+                (lambda n: lambda ws, t: _trends_url(t.subs[n]))(name),
+                {"GET": (lambda n: lambda u, ws, t: _catalog_page(u, 200 if compares(u, t.subs[n]) else 404))(name)},
+            )
+            for name in ("evaluation", "cleared")
+        ],
     ]
+
+
+def _trends_url(submission, prefix=""):
+    """The trends of the reference benchmark its results are on, with this submission highlighted."""
+    from reviews.models import EvaluationResult
+
+    version = (
+        EvaluationResult.objects.filter(submission=submission).select_related("version__benchmark").first().version
+    )
+    return f"{prefix}{reverse('benchmarks:trends', args=[version.benchmark.slug])}?submission={submission.pk}"
+
+
+def compares(user, submission) -> bool:
+    """May this person set this submission against the trends (accounts.rules)?"""
+    return user is not None and sees(user, submission) and rules.may_compare_with_trends(user, submission)
 
 
 def _joint_cases():
@@ -1788,6 +1819,28 @@ API_CASES = [
         {"GET": lambda u, ws, t: 200 if names_version(u, ws.benchmarks["secret"]) else 404},
         per_world=False,
     ),
+    Case(
+        "benchmarks_trends",
+        "the SECRET benchmark",
+        lambda ws, t: f"{V1}/benchmarks/{ws.benchmarks['secret'].benchmark.slug}/trends/",
+        {"GET": lambda u, ws, t: 200 if names_version(u, ws.benchmarks["secret"]) else 404},
+        per_world=False,
+    ),
+    *[
+        Case(
+            "benchmarks_trends",
+            f"highlighting the {name} submission",
+            (lambda n: lambda ws, t: _trends_url(t.subs[n]).replace("/benchmarks/", f"{V1}/benchmarks/", 1))(name),
+            {
+                "GET": (
+                    lambda n: (
+                        lambda u, ws, t: 200 if rules.may_view_benchmark_catalog(u) and compares(u, t.subs[n]) else 404
+                    )
+                )(name)
+            },
+        )
+        for name in ("evaluation", "cleared")
+    ],
     Case(
         "benchmark_versions_levels_create",
         "the SECRET version",

@@ -38,6 +38,16 @@ def test_demo_seed_loads_once_and_is_simulated(settings):
         ("2.0", True),
         ("1.0", False),
     ]
+    # Capability trends: enough reviewed models on one benchmark version for a trend and a frontier.
+    from accounts.models import User
+    from benchmarks.trends import benchmark_trends
+
+    carol = User.objects.get(username="lead.carol")
+    current = BenchmarkVersion.objects.get(benchmark__slug="ctf-ladder", is_current=True)
+    (trend,) = benchmark_trends(carol, "ctf-ladder", version_id=current.pk)["trends"]
+    reviewed = [p for p in trend.points if p.reviewed]
+    assert len({p.submission.pk for p in reviewed}) >= 6
+    assert len({p.frontier for p in reviewed}) >= 3  # the frontier steps up more than once
 
 
 @pytest.mark.django_db
