@@ -45,13 +45,21 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 	npm ci --prefix tests/browser --no-audit --no-fund --silent
 	touch $(AXE)
 
+# pytest-xdist processes: each has its own test database (test_<name>_gw0...) and Redis
+# database (TEST_REDIS_URL's, then one below it per worker). TEST_WORKERS=0 runs serially.
+# Worksteal keeps the few slow tests (real Celery workers, the scale tests) from leaving
+# the other processes idle at the end.
+TEST_WORKERS ?= 4
+BROWSER_WORKERS ?= 2
+xdist = -n $(1) $(if $(filter-out 0,$(1)),--dist worksteal)
+
 # DATABASE_URL chooses the database (SQLite when unset); Redis is always the real one.
 test: export SECRET_KEY ?= insecure-key-for-the-test-suite-only
 # The browser journeys run in a process of their own: a live server needs plain-HTTP settings
 # and flushes the database between tests, neither of which the rest of the suite should see.
 test: $(DEV_STAMP) $(CHROMIUM) $(AXE)
-	$(BIN)/python -m pytest --ignore=tests/browser $(PYTEST_ARGS)
-	$(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/browser $(call xdist,$(TEST_WORKERS)) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/browser $(call xdist,$(BROWSER_WORKERS)) $(PYTEST_ARGS)
 
 # Real faults against private Redis and PostgreSQL instances (never the machine's own): Redis
 # stopped, a worker killed mid fan-out, sweeps racing, PostgreSQL restarted. Each script exits

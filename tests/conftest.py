@@ -1,14 +1,31 @@
 import os
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 
 from caisi_portal.celery import app as celery_app
 from tests.factories import Cast
 
+
+def _test_redis_url() -> str:
+    """TEST_REDIS_URL's database for a serial run; pytest-xdist's worker gwN takes the database
+    N below it (15, 14, 13... by default), so no worker's Celery sees another's messages or
+    unacknowledged set, and none reaches database 0, which `make run` uses."""
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1"... set by pytest-xdist
+    if not worker:
+        return url
+    parts = urlsplit(url)
+    db = int(parts.path.lstrip("/") or 0) - int(worker.removeprefix("gw"))
+    if db < 1:
+        raise pytest.UsageError(f"TEST_REDIS_URL {url} leaves no Redis database for xdist worker {worker}")
+    return parts._replace(path=f"/{db}").geturl()
+
+
 # Tests never touch the queue a running `make run` worker consumes: their own Redis
 # database and a queue name unique to this run.
-TEST_BROKER_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_BROKER_URL = _test_redis_url()
 TEST_QUEUE = f"caisi-test-{uuid.uuid4().hex[:8]}"
 celery_app.conf.update(broker_url=TEST_BROKER_URL, task_default_queue=TEST_QUEUE)
 
@@ -19,6 +36,58 @@ def purge_test_queue():
     import redis
 
     redis.Redis.from_url(TEST_BROKER_URL).delete(TEST_QUEUE)
+
+
+def _flushes_database(item) -> tuple[bool, bool]:
+    """(transactional, serialized): whether pytest-django ran this test in a TransactionTestCase,
+    which empties every table when it ends, and whether it did so with serialized rollback."""
+    from pytest_django.fixtures import validate_django_db
+
+    transaction = serialized = False
+    marker = item.get_closest_marker("django_db")
+    if marker is not None:
+        transaction, reset_sequences, _databases, serialized, _apps = validate_django_db(marker)
+        transaction = transaction or reset_sequences
+    names = item.fixturenames
+    transaction = transaction or bool({"transactional_db", "live_server", "django_db_reset_sequences"} & set(names))
+    serialized = serialized or "django_db_serialized_rollback" in names
+    return transaction, transaction and serialized
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After a transactional test, put back what the migrations made (role groups and their
+    permissions, content types, the default evaluation domains...).
+
+    The test's flush empties every table, and serialized rollback only reloads the snapshot at
+    the start of the next serialized test. A serial run orders transactional tests last, so
+    nothing noticed; pytest-xdist hands each worker tests in any order, and a plain test that
+    followed a transactional one on the same worker found no groups. Reloading here keeps every
+    test independent of what ran before it on its worker."""
+    result = yield  # the fixtures are torn down: a transactional test's flush has run
+    transaction, serialized = _flushes_database(item)
+    if transaction and nextitem is not None:  # with no next item the test database is gone
+        _restore_migrated_data(item.config, flush_first=not serialized)
+    return result
+
+
+def _restore_migrated_data(config, flush_first: bool) -> None:
+    from django.core.management import call_command
+    from django.db import connections
+    from pytest_django.plugin import blocking_manager_key
+
+    with config.stash[blocking_manager_key].unblock():
+        for connection in connections.all(initialized_only=True):
+            contents = getattr(connection, "_test_serialized_contents", None)
+            if contents is None:  # no test in this run asked for serialized rollback
+                continue
+            if flush_first:
+                # A flush without serialized rollback re-ran post_migrate (groups, permissions):
+                # empty the tables again so the snapshot loads with its own primary keys.
+                call_command(
+                    "flush", verbosity=0, interactive=False, database=connection.alias, inhibit_post_migrate=True
+                )
+            connection.creation.deserialize_db_from_string(contents)
 
 
 @pytest.fixture(autouse=True)
