@@ -18,6 +18,7 @@ from decimal import Decimal
 from django.db.models import Prefetch, Q
 
 from accounts import rules
+from caisi_portal import timefmt
 from reviews.models import EvaluationResult
 from submissions.models import ANNOUNCED_STATES, ModelSubmission
 
@@ -73,8 +74,9 @@ class VersionTrend:
         return next((p for p in self.points if p.highlighted), None)
 
     def chart(self) -> dict:
-        """The figures as static/js/charts.js draws them: one label per model, in time order."""
-        labels = [f"{p.when:%Y-%m-%d} {p.submission.model_name} {p.submission.model_version}" for p in self.points]
+        """The figures as static/js/charts.js draws them: one label per model, in time order, its
+        day in the reader's time zone as the figures table writes it."""
+        labels = [f"{timefmt.day(p.when)} {p.submission.model_name} {p.submission.model_version}" for p in self.points]
         n = len(self.points)
         series = [
             {
