@@ -100,7 +100,7 @@ def _query_id(request, name) -> int | None:
     value = request.query_params.get(name)
     if value in (None, ""):
         return None
-    if not value.isdigit() or not 1 <= int(value) < 2**63:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) < 2**63:
         raise Http404("No such benchmark version or submission.")
     return int(value)
 

@@ -102,7 +102,7 @@ def _id_param(request, name) -> int | None:
     value = request.GET.get(name)
     if value in (None, ""):
         return None
-    if not value.isdigit() or not 1 <= int(value) < 2**63:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) < 2**63:
         raise Http404("No such page.")
     return int(value)
 

@@ -33,7 +33,7 @@
           // level), or emphasised (the submission a trend is about); the legend names each.
           return { label: s.name, data: s.values, backgroundColor: colour(s, i),
                    borderColor: colour(s, i), spanGaps: true,
-                   showLine: !s.points_only, stepped: s.stepped ? "after" : false,
+                   showLine: !s.points_only, stepped: s.stepped ? "before" : false,
                    borderDash: s.dashed ? [6, 4] : [], pointRadius: s.dashed ? 0 : (s.emphasis ? 7 : 3),
                    pointStyle: s.emphasis ? "rectRot" : "circle" };
         })

@@ -161,6 +161,9 @@ class TestPage:
         client.force_login(cast.unassigned_reviewer)
         assert client.get(url, {"submission": history[3].pk}).status_code == 404
         assert client.get(url, {"submission": "x"}).status_code == 404
+        # Non-ASCII digits pass str.isdigit() but not int(): still "not found", never a 500.
+        for hostile in ("\u00b2", "\u0661", "-1", "9" * 30):
+            assert client.get(url, {"submission": hostile, "version": hostile}).status_code == 404
         client.force_login(cast.lead)
         page = client.get(url, {"submission": history[3].pk, "version": version.pk})
         assert page.status_code == 200
@@ -293,6 +296,7 @@ class TestApi:
         assert [p["frontier_before"] for p in only["points"]] == [None, "0.200", "0.550", "0.550"]
         assert only["points"][3]["highlighted"] and not only["points"][3]["reviewed"]
         assert body["highlighted_submission"] == history[3].pk
+        assert api.get(url, {"version": "\u00b2"}).status_code == 404
         api.force_authenticate(cast.unassigned_reviewer)
         assert api.get(url, {"submission": history[3].pk}).status_code == 404
         api.force_authenticate(cast.developer)
