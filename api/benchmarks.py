@@ -4,10 +4,9 @@ changes for administrators (the same rules and services as the catalog's pages).
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import exceptions, mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -96,12 +95,17 @@ class TrendsSerializer(serializers.Serializer):
     versions = VersionTrendSerializer(many=True, source="trends")
 
 
+# Said whether the benchmark, version or submission does not exist or may not be read by this
+# person: the answer must not tell the two apart.
+MSG_NO_TREND = "No such benchmark, version or submission."
+
+
 def _query_id(request, name) -> int | None:
     value = request.query_params.get(name)
     if value in (None, ""):
         return None
     if not (value.isascii() and value.isdigit()) or not 1 <= int(value) < 2**63:
-        raise Http404("No such benchmark version or submission.")
+        raise exceptions.NotFound(MSG_NO_TREND)
     return int(value)
 
 
@@ -160,7 +164,7 @@ class BenchmarkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
                 submission_id=_query_id(request, "submission"),
             )
         except TrendNotFound:
-            raise Http404("No such benchmark, version or submission.") from None
+            raise exceptions.NotFound(MSG_NO_TREND) from None
         return Response(TrendsSerializer(found).data)
 
 

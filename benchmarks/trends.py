@@ -70,6 +70,11 @@ class VersionTrend:
         return f"trend-{self.version.pk}"
 
     @property
+    def levels_shown(self) -> list[dict]:
+        """The policy levels in force on the version, in words for the page (the chart draws them)."""
+        return [{"label": PolicyLevel(level).label, "threshold": value} for level, value in self.thresholds.items()]
+
+    @property
     def highlighted(self) -> TrendPoint | None:
         return next((p for p in self.points if p.highlighted), None)
 

@@ -154,6 +154,8 @@ class TestPage:
         data = json.loads(body[body.index(">", start) + 1 : body.index("</script>", start)])
         assert len(data["labels"]) == 3
         assert "vendor/chartjs/chart.umd.min.js" in body and "cdn" not in body.lower()
+        # The levels the dashed lines draw are written out too (no chart needed to learn them).
+        assert "Levels in force: Elevated at 0.500, Critical at 0.800." in body
 
     def test_a_highlighted_submission_the_reader_may_not_compare_is_not_found(self, cast, history, client):
         version = reference_version(domain())
@@ -183,10 +185,13 @@ class TestPage:
         url = reverse("benchmarks:trends", args=[version.benchmark.slug])
         client.force_login(cast.low_reviewer)
         body = client.get(url).content.decode()
-        assert "2-secret" not in body and f"trend-{secret.pk}" not in body
+        assert "2-secret" not in body and f'id="version-{secret.pk}"' not in body
         assert client.get(url, {"version": secret.pk}).status_code == 404
         client.force_login(cast.admin)
-        assert f"trend-{secret.pk}" in client.get(url).content.decode()
+        shown = client.get(url).content.decode()
+        # No score on it yet: the version is there, saying so, without an empty chart.
+        assert f'id="version-{secret.pk}"' in shown and f"trend-{secret.pk}" not in shown
+        assert "No reviewed model has a score on this version that you may see." in shown
 
     def test_labs_find_no_such_page(self, cast, history, client):
         version = reference_version(domain())
@@ -296,7 +301,9 @@ class TestApi:
         assert [p["frontier_before"] for p in only["points"]] == [None, "0.200", "0.550", "0.550"]
         assert only["points"][3]["highlighted"] and not only["points"][3]["reviewed"]
         assert body["highlighted_submission"] == history[3].pk
-        assert api.get(url, {"version": "\u00b2"}).status_code == 404
+        refused = api.get(url, {"version": "\u00b2"})
+        assert refused.status_code == 404
+        assert refused.json()["error"]["message"] == "No such benchmark, version or submission."
         api.force_authenticate(cast.unassigned_reviewer)
         assert api.get(url, {"submission": history[3].pk}).status_code == 404
         api.force_authenticate(cast.developer)
