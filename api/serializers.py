@@ -458,6 +458,7 @@ class VersionDeltaSerializer(serializers.Serializer):
     )
     versions_differ = serializers.BooleanField(help_text="Both shown, but measured by different versions.")
     outcome_changed = serializers.BooleanField()
+    planned = serializers.BooleanField(help_text="This review plans the benchmark (false: no result is to come now).")
 
 
 class VersionDeltasSerializer(serializers.Serializer):

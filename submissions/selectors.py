@@ -639,11 +639,11 @@ def version_deltas(submission, user) -> dict | None:
     Each row: the domain, the benchmark, the result now and then (None when there is none, or
     when the reader may not see that side: `then_hidden`), and the change in score when both
     are shown and were measured by the same benchmark version (scores of two versions of a
-    benchmark are not on one scale). Benchmarks above the reader's clearance are left out and
-    counted. A fixed number of queries: the earlier version, the two versions' results, the
-    plan (and the rules' own, asked once).
+    benchmark are not on one scale), and whether this review plans the benchmark. Benchmarks
+    above the reader's clearance are left out and counted. A fixed number of queries: the earlier version, the two versions' results, the
+    plan's benchmarks (and the rules' own, asked once).
     """
-    from reviews.models import EvaluationResult
+    from reviews.models import EvaluationPlanItem, EvaluationResult
 
     if submission.supersedes_id is None or not rules.may_see_version_deltas(user, submission):
         return None
@@ -652,6 +652,13 @@ def version_deltas(submission, user) -> dict | None:
     clearance = rules.evidence_clearance(user, submission)
     results = EvaluationResult.objects.filter(submission_id__in=[submission.pk, earlier.pk]).select_related(
         "domain", "version__benchmark"
+    )
+    # A re-review may plan fewer benchmarks than the version it supersedes: a row without a
+    # result now says whether one is still to come or the benchmark is not in this plan.
+    planned = set(
+        EvaluationPlanItem.versions.through.objects.filter(evaluationplanitem__submission=submission).values_list(
+            "benchmarkversion__benchmark_id", flat=True
+        )
     )
     now_by, then_by, benchmarks, hidden = {}, {}, {}, set()
     for r in results:
@@ -678,6 +685,7 @@ def version_deltas(submission, user) -> dict | None:
                 "change": now.score - then.score if comparable else None,
                 "versions_differ": now is not None and then is not None and not comparable,
                 "outcome_changed": now is not None and then is not None and now.verdict != then.verdict,
+                "planned": key in planned,
             }
         )
     return {

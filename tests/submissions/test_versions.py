@@ -366,6 +366,20 @@ def test_deltas_compare_each_domain_now_and_then(cast):
         assert row["change"] == Decimal("0.150")
 
 
+def test_a_scoped_re_review_says_which_benchmarks_are_not_in_its_plan(cast, client):
+    v1 = cast.submission(State.EVALUATION, model_name="Orion")
+    record_all_results(v1, cast.reviewer, score=0.2)
+    move(v1, "clear", cast.lead)
+    cyber = EvaluationDomain.objects.order_by("sort_order").first()
+    v2 = in_evaluation(cast, new_version(cast, v1), domains=[cyber])
+    rows = selectors.version_deltas(v2, cast.admin)["rows"]
+    assert [(r["domain"], r["planned"]) for r in rows if r["planned"]] == [(cyber, True)]
+    assert len(rows) == v1.plan_items.count() and all(r["now"] is None for r in rows)
+    client.force_login(cast.lead)
+    page = client.get(reverse("submissions:detail", args=[v2.pk])).content.decode()
+    assert page.count("not in this review's plan") == len(rows) - 1 and "no result yet" in page
+
+
 def test_results_hidden_from_a_reader_stay_hidden_in_the_deltas(cast):
     _v1, v2 = deltas_setup(cast)
     # On the new version's review only: this version's scores, never the earlier one's.
