@@ -640,8 +640,9 @@ def version_deltas(submission, user) -> dict | None:
     when the reader may not see that side: `then_hidden`), and the change in score when both
     are shown and were measured by the same benchmark version (scores of two versions of a
     benchmark are not on one scale), and whether this review plans the benchmark. Benchmarks
-    above the reader's clearance are left out and counted. A fixed number of queries: the earlier version, the two versions' results, the
-    plan's benchmarks (and the rules' own, asked once).
+    above the reader's clearance are left out and counted. A fixed number of queries: the
+    earlier version, the two versions' results, the plan's benchmarks (and the rules' own,
+    asked once).
     """
     from reviews.models import EvaluationPlanItem, EvaluationResult
 
