@@ -357,7 +357,9 @@ class EvaluationResultCreateSerializer(serializers.Serializer):
 class PlanVersionsSerializer(serializers.Serializer):
     domain = serializers.SlugRelatedField(slug_field="slug", queryset=EvaluationDomain.objects.all())
     versions = serializers.ListField(
-        child=serializers.IntegerField(), max_length=50, help_text="The benchmark versions (ids) to plan."
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        max_length=50,
+        help_text="The benchmark versions (ids) to plan.",
     )
 
 

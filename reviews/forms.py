@@ -90,11 +90,25 @@ class ResultForm(forms.Form):
         self.fields["version"].queryset = planned_versions_for(submission, user)
 
 
+class VersionChoices(forms.ModelMultipleChoiceField):
+    """Benchmark versions by id. An id no row can have (beyond 64 bits) is refused as an unknown
+    choice before the database sees it: SQLite cannot even compare it."""
+
+    def _check_values(self, value):
+        for pk in value:
+            text = str(pk)
+            if text.isascii() and text.isdigit() and int(text) >= 2**63:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_choice"], code="invalid_choice", params={"value": text[:30]}
+                )
+        return super()._check_values(value)
+
+
 class PlanVersionsForm(forms.Form):
     """The lead's choice of benchmark versions for one planned domain."""
 
     domain = forms.ModelChoiceField(queryset=EvaluationDomain.objects.none(), empty_label="Choose a planned domain")
-    versions = forms.ModelMultipleChoiceField(
+    versions = VersionChoices(
         queryset=None,
         widget=forms.CheckboxSelectMultiple,
         label="Benchmark versions",

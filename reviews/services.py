@@ -350,7 +350,8 @@ def evaluation_plan_versions_set(*, submission, actor, domain, versions) -> Eval
     if item is None:
         message = f"{domain} is not in this submission's evaluation plan."
         raise ValidationFailed(message, details={"domain": [message]})
-    wanted = {int(v) for v in versions if str(v).isdigit()}
+    # Ids only: a value no row could have (not ASCII digits, beyond 64 bits) counts as unknown.
+    wanted = {int(v) for v in versions if str(v).isascii() and str(v).isdigit() and 1 <= int(v) < 2**63}
     if len(wanted) != len(list(versions)) or not wanted:
         message = "Choose one or more benchmark versions of this domain (each once)."
         raise ValidationFailed(message, details={"versions": [message]})
