@@ -60,7 +60,7 @@ def test_the_page_refuses_anything_but_listed_versions(cast, client, planned, ve
 
 
 def test_the_api_plans_and_answers_with_the_plan(cast, planned):
-    s, item, reference, second = planned
+    s, item, _reference, second = planned
     api = APIClient()
     api.force_authenticate(cast.lead)
     url = f"/api/v1/submissions/{s.pk}/plan/"
@@ -94,7 +94,7 @@ def test_the_api_refuses_anything_but_listed_versions_each_once(cast, planned, v
 
 
 def test_the_api_refuses_a_version_twice(cast, planned):
-    s, item, reference, second = planned
+    s, item, _reference, second = planned
     api = APIClient()
     api.force_authenticate(cast.lead)
     answer = api.post(
