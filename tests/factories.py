@@ -169,6 +169,21 @@ def reference_version(domain):
     return BenchmarkVersion.objects.get(benchmark__slug=f"reference-{domain.slug}"[:60])
 
 
+def another_reference_version(reference, admin, *, label, classification=0):
+    """A further version of a reference benchmark (accuracy, higher is more dangerous, elevated at 0.5)."""
+    from benchmarks import services as benchmark_services
+
+    return benchmark_services.benchmark_version_create(
+        actor=admin,
+        benchmark=reference.benchmark,
+        label=label,
+        classification=classification,
+        metric="accuracy",
+        direction="higher",
+        levels={"elevated": "0.5"},
+    )
+
+
 def record_result(*, submission, actor, domain, score, inconclusive=False, summary=""):
     """The score for a planned domain's reference benchmark version."""
     return review_services.evaluation_result_record(

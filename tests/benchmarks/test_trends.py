@@ -17,7 +17,13 @@ from benchmarks.trends import NotFound, benchmark_trends, compared_with_earlier_
 from reviews import evidence
 from reviews.models import ConflictOfInterest, EvaluationDomain, EvaluationResult
 from submissions.models import ModelSubmission, State
-from tests.factories import clear_against_evidence, move, record_all_results, reference_version
+from tests.factories import (
+    another_reference_version,
+    clear_against_evidence,
+    move,
+    record_all_results,
+    reference_version,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -173,15 +179,7 @@ class TestPage:
 
     def test_a_version_above_clearance_is_absent_and_not_found_by_name(self, cast, client):
         version = reference_version(domain())
-        secret = benchmark_services.benchmark_version_create(
-            actor=cast.admin,
-            benchmark=version.benchmark,
-            label="2-secret",
-            classification=Clearance.SECRET,
-            metric="accuracy",
-            direction="higher",
-            levels={"elevated": "0.5"},
-        )
+        secret = another_reference_version(version, cast.admin, label="2-secret", classification=Clearance.SECRET)
         url = reverse("benchmarks:trends", args=[version.benchmark.slug])
         client.force_login(cast.low_reviewer)
         body = client.get(url).content.decode()

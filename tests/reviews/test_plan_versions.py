@@ -7,10 +7,8 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from accounts.models import Clearance
-from benchmarks import services as benchmark_services
 from submissions.models import AuditEntry, State
-from tests.factories import reference_version
+from tests.factories import another_reference_version, reference_version
 
 pytestmark = pytest.mark.django_db
 
@@ -23,15 +21,7 @@ def planned(cast):
     s = cast.submission(State.EVALUATION)
     item = s.plan_items.select_related("domain").order_by("domain__sort_order").first()
     reference = reference_version(item.domain)
-    second = benchmark_services.benchmark_version_create(
-        actor=cast.admin,
-        benchmark=reference.benchmark,
-        label="2",
-        classification=Clearance.UNCLASSIFIED,
-        metric="accuracy",
-        direction="higher",
-        levels={"elevated": "0.5"},
-    )
+    second = another_reference_version(reference, cast.admin, label="2")
     return s, item, reference, second
 
 
