@@ -33,7 +33,26 @@ MSG_NO_SUCH_REVIEWER = "There is no reviewer by that name here."
 MSG_NOT_A_REVIEWER = "{reviewer} is not a reviewer."
 MSG_NOT_A_LEAD = "{reviewer} is not a lead reviewer and cannot lead a review."
 MSG_ALREADY_ASSIGNED = "{reviewer} is already assigned to this submission."
+MSG_BELOW_CLEARANCE = (
+    "{reviewer} is cleared {clearance}, below the {needed} this review's evidence needs: they will not "
+    "see what is classified above their clearance, nor concur on a determination that rests on it."
+)
 MSG_LEAD_TAKEN = "This submission already has a lead reviewer."
+
+
+def assignment_clearance_gap(assignment) -> str | None:
+    """What the assigner should know when the person assigned is cleared below what the review's
+    evidence needs (allowed: they can still record unclassified results; None when they are not)."""
+    from accounts.models import Clearance
+
+    needed = rules.clearance_needed(assignment.submission)
+    if assignment.reviewer.clearance >= needed:
+        return None
+    return MSG_BELOW_CLEARANCE.format(
+        reviewer=assignment.reviewer,
+        clearance=Clearance(assignment.reviewer.clearance).label,
+        needed=Clearance(needed).label,
+    )
 
 
 def assignment_create(*, submission, reviewer, role: str, actor) -> Assignment:

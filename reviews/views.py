@@ -73,13 +73,20 @@ def assign(request, pk):
         request, pk, rules.may_assign_reviewers, "You may not assign reviewers to this submission."
     )
     form = AssignmentForm(request.POST, submission=submission, auto_id="assign-%s")
+
+    def assign_and_warn(data):
+        assignment = services.assignment_create(
+            submission=submission, reviewer=data["reviewer"], role=data["role"], actor=request.user
+        )
+        gap = services.assignment_clearance_gap(assignment)
+        if gap:
+            messages.warning(request, gap)
+
     return _handle(
         request,
         submission,
         form,
-        lambda d: services.assignment_create(
-            submission=submission, reviewer=d["reviewer"], role=d["role"], actor=request.user
-        ),
+        assign_and_warn,
         "Reviewer assigned.",
         "Assign a reviewer",
         page_form="assignment_form",

@@ -41,6 +41,29 @@ class TestAssignment:
         with pytest.raises(ValidationFailed, match="already has a lead"):
             services.assignment_create(submission=s, reviewer=second_lead, role="lead", actor=cast.admin)
 
+    def test_assigning_below_the_evidence_clearance_is_allowed_and_says_what_it_means(self, cast, client):
+        from accounts.roles import Role
+
+        s = cast.submission(State.EVALUATION)
+        serious_finding(s, cast.lead, classification=Clearance.SECRET)
+        cui = UserFactory(
+            username="reviewer.cui2", role=Role.REVIEWER, organization=cast.office, clearance=Clearance.CUI
+        )
+        client.force_login(cast.admin)
+        answer = client.post(
+            reverse("reviews:assign", args=[s.pk]), {"reviewer": cui.pk, "role": "member"}, follow=True
+        )
+        assert Assignment.objects.filter(submission=s, reviewer=cui).exists()
+        page = answer.content.decode()
+        assert "is cleared CUI, below the SECRET this review&#x27;s evidence needs" in page
+        cleared = UserFactory(
+            username="reviewer.s2", role=Role.REVIEWER, organization=cast.office, clearance=Clearance.SECRET
+        )
+        answer = client.post(
+            reverse("reviews:assign", args=[s.pk]), {"reviewer": cleared.pk, "role": "member"}, follow=True
+        )
+        assert "below the SECRET" not in answer.content.decode()
+
     def test_a_reviewer_cannot_lead(self, cast):
         s = cast.submission(State.INTAKE)
         with pytest.raises(ValidationFailed, match="not a lead reviewer"):
