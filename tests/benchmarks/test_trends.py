@@ -266,6 +266,12 @@ class TestComparedOnTheSubmissionPage:
         assert "Compared with earlier models" in body
         assert f"submission={running.pk}" in body
 
+    def test_before_any_result_the_section_says_what_will_come(self, cast, client):
+        fresh = cast.submission(State.EVALUATION, model_name="Fresh")
+        client.force_login(cast.lead)
+        body = client.get(fresh.get_absolute_url()).content.decode()
+        assert "Compared with earlier models" in body and "No result you may see is recorded yet." in body
+
     def test_the_version_it_supersedes_is_the_previous_one(self, cast, history):
         later = reviewed(cast, "Orion", "4", score="0.1", day=40, state=State.EVALUATION, supersedes=history[0])
         compared = compared_with_earlier_models(later, cast.admin)
