@@ -16,6 +16,7 @@ from benchmarks.models import Benchmark, BenchmarkVersion, LevelSetting, in_leve
 from benchmarks.trends import NotFound as TrendNotFound
 from benchmarks.trends import benchmark_trends
 from caisi_portal.errors import NotPermitted
+from caisi_portal.ids import row_id
 
 from .views import ADMIN_LIST_ERRORS, _errors
 
@@ -104,9 +105,10 @@ def _query_id(request, name) -> int | None:
     value = request.query_params.get(name)
     if value in (None, ""):
         return None
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) < 2**63:
+    pk = row_id(value)
+    if pk is None:
         raise exceptions.NotFound(MSG_NO_TREND)
-    return int(value)
+    return pk
 
 
 def _readers_only(user):

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from accounts import rules
 from accounts.models import Clearance
+from caisi_portal.ids import MAX_ID
 from partners.models import Delivery, DeveloperEventType, PartnerEventType, TrustedPartner, WebhookEndpoint
 from reviews.models import Advisory, Assignment, Determination, EvaluationDomain, EvaluationResult, Finding
 from submissions.models import (
@@ -137,7 +138,7 @@ class SubmissionWriteSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         min_value=1,
-        max_value=2**63 - 1,
+        max_value=MAX_ID,
         help_text="A new version: the id of the earlier version of the same model it supersedes (your "
         "organization's, its review ended). Null: not a new version.",
     )
@@ -357,7 +358,7 @@ class EvaluationResultCreateSerializer(serializers.Serializer):
 class PlanVersionsSerializer(serializers.Serializer):
     domain = serializers.SlugRelatedField(slug_field="slug", queryset=EvaluationDomain.objects.all())
     versions = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         max_length=50,
         help_text="The benchmark versions (ids) to plan.",
     )
@@ -1120,6 +1121,6 @@ class JointInvitationSerializer(serializers.Serializer):
 
 
 class JointInvitationCreateSerializer(serializers.Serializer):
-    submission = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="The submission's id.")
+    submission = serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="The submission's id.")
     institute = serializers.CharField(max_length=80, help_text="The allied institute's slug.")
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from accounts import rules
 from accounts.models import Clearance
 from caisi_portal.errors import ApplicationError
+from caisi_portal.ids import row_id
 from caisi_portal.web import add_service_error, refuse_if_not_permitted
 
 from . import selectors, services, trends
@@ -102,9 +103,10 @@ def _id_param(request, name) -> int | None:
     value = request.GET.get(name)
     if value in (None, ""):
         return None
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) < 2**63:
+    pk = row_id(value)
+    if pk is None:
         raise Http404("No such page.")
-    return int(value)
+    return pk
 
 
 @login_required

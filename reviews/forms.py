@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 
 from accounts import rules
 from accounts.models import Clearance
+from caisi_portal.ids import row_id
 from submissions.services import MSG_PARTNER_SUMMARY
 
 from .models import Assignment, EvaluationDomain, Finding
@@ -97,7 +98,7 @@ class VersionChoices(forms.ModelMultipleChoiceField):
     def _check_values(self, value):
         for pk in value:
             text = str(pk)
-            if text.isascii() and text.isdigit() and int(text) >= 2**63:
+            if text.isascii() and text.isdigit() and row_id(text) is None:
                 raise forms.ValidationError(
                     self.error_messages["invalid_choice"], code="invalid_choice", params={"value": text[:30]}
                 )

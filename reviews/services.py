@@ -11,6 +11,7 @@ from accounts.models import Clearance
 from accounts.roles import Role, has_role
 from caisi_portal import clock
 from caisi_portal.errors import ApplicationError, NotPermitted, SubmissionChanged, TransitionRefused, ValidationFailed
+from caisi_portal.ids import row_id
 from caisi_portal.text import has_words, text_problems
 from partners.services import event_record
 from submissions import review_clock
@@ -370,7 +371,7 @@ def evaluation_plan_versions_set(*, submission, actor, domain, versions) -> Eval
         message = f"{domain} is not in this submission's evaluation plan."
         raise ValidationFailed(message, details={"domain": [message]})
     # Ids only: a value no row could have (not ASCII digits, beyond 64 bits) counts as unknown.
-    wanted = {int(v) for v in versions if str(v).isascii() and str(v).isdigit() and 1 <= int(v) < 2**63}
+    wanted = {pk for pk in map(row_id, versions) if pk is not None}
     if len(wanted) != len(list(versions)) or not wanted:
         message = "Choose one or more benchmark versions of this domain (each once)."
         raise ValidationFailed(message, details={"versions": [message]})
