@@ -131,6 +131,8 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend, batching bulk inserts by the connection's own limit (caisi_portal/sqlite).
+    DATABASES["default"]["ENGINE"] = "caisi_portal.sqlite"
     # The web server, the worker and beat share one file: wait for locks instead of
     # failing, and take the write lock at BEGIN so two writers never deadlock.
     DATABASES["default"].setdefault("OPTIONS", {}).update(

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models import Max
 
 GENESIS = "0" * 64
 # Entries are sealed one at a time across the whole portal (PostgreSQL advisory lock;
@@ -81,17 +82,13 @@ def _chain_heads(submission_ids: set) -> dict:
     if None in submission_ids:
         heads[None] = newest(AuditEntry.objects.filter(submission__isnull=True))
     ids = submission_ids - {None}
-    if len(ids) > 1 and connection.vendor == "postgresql":
-        # One query for a burst's chains: the newest entry of each submission.
-        heads.update(
-            AuditEntry.objects.filter(submission_id__in=ids)
-            .order_by("submission_id", "-pk")
-            .distinct("submission_id")
-            .values_list("submission_id", "chain_hash")
+    if ids:
+        # One query for a burst's chains, on either database: the newest entry of each submission.
+        newest_ids = (
+            AuditEntry.objects.filter(submission_id__in=ids).values("submission_id").annotate(newest=Max("pk"))
         )
-    else:
         heads.update(
-            (submission_id, newest(AuditEntry.objects.filter(submission_id=submission_id))) for submission_id in ids
+            AuditEntry.objects.filter(pk__in=newest_ids.values("newest")).values_list("submission_id", "chain_hash")
         )
     return heads
 

@@ -30,6 +30,19 @@ TEST_QUEUE = f"caisi-test-{uuid.uuid4().hex[:8]}"
 celery_app.conf.update(broker_url=TEST_BROKER_URL, task_default_queue=TEST_QUEUE)
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test marked `postgres` exercises what only PostgreSQL has (SKIP LOCKED, COPY, row locks
+    between threads): on SQLite it is skipped, saying so, rather than passing by accident."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (run with DATABASE_URL=postgres://...)")
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def purge_test_queue():
     yield

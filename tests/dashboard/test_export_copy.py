@@ -8,7 +8,6 @@ import threading
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 
 from accounts.roles import Role
@@ -18,7 +17,7 @@ from reviews.models import Determination
 from submissions.models import ModelSubmission, Organization, SlaBreach, SlaKind, State
 from tests.factories import Cast, UserFactory
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+pytestmark = pytest.mark.postgres  # COPY is PostgreSQL's
 
 HOSTILE = [
     "plain",

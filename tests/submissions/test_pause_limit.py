@@ -147,8 +147,6 @@ def test_nobody_may_return_a_submission_by_hand(cast, traveller):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_sweeps_at_once_return_it_once():
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL")
     with time_machine.travel(START, tick=False) as traveller:
         cast = Cast()
         s = cast.submission(State.INTAKE)

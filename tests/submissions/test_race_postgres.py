@@ -3,19 +3,13 @@
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from caisi_portal.errors import ApplicationError
 from submissions.models import AuditEntry, ModelSubmission, State
 from tests.factories import Cast, move, record_all_results
 
 pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.postgres]
-
-
-@pytest.fixture(autouse=True)
-def only_postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL row locking (run with DATABASE_URL=postgres://...)")
 
 
 def test_clear_and_information_request_race_one_wins():

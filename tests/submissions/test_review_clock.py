@@ -338,6 +338,7 @@ def test_a_burst_of_expiries_is_acted_on_together_in_fixed_queries(cast, travell
     assert broken is None and checked > 0
 
 
+@pytest.mark.postgres  # SKIP LOCKED: SQLite takes the whole database's write lock instead
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_clock_someone_is_changing_is_skipped_not_waited_for(cast, traveller):
     """The sweep does not queue behind a person's open transaction on the same submission:
