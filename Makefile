@@ -69,6 +69,13 @@ FAULTS := fault_redis_down fault_worker_kill fault_sweep_race fault_postgres_res
 faults: $(DEV_STAMP)
 	@for script in $(FAULTS); do echo "== bench/$$script.py"; env -u DATABASE_URL $(BIN)/python bench/$$script.py || exit 1; done
 
+# Every benchmark but the fault scripts at a tiny size, one after another (a minute or two): each
+# must still run against today's models and print its table (bench/smoke.py). Scratch databases
+# only (caisi_bench_smoke*, caisi_faults_bench_smoke), whatever DATABASE_URL says; full sizes stay manual.
+.PHONY: bench-smoke
+bench-smoke: $(DEV_STAMP)
+	$(BIN)/python bench/smoke.py
+
 APPS := accounts api benchmarks caisi_portal capacity dashboard exercises joint partners register reviews submissions
 
 # Style, then the supply chain: known vulnerabilities in the pinned runtime (pip-audit asks

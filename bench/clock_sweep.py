@@ -12,7 +12,8 @@ It prints the median of several runs for each, their ratio, and the number of ro
 due. A second table keeps the due count fixed (100) while open clocks grow, to show
 the cost follows the due items, not the open clocks. Usage:
 
-  DATABASE_URL=postgres://postgres@127.0.0.1:5432/caisi_bench .venv/bin/python bench/clock_sweep.py [--max 1000000]
+  DATABASE_URL=postgres://postgres@127.0.0.1:5432/caisi_bench .venv/bin/python bench/clock_sweep.py \\
+      [--max 1000000] [--repeat 15]
 
 The database named in DATABASE_URL is dropped and recreated (its name must contain
 "bench").
@@ -21,6 +22,7 @@ The database named in DATABASE_URL is dropped and recreated (its name must conta
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -55,20 +57,37 @@ def recreate_database(url: str) -> None:
         sys.exit(f"Refusing to drop {name!r}: the benchmark database's name must contain 'bench'.")
     base = ["psql", "-h", cfg["HOST"] or "127.0.0.1", "-p", str(cfg["PORT"] or 5432), "-U", cfg["USER"], "-q"]
     subprocess.run([*base, "-c", f"DROP DATABASE IF EXISTS {name}"], check=True)
-    subprocess.run([*base, "-c", f"CREATE DATABASE {name}"], check=True)
+    # bench/smoke.py migrates one template first and each script copies it: the `migrate` that
+    # follows then has nothing to apply.
+    template = os.environ.get("BENCH_TEMPLATE_DATABASE")
+    subprocess.run([*base, "-c", f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else "")], check=True)
 
 
 def fill(start: int, stop: int, due_every: int | None, fixed_due: set[int] | None = None) -> None:
-    """Insert submissions start..stop-1 with a running clock and an open obligation.
+    """Insert submissions start..stop-1 in evaluation, each with a running clock and an open obligation.
 
     A row is due when i % due_every == 0 (or i is in fixed_due); due rows are due a few
-    minutes ago, the rest between one and thirty days ahead.
+    minutes ago, the rest a day after their first results reminder or later (8 to 20 days
+    ahead with the default policy).
+
+    The clock's columns are those the app leaves on a running clock in evaluation with the sweep
+    keeping up (submissions/reminders.py): a due clock's deadline has passed, so every reminder
+    step of the SLA policy is handled (`reminders_sent`, sorted as `clock_remind` writes it) and
+    none is next; a clock not due has sent none, and its next is the policy's first step. So no
+    reminder falls due while the benchmark runs and the due rows stay 3% (or 300).
     """
     from django.db import connection
+
+    from submissions.models import SlaPolicy
 
     due_expr = f"(mod(i, {due_every}) = 0)" if due_every else "false"
     if fixed_due:
         due_expr = f"(i IN ({','.join(map(str, sorted(fixed_due)))}))"
+    steps = SlaPolicy.current().reminder_steps()  # (step, days before the deadline), earliest first
+    first_days = steps[0][1] if steps else 0
+    all_handled = json.dumps(sorted(step for step, _ in steps))
+    not_due_deadline = f"now() + interval '{first_days + 1} days' + mod(i, 2500000) * interval '1 second'"
+    next_reminder = f"{not_due_deadline} - interval '{first_days} days'" if steps else "NULL"
     with connection.cursor() as cur:
         cur.execute(
             """
@@ -86,16 +105,17 @@ def fill(start: int, stop: int, due_every: int | None, fixed_due: set[int] | Non
             f"""
             INSERT INTO submissions_reviewclock
               (submission_id, status, started_at, "window", paused_total, deadline_at, next_warning_at,
-               warnings_sent)
+               warnings_sent, next_reminder_at, reminders_sent)
             SELECT i, 'running', now() - interval '10 days', interval '30 days', interval '0',
-                   CASE WHEN {due_expr} THEN now() - interval '5 minutes'
-                        ELSE now() + interval '1 day' + mod(i, 2500000) * interval '1 second' END,
+                   CASE WHEN {due_expr} THEN now() - interval '5 minutes' ELSE {not_due_deadline} END,
                    CASE WHEN {due_expr} THEN now() - interval '2 minutes'
                         ELSE now() + interval '1 hour' + mod(i, 2500000) * interval '1 second' END,
-                   '[]'
+                   '[]',
+                   CASE WHEN {due_expr} THEN NULL ELSE {next_reminder} END,
+                   CASE WHEN {due_expr} THEN %s::jsonb ELSE '[]' END
             FROM generate_series(%s, %s) AS i
             """,
-            [start, stop - 1],
+            [all_handled, start, stop - 1],
         )
         cur.execute(
             f"""
@@ -173,9 +193,13 @@ def act_per_item(count: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--max", type=int, default=1_000_000, help="largest number of open clocks")
+    parser.add_argument(
+        "--max", type=int, default=1_000_000, help="largest number of open clocks (sizes: 10k, 100k, 1M up to it)"
+    )
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
+    if args.max < 100:
+        parser.error("--max must be at least 100 (the second table keeps 100 clocks due)")
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
         sys.exit("Set DATABASE_URL to a PostgreSQL database whose name contains 'bench'.")
@@ -195,7 +219,7 @@ def main() -> None:
     agreement.sign()
     agreement.save()
 
-    sizes = [n for n in (10_000, 100_000, 1_000_000) if n <= args.max]
+    sizes = [n for n in (10_000, 100_000, 1_000_000) if n < args.max] + [args.max]
     print(f"PostgreSQL {connection.pg_version // 10000}; median of {args.repeat} runs; 1% of clocks due.\n")
     print(f"{'open clocks':>12} {'due rows':>9} {'sweep ms':>9} {'floor ms':>9} {'ratio':>6}")
     filled = 0

@@ -149,10 +149,8 @@ def main() -> None:
         median = statistics.median(seconds[name])
         print(f"{name:28} {median:8.2f} {median / base:8.1f} {sizes[name] / 1e6:7.1f} {peaks[name] / 1e6:17.1f}")
     counts = [len(r) for r in records]
-    print(
-        f"\nThe job recorded its progress {min(counts)} to {max(counts)} times a run "
-        f"(every 1,000 rows; last at {records[-1][-1]:,})."
-    )
+    last = f"last at {records[-1][-1]:,}" if records[-1] else "none under 1,000 rows"
+    print(f"\nThe job recorded its progress {min(counts)} to {max(counts)} times a run (every 1,000 rows; {last}).")
 
 
 if __name__ == "__main__":

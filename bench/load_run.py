@@ -101,6 +101,31 @@ def make_accounts(users: int) -> dict:
     return accounts
 
 
+def prepare(args) -> None:
+    """The database as `make run` prepares it, plus the generated portfolio and the people's
+    accounts (written to var/load/users.json for the locustfile)."""
+    from django.core.management import call_command
+    from django.db import connection, connections
+
+    from bench.portfolio import build_portfolio
+    from submissions.seeding import load_seed
+
+    # As `make run` prepares its database: migrate, then the demo seed, whose benchmark catalog
+    # and results go together. (Not common.migrate: the test suite's reference benchmark it adds
+    # to every domain would enter the seed's plans without a result, and the seed could not
+    # clear its reviews.)
+    call_command("migrate", verbosity=0)
+    load_seed(ROOT / "seeds" / "demo.yaml")
+    build_portfolio(args.submissions, now=dt.datetime.now(dt.UTC))
+    accounts = make_accounts(args.users)
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+    call_command("collectstatic", "--noinput", verbosity=0)
+    connections.close_all()
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "users.json").write_text(json.dumps(accounts))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=50)
@@ -125,36 +150,23 @@ def main() -> int:
 
     recreate_database(database_url)
     common.start_django()
-    common.migrate()
-    from django.core.management import call_command
-    from django.db import connection, connections
-
-    from bench.portfolio import build_portfolio
-    from submissions.seeding import load_seed
-
-    load_seed(ROOT / "seeds" / "demo.yaml")
-    build_portfolio(args.submissions, now=dt.datetime.now(dt.UTC))
-    accounts = make_accounts(args.users)
-    with connection.cursor() as cur:
-        cur.execute("ANALYZE")
-    call_command("collectstatic", "--noinput", verbosity=0)
-    connections.close_all()
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "users.json").write_text(json.dumps(accounts))
-
-    port = free_port()
+    # Redis is up while the seed runs, as under `make run`: the seed's notifications are queued
+    # (each would otherwise wait for a broker that is not there), and the worker sends them.
     redis.start()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "caisi_portal.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "3"],
-        cwd=ROOT,
-        env=env,
-        stdout=(OUT / "gunicorn.log").open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    worker = common.Worker(env, concurrency=1, beat=True).start()
-    base = f"http://127.0.0.1:{port}"
+    server = worker = None
     try:
+        prepare(args)
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "caisi_portal.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "3"],
+            cwd=ROOT,
+            env=env,
+            stdout=(OUT / "gunicorn.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        worker = common.Worker(env, concurrency=1, beat=True).start()
+        base = f"http://127.0.0.1:{port}"
         import httpx
 
         common.wait_until(lambda: _answers(httpx, base), timeout=30)
@@ -163,11 +175,16 @@ def main() -> int:
         locustfile = ROOT / "bench" / "load" / "locustfile.py"
         run = [str(locust), "-f", str(locustfile), "--headless", "-u", str(args.users), "-r", "10"]
         run += ["-t", f"{seconds}s", "--host", base, "--csv", str(OUT / "run"), "--only-summary"]
+        for stale in OUT.glob("run_*.csv"):  # a run that writes none must not report the last one's
+            stale.unlink()
         subprocess.run(run, env={**env, "LOAD_USERS": str(OUT / "users.json")}, check=False)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        worker.stop()
-        server.wait(20)
+        if server:
+            os.killpg(server.pid, signal.SIGTERM)
+        if worker:
+            worker.stop()
+        if server:
+            server.wait(20)
         redis.stop()
     return report(OUT / "run_stats.csv", OUT / "run_failures.csv")
 

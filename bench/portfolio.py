@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group
 from accounts.models import Clearance, User
 from accounts.roles import Role
 from reviews.models import Assignment, Determination, EvaluationDomain, Finding
+from submissions import reminders, review_clock
 from submissions.models import (
     Agreement,
     ClockPause,
@@ -22,6 +23,7 @@ from submissions.models import (
     ReviewClock,
     SlaBreach,
     SlaKind,
+    SlaPolicy,
     State,
 )
 
@@ -72,14 +74,23 @@ def build_portfolio(count: int, *, now: dt.datetime, seed: int = 7, prefix: str 
     rnd = random.Random(seed)
     people = ensure_people(prefix)
     domain = EvaluationDomain.objects.order_by("sort_order").first()
+    policy = SlaPolicy.current()
     start = ModelSubmission.objects.count()
     states = [state for state, share in SPREAD for _ in range(int(share * 1000))]
     for offset in range(0, count, batch):
         n = min(batch, count - offset)
-        _batch(rnd, people, domain, states, now, start + offset, n, prefix)
+        _batch(rnd, people, domain, policy, states, now, start + offset, n, prefix)
 
 
-def _batch(rnd, people, domain, states, now, first, n, prefix):
+def _reminders(deadline: dt.datetime, now: dt.datetime, policy: SlaPolicy) -> tuple[list[str], dt.datetime | None]:
+    """(reminders_sent, next_reminder_at) of a running clock in evaluation, as the sweep leaves it
+    when it keeps up (submissions/reminders.py: clock_remind): the steps whose moment has passed
+    handled, the next one ahead."""
+    handled = sorted(step for step, days in policy.reminder_steps() if deadline - dt.timedelta(days=days) <= now)
+    return handled, reminders.next_reminder_at(deadline, handled, policy)
+
+
+def _batch(rnd, people, domain, policy, states, now, first, n, prefix):
     subs = []
     for i in range(first, first + n):
         state = rnd.choice(states)
@@ -119,6 +130,8 @@ def _batch(rnd, people, domain, states, now, first, n, prefix):
             State.INFORMATION_REQUESTED: ReviewClock.Status.PAUSED,
             State.WINDOW_ELAPSED: ReviewClock.Status.ELAPSED,
         }.get(s.state, ReviewClock.Status.RUNNING if s.state in OPEN else ReviewClock.Status.STOPPED)
+        # Results reminders are planned when evaluation begins (review_clock.on_accept).
+        sent, next_reminder = _reminders(started + window, now, policy) if s.state == State.EVALUATION else ([], None)
         clocks.append(
             ReviewClock(
                 submission=s,
@@ -127,6 +140,8 @@ def _batch(rnd, people, domain, states, now, first, n, prefix):
                 window=window,
                 deadline_at=started + window,
                 next_warning_at=started + window - dt.timedelta(days=7) if status == "running" else None,
+                next_reminder_at=next_reminder,
+                reminders_sent=sent,
                 stopped_at=None if s.state in OPEN else started + dt.timedelta(days=rnd.uniform(5, 30)),
             )
         )
@@ -189,11 +204,18 @@ def _batch(rnd, people, domain, states, now, first, n, prefix):
                     acknowledgement_note="Generated." if acknowledged else "",
                 )
             )
+    # A paused clock's open pause, and the pause limit the app sets when the pause begins
+    # (review_clock.pause_limit: returned after 30 days in all, warned 5 days before).
+    pauses = {}
+    for c in clocks:
+        if c.status == ReviewClock.Status.PAUSED:
+            pauses[c.submission_id] = paused_at = now - dt.timedelta(days=rnd.uniform(0, 9))
+            c.pause_cap_at, c.pause_step_at = review_clock.pause_limit(c.paused_total, paused_at, policy)
     ModelSubmission.objects.bulk_update([s for s in subs if s.submitted_at], ["submitted_at"], batch_size=2000)
     clocks = ReviewClock.objects.bulk_create(clocks, batch_size=2000)
     ClockPause.objects.bulk_create(
         [
-            ClockPause(clock=c, started_at=now - dt.timedelta(days=rnd.uniform(0, 9)), reason="information requested")
+            ClockPause(clock=c, started_at=pauses[c.submission_id], reason="information requested")
             for c in clocks
             if c.status == ReviewClock.Status.PAUSED
         ],

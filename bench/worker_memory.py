@@ -1,6 +1,7 @@
 """Benchmark: peak memory of a Celery worker at 100,000 submissions.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/caisi_bench .venv/bin/python bench/worker_memory.py [--reuse]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/caisi_bench .venv/bin/python bench/worker_memory.py \
+        [--submissions 100000] [--reuse]
 
 Fills (or, with --reuse, keeps) the portfolio of bench/portfolio.py, starts the portal's own
 `celery worker` (2 processes, a private Redis), and gives it the heaviest work an office
@@ -64,11 +65,14 @@ def main() -> int:
         elapsed = time.perf_counter() - started
         rows = {j.kind: (j.status, j.rows_done) for j in ExportJob.objects.filter(pk__in=[j.pk for j in jobs])}
         pool = peak_rss_mb(worker.pid)  # the pool processes are the celery main process's children
-        print(f"Exports done: {done} in {elapsed:.1f} s: {rows}")
-        print(f"peak RSS, pool processes: {', '.join(f'{mb:.0f} MB' for mb in pool.values())}")
+        print(f"Exports done: {done} in {elapsed:.1f} s: {rows}\n")
         with open(f"/proc/{worker.pid}/status") as status:
             own = [line for line in status if line.startswith("VmHWM")]
-        print(f"peak RSS, the celery main process: {int(own[0].split()[1]) / 1024:.0f} MB")
+        print("| process | peak RSS (VmHWM) MB |")
+        print("|---|---:|")
+        for pid, mb in pool.items():
+            print(f"| pool process {pid} | {mb:.0f} |")
+        print(f"| the celery main process | {int(own[0].split()[1]) / 1024:.0f} |")
         return 0 if done else 1
     finally:
         if worker:

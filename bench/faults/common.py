@@ -63,9 +63,12 @@ def recreate_database(database_url: str) -> None:
     if "faults" not in name:
         raise SystemExit(f"refusing to drop {name!r}: a fault database's name contains 'faults'")
     admin = parts._replace(path="/postgres").geturl()
+    # bench/smoke.py migrates one template first and each benchmark copies it: the `migrate` that
+    # follows then has nothing to apply. Unset for the fault scripts.
+    template = os.environ.get("BENCH_TEMPLATE_DATABASE")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
 
 
 def migrate() -> None:
