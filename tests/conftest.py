@@ -3,6 +3,7 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
+import time_machine
 
 from caisi_portal.celery import app as celery_app
 from tests.factories import Cast
@@ -103,22 +104,45 @@ def _restore_migrated_data(config, flush_first: bool) -> None:
             connection.creation.deserialize_db_from_string(contents)
 
 
-@pytest.fixture(autouse=True)
-def private_media(settings, tmp_path):
-    """Uploaded files go to a throwaway folder, never the developer's var/."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {**settings.STORAGES["default"], "OPTIONS": {"location": str(tmp_path / "private")}},
-    }
+@pytest.fixture(scope="session", autouse=True)
+def suite_settings(tmp_path_factory):
+    """Settings every test runs with, set once per process (so rows built once per module see
+    them too): uploaded files go to a throwaway folder, never the developer's var/; pages render
+    without a collectstatic manifest; and Argon2, deliberately slow, gives way to a fast hasher,
+    since the suite creates many users."""
+    from django.conf import settings
+    from django.test.utils import override_settings
 
-
-@pytest.fixture(autouse=True)
-def simple_static(settings):
-    # Pages render without a collectstatic manifest in tests.
-    settings.STORAGES = {
+    storages = {
         **settings.STORAGES,
+        "default": {
+            **settings.STORAGES["default"],
+            "OPTIONS": {"location": str(tmp_path_factory.mktemp("private"))},
+        },
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    with override_settings(STORAGES=storages, PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture(scope="module")
+def matrix_worlds(django_db_setup, django_db_blocker):
+    """The permission matrix's two worlds (tests/test_permission_matrix.py), built once per module
+    and process; a test takes them with `tests.built_once.shared`."""
+    from tests.built_once import rows_built_once
+    from tests.test_permission_matrix import build_worlds
+
+    with rows_built_once(django_db_blocker, build_worlds, DEMO_WEBHOOK_RECEIVER=True) as built:
+        yield built
+
+
+@pytest.fixture
+def traveller():
+    """Time frozen at tests.submissions.clocks.START; move it with traveller.move_to(...)."""
+    from tests.submissions.clocks import START
+
+    with time_machine.travel(START, tick=False) as t:
+        yield t
 
 
 @pytest.fixture
@@ -140,12 +164,6 @@ def reference_catalog(request):
     from tests.factories import ensure_reference_catalog
 
     ensure_reference_catalog()
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # Argon2 is deliberately slow; the suite creates many users.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

@@ -324,3 +324,14 @@ class Cast:
         if state == State.RELEASED:
             return s
         return move(s, "remove_access", self.admin)
+
+
+def token_client(user, name: str = "tests"):
+    """An API client carrying a fresh token of `user`, as a lab's or the office's script would."""
+    from rest_framework.test import APIClient
+
+    from api.services import api_token_issue
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_issue(user=user, name=name)[1]}")
+    return client

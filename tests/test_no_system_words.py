@@ -18,6 +18,7 @@ from accounts.models import User
 from submissions.models import ModelSubmission
 from submissions.review_clock import act_on_due_items
 from submissions.seeding import load_seed
+from tests.built_once import rows_built_once, shared
 
 # The demo seed brings its own catalog: no reference benchmarks beside it.
 pytestmark = [pytest.mark.django_db, pytest.mark.empty_catalog]
@@ -64,13 +65,24 @@ def system_words(html: str) -> list[str]:
     return found
 
 
-@pytest.fixture
-def demo(settings):
-    settings.DEMO_WEBHOOK_RECEIVER = True
+def _demo():
     report = load_seed(SEED)
     act_on_due_items(timezone.now() + dt.timedelta(days=40))  # breaches and an elapsed window
     _deliver_demo_webhooks()
     return report
+
+
+@pytest.fixture(scope="module")
+def demo_built(django_db_setup, django_db_blocker):
+    """The demo seed, loaded once for the module; each test runs in a savepoint of its own."""
+    with rows_built_once(django_db_blocker, _demo, catalog=False, DEMO_WEBHOOK_RECEIVER=True) as built:
+        yield built
+
+
+@pytest.fixture
+def demo(request, demo_built, settings):
+    settings.DEMO_WEBHOOK_RECEIVER = True
+    return shared(request, demo_built)
 
 
 def _deliver_demo_webhooks():

@@ -61,6 +61,7 @@ from reviews.services import advisory_digest
 from submissions import selectors, services
 from submissions.guards import problems_for
 from submissions.models import Agreement, ModelSubmission, Organization, SlaBreach, SlaKind, State
+from tests.built_once import shared
 from tests.factories import Cast, OrganizationFactory, UserFactory, record_all_results, serious_finding
 
 pytestmark = pytest.mark.django_db
@@ -2447,9 +2448,10 @@ def run_cases(ws: Worlds, role, cases) -> list[str]:
 
 
 @pytest.fixture
-def worlds(settings, db):
+def worlds(request, matrix_worlds, settings):
+    """The worlds, built once for the module (tests/conftest.py); each test runs in a savepoint."""
     settings.DEMO_WEBHOOK_RECEIVER = True  # so the demo inbox's own rules are what is tested
-    return build_worlds()
+    return shared(request, matrix_worlds)
 
 
 @pytest.mark.parametrize("role", ROLES, ids=ROLE_IDS)

@@ -583,15 +583,15 @@ def test_two_page_numbers_are_refused_not_guessed(cast):
     assert client.get(f"{V1}/agreements/?page=1").status_code == 200
 
 
-@pytest.mark.parametrize("page", ["", "1.5", "x", "٣"])
-def test_a_page_that_is_not_a_whole_number_is_refused(cast, page):
-    response = client_for(cast.admin).get(f"{V1}/agreements/?page={page}")
+@pytest.mark.parametrize("page_number", ["", "1.5", "x", "٣"])
+def test_a_page_that_is_not_a_whole_number_is_refused(cast, page_number):
+    response = client_for(cast.admin).get(f"{V1}/agreements/?page={page_number}")
     assert response.status_code == 400 and "whole number from 1" in response.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("page", ["0", "-1", "99"])
-def test_a_page_out_of_range_is_not_found(cast, page):
-    assert client_for(cast.admin).get(f"{V1}/agreements/?page={page}").status_code == 404
+@pytest.mark.parametrize("page_number", ["0", "-1", "99"])
+def test_a_page_out_of_range_is_not_found(cast, page_number):
+    assert client_for(cast.admin).get(f"{V1}/agreements/?page={page_number}").status_code == 404
 
 
 @pytest.mark.parametrize("accept", ["1JJWbW&m{Si", "text/html", "image/png;q=1", ";;;"])

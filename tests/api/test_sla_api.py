@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-import time_machine
 
 from accounts import rules
 from submissions import review_clock
@@ -17,12 +16,6 @@ pytestmark = pytest.mark.django_db
 
 START = dt.datetime(2026, 7, 1, 9, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture
-def traveller():
-    with time_machine.travel(START, tick=False) as t:
-        yield t
 
 
 def obligations(user, submission):

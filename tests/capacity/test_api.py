@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
-from api.services import api_token_issue
 from capacity import forms, services
 from capacity.models import Scenario
 from tests.capacity.test_pages import form_data
+from tests.factories import token_client as api
 
 pytestmark = pytest.mark.django_db
-
-
-def api(user):
-    client = APIClient()
-    _, key = api_token_issue(user=user, name="tests")
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    return client
 
 
 def test_an_administrator_queues_a_scenario_and_reads_its_answer(cast, django_capture_on_commit_callbacks):

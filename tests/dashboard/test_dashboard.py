@@ -5,7 +5,6 @@ import datetime as dt
 import io
 
 import pytest
-import time_machine
 from django.urls import reverse
 from icalendar import Calendar
 
@@ -14,11 +13,12 @@ from bench.portfolio import build_portfolio
 from submissions import review_clock
 from submissions.models import SlaBreach, SlaKind, State
 from submissions.services import submission_set_published
+from tests.dashboard.moments import NOW
 from tests.factories import clear_against_evidence, move, record_all_results, serious_finding
 
 pytestmark = pytest.mark.django_db
 
-NOW = dt.datetime(2026, 9, 15, 12, 0, tzinfo=dt.UTC)
+
 DAY = dt.timedelta(days=1)
 
 ADMIN_PAGES = [
@@ -31,22 +31,16 @@ ADMIN_PAGES = [
 ]
 
 
-@pytest.fixture
-def traveller():
-    with time_machine.travel(NOW, tick=False) as t:
-        yield t
-
-
-@pytest.mark.parametrize("page", ADMIN_PAGES)
+@pytest.mark.parametrize("url_name", ADMIN_PAGES)
 @pytest.mark.parametrize("who", ["developer", "lead", "reviewer", "partner", "trainee"])
-def test_only_administrators(cast, client, page, who):
+def test_only_administrators(cast, client, url_name, who):
     client.force_login(getattr(cast, who))
-    assert client.get(reverse(page)).status_code == 404
+    assert client.get(reverse(url_name)).status_code == 404
 
 
-@pytest.mark.parametrize("page", ADMIN_PAGES)
-def test_anonymous_goes_to_login(client, page):
-    assert client.get(reverse(page)).status_code == 302
+@pytest.mark.parametrize("url_name", ADMIN_PAGES)
+def test_anonymous_goes_to_login(client, url_name):
+    assert client.get(reverse(url_name)).status_code == 302
 
 
 def test_headline_figures(cast, client, traveller):
@@ -283,17 +277,17 @@ BUDGETS = {
 }
 
 
-@pytest.mark.parametrize(("page", "params"), list(BUDGETS))
+@pytest.mark.parametrize(("url_name", "params"), list(BUDGETS))
 @pytest.mark.parametrize("size", [10, 1000])
-def test_pages_keep_a_constant_number_of_queries(cast, client, page, params, size, django_assert_max_num_queries):
+def test_pages_keep_a_constant_number_of_queries(cast, client, url_name, params, size, django_assert_max_num_queries):
     from django.core.cache import cache
 
     build_portfolio(size, now=dt.datetime.now(dt.UTC))
-    if page.startswith("dashboard"):
+    if url_name.startswith("dashboard"):
         client.force_login(cast.admin)
     cache.clear()
-    with django_assert_max_num_queries(BUDGETS[(page, params)]):
-        assert client.get(reverse(page) + "?" + params).status_code == 200
+    with django_assert_max_num_queries(BUDGETS[(url_name, params)]):
+        assert client.get(reverse(url_name) + "?" + params).status_code == 200
 
 
 def test_next_after_acknowledging_stays_on_this_site(cast, client, traveller):

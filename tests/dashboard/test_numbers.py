@@ -7,25 +7,19 @@ import re
 from pathlib import Path
 
 import pytest
-import time_machine
 from django.conf import settings
 from django.urls import reverse
 
 from caisi_portal.words import counted, days_in_words, speed_in_words
 from submissions import review_clock
 from submissions.models import State
+from tests.dashboard.moments import NOW
 from tests.factories import move, record_all_results
 
 pytestmark = pytest.mark.django_db
 
-NOW = dt.datetime(2026, 9, 15, 12, 0, tzinfo=dt.UTC)
+
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture
-def traveller():
-    with time_machine.travel(NOW, tick=False) as t:
-        yield t
 
 
 def text_of(response) -> str:

@@ -10,19 +10,13 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from accounts.roles import Role
 from exercises import scenarios, services
 from exercises.models import Exercise, ImprovementItem, Observation
 from submissions.models import ModelSubmission
-from tests.factories import UserFactory, reference_version
+from tests.factories import reference_version
 
 pytestmark = pytest.mark.django_db
 WALL_START = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def controller(cast):
-    return UserFactory(username="controller", role=Role.EXERCISE_CONTROLLER, organization=cast.office)
 
 
 def test_a_controller_starts_the_holdout_runs_it_and_downloads_an_aar_that_matches_play(cast, controller, client):

@@ -11,19 +11,12 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from accounts.roles import Role
 from exercises import scenarios, services
 from exercises.models import Exercise
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 WALL_START = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
-
-
-@pytest.fixture
-def controller(cast):
-    return UserFactory(username="controller", role=Role.EXERCISE_CONTROLLER, organization=cast.office)
 
 
 def words(response) -> str:

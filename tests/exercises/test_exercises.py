@@ -10,20 +10,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from accounts.roles import Role
 from exercises import scenarios, services
 from exercises.models import Exercise, Inject, Message
 from submissions.models import AuditEntry, ModelSubmission, Organization, SlaBreach, State
-from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 WALL_START = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def controller(cast):
-    return UserFactory(username="controller", role=Role.EXERCISE_CONTROLLER, organization=cast.office)
 
 
 def start(slug, controller, speed=1440):

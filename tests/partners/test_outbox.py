@@ -20,11 +20,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def no_broker(monkeypatch):
-    queued = []
-    monkeypatch.setattr(services, "_enqueue", lambda ids: queued.extend(ids) or len(ids))
-    monkeypatch.setattr(services, "_enqueue_retry", lambda *a: None)
-    return queued
+def _no_broker(no_broker):
+    return no_broker
 
 
 def partner(name, events=None, **kw):

@@ -9,28 +9,24 @@ import time_machine
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.test import APIClient
 from standardwebhooks.webhooks import Webhook
 from werkzeug import Response
 
 from accounts.roles import Role
-from api.services import api_token_issue
 from caisi_portal.errors import ApplicationError, NotPermitted
 from partners import self_service, services
 from partners.models import Delivery, DeliveryAttempt, PartnerEventType, TrustedPartner
 from submissions.models import AuditEntry, State
 from tests.factories import OrganizationFactory, UserFactory, move, record_all_results
+from tests.factories import token_client as api
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def no_broker(monkeypatch):
-    queued = []
-    monkeypatch.setattr(services, "_enqueue", lambda ids: queued.extend(ids) or len(ids))
-    monkeypatch.setattr(services, "_enqueue_retry", lambda *a: None)
-    monkeypatch.setattr(self_service, "_send_backlog_later", lambda pk: queued.append(("backlog", pk)))
-    return queued
+def _no_broker(no_broker, monkeypatch):
+    monkeypatch.setattr(self_service, "_send_backlog_later", lambda pk: no_broker.append(("backlog", pk)))
+    return no_broker
 
 
 @pytest.fixture
@@ -409,13 +405,6 @@ def test_exercise_partners_are_never_alerted_about(cast):
 
 
 # --- the API -------------------------------------------------------------------------------------
-
-
-def api(user):
-    client = APIClient()
-    _, key = api_token_issue(user=user, name="t")
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    return client
 
 
 def test_partner_staff_run_their_integration_through_the_api(cast, ours, theirs, httpserver):

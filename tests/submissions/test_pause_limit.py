@@ -15,19 +15,11 @@ from partners.models import Delivery, Event
 from submissions import review_clock
 from submissions.models import AuditEntry, ReviewClock, SlaObligation, SlaPolicy, State
 from tests.factories import Cast, move
-from tests.submissions.clocks import DAY, START, clock_of, sweep_at
+from tests.submissions.clocks import DAY, START, clock_of, sweep_at, told
 
 pytestmark = pytest.mark.django_db
 
 WARNING, RETURNED = "submission.pause_limit_warning", "submission.returned"
-
-
-def told(submission, event_type):
-    return sorted(
-        Delivery.objects.filter(event__submission=submission, event__type=event_type).values_list(
-            "recipient__username", flat=True
-        )
-    )
 
 
 def test_warned_then_returned_at_the_limit_each_once(cast, traveller):

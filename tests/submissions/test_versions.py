@@ -9,10 +9,8 @@ import datetime as dt
 import pytest
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from accounts.models import Clearance
-from api.services import api_token_issue
 from caisi_portal.errors import NotPermitted, TransitionRefused, ValidationFailed
 from reviews import services as review_services
 from reviews.models import Assignment, EvaluationDomain, Finding
@@ -21,6 +19,7 @@ from submissions.guards import carried_findings_resolved
 from submissions.models import AuditEntry, ModelSubmission, ReviewClock, State
 from submissions.review_clock import clock_deadline
 from tests.factories import Cast, draft, move, record_all_results, serious_finding
+from tests.factories import token_client as api
 
 pytestmark = pytest.mark.django_db
 
@@ -50,13 +49,6 @@ def refusal(call) -> ValidationFailed:
     with pytest.raises(ValidationFailed) as refused:
         call()
     return refused.value
-
-
-def api(user) -> APIClient:
-    client = APIClient()
-    _, key = api_token_issue(user=user, name="tests")
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    return client
 
 
 # --- choosing the earlier version ----------------------------------------------------------------
