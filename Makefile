@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: run test lint format clean faults
+.PHONY: run test fuzz lint format clean faults
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)."; exit 1; }
@@ -46,20 +46,29 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 	touch $(AXE)
 
 # pytest-xdist processes: each has its own test database (test_<name>_gw0...) and Redis
-# database (TEST_REDIS_URL's, then one below it per worker). TEST_WORKERS=0 runs serially.
+# database (TEST_REDIS_URL's, then one below it per worker). One per core (at most 8): the suite
+# is CPU-bound, and each process pays for its own migrations. TEST_WORKERS=0 runs serially.
 # Worksteal keeps the few slow tests (real Celery workers, the scale tests) from leaving
 # the other processes idle at the end.
-TEST_WORKERS ?= 4
+CORES := $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 8 ] && n=8; echo $$n)
+TEST_WORKERS ?= $(CORES)
 BROWSER_WORKERS ?= 2
 xdist = -n $(1) $(if $(filter-out 0,$(1)),--dist worksteal)
 
 # DATABASE_URL chooses the database (SQLite when unset); Redis is always the real one.
+# tests/run.py runs the suite (with its 25 slowest tests), then the browser journeys in a
+# process of their own, and ends with one line saying what passed or failed. Schemathesis draws
+# FUZZ_EXAMPLES examples per operation, role and kind here; `make fuzz` draws the full count.
 test: export SECRET_KEY ?= insecure-key-for-the-test-suite-only
-# The browser journeys run in a process of their own: a live server needs plain-HTTP settings
-# and flushes the database between tests, neither of which the rest of the suite should see.
 test: $(DEV_STAMP) $(CHROMIUM) $(AXE)
-	$(BIN)/python -m pytest --ignore=tests/browser $(call xdist,$(TEST_WORKERS)) $(PYTEST_ARGS)
-	$(BIN)/python -m pytest tests/browser $(call xdist,$(BROWSER_WORKERS)) $(PYTEST_ARGS)
+	$(BIN)/python tests/run.py --workers $(TEST_WORKERS) --browser-workers $(BROWSER_WORKERS) -- $(PYTEST_ARGS)
+
+# The API against its schema with schemathesis, every operation as each role, at the full
+# example count (CI runs it after `make test`).
+FUZZ_EXAMPLES_FULL ?= 20
+fuzz: export SECRET_KEY ?= insecure-key-for-the-test-suite-only
+fuzz: $(DEV_STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES_FULL) $(BIN)/python -m pytest tests/api/test_schemathesis.py $(call xdist,$(TEST_WORKERS)) $(PYTEST_ARGS)
 
 # Real faults against private Redis and PostgreSQL instances (never the machine's own): Redis
 # stopped, a worker killed mid fan-out, sweeps racing, PostgreSQL restarted. Each script exits
