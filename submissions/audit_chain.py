@@ -84,9 +84,7 @@ def _chain_heads(submission_ids: set) -> dict:
     ids = submission_ids - {None}
     if ids:
         # One query for a burst's chains, on either database: the newest entry of each submission.
-        newest_ids = (
-            AuditEntry.objects.filter(submission_id__in=ids).values("submission_id").annotate(newest=Max("pk"))
-        )
+        newest_ids = AuditEntry.objects.filter(submission_id__in=ids).values("submission_id").annotate(newest=Max("pk"))
         heads.update(
             AuditEntry.objects.filter(pk__in=newest_ids.values("newest")).values_list("submission_id", "chain_hash")
         )
