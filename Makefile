@@ -59,9 +59,12 @@ xdist = -n $(1) $(if $(filter-out 0,$(1)),--dist worksteal)
 # tests/run.py runs the suite (with its 25 slowest tests), then the browser journeys in a
 # process of their own, and ends with one line saying what passed or failed. Schemathesis draws
 # FUZZ_EXAMPLES examples per operation, role and kind here; `make fuzz` draws the full count.
+# JOURNEYS=no runs the suite without the browser journeys.
+JOURNEYS ?= yes
 test: export SECRET_KEY ?= insecure-key-for-the-test-suite-only
 test: $(DEV_STAMP) $(CHROMIUM) $(AXE)
-	$(BIN)/python tests/run.py --workers $(TEST_WORKERS) --browser-workers $(BROWSER_WORKERS) -- $(PYTEST_ARGS)
+	$(BIN)/python tests/run.py --workers $(TEST_WORKERS) --browser-workers $(BROWSER_WORKERS) \
+		$(if $(filter no,$(JOURNEYS)),--no-browser) -- $(PYTEST_ARGS)
 
 # The suite three runs in a row while stress-ng keeps every core busy (tests/under_load.py): a
 # test that fails once under load is flaky and gets fixed. Not part of CI (it takes a while).

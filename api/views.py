@@ -87,13 +87,26 @@ class IdFilter(django_filters.CharFilter):
         return qs.filter(**{self.field_name: ident})
 
 
+MSG_EMPTY_PARAMETER = "Give a value, or leave the parameter out."
+
+
+def refuse_empty_parameters(query, names) -> None:
+    """A query parameter given with no value is a mistake to report, not a parameter to ignore."""
+    empty = sorted(name for name in names if name in query and query.get(name) == "")
+    if empty:
+        raise ValidationError({name: [MSG_EMPTY_PARAMETER] for name in empty})
+
+
+@extend_schema_field({"type": "string", "minLength": 1})
+class TextFilter(django_filters.CharFilter):
+    """Text to match; the schema says it cannot be empty (StrictFilterSet refuses an empty one)."""
+
+
 class StrictFilterSet(django_filters.FilterSet):
     """A filter given with no value is a mistake to report, not a filter to ignore."""
 
     def filter_queryset(self, queryset):
-        empty = sorted(name for name in self.filters if name in self.data and self.data.get(name) == "")
-        if empty:
-            raise ValidationError({name: ["Give a value, or leave the parameter out."] for name in empty})
+        refuse_empty_parameters(self.data, self.filters)
         return super().filter_queryset(queryset)
 
 
@@ -110,7 +123,7 @@ class SubmissionFilter(StrictFilterSet):
     state = django_filters.ChoiceFilter(choices=State.choices)
     organization = IdFilter(field_name="organization_id")
     release_channel = django_filters.ChoiceFilter(choices=ReleaseChannel.choices)
-    model_name = django_filters.CharFilter(lookup_expr="icontains")
+    model_name = TextFilter(lookup_expr="icontains")
 
     class Meta:
         model = ModelSubmission
@@ -1289,6 +1302,7 @@ class ReleaseGateView(APIView):
         if not rules.may_check_release_gate(request.user):
             raise NotPermitted("The release gate answers developer staff about their own models, and the office.")
         query = s.ReleaseGateQuerySerializer(data=request.query_params)
+        refuse_empty_parameters(request.query_params, query.fields)
         query.is_valid(raise_exception=True)
         try:
             gate = release_gate(request.user, **query.validated_data)
