@@ -66,6 +66,13 @@ test: $(DEV_STAMP) $(CHROMIUM) $(AXE)
 	$(BIN)/python tests/run.py --workers $(TEST_WORKERS) --browser-workers $(BROWSER_WORKERS) \
 		$(if $(filter no,$(JOURNEYS)),--no-browser) -- $(PYTEST_ARGS)
 
+# The browser journeys only, keeping a full-page screenshot of every page they check in
+# var/screenshots/, for people to judge the look (`make test` skips the screenshots).
+.PHONY: screenshots
+screenshots: export SECRET_KEY ?= insecure-key-for-the-test-suite-only
+screenshots: $(DEV_STAMP) $(CHROMIUM) $(AXE)
+	SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser $(call xdist,$(BROWSER_WORKERS)) $(PYTEST_ARGS)
+
 # The suite three runs in a row while stress-ng keeps every core busy (tests/under_load.py): a
 # test that fails once under load is flaky and gets fixed. Not part of CI (it takes a while).
 test-under-load: export SECRET_KEY ?= insecure-key-for-the-test-suite-only

@@ -27,6 +27,9 @@ settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "var" / "screenshots"
+# Screenshots are for people judging the look (`make screenshots`); they assert nothing, and a
+# full-page PNG of every page at two widths is most of the journeys' cost, so `make test` skips them.
+KEEP_SCREENSHOTS = os.environ.get("SCREENSHOTS", "") not in ("", "0", "no")
 AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -96,7 +99,9 @@ class Journey:
         """Screenshot the page and run axe-core on it; any violation fails."""
         self.shots += 1
         slug = label.lower().replace(" ", "-").replace("/", "-")
-        self.page.screenshot(path=str(SCREENSHOTS / f"{self.name}-{self.shots:02d}-{slug}.png"), full_page=True)
+        if KEEP_SCREENSHOTS:
+            path = SCREENSHOTS / f"{self.name}-{self.shots:02d}-{slug}.png"
+            self.page.screenshot(path=str(path), full_page=True)
         self.page.add_script_tag(path=str(AXE))
         result = self.page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
         for v in result["violations"]:

@@ -4,6 +4,8 @@ import pytest
 from django.urls import reverse
 
 from submissions.models import ModelSubmission, State
+from tests.built_once import rows_built_once, shared
+from tests.factories import Cast
 
 pytestmark = pytest.mark.django_db
 
@@ -51,13 +53,28 @@ EXPECTED = {
 }
 
 
+def _one_per_state():
+    cast = Cast()
+    return cast, {state: cast.submission(state) for state in ALL_STATES}
+
+
+@pytest.fixture(scope="module")
+def one_per_state_built(django_db_setup, django_db_blocker):
+    """A submission in every state, built once for the module's nine roles (each test runs in a
+    savepoint of its own, and only reads)."""
+    with rows_built_once(django_db_blocker, _one_per_state) as built:
+        yield built
+
+
 @pytest.fixture
-def one_per_state(cast):
-    return {state: cast.submission(state) for state in ALL_STATES}
+def cast(request, one_per_state_built):
+    """This module's people are the ones the built submissions belong to."""
+    return shared(request, one_per_state_built)[0]
 
 
 @pytest.mark.parametrize("who", sorted(EXPECTED))
-def test_visibility_matrix(cast, one_per_state, who, client):
+def test_visibility_matrix(request, one_per_state_built, who, client):
+    cast, one_per_state = shared(request, one_per_state_built)
     user = getattr(cast, who)
     visible = set(ModelSubmission.objects.visible_to(user).values_list("state", flat=True))
     assert visible == {str(s) for s in EXPECTED[who]}
