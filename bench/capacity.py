@@ -5,7 +5,7 @@ each year's submissions, then simulating it through the live review-clock arithm
 times and prints the median, next to the drawing alone (the floor: no simulation at all), and
 what one year's figures come to, so a faster but wrong simulation shows.
 
-    DEBUG=true SECRET_KEY=x .venv/bin/python bench/capacity.py [--runs 5]
+    DEBUG=true SECRET_KEY=x .venv/bin/python bench/capacity.py [--runs 5] [--replications 100]
 
 No database is used: the SLA policy is the model's defaults, unsaved.
 """
@@ -58,7 +58,14 @@ def _percent(ci, digits):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--replications",
+        type=int,
+        default=REPLICATIONS,
+        help=f"fewer than {REPLICATIONS} (make bench-smoke) checks the script runs; the 10 s bar is for {REPLICATIONS}",
+    )
     args = parser.parse_args()
+    replications = args.replications
 
     import django
 
@@ -71,22 +78,22 @@ def main():
     totals, floors, summary = [], [], None
     for _ in range(args.runs):
         begun = time.perf_counter()
-        for i in range(REPLICATIONS):
+        for i in range(replications):
             simulation.draw_cases(inputs, random.Random(1 + i))
         floors.append(time.perf_counter() - begun)
         begun = time.perf_counter()
-        reps = simulation.replicate(inputs, policy, replications=REPLICATIONS, seed=1)
+        reps = simulation.replicate(inputs, policy, replications=replications, seed=1)
         totals.append(time.perf_counter() - begun)
         summary = simulation.summarise(reps)
     simulated = sum(r.submissions for r in reps)
     median = statistics.median(totals)
-    print(f"{REPLICATIONS} replications of a year, {REVIEWERS} reviewers, {simulated:,} submissions simulated")
+    print(f"{replications} replications of a year, {REVIEWERS} reviewers, {simulated:,} submissions simulated")
     print("| runs | median s | min s | max s | drawing only s | µs per submission | under 10 s |")
     print("|---:|---:|---:|---:|---:|---:|---|")
     print(
         f"| {args.runs} | {median:.2f} | {min(totals):.2f} | {max(totals):.2f} | "
         f"{statistics.median(floors):.2f} | {1e6 * median / simulated:.0f} | "
-        f"{'yes' if median < LIMIT_SECONDS else 'NO'} |"
+        f"{('yes' if median < LIMIT_SECONDS else 'NO') if replications >= REPLICATIONS else 'not judged'} |"
     )
     print()
     print("| figure (mean, 95 % interval) | value |")
@@ -99,7 +106,8 @@ def main():
     print(f"| reviewers' time on reviews (out of 100) | {_percent(ci, 1)} |")
     queue = [w["mean"] for w in summary["queue_by_week"]]
     print(f"| mean weekly queue (largest week) | {statistics.fmean(queue):.2f} ({max(queue):.2f}) |")
-    return 0 if median < LIMIT_SECONDS else 1
+    # The bar is the issue's, for the full count; a smaller run only shows the script still works.
+    return 0 if median < LIMIT_SECONDS or replications < REPLICATIONS else 1
 
 
 if __name__ == "__main__":
