@@ -365,6 +365,11 @@ class SubmissionViewSet(
     @extend_schema(
         methods=["post"],
         summary="Assign a reviewer (administrators, lead reviewers)",
+        description=(
+            "A reviewer cleared below what the review's evidence needs is refused (400, the reason in "
+            "`details.acknowledge_clearance_gap`) unless `acknowledge_clearance_gap` is true, as on the page; "
+            "the answer's `clearance_gap` then says what the gap means."
+        ),
         request=s.AssignmentCreateSerializer,
         responses={201: s.AssignmentSerializer, **_errors(400, 401, 403, 404, 429)},
     )
@@ -372,7 +377,9 @@ class SubmissionViewSet(
     def assignments(self, request, pk=None):
         submission = self._office_submission()
         if request.method == "GET":
-            return Response(s.AssignmentSerializer(submission.assignments.select_related("reviewer"), many=True).data)
+            context = {"clearance_needed": rules.clearance_needed(submission)}
+            assignments = submission.assignments.select_related("reviewer", "submission")
+            return Response(s.AssignmentSerializer(assignments, many=True, context=context).data)
         body = s.AssignmentCreateSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         assignment = review_services.assignment_create(submission=submission, actor=request.user, **body.validated_data)

@@ -48,6 +48,22 @@ class AssignmentForm(forms.Form):
             self.fields["role"].initial = Assignment.Role.MEMBER
         else:
             self.fields["role"].initial = Assignment.Role.LEAD
+        acknowledge_field(self, rules.clearance_needed(submission))
+
+
+def acknowledge_field(form, needed: int) -> None:
+    """The box that acknowledges a clearance gap (the service refuses a gap without it); none
+    while the review's evidence needs no clearance, as no one can then fall below it."""
+    if needed <= Clearance.UNCLASSIFIED:
+        return
+    label = Clearance(needed).label
+    form.fields["acknowledge_clearance_gap"] = forms.BooleanField(
+        required=False,
+        label=f"Assign even if cleared below {label}",
+        help_text=f"This review's evidence is classified up to {label}. Someone cleared below it does not see that "
+        "evidence and cannot concur on a determination that rests on it: the two-person rule then needs another "
+        "reviewer cleared for it.",
+    )
 
 
 class VersionChoice(forms.ModelChoiceField):

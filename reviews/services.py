@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import NoReturn
 
 from django.db import IntegrityError, transaction
 
@@ -41,24 +42,33 @@ MSG_BELOW_CLEARANCE = (
 MSG_LEAD_TAKEN = "This submission already has a lead reviewer."
 
 
-def assignment_clearance_gap(assignment) -> str | None:
-    """What the assigner should know when the person assigned is cleared below what the review's
-    evidence needs (allowed: they can still record unclassified results; None when they are not)."""
-    from accounts.models import Clearance
+MSG_ACKNOWLEDGE_GAP = "Assign them only if you mean to: acknowledge the clearance gap."
 
-    needed = rules.clearance_needed(assignment.submission)
-    if assignment.reviewer.clearance >= needed:
+
+def assignment_clearance_gap(*, submission, reviewer, needed: int | None = None) -> str | None:
+    """What the assigner must know when the person assigned is cleared below what the review's
+    evidence needs (None when they are not). Allowed once acknowledged: they can still record
+    unclassified results, but the two-person rule needs someone else cleared for every finding.
+    The page, the API and a handover all ask this one function. `needed`: the clearance the
+    review needs, when the caller has it already."""
+    needed = rules.clearance_needed(submission) if needed is None else needed
+    if reviewer.clearance >= needed:
         return None
     return MSG_BELOW_CLEARANCE.format(
-        reviewer=assignment.reviewer,
-        clearance=Clearance(assignment.reviewer.clearance).label,
-        needed=Clearance(needed).label,
+        reviewer=reviewer, clearance=Clearance(reviewer.clearance).label, needed=Clearance(needed).label
     )
 
 
-def assignment_create(*, submission, reviewer, role: str, actor) -> Assignment:
-    if not rules.may_assign_reviewers(actor, submission):
-        raise NotPermitted("You may not assign reviewers to this submission.")
+def _refuse_unacknowledged_gap(*, submission, reviewer, acknowledged: bool) -> None:
+    gap = assignment_clearance_gap(submission=submission, reviewer=reviewer)
+    if gap and not acknowledged:
+        message = f"{gap} {MSG_ACKNOWLEDGE_GAP}"
+        raise ValidationFailed(message, details={"acknowledge_clearance_gap": [message]})
+
+
+def _refuse_unassignable(*, submission, reviewer, role: str, actor) -> None:
+    """Whether this person may take this role on this review at all (the same for a new
+    assignment and for the one who takes over a handed-over one)."""
     if not (rules.same_world(reviewer, submission.exercise_id) and rules.same_world(actor, submission.exercise_id)):
         # Someone of another world (live or an exercise) is not named: they do not exist here.
         raise ValidationFailed(MSG_NO_SUCH_REVIEWER, details={"reviewer": [MSG_NO_SUCH_REVIEWER]})
@@ -71,6 +81,15 @@ def assignment_create(*, submission, reviewer, role: str, actor) -> Assignment:
     if role == Assignment.Role.LEAD and not has_role(reviewer, Role.LEAD_REVIEWER):
         message = MSG_NOT_A_LEAD.format(reviewer=reviewer)
         raise ValidationFailed(message, details={"role": [message]})
+
+
+def assignment_create(*, submission, reviewer, role: str, actor, acknowledge_clearance_gap: bool = False) -> Assignment:
+    """Assign a reviewer. Someone cleared below what the review's evidence needs is refused
+    unless the assigner acknowledges the gap (assignment_clearance_gap says what it means)."""
+    if not rules.may_assign_reviewers(actor, submission):
+        raise NotPermitted("You may not assign reviewers to this submission.")
+    _refuse_unassignable(submission=submission, reviewer=reviewer, role=role, actor=actor)
+    _refuse_unacknowledged_gap(submission=submission, reviewer=reviewer, acknowledged=acknowledge_clearance_gap)
     try:
         with transaction.atomic():
             assignment = Assignment.objects.create(
@@ -93,11 +112,16 @@ def assignment_create(*, submission, reviewer, role: str, actor) -> Assignment:
             )
     except IntegrityError:
         # Unique constraints decide races; say which one was hit.
-        if Assignment.objects.filter(submission=submission, reviewer=reviewer).exists():
-            message = MSG_ALREADY_ASSIGNED.format(reviewer=reviewer)
-            raise ValidationFailed(message, details={"reviewer": [message]}) from None
-        raise ValidationFailed(MSG_LEAD_TAKEN, details={"role": [MSG_LEAD_TAKEN]}) from None
+        _refuse_taken(submission=submission, reviewer=reviewer)
     return assignment
+
+
+def _refuse_taken(*, submission, reviewer) -> NoReturn:
+    """After a unique constraint refused an assignment: which one, in words."""
+    if Assignment.objects.filter(submission=submission, reviewer=reviewer).exists():
+        message = MSG_ALREADY_ASSIGNED.format(reviewer=reviewer)
+        raise ValidationFailed(message, details={"reviewer": [message]}) from None
+    raise ValidationFailed(MSG_LEAD_TAKEN, details={"role": [MSG_LEAD_TAKEN]}) from None
 
 
 MSG_NOT_A_DECLARING_REVIEWER = "Only the office's reviewers declare their expertise."

@@ -75,10 +75,15 @@ def assign(request, pk):
     form = AssignmentForm(request.POST, submission=submission, auto_id="assign-%s")
 
     def assign_and_warn(data):
-        assignment = services.assignment_create(
-            submission=submission, reviewer=data["reviewer"], role=data["role"], actor=request.user
+        services.assignment_create(
+            submission=submission,
+            reviewer=data["reviewer"],
+            role=data["role"],
+            actor=request.user,
+            acknowledge_clearance_gap=data.get("acknowledge_clearance_gap", False),
         )
-        gap = services.assignment_clearance_gap(assignment)
+        # Acknowledged before: said again with the success, for the record of what was chosen.
+        gap = services.assignment_clearance_gap(submission=submission, reviewer=data["reviewer"])
         if gap:
             messages.warning(request, gap)
 
