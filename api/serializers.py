@@ -7,7 +7,15 @@ from accounts import rules
 from accounts.models import Clearance
 from caisi_portal.ids import MAX_ID
 from partners.models import Delivery, DeveloperEventType, PartnerEventType, TrustedPartner, WebhookEndpoint
-from reviews.models import Advisory, Assignment, Determination, EvaluationDomain, EvaluationResult, Finding
+from reviews.models import (
+    Advisory,
+    Assignment,
+    AssignmentHandover,
+    Determination,
+    EvaluationDomain,
+    EvaluationResult,
+    Finding,
+)
 from reviews.services import assignment_clearance_gap
 from submissions.models import (
     AccessRemovalOrder,
@@ -244,10 +252,29 @@ class AuditEntrySerializer(serializers.ModelSerializer):
         return rules.actor_as_shown_to(viewer, entry.actor, entry.submission)
 
 
+class HandoverSerializer(serializers.ModelSerializer):
+    """An assignment the office ended: who left, who took over (null: no one), and the note."""
+
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True, help_text="Who left the review.")
+    handed_to = serializers.CharField(
+        source="handed_to.username", read_only=True, allow_null=True, help_text="Who took over; null: no one."
+    )
+    ended_by = serializers.CharField(source="ended_by.username", read_only=True)
+
+    class Meta:
+        model = AssignmentHandover
+        fields = ["id", "reviewer", "role", "handed_to", "note", "ended_by", "ended_at"]
+
+
 class AssignmentSerializer(serializers.ModelSerializer):
     """`context["clearance_needed"]`: the review's needed clearance, read once for the list."""
 
     reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+    handover = HandoverSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="The handover this reviewer took the assignment over by, with its note; null: assigned directly.",
+    )
     clearance_gap = serializers.SerializerMethodField(
         help_text="Why this reviewer, cleared below what the review's evidence needs, cannot see all of it nor "
         "concur on it; null when they are cleared for it all."
@@ -255,7 +282,7 @@ class AssignmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Assignment
-        fields = ["id", "reviewer", "role", "assigned_at", "clearance_gap"]
+        fields = ["id", "reviewer", "role", "assigned_at", "clearance_gap", "handover"]
 
     def get_clearance_gap(self, assignment) -> str | None:
         return assignment_clearance_gap(
