@@ -169,7 +169,11 @@ def assignment_end(
         message = MSG_LEAD_NEEDS_SUCCESSOR.format(reviewer=outgoing)
         raise ValidationFailed(message, details={"hand_to": [message]})
     if hand_to is not None:
-        _refuse_unassignable(submission=submission, reviewer=hand_to, role=role, actor=actor)
+        try:
+            _refuse_unassignable(submission=submission, reviewer=hand_to, role=role, actor=actor)
+        except ValidationFailed as refused:
+            # The person refused is the one named to take over: the refusal is about that field.
+            raise ValidationFailed(refused.message, details={"hand_to": [refused.message]}) from None
         if hand_to.pk == outgoing.pk or submission.assignments.filter(reviewer=hand_to).exists():
             message = MSG_ALREADY_ASSIGNED.format(reviewer=hand_to)
             raise ValidationFailed(message, details={"hand_to": [message]})

@@ -196,8 +196,9 @@ class TestTheRulesHold:
         s = cast.submission(State.EVALUATION)
         outgoing = of(s, cast.low_reviewer)
         services.conflict_declare(reviewer=cast.unassigned_reviewer, organization=cast.lab)
-        with pytest.raises(ValidationFailed, match="conflict of interest with Lab Alpha"):
+        with pytest.raises(ValidationFailed, match="conflict of interest with Lab Alpha") as e:
             services.assignment_end(assignment=outgoing, actor=cast.admin, note=NOTE, hand_to=cast.unassigned_reviewer)
+        assert list(e.value.details) == ["hand_to"]  # the field that named them
         with pytest.raises(ValidationFailed, match="already assigned") as e:
             services.assignment_end(assignment=outgoing, actor=cast.admin, note=NOTE, hand_to=cast.reviewer)
         assert "hand_to" in e.value.details
