@@ -85,6 +85,8 @@ PLAY_SURFACE = frozenset(
         "submissions:agreement_change",
         "reviews:assign",
         "reviews:assign_suggested",
+        # a played administrator or lead hands a reviewer's assignment over, as they assign
+        "reviews:end_assignment",
         "reviews:conflict_check",
         "reviews:record_result",
         "reviews:record_finding",
@@ -280,6 +282,12 @@ def may_declare_expertise(user) -> bool:
     """A live reviewer says which domains they know, on their own profile (it ranks assignment
     suggestions). Exercise players do not: their declarations would sit in the live audit chain."""
     return _signed_in(user) and not is_player(user) and has_role(user, Role.REVIEWER, Role.LEAD_REVIEWER)
+
+
+def may_declare_leave(user) -> bool:
+    """A live reviewer records their own leave on their profile (suggestions then pass them
+    over for reviews in that time). Not players, for the same reason as expertise."""
+    return may_declare_expertise(user)
 
 
 def assignment_role(user, submission) -> str | None:
@@ -780,6 +788,12 @@ def may_assign_reviewers(user, submission) -> bool:
     if is_administrator(user):
         return True
     return has_role(user, Role.LEAD_REVIEWER) and not is_conflicted(user, submission.organization_id)
+
+
+def may_end_assignments(user, submission) -> bool:
+    """End a reviewer's assignment on this review, or hand it to another reviewer: whoever may
+    assign reviewers to it (the service keeps the lead and two-person rules)."""
+    return may_assign_reviewers(user, submission)
 
 
 def may_lead_on_accept(user, submission) -> bool:

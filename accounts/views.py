@@ -6,8 +6,12 @@ from django.views.decorators.http import require_http_methods
 
 from api import services as api_services
 from api.models import ApiToken
+from caisi_portal import clock
 from caisi_portal.errors import ApplicationError
-from caisi_portal.web import add_service_error, redirect_back
+from caisi_portal.web import add_service_error, redirect_back, refuse_if_not_permitted
+from reviews.forms import LeaveForm
+from reviews.models import ReviewerLeave
+from reviews.services import reviewer_leave_cancel, reviewer_leave_record
 
 from . import rules, services, two_factor
 from .forms import NotificationPreferenceForm, TimeZoneForm, TokenForm
@@ -17,7 +21,7 @@ from .models import CalendarFeedToken, NotificationPreference
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile(request):
-    new_calendar_url = new_api_key = notification_form = None
+    new_calendar_url = new_api_key = notification_form = leave_form = None
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "token_issue":
@@ -80,6 +84,19 @@ def profile(request):
             else:
                 messages.error(request, "Choose domains from the list.")
             return redirect("profile")
+        elif action == "leave_add":
+            leave_form = _leave_record(request)
+            if leave_form is None:
+                return redirect("profile")
+        elif action == "leave_cancel":
+            try:
+                reviewer_leave_cancel(reviewer=request.user, leave_id=request.POST.get("leave", ""))
+            except ApplicationError as exc:
+                refuse_if_not_permitted(exc)
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, "That leave is taken back: suggestions count you in again for that time.")
+            return redirect("profile")
         elif action == "calendar_revoke":
             services.calendar_token_revoke(user=request.user)
             messages.success(request, "Your calendar link no longer works.")
@@ -99,9 +116,37 @@ def profile(request):
             "partner_digest": rules.may_set_partner_digest(request.user),
             "second_factor_required": two_factor.second_factor_required(request.user),
             "expertise_form": _expertise_form(request.user),
+            **_leave_context(request.user, leave_form),
         },
-        status=400 if notification_form is not None else 200,
+        status=400 if notification_form is not None or leave_form is not None else 200,
     )
+
+
+def _leave_record(request):
+    """Record leave from the profile's form: None once saved, else the form with its errors."""
+    form = LeaveForm(request.POST, auto_id="leave-%s")
+    if form.is_valid():
+        try:
+            leave = reviewer_leave_record(reviewer=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            refuse_if_not_permitted(exc)
+            add_service_error(form, exc)
+        else:
+            messages.success(
+                request, f"Leave recorded, {leave.words}: reviews in that time will not suggest you for them."
+            )
+            return None
+    return form
+
+
+def _leave_context(user, bound_form) -> dict:
+    if not rules.may_declare_leave(user):
+        return {"leave_form": None, "leave": []}
+    return {
+        "leave_form": bound_form or LeaveForm(auto_id="leave-%s"),
+        # Leave still to come or under way: what changes a suggestion.
+        "leave": ReviewerLeave.objects.filter(reviewer=user, ends_on__gte=clock.now().date()),
+    }
 
 
 def _preference(user):

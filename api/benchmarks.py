@@ -18,7 +18,7 @@ from benchmarks.trends import benchmark_trends
 from caisi_portal.errors import NotPermitted
 from caisi_portal.ids import row_id
 
-from .views import ADMIN_LIST_ERRORS, _errors
+from .responses import ADMIN_LIST_ERRORS, _errors
 
 MSG_CATALOG = "The benchmark catalog is the review office's."
 

@@ -14,7 +14,7 @@ from capacity.forms import ScenarioForm
 from capacity.models import Scenario
 
 from .permissions import CapacityPlanners
-from .views import ADMIN_LIST_ERRORS, _errors
+from .responses import ADMIN_LIST_ERRORS, _errors
 
 
 class ScenarioSerializer(serializers.ModelSerializer):

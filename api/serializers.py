@@ -7,7 +7,16 @@ from accounts import rules
 from accounts.models import Clearance
 from caisi_portal.ids import MAX_ID
 from partners.models import Delivery, DeveloperEventType, PartnerEventType, TrustedPartner, WebhookEndpoint
-from reviews.models import Advisory, Assignment, Determination, EvaluationDomain, EvaluationResult, Finding
+from reviews.models import (
+    Advisory,
+    Assignment,
+    AssignmentHandover,
+    Determination,
+    EvaluationDomain,
+    EvaluationResult,
+    Finding,
+)
+from reviews.services import assignment_clearance_gap
 from submissions.models import (
     AccessRemovalOrder,
     Agreement,
@@ -243,12 +252,42 @@ class AuditEntrySerializer(serializers.ModelSerializer):
         return rules.actor_as_shown_to(viewer, entry.actor, entry.submission)
 
 
+class HandoverSerializer(serializers.ModelSerializer):
+    """An assignment the office ended: who left, who took over (null: no one), and the note."""
+
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True, help_text="Who left the review.")
+    handed_to = serializers.CharField(
+        source="handed_to.username", read_only=True, allow_null=True, help_text="Who took over; null: no one."
+    )
+    ended_by = serializers.CharField(source="ended_by.username", read_only=True)
+
+    class Meta:
+        model = AssignmentHandover
+        fields = ["id", "reviewer", "role", "handed_to", "note", "ended_by", "ended_at"]
+
+
 class AssignmentSerializer(serializers.ModelSerializer):
+    """`context["clearance_needed"]`: the review's needed clearance, read once for the list."""
+
     reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+    handover = HandoverSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="The handover this reviewer took the assignment over by, with its note; null: assigned directly.",
+    )
+    clearance_gap = serializers.SerializerMethodField(
+        help_text="Why this reviewer, cleared below what the review's evidence needs, cannot see all of it nor "
+        "concur on it; null when they are cleared for it all."
+    )
 
     class Meta:
         model = Assignment
-        fields = ["id", "reviewer", "role", "assigned_at"]
+        fields = ["id", "reviewer", "role", "assigned_at", "clearance_gap", "handover"]
+
+    def get_clearance_gap(self, assignment) -> str | None:
+        return assignment_clearance_gap(
+            submission=assignment.submission, reviewer=assignment.reviewer, needed=self.context.get("clearance_needed")
+        )
 
 
 @extend_schema_field(str)
@@ -271,9 +310,16 @@ def _assignable_reviewers(user):
     return rules.reviewer_candidates(rules.world_of(user))
 
 
+ACKNOWLEDGE_HELP = (
+    "true: assign even though the reviewer is cleared below what the review's evidence needs (they will not see "
+    "it nor concur on it). Without it such an assignment is refused (400) with the reason."
+)
+
+
 class AssignmentCreateSerializer(serializers.Serializer):
     reviewer = InCallersWorld(slug_field="username", scope=_assignable_reviewers)
     role = serializers.ChoiceField(choices=Assignment.Role.choices, default=Assignment.Role.MEMBER)
+    acknowledge_clearance_gap = serializers.BooleanField(default=False, help_text=ACKNOWLEDGE_HELP)
 
 
 class EvaluationResultSerializer(serializers.ModelSerializer):

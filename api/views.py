@@ -13,7 +13,6 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
@@ -47,28 +46,9 @@ from submissions.models import (
 )
 
 from . import serializers as s
+from .assignments import AssignmentActions
 from .permissions import IntegrationManagers, LiveAdministrators, PartnerStaff
-
-ERRORS = {
-    400: OpenApiResponse(s.ErrorSerializer, description="Bad input: field messages in details."),
-    401: OpenApiResponse(s.ErrorSerializer, description="No valid token or session."),
-    403: OpenApiResponse(s.ErrorSerializer, description="Your role may not do this."),
-    404: OpenApiResponse(s.ErrorSerializer, description="Not found, or not yours to know about."),
-    429: OpenApiResponse(s.ErrorSerializer, description="Throttled: see Retry-After."),
-}
-CONFLICT = {409: OpenApiResponse(s.ErrorSerializer, description="Not allowed now; details.state is the current state.")}
-TOO_LARGE = {413: OpenApiResponse(s.ErrorSerializer, description="The file is larger than allowed.")}
-
-
-def _errors(*codes, extra=None):
-    out = {code: ERRORS[code] for code in codes}
-    out.update(extra or {})
-    return out
-
-
-# Lists: 400 for a filter value that is not allowed, 404 for a page past the end.
-LIST_ERRORS = _errors(400, 401, 404, 429)
-ADMIN_LIST_ERRORS = _errors(400, 401, 403, 404, 429)
+from .responses import ADMIN_LIST_ERRORS, CONFLICT, LIST_ERRORS, TOO_LARGE, _errors
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -205,6 +185,7 @@ class AgreementViewSet(viewsets.ReadOnlyModelViewSet):
     ),
 )
 class SubmissionViewSet(
+    AssignmentActions,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -365,6 +346,11 @@ class SubmissionViewSet(
     @extend_schema(
         methods=["post"],
         summary="Assign a reviewer (administrators, lead reviewers)",
+        description=(
+            "A reviewer cleared below what the review's evidence needs is refused (400, the reason in "
+            "`details.acknowledge_clearance_gap`) unless `acknowledge_clearance_gap` is true, as on the page; "
+            "the answer's `clearance_gap` then says what the gap means."
+        ),
         request=s.AssignmentCreateSerializer,
         responses={201: s.AssignmentSerializer, **_errors(400, 401, 403, 404, 429)},
     )
@@ -372,7 +358,11 @@ class SubmissionViewSet(
     def assignments(self, request, pk=None):
         submission = self._office_submission()
         if request.method == "GET":
-            return Response(s.AssignmentSerializer(submission.assignments.select_related("reviewer"), many=True).data)
+            context = {"clearance_needed": rules.clearance_needed(submission)}
+            assignments = submission.assignments.select_related(
+                "reviewer", "submission", "handover__reviewer", "handover__handed_to", "handover__ended_by"
+            )
+            return Response(s.AssignmentSerializer(assignments, many=True, context=context).data)
         body = s.AssignmentCreateSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         assignment = review_services.assignment_create(submission=submission, actor=request.user, **body.validated_data)

@@ -2,6 +2,7 @@
 
     when(value)      "1 Dec 2026, 14:05 EST"  in the reader's time zone, the zone named
     day(value)       "1 Dec 2026"
+    days(first, last) "12–20 Dec"                a span of whole days (leave)
     countdown(at)    ("in 3 days", "soon")    how far off a deadline is, and how worried to be
 
 Templates use these through `{% load portal_time %}` (caisi_portal/templatetags/portal_time.py);
@@ -88,6 +89,18 @@ def day(value, zone: dt.tzinfo | str | None = None) -> str:
     if isinstance(value, dt.datetime):
         value = local(value, zone).date()
     return f"{value.day} {MONTHS[value.month]} {value.year}"
+
+
+def days(first: dt.date, last: dt.date) -> str:
+    """A span of whole days, both included: "12–20 Dec", "28 Nov – 3 Dec", "12 Dec"; the years
+    only when it runs into the next one ("28 Dec 2026 – 3 Jan 2027")."""
+    if first == last:
+        return f"{first.day} {MONTHS[first.month]}"
+    if first.year != last.year:
+        return f"{day(first)} – {day(last)}"
+    if first.month != last.month:
+        return f"{first.day} {MONTHS[first.month]} – {last.day} {MONTHS[last.month]}"
+    return f"{first.day}–{last.day} {MONTHS[last.month]}"
 
 
 def iso(value) -> str:

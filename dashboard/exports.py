@@ -265,9 +265,11 @@ class ExportKind:
         except EmptyResultSet:
             return
         connection = connections[qs.db]
-        # psycopg binds COPY's parameters client-side: the server takes none for COPY.
-        copy_sql = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
-        with connection.cursor() as cursor, connection.wrap_database_errors, cursor.copy(copy_sql, params) as copy:
+        # The server takes no parameters for COPY, so they are bound here, client-side, as psycopg
+        # would: a statement alone also suits Django's debug cursor (DEBUG on), whose copy() takes
+        # nothing else and logs it as a query.
+        copy_sql = connection.ops.compose_sql(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params)
+        with connection.cursor() as cursor, connection.wrap_database_errors, cursor.copy(copy_sql) as copy:
             lines = []
             for line in copy:
                 # A COPY's rows come one to a message ("always one per row", says the protocol),

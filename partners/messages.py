@@ -23,6 +23,7 @@ SUBJECTS = {
     "review.deadline_warning": "{days_left} left to review {model} {version}",
     "submission.information_answered": "The developer answered: {model} {version} ({organization})",
     "review.assigned": "You are assigned to review {model} {version} ({organization})",
+    "review.unassigned": "Your assignment has ended: {model} {version} ({organization})",
     "review.concurrence_requested": "Your concurrence is asked: {model} {version} ({organization})",
     "review.results_reminder": "Reminder: planned results missing for {model} {version}",
     "review.results_escalation": "Escalation: planned results still missing for {model} {version} ({organization})",
@@ -86,6 +87,7 @@ _LABELS = {
     "release_conditions": "Release conditions",
     "agreement": "Review agreement",
     "next_action": "What to do",
+    "handover_note": "Handover note",
 }
 
 

@@ -69,6 +69,7 @@ EVENT_LABELS = {
     "review.deadline_warning": "Review deadline approaching",
     "submission.information_answered": "The developer answered an information request",
     "review.assigned": "Assigned to a review",
+    "review.unassigned": "Assignment to a review ended",
     "review.concurrence_requested": "Concurrence asked for a proposed determination",
     "review.results_reminder": "Planned results missing: reminder",
     "review.results_escalation": "Planned results still missing: escalation",

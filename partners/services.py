@@ -71,6 +71,7 @@ INTERNAL_AUDIENCE = {
     "submission.agreement_changed": ("developer", "reviewers"),
     # Sent to the people named when the event is recorded (the assignee, the possible concurrers).
     "review.assigned": (),
+    "review.unassigned": (),
     "review.concurrence_requested": (),
     # Missing planned results: the reviewers, then the lead, then administrators, each named
     # by the sweep's step or the Remind button (submissions/reminders.py).

@@ -3,10 +3,12 @@
 from django.contrib import admin
 
 from accounts import rules
+from caisi_portal import clock
 from caisi_portal.admin_base import AuditedConfigAdmin, RecordAdmin
 
 from .models import (
     Assignment,
+    AssignmentHandover,
     AssignmentPolicy,
     ConflictOfInterest,
     Determination,
@@ -15,6 +17,7 @@ from .models import (
     EvaluationResult,
     Finding,
     ReviewerExpertise,
+    ReviewerLeave,
 )
 
 
@@ -47,6 +50,11 @@ class ConflictOfInterestAdmin(AuditedConfigAdmin):
 @admin.register(Assignment)
 class AssignmentAdmin(RecordAdmin):
     list_display = ("submission", "reviewer", "role", "assigned_at")
+
+
+@admin.register(AssignmentHandover)
+class AssignmentHandoverAdmin(RecordAdmin):
+    list_display = ("submission", "reviewer", "role", "handed_to", "ended_by", "ended_at")
 
 
 @admin.register(EvaluationPlanItem)
@@ -119,6 +127,19 @@ class DeterminationAdmin(RecordAdmin):
 class ReviewerExpertiseAdmin(AuditedConfigAdmin):
     list_display = ("reviewer", "domain", "note")
     list_filter = ("domain",)
+
+
+@admin.register(ReviewerLeave)
+class ReviewerLeaveAdmin(AuditedConfigAdmin):
+    """Administrators record a reviewer's leave for them (reviewers record their own on their profile)."""
+
+    list_display = ("reviewer", "starts_on", "ends_on", "note")
+    list_filter = ("starts_on",)
+    exclude = ("recorded_at",)
+
+    def save_model(self, request, obj, form, change):
+        obj.recorded_at = obj.recorded_at or clock.now()
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(AssignmentPolicy)

@@ -48,6 +48,83 @@ class AssignmentForm(forms.Form):
             self.fields["role"].initial = Assignment.Role.MEMBER
         else:
             self.fields["role"].initial = Assignment.Role.LEAD
+        acknowledge_field(self, rules.clearance_needed(submission))
+
+
+def acknowledge_field(form, needed: int) -> None:
+    """The box that acknowledges a clearance gap (the service refuses a gap without it); none
+    while the review's evidence needs no clearance, as no one can then fall below it."""
+    if needed <= Clearance.UNCLASSIFIED:
+        return
+    label = Clearance(needed).label
+    form.fields["acknowledge_clearance_gap"] = forms.BooleanField(
+        required=False,
+        label=f"Assign even if cleared below {label}",
+        help_text=f"This review's evidence is classified up to {label}. Someone cleared below it does not see that "
+        "evidence and cannot concur on a determination that rests on it: the two-person rule then needs another "
+        "reviewer cleared for it.",
+    )
+
+
+class AssignmentEndForm(forms.Form):
+    """End one reviewer's assignment, or hand their role to another reviewer, with a note.
+
+    Offered to take over: the reviewers of the review's world not on it and not conflicted
+    (lead reviewers only, for the lead); the service checks every one again."""
+
+    hand_to = ReviewerChoice(queryset=get_user_model().objects.none(), required=False, label="Hand over to")
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=5000,
+        label="Handover note",
+        help_text="What the person taking over needs to know: where the work stands, what is owed. They read it "
+        "with their assignment, and it is kept in the review's timeline, which the office's staff read: write "
+        "nothing classified.",
+    )
+
+    def __init__(self, *args, assignment, **kwargs):
+        super().__init__(*args, **kwargs)
+        from django.db.models import Count, Q
+
+        from accounts.roles import Role
+        from submissions.models import OPEN_REVIEW_STATES
+
+        submission = assignment.submission
+        everyone = rules.reviewer_candidates(submission.exercise_id).annotate(
+            open_reviews=Count("assignments", filter=Q(assignments__submission__state__in=OPEN_REVIEW_STATES))
+        )
+        offered = everyone.exclude(pk__in=submission.assignments.values("reviewer_id")).exclude(
+            rules.conflicted_with(submission.organization_id)
+        )
+        field = self.fields["hand_to"]
+        # Any reviewer of this world is accepted, so that a stale page or a crafted post is refused
+        # by the service with its reason; only those who may take over are offered.
+        field.queryset = everyone
+        if assignment.role == Assignment.Role.LEAD:
+            leads = get_user_model().groups.through.objects.filter(group__name=Role.LEAD_REVIEWER)
+            offered = offered.filter(pk__in=leads.values("user_id"))
+            field.required = True
+            field.error_messages["required"] = "Choose the lead reviewer who takes over the lead."
+            empty = "Choose the lead reviewer who takes over"
+            field.help_text = (
+                f"{assignment.reviewer} leads this review: the lead is handed over, never removed, as the review "
+                "needs its lead to plan, propose and issue its determination."
+            )
+        else:
+            empty = "No one: remove them from the review"
+            field.help_text = "Whoever takes over becomes a reviewer here and is told, with your note."
+        field.widget.choices = [("", empty)] + [(u.pk, field.label_from_instance(u)) for u in offered]
+        acknowledge_field(self, rules.clearance_needed(submission))
+
+
+class LeaveForm(forms.Form):
+    """A period of the reviewer's own leave, both days included."""
+
+    starts_on = forms.DateField(label="First day away", widget=forms.DateInput(attrs={"type": "date"}))
+    ends_on = forms.DateField(label="Last day away", widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(
+        max_length=200, required=False, label="Note", help_text="Optional, for the office: for example, who covers."
+    )
 
 
 class VersionChoice(forms.ModelChoiceField):

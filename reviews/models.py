@@ -11,6 +11,7 @@ from django.db.models import Q
 
 from accounts import rules
 from accounts.models import Clearance
+from caisi_portal import timefmt
 
 
 class EvaluationDomain(models.Model):
@@ -70,6 +71,33 @@ class Assignment(models.Model):
 
     def __str__(self):
         return f"{self.reviewer} ({self.get_role_display()}) on {self.submission}"
+
+
+class AssignmentHandover(models.Model):
+    """An assignment the office ended: who left the review, who took over their role (no one,
+    for a reviewer removed), and the handover note the one taking over reads. The outgoing
+    assignment itself is gone; this row and the audit trail keep what happened."""
+
+    submission = models.ForeignKey("submissions.ModelSubmission", on_delete=models.CASCADE, related_name="handovers")
+    role = models.CharField(max_length=10, choices=Assignment.Role.choices)
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    handed_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    # The assignment of the one who took over, while it lasts: their note is read with it.
+    assignment = models.OneToOneField(
+        Assignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="handover"
+    )
+    note = models.TextField()
+    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    ended_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["ended_at", "pk"]
+
+    def __str__(self):
+        to = f" to {self.handed_to}" if self.handed_to_id else ""
+        return f"{self.reviewer} ({self.get_role_display()}){to} on {self.submission}"
 
 
 class EvaluationPlanItem(models.Model):
@@ -364,6 +392,33 @@ class ReviewerExpertise(models.Model):
 
     def __str__(self):
         return f"{self.reviewer}: {self.domain}"
+
+
+class ReviewerLeave(models.Model):
+    """A period a reviewer is away, both days included. Assignment suggestions never suggest
+    someone on leave during a review's window, and list them last with the dates."""
+
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leave")
+    starts_on = models.DateField()
+    ends_on = models.DateField(help_text="The last day away.")
+    note = models.CharField(max_length=200, blank=True)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "reviewer leave"
+        verbose_name_plural = "reviewer leave"
+        ordering = ["starts_on", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="leave_ends_after_it_starts")
+        ]
+
+    def __str__(self):
+        return f"{self.reviewer}: on leave {self.words}"
+
+    @property
+    def words(self) -> str:
+        """ "12–20 Dec" """
+        return timefmt.days(self.starts_on, self.ends_on)
 
 
 class AssignmentPolicy(models.Model):

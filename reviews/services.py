@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import NoReturn
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from accounts import rules
 from accounts.models import Clearance
 from accounts.roles import Role, has_role
-from caisi_portal import clock
+from caisi_portal import clock, timefmt
 from caisi_portal.errors import ApplicationError, NotPermitted, SubmissionChanged, TransitionRefused, ValidationFailed
 from caisi_portal.ids import row_id
 from caisi_portal.text import has_words, text_problems
@@ -17,16 +19,18 @@ from partners.services import event_record
 from submissions import review_clock
 from submissions.models import ModelSubmission, State
 from submissions.services import MSG_PARTNER_SUMMARY, artifact_validate, audit_record
-from submissions.states import DETERMINABLE_STATES, FINDING_STATES
+from submissions.states import DETERMINABLE_STATES, FINDING_STATES, OPEN_REVIEW_STATES
 
 from .models import (
     Advisory,
     Assignment,
+    AssignmentHandover,
     ConflictOfInterest,
     Determination,
     EvaluationPlanItem,
     EvaluationResult,
     Finding,
+    ReviewerLeave,
 )
 
 MSG_CONFLICT = "{reviewer} has a conflict of interest with {organization} and cannot review this submission."
@@ -41,24 +45,33 @@ MSG_BELOW_CLEARANCE = (
 MSG_LEAD_TAKEN = "This submission already has a lead reviewer."
 
 
-def assignment_clearance_gap(assignment) -> str | None:
-    """What the assigner should know when the person assigned is cleared below what the review's
-    evidence needs (allowed: they can still record unclassified results; None when they are not)."""
-    from accounts.models import Clearance
+MSG_ACKNOWLEDGE_GAP = "Assign them only if you mean to: acknowledge the clearance gap."
 
-    needed = rules.clearance_needed(assignment.submission)
-    if assignment.reviewer.clearance >= needed:
+
+def assignment_clearance_gap(*, submission, reviewer, needed: int | None = None) -> str | None:
+    """What the assigner must know when the person assigned is cleared below what the review's
+    evidence needs (None when they are not). Allowed once acknowledged: they can still record
+    unclassified results, but the two-person rule needs someone else cleared for every finding.
+    The page, the API and a handover all ask this one function. `needed`: the clearance the
+    review needs, when the caller has it already."""
+    needed = rules.clearance_needed(submission) if needed is None else needed
+    if reviewer.clearance >= needed:
         return None
     return MSG_BELOW_CLEARANCE.format(
-        reviewer=assignment.reviewer,
-        clearance=Clearance(assignment.reviewer.clearance).label,
-        needed=Clearance(needed).label,
+        reviewer=reviewer, clearance=Clearance(reviewer.clearance).label, needed=Clearance(needed).label
     )
 
 
-def assignment_create(*, submission, reviewer, role: str, actor) -> Assignment:
-    if not rules.may_assign_reviewers(actor, submission):
-        raise NotPermitted("You may not assign reviewers to this submission.")
+def _refuse_unacknowledged_gap(*, submission, reviewer, acknowledged: bool) -> None:
+    gap = assignment_clearance_gap(submission=submission, reviewer=reviewer)
+    if gap and not acknowledged:
+        message = f"{gap} {MSG_ACKNOWLEDGE_GAP}"
+        raise ValidationFailed(message, details={"acknowledge_clearance_gap": [message]})
+
+
+def _refuse_unassignable(*, submission, reviewer, role: str, actor) -> None:
+    """Whether this person may take this role on this review at all (the same for a new
+    assignment and for the one who takes over a handed-over one)."""
     if not (rules.same_world(reviewer, submission.exercise_id) and rules.same_world(actor, submission.exercise_id)):
         # Someone of another world (live or an exercise) is not named: they do not exist here.
         raise ValidationFailed(MSG_NO_SUCH_REVIEWER, details={"reviewer": [MSG_NO_SUCH_REVIEWER]})
@@ -71,6 +84,15 @@ def assignment_create(*, submission, reviewer, role: str, actor) -> Assignment:
     if role == Assignment.Role.LEAD and not has_role(reviewer, Role.LEAD_REVIEWER):
         message = MSG_NOT_A_LEAD.format(reviewer=reviewer)
         raise ValidationFailed(message, details={"role": [message]})
+
+
+def assignment_create(*, submission, reviewer, role: str, actor, acknowledge_clearance_gap: bool = False) -> Assignment:
+    """Assign a reviewer. Someone cleared below what the review's evidence needs is refused
+    unless the assigner acknowledges the gap (assignment_clearance_gap says what it means)."""
+    if not rules.may_assign_reviewers(actor, submission):
+        raise NotPermitted("You may not assign reviewers to this submission.")
+    _refuse_unassignable(submission=submission, reviewer=reviewer, role=role, actor=actor)
+    _refuse_unacknowledged_gap(submission=submission, reviewer=reviewer, acknowledged=acknowledge_clearance_gap)
     try:
         with transaction.atomic():
             assignment = Assignment.objects.create(
@@ -93,16 +115,166 @@ def assignment_create(*, submission, reviewer, role: str, actor) -> Assignment:
             )
     except IntegrityError:
         # Unique constraints decide races; say which one was hit.
-        if Assignment.objects.filter(submission=submission, reviewer=reviewer).exists():
-            message = MSG_ALREADY_ASSIGNED.format(reviewer=reviewer)
-            raise ValidationFailed(message, details={"reviewer": [message]}) from None
-        raise ValidationFailed(MSG_LEAD_TAKEN, details={"role": [MSG_LEAD_TAKEN]}) from None
+        _refuse_taken(submission=submission, reviewer=reviewer)
     return assignment
+
+
+def _refuse_taken(*, submission, reviewer) -> NoReturn:
+    """After a unique constraint refused an assignment: which one, in words."""
+    if Assignment.objects.filter(submission=submission, reviewer=reviewer).exists():
+        message = MSG_ALREADY_ASSIGNED.format(reviewer=reviewer)
+        raise ValidationFailed(message, details={"reviewer": [message]}) from None
+    raise ValidationFailed(MSG_LEAD_TAKEN, details={"role": [MSG_LEAD_TAKEN]}) from None
+
+
+# --- ending an assignment, or handing it over ------------------------------------------------
+
+MSG_END_WHO = "Only those who may assign reviewers to this review may end or hand over an assignment."
+MSG_HANDOVER_NOTE = (
+    "Write a handover note: what the person taking over needs to know (with no one taking over, why the "
+    "assignment ends). It is kept in the review's timeline."
+)
+MSG_LEAD_NEEDS_SUCCESSOR = (
+    "{reviewer} leads this review: hand the lead to another lead reviewer. A review needs its lead to plan the "
+    "evaluation, propose the determination and issue it, so the lead is never removed without a successor."
+)
+MSG_ENDED_ALREADY = "This assignment has already ended: the submission page shows who reviews it now."
+MSG_CONCURRENCE_WITHDRAWN = (
+    "{reviewer}'s concurrence with the proposal to {what} is withdrawn with their assignment: a reviewer still on "
+    "the review must concur before it is issued (two-person rule)."
+)
+
+
+def assignment_end(
+    *, assignment, actor, note: str, hand_to=None, acknowledge_clearance_gap: bool = False
+) -> AssignmentHandover:
+    """End a reviewer's assignment, optionally handing their role to another reviewer, with a
+    handover note the one taking over reads.
+
+    The lead is only ever handed over (a review always keeps its lead once it has one). The
+    person taking over passes the same checks as anyone assigned (world, conflicts, role, the
+    clearance gap acknowledged). A concurrence the outgoing reviewer gave to a proposal not yet
+    issued is withdrawn: the second person of the two-person rule must be on the review when it
+    is issued. Audited, and both people are told through the outbox.
+    """
+    submission = assignment.submission
+    if not rules.may_end_assignments(actor, submission):
+        raise NotPermitted(MSG_END_WHO)
+    note = note.strip() if isinstance(note, str) else ""
+    if not has_words(note):
+        raise ValidationFailed(MSG_HANDOVER_NOTE, details={"note": [MSG_HANDOVER_NOTE]})
+    _refuse_control_characters(multi_line={"note": note}, limits={"note": 5000})
+    outgoing, role = assignment.reviewer, assignment.role
+    if hand_to is None and role == Assignment.Role.LEAD:
+        message = MSG_LEAD_NEEDS_SUCCESSOR.format(reviewer=outgoing)
+        raise ValidationFailed(message, details={"hand_to": [message]})
+    if hand_to is not None:
+        try:
+            _refuse_unassignable(submission=submission, reviewer=hand_to, role=role, actor=actor)
+        except ValidationFailed as refused:
+            # The person refused is the one named to take over: the refusal is about that field.
+            raise ValidationFailed(refused.message, details={"hand_to": [refused.message]}) from None
+        if hand_to.pk == outgoing.pk or submission.assignments.filter(reviewer=hand_to).exists():
+            message = MSG_ALREADY_ASSIGNED.format(reviewer=hand_to)
+            raise ValidationFailed(message, details={"hand_to": [message]})
+        _refuse_unacknowledged_gap(submission=submission, reviewer=hand_to, acknowledged=acknowledge_clearance_gap)
+    now = clock.now()
+    with transaction.atomic():
+        # The submission's row first, as every transition takes it: a review determined meanwhile
+        # keeps the people who determined it.
+        state = ModelSubmission.objects.select_for_update().filter(pk=submission.pk).values_list("state", flat=True)
+        if state.first() not in OPEN_REVIEW_STATES:
+            raise SubmissionChanged(state=state.first() or submission.state)
+        if not Assignment.objects.select_for_update().filter(pk=assignment.pk).exists():
+            raise ValidationFailed(MSG_ENDED_ALREADY)
+        Assignment.objects.filter(pk=assignment.pk).delete()
+        incoming = None
+        if hand_to is not None:
+            try:
+                with transaction.atomic():
+                    incoming = Assignment.objects.create(
+                        submission=submission, reviewer=hand_to, role=role, assigned_by=actor, assigned_at=now
+                    )
+            except IntegrityError:
+                _refuse_taken(submission=submission, reviewer=hand_to)
+        handover = AssignmentHandover.objects.create(
+            submission=submission,
+            role=role,
+            reviewer=outgoing,
+            handed_to=hand_to,
+            assignment=incoming,
+            note=note,
+            ended_by=actor,
+            ended_at=now,
+        )
+        withdrawn = _concurrence_withdraw(submission, outgoing)
+        role_words = assignment.get_role_display().lower()
+        said = [
+            f"{outgoing} ({role_words}) handed over to {hand_to}."
+            if hand_to
+            else f"{outgoing} ({role_words}) removed.",
+            f"Handover note: {note}",
+        ]
+        if withdrawn is not None:
+            said.append(MSG_CONCURRENCE_WITHDRAWN.format(reviewer=outgoing, what=proposal_verb(withdrawn)))
+        audit_record(
+            submission=submission,
+            actor=actor,
+            action="reviewer_handed_over" if hand_to else "reviewer_removed",
+            comment=" ".join(said),
+            internal=True,
+        )
+        successor = f", handing it to {hand_to}" if hand_to else ""
+        event_record(
+            submission=submission,
+            type="review.unassigned",
+            extra={
+                "next_action": f"{actor} ended your assignment as {role_words} on this review{successor}. Nothing "
+                f"more is asked of you here: pass anything you hold for it to {hand_to or 'the lead reviewer'}."
+            },
+            recipients=[outgoing],
+        )
+        if incoming is not None:
+            event_record(
+                submission=submission,
+                type="review.assigned",
+                extra={
+                    "next_action": f"{_assigned_next_action(submission, incoming)} You take over from {outgoing}: "
+                    "read the handover note first.",
+                    "handover_note": note,
+                },
+                recipients=[hand_to],
+            )
+        if withdrawn is not None:
+            _tell_possible_concurrers(submission, withdrawn)
+    return handover
+
+
+def proposal_verb(proposal) -> str:
+    return "flag" if proposal.outcome == Determination.Outcome.FLAGGED else "clear"
+
+
+def _concurrence_withdraw(submission, reviewer):
+    """The proposal not yet issued that `reviewer` concurred with, its concurrence withdrawn (None
+    when there is none): whoever is no longer on the review no longer answers for its issue."""
+    proposal = Determination.objects.filter(
+        submission=submission, issued_at__isnull=True, concurred_by=reviewer
+    ).first()
+    if proposal is None:
+        return None
+    Determination.objects.filter(pk=proposal.pk, issued_at__isnull=True).update(
+        concurred_by=None, concurred_at=None, concurred_digest=""
+    )
+    proposal.refresh_from_db()
+    return proposal
 
 
 MSG_NOT_A_DECLARING_REVIEWER = "Only the office's reviewers declare their expertise."
 MSG_SUGGESTIONS_CHANGED = "The suggestions have changed since the page was shown: look at them again."
-MSG_NO_SUGGESTION = "No one can be suggested: every reviewer is already assigned, conflicted or not cleared."
+MSG_NO_SUGGESTION = (
+    "No one can be suggested: every reviewer is already assigned, conflicted, not cleared or on leave during the "
+    "review window."
+)
 
 
 def _assign_suggestions(*, submission, suggestions, actor) -> list[Assignment]:
@@ -197,6 +369,74 @@ def reviewer_expertise_declare(*, reviewer, domains) -> None:
             actor=reviewer,
             action="configuration_changed",
             comment=f"Declared expertise of {reviewer}: {listed}",
+            internal=True,
+        )
+
+
+# --- leave: who is away when --------------------------------------------------------------------
+
+MSG_NOT_ON_LEAVE_LIST = "Only the office's reviewers record their leave here."
+MSG_LEAVE_ORDER = "The last day of leave cannot be before the first."
+MSG_LEAVE_PAST = "That leave has already ended: record leave that is still to come or under way."
+MSG_LEAVE_TOO_LONG = "Record at most a year of leave at once."
+MSG_LEAVE_OVERLAPS = "You already have leave recorded for {words}: change that period instead of adding one over it."
+MSG_NO_SUCH_LEAVE = "There is no such leave of yours."
+LEAVE_LONGEST = 366  # days
+
+
+def reviewer_leave_record(*, reviewer, starts_on, ends_on, note: str = "") -> ReviewerLeave:
+    """A reviewer's own leave (both days included): suggestions pass them over for reviews whose
+    window it falls in. Audited like their declared expertise."""
+    if not rules.may_declare_leave(reviewer):
+        raise NotPermitted(MSG_NOT_ON_LEAVE_LIST)
+    note = note.strip() if isinstance(note, str) else ""
+    _refuse_control_characters(single_line={"note": note}, limits={"note": 200})
+    if ends_on < starts_on:
+        raise ValidationFailed(MSG_LEAVE_ORDER, details={"ends_on": [MSG_LEAVE_ORDER]})
+    if ends_on < clock.now().date():
+        raise ValidationFailed(MSG_LEAVE_PAST, details={"ends_on": [MSG_LEAVE_PAST]})
+    if (ends_on - starts_on).days >= LEAVE_LONGEST:
+        raise ValidationFailed(MSG_LEAVE_TOO_LONG, details={"ends_on": [MSG_LEAVE_TOO_LONG]})
+    with transaction.atomic():
+        # The person's row locked: two periods saved at once cannot both miss each other.
+        get_user_model().objects.select_for_update().filter(pk=reviewer.pk).exists()
+        overlap = ReviewerLeave.objects.filter(
+            reviewer=reviewer, starts_on__lte=ends_on, ends_on__gte=starts_on
+        ).first()
+        if overlap is not None:
+            message = MSG_LEAVE_OVERLAPS.format(words=overlap.words)
+            raise ValidationFailed(message, details={"starts_on": [message]})
+        leave = ReviewerLeave.objects.create(
+            reviewer=reviewer, starts_on=starts_on, ends_on=ends_on, note=note, recorded_at=clock.now()
+        )
+        audit_record(
+            submission=None,
+            actor=reviewer,
+            action="configuration_added",
+            comment=f"Leave of {reviewer}: {_leave_days(leave)}",
+            internal=True,
+        )
+    return leave
+
+
+def _leave_days(leave) -> str:
+    return f"{timefmt.day(leave.starts_on)} to {timefmt.day(leave.ends_on)}"
+
+
+def reviewer_leave_cancel(*, reviewer, leave_id) -> None:
+    """A reviewer takes back leave they recorded (their own only)."""
+    if not rules.may_declare_leave(reviewer):
+        raise NotPermitted(MSG_NOT_ON_LEAVE_LIST)
+    with transaction.atomic():
+        leave = ReviewerLeave.objects.select_for_update().filter(reviewer=reviewer, pk=row_id(leave_id)).first()
+        if leave is None:
+            raise ValidationFailed(MSG_NO_SUCH_LEAVE)
+        leave.delete()
+        audit_record(
+            submission=None,
+            actor=reviewer,
+            action="configuration_removed",
+            comment=f"Leave of {reviewer} taken back: {_leave_days(leave)}",
             internal=True,
         )
 

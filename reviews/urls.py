@@ -18,4 +18,5 @@ urlpatterns = [
     path("<int:pk>/advisories/", views.advisory_propose, name="advisory_propose"),
     path("<int:pk>/advisories/<int:advisory_pk>/concur/", views.advisory_concur, name="advisory_concur"),
     path("<int:pk>/assignments/<int:assignment_pk>/remind/", views.remind, name="remind"),
+    path("<int:pk>/assignments/<int:assignment_pk>/end/", views.end_assignment, name="end_assignment"),
 ]

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts import rules
 from caisi_portal.errors import ApplicationError
@@ -17,6 +17,7 @@ from submissions.views import submission_page
 from . import evidence, services
 from .forms import (
     AdvisoryForm,
+    AssignmentEndForm,
     AssignmentForm,
     ConflictCheckForm,
     FindingForm,
@@ -26,6 +27,7 @@ from .forms import (
     ResultForm,
 )
 from .models import Advisory, Determination, Finding
+from .selectors import two_person_gap
 
 
 def _submission(request, pk, may=None, refusal=""):
@@ -75,10 +77,15 @@ def assign(request, pk):
     form = AssignmentForm(request.POST, submission=submission, auto_id="assign-%s")
 
     def assign_and_warn(data):
-        assignment = services.assignment_create(
-            submission=submission, reviewer=data["reviewer"], role=data["role"], actor=request.user
+        services.assignment_create(
+            submission=submission,
+            reviewer=data["reviewer"],
+            role=data["role"],
+            actor=request.user,
+            acknowledge_clearance_gap=data.get("acknowledge_clearance_gap", False),
         )
-        gap = services.assignment_clearance_gap(assignment)
+        # Acknowledged before: said again with the success, for the record of what was chosen.
+        gap = services.assignment_clearance_gap(submission=submission, reviewer=data["reviewer"])
         if gap:
             messages.warning(request, gap)
 
@@ -118,6 +125,58 @@ def assign_suggested(request, pk):
         names = ", ".join(f"{a.reviewer} ({a.get_role_display().lower()})" for a in made)
         messages.success(request, f"Assigned {names}.")
     return redirect(submission)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def end_assignment(request, pk, assignment_pk):
+    """End a reviewer's assignment or hand it to another reviewer: the page says what that
+    does before it is done, with the note the one taking over will read."""
+    submission = _submission(request, pk, rules.may_end_assignments, services.MSG_END_WHO)
+    assignment = get_object_or_404(
+        submission.assignments.select_related("reviewer", "submission__organization", "handover__reviewer"),
+        pk=assignment_pk,
+    )
+    form = AssignmentEndForm(request.POST or None, assignment=assignment, auto_id="end-%s")
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.assignment_end(
+                    assignment=assignment,
+                    actor=request.user,
+                    note=data["note"],
+                    hand_to=data["hand_to"],
+                    acknowledge_clearance_gap=data.get("acknowledge_clearance_gap", False),
+                )
+            except ApplicationError as exc:
+                refuse_if_not_permitted(exc)
+                add_service_error(form, exc)
+                status = exc.status_code
+            else:
+                if data["hand_to"]:
+                    done = f"{assignment.reviewer}'s assignment is handed to {data['hand_to']}: both are told"
+                    messages.success(request, f"{done}, and {data['hand_to']} reads your note.")
+                else:
+                    messages.success(request, f"{assignment.reviewer} is no longer on this review: they are told.")
+                gap = two_person_gap(submission)
+                if gap:
+                    messages.warning(request, gap)
+                return redirect(submission)
+    pending = Determination.objects.filter(
+        submission=submission, issued_at__isnull=True, concurred_by=assignment.reviewer
+    ).first()
+    context = {
+        "submission": submission,
+        "assignment": assignment,
+        "form": form,
+        "title": f"End or hand over {assignment.reviewer}'s assignment",
+        "withdraws_concurrence": services.proposal_verb(pending) if pending else "",
+        **clock_summary(submission, request.user),
+    }
+    return render(request, "reviews/end_assignment.html", context, status=status)
 
 
 @login_required

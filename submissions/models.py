@@ -578,6 +578,8 @@ AUDIT_ACTION_LABELS = {
     "artifact_uploaded": "Artifact uploaded",
     **audit_labels(),
     "reviewer_assigned": "Reviewer assigned",
+    "reviewer_handed_over": "Reviewer's assignment handed over",
+    "reviewer_removed": "Reviewer removed from the review",
     "result_recorded": "Result recorded",
     "result_revised": "Result revised",
     "plan_changed": "Benchmarks planned for a domain changed",

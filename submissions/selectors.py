@@ -259,7 +259,7 @@ def submission_detail_context(submission, user) -> dict:
     context["compared"] = compared_with_earlier_models(submission, user)
     if office_view:
         context.update(
-            assignments=submission.assignments.select_related("reviewer"),
+            assignments=submission.assignments.select_related("reviewer", "handover__reviewer"),
             plan=_plan_with_results(submission, user),
             findings=_findings_shown(submission, user),
             hidden_findings=submission.findings.exclude(

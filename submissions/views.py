@@ -16,7 +16,7 @@ from caisi_portal.web import add_service_error, refuse_if_not_permitted
 from partners import services as partner_services
 from reviews import evidence
 from reviews.forms import AssignmentForm, FindingForm, PlanVersionsForm, ProposeClearForm, ProposeFlagForm, ResultForm
-from reviews.selectors import assignment_suggestions
+from reviews.selectors import assignment_suggestions, two_person_gap
 
 from . import selectors, services, worklist
 from .forms import (
@@ -30,7 +30,7 @@ from .forms import (
     TransitionForm,
     transition_form_class,
 )
-from .models import AccessRemovalOrder, Agreement, Artifact, ModelSubmission
+from .models import OPEN_REVIEW_STATES, AccessRemovalOrder, Agreement, Artifact, ModelSubmission
 
 
 def _visible_submission(request, pk) -> ModelSubmission:
@@ -159,6 +159,7 @@ def submission_page(request, submission, *, status=200, **bound_forms):
         "suggestions": assignment_suggestions(submission, submission.exercise_id)
         if rules.may_assign_reviewers(user, submission)
         else None,
+        "may_end_assignments": rules.may_end_assignments(user, submission),
         # Several forms share this page: each gets its own element ids (labels stay unambiguous).
         "result_form": (
             ResultForm(submission=submission, user=user, auto_id="result-%s")
@@ -181,6 +182,11 @@ def submission_page(request, submission, *, status=200, **bound_forms):
         "may_publish": rules.may_publish(user, submission) and submission.state in services.PUBLISHABLE_STATES,
         **selectors.submission_detail_context(submission, user),
     }
+    if context["office_view"]:
+        # Assignments ended or handed over, with their notes; and whether the people on the review
+        # can still meet the two-person rule (said before anyone tries to issue).
+        context["handovers"] = submission.handovers.select_related("reviewer", "handed_to", "ended_by")
+        context["two_person_gap"] = two_person_gap(submission) if submission.state in OPEN_REVIEW_STATES else None
     may_propose = rules.may_propose_determination(user, submission)
     concerns = evidence.concerns(submission) if context["office_view"] and submission.state == "evaluation" else []
     context["concerns"] = concerns

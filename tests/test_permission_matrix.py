@@ -532,6 +532,14 @@ def _reviewer_assignment(t):
     return t.subs["evaluation"].assignments.select_related("submission").get(reviewer=t.cast.reviewer)
 
 
+def _low_assignment(t):
+    """The low-cleared reviewer's assignment on the world's evaluation (what is ended or handed over)."""
+    return t.subs["evaluation"].assignments.select_related("submission").get(reviewer=t.cast.low_reviewer)
+
+
+HANDOVER = {"note": "Moved to another review: the matrix ends this assignment."}
+
+
 def sub(name):
     return lambda ws, t: t.subs[name]
 
@@ -1424,6 +1432,16 @@ PAGE_CASES = [
         data=suggested_data,
     ),
     Case(
+        "reviews:end_assignment",
+        "the low-cleared reviewer's, on evaluation",
+        lambda ws, t: reverse("reviews:end_assignment", args=[t.subs["evaluation"].pk, _low_assignment(t).pk]),
+        {
+            "GET": page_of(sub("evaluation"), rules.may_end_assignments),
+            "POST": page_of(sub("evaluation"), rules.may_end_assignments, ok=302),
+        },
+        data=lambda ws, t: HANDOVER,
+    ),
+    Case(
         "reviews:conflict_check",
         "Lab Alpha",
         lambda ws, t: reverse("reviews:conflict_check") + conflict_query(t),
@@ -2052,6 +2070,19 @@ API_CASES = [
         {"GET": office_work("evaluation"), "POST": api_of(sub("evaluation"), rules.may_assign_reviewers, 201)},
         data=lambda ws, t: {"reviewer": t.cast.unassigned_reviewer.username, "role": "member"},
         operations={"POST": "submissions_assignments_create"},
+    ),
+    Case(
+        "submissions_assignments_end_create",
+        "the low-cleared reviewer's, on evaluation",
+        lambda ws, t: f"{V1}/submissions/{t.subs['evaluation'].pk}/assignments/{_low_assignment(t).pk}/end/",
+        {"POST": api_of(sub("evaluation"), rules.may_end_assignments)},
+        data=lambda ws, t: HANDOVER,
+    ),
+    Case(
+        "submissions_assignments_suggestions_retrieve",
+        "intake",
+        lambda ws, t: f"{V1}/submissions/{t.subs['intake'].pk}/assignments/suggestions/",
+        {"GET": api_of(sub("intake"), rules.may_assign_reviewers)},
     ),
     Case(
         "submissions_clock_retrieve",

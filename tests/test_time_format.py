@@ -63,6 +63,19 @@ def test_a_day_is_shown_alone_and_a_datetime_gives_its_local_day(new_york):
     assert render("{{ d|day }}", d="2026-12-01") == '<time datetime="2026-12-01">1 Dec 2026</time>'
 
 
+@pytest.mark.parametrize(
+    "first, last, text",
+    [
+        (dt.date(2026, 12, 12), dt.date(2026, 12, 20), "12–20 Dec"),
+        (dt.date(2026, 11, 28), dt.date(2026, 12, 3), "28 Nov – 3 Dec"),
+        (dt.date(2026, 12, 28), dt.date(2027, 1, 3), "28 Dec 2026 – 3 Jan 2027"),
+        (dt.date(2026, 12, 12), dt.date(2026, 12, 12), "12 Dec"),
+    ],
+)
+def test_a_span_of_days_names_the_month_once_and_the_years_only_across_one(first, last, text):
+    assert timefmt.days(first, last) == text
+
+
 def test_iso_strings_from_json_ready_rows_read_as_moments(new_york):
     assert "1 Dec 2026, 14:05 EST" in render("{{ m|when }}", m="2026-12-01T19:05:00+00:00")
 

@@ -8,6 +8,8 @@ import threading
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.roles import Role
@@ -196,3 +198,20 @@ def test_a_job_reports_progress_while_the_database_streams_its_rows(monkeypatch)
     assert (done.status, done.rows_done, done.rows_total) == ("done", 2500, 2500)
     assert [(n, seen) for n, _, seen in recorded] == [(1000, 1000), (2000, 2000)]
     assert all(name.startswith("export-progress") for _, name, _ in recorded)
+
+
+def test_debug_mode_copies_too_and_logs_the_copy(hostile, cast, client, settings):
+    """With DEBUG on Django hands out its debug cursor (the demo's setting): the COPY still runs,
+    the link and the job send what Python writes, and the COPY shows in the query log."""
+    settings.DEBUG = True
+    spec = exports.kind("determinations")
+    expected = b"".join(d for d, _ in spec.written(spec.filtered({}, cast.admin).qs))
+    client.force_login(cast.admin)
+    with CaptureQueriesContext(connection) as queries:
+        streamed = b"".join(client.get(reverse("dashboard:export_determinations")).streaming_content)
+    assert streamed == expected
+    assert [q["sql"] for q in queries.captured_queries if q["sql"].startswith("COPY (")]
+    job = services.export_build(services.export_start(actor=cast.admin, kind="determinations", params={}).pk)
+    assert (job.status, job.error) == ("done", "")
+    with job.file.open("rb") as f:
+        assert f.read() == expected

@@ -41,7 +41,9 @@ class TestAssignment:
         with pytest.raises(ValidationFailed, match="already has a lead"):
             services.assignment_create(submission=s, reviewer=second_lead, role="lead", actor=cast.admin)
 
-    def test_assigning_below_the_evidence_clearance_is_allowed_and_says_what_it_means(self, cast, client):
+    def test_assigning_below_the_evidence_clearance_is_refused_until_acknowledged_on_the_page(self, cast, client):
+        """The page says what a clearance gap means and assigns only once the assigner acknowledges
+        it; then it assigns and says it again."""
         from accounts.roles import Role
 
         s = cast.submission(State.EVALUATION)
@@ -50,19 +52,52 @@ class TestAssignment:
             username="reviewer.cui2", role=Role.REVIEWER, organization=cast.office, clearance=Clearance.CUI
         )
         client.force_login(cast.admin)
+        url = reverse("reviews:assign", args=[s.pk])
+        refused = client.post(url, {"reviewer": cui.pk, "role": "member"})
+        assert refused.status_code == 400
+        page = refused.content.decode()
+        assert "is cleared CUI, below the SECRET this review&#x27;s evidence needs" in page
+        assert 'name="acknowledge_clearance_gap"' in page
+        assert not Assignment.objects.filter(submission=s, reviewer=cui).exists()
         answer = client.post(
-            reverse("reviews:assign", args=[s.pk]), {"reviewer": cui.pk, "role": "member"}, follow=True
+            url, {"reviewer": cui.pk, "role": "member", "acknowledge_clearance_gap": "on"}, follow=True
         )
         assert Assignment.objects.filter(submission=s, reviewer=cui).exists()
-        page = answer.content.decode()
-        assert "is cleared CUI, below the SECRET this review&#x27;s evidence needs" in page
+        assert "is cleared CUI, below the SECRET this review&#x27;s evidence needs" in answer.content.decode()
         cleared = UserFactory(
             username="reviewer.s2", role=Role.REVIEWER, organization=cast.office, clearance=Clearance.SECRET
         )
-        answer = client.post(
-            reverse("reviews:assign", args=[s.pk]), {"reviewer": cleared.pk, "role": "member"}, follow=True
-        )
+        answer = client.post(url, {"reviewer": cleared.pk, "role": "member"}, follow=True)
+        assert Assignment.objects.filter(submission=s, reviewer=cleared).exists()
         assert "below the SECRET" not in answer.content.decode()
+
+    def test_the_api_refuses_a_clearance_gap_in_the_pages_words_until_acknowledged(self, cast):
+        """POST .../assignments/ of a CUI reviewer to a review with SECRET evidence: 400 with the
+        page's message, nothing assigned; acknowledged, 201 with the gap stated in the answer."""
+        from accounts.roles import Role
+        from tests.factories import token_client
+
+        s = cast.submission(State.EVALUATION)
+        serious_finding(s, cast.lead, classification=Clearance.SECRET)
+        alice = UserFactory(
+            username="reviewer.alice", role=Role.REVIEWER, organization=cast.office, clearance=Clearance.CUI
+        )
+        api, url = token_client(cast.admin), f"/api/v1/submissions/{s.pk}/assignments/"
+        refused = api.post(url, {"reviewer": "reviewer.alice", "role": "member"}, format="json")
+        assert refused.status_code == 400, refused.content
+        error = refused.json()["error"]
+        gap = services.assignment_clearance_gap(submission=s, reviewer=alice)
+        assert "is cleared CUI, below the SECRET this review's evidence needs" in gap
+        assert gap in error["message"] and "acknowledge_clearance_gap" in error["details"]
+        assert not Assignment.objects.filter(submission=s, reviewer=alice).exists()
+        made = api.post(
+            url, {"reviewer": "reviewer.alice", "role": "member", "acknowledge_clearance_gap": True}, format="json"
+        )
+        assert made.status_code == 201, made.content
+        assert made.json()["clearance_gap"] == gap
+        assert Assignment.objects.filter(submission=s, reviewer=alice).exists()
+        listed = {a["reviewer"]: a["clearance_gap"] for a in api.get(url).json()}
+        assert listed["reviewer.alice"] == gap and listed["reviewer"] is None
 
     def test_a_reviewer_cannot_lead(self, cast):
         s = cast.submission(State.INTAKE)

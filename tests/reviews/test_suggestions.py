@@ -5,13 +5,14 @@ import datetime as dt
 
 import pytest
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from accounts.models import Clearance
 from accounts.roles import Role
 from api.services import api_token_issue
 from caisi_portal.errors import SubmissionChanged, ValidationFailed
 from reviews import services
-from reviews.models import AssignmentPolicy, ConflictOfInterest, EvaluationDomain, ReviewerExpertise
+from reviews.models import AssignmentPolicy, ConflictOfInterest, EvaluationDomain, ReviewerExpertise, ReviewerLeave
 from reviews.selectors import assignment_suggestions
 from submissions.models import AuditEntry, State
 from submissions.services import configuration_save
@@ -339,3 +340,131 @@ def test_a_nul_byte_in_a_name_is_a_bad_request_not_a_server_error(cast, client):
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_issue(user=cast.admin, name='t')[1]}")
     assert api.get("/api/v1/conflict-check/", {"reviewer": "a\x00b", "organization": "x"}).status_code == 400
+
+
+class TestLeave:
+    """Leave feeds the suggestions: someone away during the review window is ranked last with
+    their dates and never suggested (time frozen at 1 Jul 2026: an intake's window runs to 31 Jul)."""
+
+    def away(self, person, first, last, note=""):
+        return ReviewerLeave.objects.create(
+            reviewer=person, starts_on=first, ends_on=last, note=note, recorded_at=dt.datetime.now(dt.UTC)
+        )
+
+    def test_a_reviewer_on_leave_in_the_window_is_ranked_last_with_the_dates_and_not_suggested(self, cast, traveller):
+        s = cast.submission(State.INTAKE)
+        expert = reviewer(cast, "aaron", last_name="Aaron")
+        for domain in EvaluationDomain.objects.all():
+            ReviewerExpertise.objects.create(reviewer=expert, domain=domain)
+        assert assignment_suggestions(s).candidates[0].reviewer == expert  # the best fit while available
+        self.away(expert, dt.date(2026, 7, 12), dt.date(2026, 7, 20))
+        suggestions = assignment_suggestions(s, reviewers=4)
+        assert suggestions.window == (dt.date(2026, 7, 1), dt.date(2026, 7, 31))
+        last = suggestions.candidates[-1]
+        assert last.reviewer == expert and last.leave == ["12–20 Jul"]
+        assert last.reasons[0] == "on leave 12–20 Jul"
+        assert expert not in [c.reviewer for c in suggestions.suggested]
+        assert len(suggestions.reviewers) == 3  # the three others free: someone away never fills a place
+
+    def test_leave_outside_the_window_changes_nothing(self, cast, traveller):
+        s = cast.submission(State.INTAKE)
+        self.away(cast.unassigned_reviewer, dt.date(2026, 6, 1), dt.date(2026, 6, 30))  # over before it starts
+        self.away(cast.unassigned_reviewer, dt.date(2026, 8, 1), dt.date(2026, 8, 9))  # after the window
+        idle = next(c for c in assignment_suggestions(s).candidates if c.reviewer == cast.unassigned_reviewer)
+        assert idle.leave == [] and not any("on leave" in r for r in idle.reasons)
+
+    def test_a_running_review_reads_leave_against_its_own_deadline(self, cast, traveller):
+        from submissions.models import ReviewClock
+
+        s = cast.submission(State.EVALUATION)  # the window: today to the deadline, 30 days on
+        ReviewClock.objects.filter(submission=s).update(deadline_at=dt.datetime(2026, 7, 10, 9, tzinfo=dt.UTC))
+        late = reviewer(cast, "late", last_name="Late")
+        early = reviewer(cast, "early", last_name="Early")
+        self.away(late, dt.date(2026, 7, 12), dt.date(2026, 7, 20))  # after this deadline: free for it
+        self.away(early, dt.date(2026, 7, 9), dt.date(2026, 7, 9))
+        by_name = {c.reviewer.username: c for c in assignment_suggestions(s).candidates}
+        assert by_name["late"].leave == [] and by_name["early"].leave == ["9 Jul"]
+
+    def test_the_page_and_the_api_show_it(self, cast, client, traveller):
+        s = cast.submission(State.INTAKE)
+        self.away(cast.unassigned_reviewer, dt.date(2026, 7, 12), dt.date(2026, 7, 20))
+        client.force_login(cast.admin)
+        page = client.get(s.get_absolute_url()).content.decode()
+        assert "on leave 12–20 Jul" in page and "Anyone on leave during the review window (1–31 Jul)" in page
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_issue(user=cast.admin, name='t')[1]}")
+        answer = api.get(f"/api/v1/submissions/{s.pk}/assignments/suggestions/")
+        assert answer.status_code == 200, answer.content
+        body = answer.json()
+        assert (body["window_starts_on"], body["window_ends_on"]) == ("2026-07-01", "2026-07-31")
+        idle = next(c for c in body["candidates"] if c["reviewer"] == "reviewer.idle")
+        assert idle["on_leave"] == ["12–20 Jul"] and idle["suggested_as"] is None
+        assert idle["reasons"][0] == "on leave 12–20 Jul" and body["candidates"][-1] == idle
+        assert {c["suggested_as"] for c in body["candidates"]} >= {"lead", "member"}
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_issue(user=cast.reviewer, name='t')[1]}")
+        assert api.get(f"/api/v1/submissions/{s.pk}/assignments/suggestions/").status_code == 404  # not theirs to see
+        s2 = cast.submission(State.EVALUATION)  # theirs to see, not to assign
+        assert api.get(f"/api/v1/submissions/{s2.pk}/assignments/suggestions/").status_code == 403
+
+    def test_assigning_on_accept_passes_over_a_lead_on_leave(self, cast, traveller):
+        AssignmentPolicy(auto_assign_on_accept=True, reviewers_on_accept=1).save()
+        self.away(cast.lead, dt.date(2026, 7, 2), dt.date(2026, 7, 3))
+        s = move(cast.submission(State.INTAKE), "accept", cast.admin)
+        roles = dict(s.assignments.values_list("reviewer__username", "role"))
+        assert "lead" not in roles and list(roles.values()) == ["member"]
+
+
+class TestRecordingLeave:
+    def test_a_reviewer_records_and_takes_back_leave_on_their_profile_audited(self, cast, client, traveller):
+        client.force_login(cast.reviewer)
+        assert b'id="leave"' in client.get(reverse("profile")).content
+        data = {"action": "leave_add", "starts_on": "2026-07-12", "ends_on": "2026-07-20", "note": "Ana covers."}
+        answer = client.post(reverse("profile"), data, follow=True)
+        assert "Leave recorded, 12–20 Jul" in answer.content.decode()
+        leave = ReviewerLeave.objects.get(reviewer=cast.reviewer)
+        assert (leave.starts_on, leave.ends_on, leave.note) == (
+            dt.date(2026, 7, 12),
+            dt.date(2026, 7, 20),
+            "Ana covers.",
+        )
+        entry = AuditEntry.objects.filter(action="configuration_added").latest("pk")
+        assert entry.comment == f"Leave of {cast.reviewer}: 12 Jul 2026 to 20 Jul 2026"
+        client.post(reverse("profile"), {"action": "leave_cancel", "leave": leave.pk})
+        assert not ReviewerLeave.objects.exists()
+        assert (
+            AuditEntry.objects.filter(action="configuration_removed")
+            .latest("pk")
+            .comment.startswith(f"Leave of {cast.reviewer} taken back")
+        )
+
+    @pytest.mark.parametrize(
+        "starts_on, ends_on, message",
+        [
+            ("2026-07-20", "2026-07-12", "The last day of leave cannot be before the first."),
+            ("2026-06-01", "2026-06-30", "That leave has already ended"),
+            ("2026-07-01", "2027-07-10", "Record at most a year of leave at once."),
+            ("2026-07-15", "2026-07-25", "You already have leave recorded for 12–20 Jul"),
+            ("not a day", "2026-07-25", "Enter a valid date."),
+        ],
+    )
+    def test_bad_leave_is_refused_in_words(self, cast, client, traveller, starts_on, ends_on, message):
+        services.reviewer_leave_record(
+            reviewer=cast.reviewer, starts_on=dt.date(2026, 7, 12), ends_on=dt.date(2026, 7, 20)
+        )
+        client.force_login(cast.reviewer)
+        answer = client.post(reverse("profile"), {"action": "leave_add", "starts_on": starts_on, "ends_on": ends_on})
+        assert answer.status_code == 400
+        assert message in answer.content.decode()
+        assert ReviewerLeave.objects.count() == 1
+
+    def test_someone_else_s_leave_cannot_be_taken_back_and_a_developer_has_none(self, cast, client, traveller):
+        leave = services.reviewer_leave_record(
+            reviewer=cast.reviewer, starts_on=dt.date(2026, 7, 12), ends_on=dt.date(2026, 7, 20)
+        )
+        with pytest.raises(ValidationFailed, match="no such leave"):
+            services.reviewer_leave_cancel(reviewer=cast.unassigned_reviewer, leave_id=leave.pk)
+        client.force_login(cast.developer)
+        assert b'id="leave"' not in client.get(reverse("profile")).content
+        data = {"action": "leave_add", "starts_on": "2026-07-12", "ends_on": "2026-07-20"}
+        assert client.post(reverse("profile"), data).status_code == 403
+        assert ReviewerLeave.objects.count() == 1
