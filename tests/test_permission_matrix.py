@@ -1235,6 +1235,14 @@ def _partner_integration_cases():
             per_world=False,
         ),
         Case(
+            "partners:integration_revoke",
+            "confirmation, then the previous secrets stop",
+            lambda ws, t: reverse("partners:integration_revoke"),
+            # Revoked, or refused with the reason (none signs): a message on the way back.
+            {"GET": runs_integration(200), "POST": runs_integration(302)},
+            per_world=False,
+        ),
+        Case(
             "partners:integration_redeliver",
             "",
             lambda ws, t: reverse("partners:integration_redeliver", args=[t.delivery.pk]),
@@ -1751,6 +1759,20 @@ def _redelivered(u, ws, t):
     return _redeliverable(t.delivery)
 
 
+def _revocable(partner) -> int:
+    """What a permitted early revocation answers: 200 while a previous secret signs, else 400
+    (with the reason)."""
+    return 200 if partner.previous_secrets_signing(timezone.now()) else 400
+
+
+def _own_revocable(u, ws, t):
+    return _revocable(rules.partner_settings_of(u))
+
+
+def _admin_revoked(u, ws, t):
+    return api_of(lambda ws, t: t.trusted_partner, ok=_revocable(t.trusted_partner))(u, ws, t)
+
+
 def _partner_api_cases():
     integration = f"{V1}/partner/"
     return [
@@ -1781,6 +1803,13 @@ def _partner_api_cases():
             "",
             lambda ws, t: f"{integration}rotate-secret/",
             {"POST": partner_staff()},
+            per_world=False,
+        ),
+        Case(
+            "partner_integration_revoke_previous_secrets",
+            "",
+            lambda ws, t: f"{integration}revoke-previous-secrets/",
+            {"POST": partner_staff(_own_revocable)},
             per_world=False,
         ),
         Case(
@@ -2289,6 +2318,12 @@ API_CASES = [
         "",
         lambda ws, t: f"{V1}/trusted-partners/{t.trusted_partner.pk}/rotate-secret/",
         {"POST": live_admin(api_of(lambda ws, t: t.trusted_partner))},
+    ),
+    Case(
+        "trusted_partners_revoke_previous_secrets_create",
+        "",
+        lambda ws, t: f"{V1}/trusted-partners/{t.trusted_partner.pk}/revoke-previous-secrets/",
+        {"POST": live_admin(_admin_revoked)},
     ),
 ]
 for case in API_CASES:
