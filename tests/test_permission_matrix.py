@@ -925,6 +925,17 @@ def _benchmark_cases():
             for name in ("version_levels", "version_retire")
         ],
         Case(
+            "benchmarks:version_aliases",
+            "the SECRET version",
+            lambda ws, t: reverse("benchmarks:version_aliases", args=[bench(ws, "secret").pk]),
+            {
+                "GET": NOT_ALLOWED,
+                "POST": lambda u, ws, t: _catalog_page(u, 302, manage=True, version=bench(ws, "secret")),
+            },
+            data=lambda ws, t: {"metric_aliases": "match/accuracy"},
+            per_world=False,
+        ),
+        Case(
             "benchmarks:trends",
             "the SECRET benchmark",
             lambda ws, t: reverse("benchmarks:trends", args=[bench(ws, "secret").benchmark.slug]),
@@ -1883,6 +1894,20 @@ API_CASES = [
             )
         },
         data=lambda ws, t: {"elevated": "0.3", "critical": "0.5", "reason": "Matrix."},
+        per_world=False,
+    ),
+    Case(
+        "benchmark_versions_metric_aliases_create",
+        "the SECRET version",
+        lambda ws, t: f"{V1}/benchmark-versions/{ws.benchmarks['secret'].pk}/metric-aliases/",
+        {
+            "POST": lambda u, ws, t: (
+                404
+                if not names_version(u, ws.benchmarks["secret"])
+                else (200 if rules.may_change_benchmark_version(u, ws.benchmarks["secret"]) else 403)
+            )
+        },
+        data=lambda ws, t: {"metric_aliases": ["match/accuracy"]},
         per_world=False,
     ),
     Case(
