@@ -34,6 +34,7 @@ class BenchmarkVersionSerializer(serializers.ModelSerializer):
             "label",
             "classification",
             "metric",
+            "metric_aliases",
             "direction",
             "levels",
             "inspect_tasks",
@@ -64,6 +65,16 @@ class LevelsSerializer(serializers.Serializer):
     elevated = serializers.DecimalField(max_digits=9, decimal_places=3, required=False, allow_null=True)
     critical = serializers.DecimalField(max_digits=9, decimal_places=3, required=False, allow_null=True)
     reason = serializers.CharField(max_length=500)
+
+
+class AliasesSerializer(serializers.Serializer):
+    metric_aliases = serializers.ListField(
+        child=serializers.CharField(max_length=services.MAX_ALIAS_LENGTH),
+        max_length=services.MAX_ALIASES,
+        allow_empty=True,
+        help_text="The Inspect metrics that give the version's score, as scorer/metric (match/accuracy), tried in "
+        "order after the metric's own name. An empty list: only the metric's own name.",
+    )
 
 
 class TrendPointSerializer(serializers.Serializer):
@@ -197,4 +208,21 @@ class BenchmarkVersionViewSet(viewsets.GenericViewSet):
             reason=data["reason"],
         )
         version.refresh_from_db()
+        return Response(BenchmarkVersionSerializer(version).data)
+
+    @extend_schema(
+        operation_id="benchmark_versions_metric_aliases_create",
+        summary="Set a version's metric aliases: the Inspect metrics that give its score (administrators cleared "
+        "for it; audited)",
+        request=AliasesSerializer,
+        responses={200: BenchmarkVersionSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, methods=["post"], url_path="metric-aliases")
+    def metric_aliases(self, request, pk=None):
+        version = self.get_object()
+        body = AliasesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        version = services.benchmark_version_aliases_set(
+            actor=request.user, version=version, aliases=body.validated_data["metric_aliases"]
+        )
         return Response(BenchmarkVersionSerializer(version).data)

@@ -778,10 +778,32 @@ class TrustedPartnerCreatedSerializer(TrustedPartnerSerializer):
         fields = [*TrustedPartnerSerializer.Meta.fields, "webhook_secret"]
 
 
+class PreviousSecretSerializer(serializers.Serializer):
+    """A previous webhook secret that still signs (never the secret itself)."""
+
+    made_at = serializers.DateTimeField(
+        allow_null=True, help_text="When it was made (by a rotation); null: when the partner was set up."
+    )
+    signs_until = serializers.DateTimeField(
+        source="until", help_text="Each webhook carries a signature with it until then (its own overlap)."
+    )
+
+
 class SecretRotatedSerializer(serializers.Serializer):
     webhook_secret = serializers.CharField(help_text="The new secret, shown once.")
     previous_secret_valid_until = serializers.DateTimeField(
-        help_text="Until then, each webhook also carries a signature with the old secret."
+        help_text="Until then, each webhook also carries a signature with the secret this one replaced."
+    )
+    previous_secrets = PreviousSecretSerializer(
+        many=True,
+        help_text="Every previous secret that still signs, the most recently replaced first: each until its "
+        "own overlap ends.",
+    )
+
+
+class SecretsRevokedSerializer(serializers.Serializer):
+    revoked = PreviousSecretSerializer(
+        many=True, help_text="The previous secrets that stopped signing now. Only the current secret signs."
     )
 
 
@@ -1020,8 +1042,20 @@ class PartnerIntegrationSerializer(serializers.Serializer):
     paused_by = serializers.CharField(allow_null=True, help_text="Who paused the webhooks.")
     waiting = serializers.IntegerField(help_text="Webhooks waiting to be tried (sent oldest first on resume).")
     previous_secret_valid_until = serializers.DateTimeField(
-        allow_null=True, help_text="During a rotation: until then, each webhook also carries the old signature."
+        allow_null=True,
+        help_text="During a rotation: until then, some previous secret still signs beside the current one "
+        "(the latest end in previous_secrets); null: only the current secret signs.",
     )
+    current_secret_made_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the current secret was made; null: when the partner was set up."
+    )
+    previous_secrets = PreviousSecretSerializer(
+        many=True, help_text="Each previous secret that still signs and until when, the most recently replaced first."
+    )
+
+
+class PartnerSecretsRevokedSerializer(SecretsRevokedSerializer):
+    integration = PartnerIntegrationSerializer()
 
 
 class PartnerResumedSerializer(serializers.Serializer):

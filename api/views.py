@@ -9,6 +9,7 @@ from __future__ import annotations
 import django_filters
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -888,16 +889,31 @@ class TrustedPartnerViewSet(
         services.configuration_save(actor=self.request.user, obj=partner)
 
     @extend_schema(
-        summary="Rotate the webhook secret (the new one is shown once; the old one keeps signing for an overlap)",
+        summary="Rotate the webhook secret (the new one is shown once; each previous one keeps signing until its "
+        "own overlap ends)",
+        description="400 while too many previous secrets still sign: the message says when the first stops.",
         request=None,
-        responses={200: s.SecretRotatedSerializer, **_errors(401, 403, 404, 429)},
+        responses={200: s.SecretRotatedSerializer, **_errors(400, 401, 403, 404, 429)},
     )
     @action(detail=True, filter_backends=[], methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, pk=None):
         partner = self.get_object()
         secret = partner_services.partner_secret_rotate(partner=partner, actor=request.user)
-        partner.refresh_from_db()
-        return Response({"webhook_secret": secret, "previous_secret_valid_until": partner.previous_secret_until})
+        return Response(_rotated(partner, secret))
+
+    @extend_schema(
+        summary="Revoke the previous webhook secrets early (after a leak): they stop signing now, and the "
+        "partner's receiver rejects any message it checks with one of them; audited",
+        description="Every previous secret still in its overlap stops signing at once; only the current secret "
+        "signs the partner's webhooks from the next message on. It cannot be undone. 400 when no previous "
+        "secret signs.",
+        request=None,
+        responses={200: s.SecretsRevokedSerializer, **_errors(400, 401, 403, 404, 429)},
+    )
+    @action(detail=True, filter_backends=[], methods=["post"], url_path="revoke-previous-secrets")
+    def revoke_previous_secrets(self, request, pk=None):
+        revoked = partner_services.partner_previous_secrets_revoke(partner=self.get_object(), actor=request.user)
+        return Response(s.SecretsRevokedSerializer({"revoked": revoked}).data)
 
 
 @extend_schema_view(
@@ -1099,12 +1115,19 @@ class WebhookEndpointViewSet(
         return Response(s.EndpointDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
+def _rotated(partner, secret: str) -> dict:
+    """The new secret (shown once) and every previous secret still signing, until when."""
+    previous = partner.previous_secrets_signing(timezone.now())
+    return s.SecretRotatedSerializer(
+        {"webhook_secret": secret, "previous_secret_valid_until": previous[0].until, "previous_secrets": previous}
+    ).data
+
+
 def _integration(partner) -> dict:
     from partners import self_service
 
     partner.refresh_from_db()
-    now = clock.now()
-    overlap = partner.previous_secret_until if partner.previous_webhook_secret else None
+    previous = partner.previous_secrets_signing(timezone.now())  # wall time, as the signatures are
     return {
         "organization": partner.organization.name,
         "webhook_url": partner.webhook_url,
@@ -1113,7 +1136,9 @@ def _integration(partner) -> dict:
         "paused_at": partner.paused_at,
         "paused_by": partner.paused_by.username if partner.paused_by_id else None,
         "waiting": self_service.backlog(partner).count() if partner.is_paused else 0,
-        "previous_secret_valid_until": overlap if overlap and overlap > now else None,
+        "previous_secret_valid_until": previous[0].until if previous else None,
+        "current_secret_made_at": partner.webhook_secret_made_at,
+        "previous_secrets": s.PreviousSecretSerializer(previous, many=True).data,
     }
 
 
@@ -1183,15 +1208,35 @@ class PartnerIntegrationViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         operation_id="partner_integration_rotate_secret",
-        summary="Rotate your webhook secret (the new one is shown once; the old one keeps signing for an overlap)",
+        summary="Rotate your webhook secret (the new one is shown once; each previous one keeps signing until its "
+        "own overlap ends)",
+        description="400 while too many previous secrets still sign: the message says when the first stops.",
         request=None,
-        responses={200: s.SecretRotatedSerializer, **_errors(401, 403, 429)},
+        responses={200: s.SecretRotatedSerializer, **_errors(400, 401, 403, 429)},
     )
     @action(detail=False, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request):
         partner = self._partner()
         secret = partner_services.partner_secret_rotate(partner=partner, actor=request.user)
-        return Response({"webhook_secret": secret, "previous_secret_valid_until": partner.previous_secret_until})
+        return Response(_rotated(partner, secret))
+
+    @extend_schema(
+        operation_id="partner_integration_revoke_previous_secrets",
+        summary="Revoke your previous webhook secrets early (after a leak): they stop signing now, and a receiver "
+        "checking with one of them rejects every message; audited",
+        description="Every previous secret still in its overlap stops signing at once; only the current secret "
+        "signs your webhooks from the next message on. It cannot be undone: switch your receiver to the current "
+        "secret first, unless a secret leaked. 400 when no previous secret signs.",
+        request=None,
+        responses={200: s.PartnerSecretsRevokedSerializer, **_errors(400, 401, 403, 429)},
+    )
+    @action(detail=False, methods=["post"], url_path="revoke-previous-secrets")
+    def revoke_previous_secrets(self, request):
+        partner = self._partner()
+        revoked = partner_services.partner_previous_secrets_revoke(partner=partner, actor=request.user)
+        return Response(
+            {"revoked": s.PreviousSecretSerializer(revoked, many=True).data, "integration": _integration(partner)}
+        )
 
 
 @extend_schema_view(

@@ -19,6 +19,25 @@ class LevelsForm(forms.Form):
         return {k: self.cleaned_data.get(k) for k in ("elevated", "critical")}
 
 
+def _aliases_field():
+    return forms.CharField(
+        label="Metric aliases",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        help_text="The Inspect metrics that give this score, one per line, as scorer/metric: for example "
+        "match/accuracy for a log scored with match(). A log is read by the metric's own name first, then by "
+        "these in order.",
+    )
+
+
+class AliasesForm(forms.Form):
+    metric_aliases = _aliases_field()
+
+    def aliases(self) -> list[str]:
+        return self.cleaned_data["metric_aliases"].splitlines()
+
+
 class VersionForm(LevelsForm):
     label = forms.CharField(max_length=40, help_text="For example 2.0 or 2026-11.")
     classification = forms.TypedChoiceField(coerce=int, choices=Clearance.choices)
@@ -30,7 +49,18 @@ class VersionForm(LevelsForm):
         max_length=5000,
         help_text="The Inspect task names whose logs give this version's score, one per line.",
     )
-    field_order = ["label", "classification", "metric", "direction", "elevated", "critical", "inspect_tasks", "reason"]
+    metric_aliases = _aliases_field()
+    field_order = [
+        "label",
+        "classification",
+        "metric",
+        "metric_aliases",
+        "direction",
+        "elevated",
+        "critical",
+        "inspect_tasks",
+        "reason",
+    ]
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -47,6 +77,7 @@ class VersionForm(LevelsForm):
             "direction": d["direction"],
             "levels": self.levels(),
             "inspect_tasks": d["inspect_tasks"].splitlines(),
+            "metric_aliases": d["metric_aliases"].splitlines(),
             "reason": d["reason"],
         }
 

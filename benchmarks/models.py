@@ -4,7 +4,8 @@ office's policy draws its lines.
 A benchmark belongs to one evaluation domain and has versions. The version is what a score is
 a score *of*: it carries its classification (who may know the benchmark exists by name, and
 its scores), its metric and direction (is a higher score more dangerous?), the policy levels
-that apply to it, the Inspect task names that produce it, and whether it is current. Levels
+that apply to it, the Inspect task names that produce it and the Inspect metrics that give its
+score (its metric aliases), and whether it is current. Levels
 are set by administrators with a reason; every change is kept (LevelChange), so the question
 "was this model past the line, by the measure in force then?" has an answer.
 """
@@ -55,6 +56,10 @@ class BenchmarkVersion(models.Model):
     label = models.CharField(max_length=40, validators=[validate_single_line])
     classification = models.IntegerField(choices=Clearance.choices, default=Clearance.UNCLASSIFIED)
     metric = models.CharField(max_length=80, validators=[validate_single_line])
+    # The Inspect "scorer/metric" pairs (or metric names) that give this metric, tried in order
+    # after the metric's own name: a log scored with match() reports match/accuracy, which the
+    # office reads as CTF Ladder's solve rate.
+    metric_aliases = models.JSONField(default=list, blank=True)
     direction = models.CharField(max_length=10, choices=Direction.choices, default=Direction.HIGHER)
     # The Inspect tasks whose logs produce this version's score (a task maps to one version).
     inspect_tasks = models.JSONField(default=list, blank=True)

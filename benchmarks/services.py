@@ -26,6 +26,8 @@ MSG_HIDDEN_CURRENT = (
     "This benchmark's current version is above your clearance: an administrator cleared for it adds the next version."
 )
 MAX_TASKS = 20
+MAX_ALIASES = 10
+MAX_ALIAS_LENGTH = 120
 RESERVED_SLUGS = {"new", "versions"}
 MAX_THRESHOLD = Decimal("999999.999")
 
@@ -123,6 +125,37 @@ def tasks_clean(tasks, *, actor, exclude_version=None) -> list[str]:
     return cleaned
 
 
+def aliases_clean(aliases, *, metric: str) -> list[str]:
+    """Metric aliases as Inspect names them: "scorer/metric", or a metric alone; one line each,
+    no repeats, never the version's own metric (it is tried first anyway)."""
+    if isinstance(aliases, str) or not isinstance(aliases, list | tuple):
+        raise ValidationFailed("Metric aliases are a list of Inspect metric names, such as match/accuracy.")
+    cleaned = []
+    for alias in aliases:
+        if not isinstance(alias, str):
+            raise ValidationFailed("Each metric alias is a name (text), such as match/accuracy.")
+        alias = alias.strip()
+        if not alias:
+            continue
+        if "\n" in alias or "\r" in alias or control_characters(alias):
+            raise ValidationFailed(f"A metric alias is one line, without control characters: {alias[:40]!r}.")
+        if len(alias) > MAX_ALIAS_LENGTH:
+            raise ValidationFailed(f"A metric alias is at most {MAX_ALIAS_LENGTH} characters.")
+        if any(not part.strip() for part in alias.split("/")):
+            raise ValidationFailed(
+                f"{alias!r} names no Inspect metric: write scorer/metric (such as match/accuracy) or a metric alone."
+            )
+        if alias == metric.strip():
+            raise ValidationFailed(
+                f"{alias!r} is the version's metric already: an alias is another name a log gives it."
+            )
+        if alias not in cleaned:
+            cleaned.append(alias)
+    if len(cleaned) > MAX_ALIASES:
+        raise ValidationFailed(f"At most {MAX_ALIASES} metric aliases per version.")
+    return cleaned
+
+
 def _text_check(single_line: dict, limits: dict) -> None:
     """Names, labels, metrics and reasons: one line each, within their lengths, not blank."""
     problems = text_problems(single_line=single_line, limits=limits)
@@ -177,6 +210,7 @@ def benchmark_version_create(
     direction: str,
     levels: dict,
     inspect_tasks=(),
+    metric_aliases=(),
     reason: str = "First levels.",
 ) -> BenchmarkVersion:
     """A new version of a benchmark, current from now: the benchmark's earlier versions stop
@@ -187,6 +221,7 @@ def benchmark_version_create(
     if direction not in BenchmarkVersion.Direction.values:
         raise ValidationFailed("Choose whether a higher or a lower score is more dangerous.")
     thresholds = levels_clean(levels, direction)
+    aliases = aliases_clean(list(metric_aliases), metric=metric)
     now = clock.now()
     with transaction.atomic():
         tasks = tasks_clean(list(inspect_tasks), actor=actor)
@@ -205,6 +240,7 @@ def benchmark_version_create(
             metric=metric,
             direction=direction,
             inspect_tasks=tasks,
+            metric_aliases=aliases,
             is_current=True,
             created_at=now,
         )
@@ -272,6 +308,29 @@ def benchmark_version_levels_set(*, actor, version: BenchmarkVersion, levels: di
             f"{_levels_words({k: Decimal(v) for k, v in before.items()})} → {_levels_words(thresholds)}; {reason}",
         )
     return change
+
+
+def benchmark_version_aliases_set(*, actor, version: BenchmarkVersion, aliases) -> BenchmarkVersion:
+    """The Inspect metrics that give this version's score besides its metric's own name.
+    Results already recorded keep their scores; logs imported from now on are read by these."""
+    if not rules.may_manage_benchmarks(actor):
+        raise NotPermitted(MSG_NOT_PERMITTED)
+    if not rules.may_change_benchmark_version(actor, version):
+        raise NotPermitted(MSG_ABOVE_CLEARANCE)
+    with transaction.atomic():
+        locked = _locked_unretired(version, "{version} is retired: no log is read for it any more.")
+        cleaned = aliases_clean(aliases, metric=locked.metric)
+        if cleaned == locked.metric_aliases:
+            raise ValidationFailed("These are the metric aliases in force already: nothing to change.")
+        before, locked.metric_aliases = locked.metric_aliases, cleaned
+        locked.save(update_fields=["metric_aliases"])
+        _audit(
+            actor,
+            locked,
+            "metric aliases changed",
+            f"{', '.join(before) or 'none'} → {', '.join(cleaned) or 'none'}, for {locked.metric}",
+        )
+    return locked
 
 
 def benchmark_version_retire(*, actor, version: BenchmarkVersion, reason: str) -> BenchmarkVersion:

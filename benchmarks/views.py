@@ -16,7 +16,7 @@ from caisi_portal.ids import row_id
 from caisi_portal.web import add_service_error, refuse_if_not_permitted
 
 from . import selectors, services, trends
-from .forms import BenchmarkForm, LevelsForm, RetireForm, VersionForm
+from .forms import AliasesForm, BenchmarkForm, LevelsForm, RetireForm, VersionForm
 from .models import BenchmarkVersion, in_level_order
 
 MSG_MANAGE = "Only the office's administrators change the benchmark catalog."
@@ -66,6 +66,10 @@ def _detail(request, slug, *, forms=None, status=200):
                 "may_change": may_manage and version.retired_at is None,
                 "levels_form": forms.get(("levels", version.pk))
                 or LevelsForm(initial=thresholds, auto_id=f"levels-{version.pk}-%s"),
+                "aliases_form": forms.get(("aliases", version.pk))
+                or AliasesForm(
+                    initial={"metric_aliases": "\n".join(version.metric_aliases)}, auto_id=f"aliases-{version.pk}-%s"
+                ),
                 "retire_form": forms.get(("retire", version.pk)) or RetireForm(auto_id=f"retire-{version.pk}-%s"),
             }
         )
@@ -211,6 +215,23 @@ def version_levels(request, pk):
             messages.success(request, f"Levels of {version} changed.")
             return redirect(reverse("benchmarks:detail", args=[version.benchmark.slug]) + f"#version-{version.pk}")
     return _detail(request, version.benchmark.slug, forms={("levels", version.pk): form}, status=400)
+
+
+@login_required
+@require_POST
+def version_aliases(request, pk):
+    version = _version(request, pk)
+    form = AliasesForm(request.POST, auto_id=f"aliases-{version.pk}-%s")
+    if form.is_valid():
+        try:
+            services.benchmark_version_aliases_set(actor=request.user, version=version, aliases=form.aliases())
+        except ApplicationError as exc:
+            refuse_if_not_permitted(exc)
+            add_service_error(form, exc)
+        else:
+            messages.success(request, f"Metric aliases of {version} changed.")
+            return redirect(reverse("benchmarks:detail", args=[version.benchmark.slug]) + f"#version-{version.pk}")
+    return _detail(request, version.benchmark.slug, forms={("aliases", version.pk): form}, status=400)
 
 
 @login_required

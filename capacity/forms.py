@@ -25,7 +25,9 @@ MSG_ARRIVALS = (
     "Give 12 numbers of submissions per month separated by commas (January first), or one number for every "
     f"month; each from 0 to {MAX_ARRIVALS_PER_MONTH}."
 )
-MSG_SHARES = "The shares must add up to 100."
+MSG_PLAN_SHARES = (
+    "The plans' shares add up to {total}, not 100: give each plan how many submissions out of 100 have it."
+)
 MSG_BUDGET = (
     "This scenario would simulate {n:,} submissions in all (replications x headcounts x arrivals); at most "
     f"{MAX_SIMULATED:,}. Try fewer replications or a narrower range of headcounts."
@@ -60,7 +62,8 @@ class ScenarioForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         max_length=4000,
         help_text="One plan a line: its domains (short names, separated by commas), a colon, and how many "
-        "submissions out of 100 have it. Example: cyber, bio: 60",
+        "submissions out of 100 have it; the shares add up to 100. Example: cyber, bio: 60 and, on the next line, "
+        "cyber: 40",
     )
     work_days = forms.CharField(
         label="Work per domain (reviewer-days)",
@@ -160,6 +163,11 @@ class ScenarioForm(forms.Form):
             plans.append([slugs, value])
         if not plans:
             raise forms.ValidationError("Give at least one plan.")
+        # Shares that do not add up are a mistake to point out, not to rescale: "cyber: 60"
+        # alone is more likely a line forgotten than a plan every submission has.
+        total = sum(share for _, share in plans)
+        if round(total, 6) != 100:
+            raise forms.ValidationError(MSG_PLAN_SHARES.format(total=f"{round(total, 2):g}"))
         return plans
 
     def clean_work_days(self):
@@ -210,6 +218,22 @@ class ScenarioForm(forms.Form):
         return d
 
 
+def shares_of_100(counts: list[float]) -> list[int]:
+    """Counts as whole shares out of 100 that add up to 100 (the largest remainders round up),
+    none of them 0: a plan seen is a plan the form keeps."""
+    total = sum(counts)
+    exact = [100 * c / total for c in counts]
+    shares = [int(e) for e in exact]
+    by_remainder = sorted(range(len(counts)), key=lambda i: exact[i] - shares[i], reverse=True)
+    for i in by_remainder[: 100 - sum(shares)]:
+        shares[i] += 1
+    for i, share in enumerate(shares):
+        if share == 0:
+            shares[i] = 1
+            shares[shares.index(max(shares))] -= 1
+    return shares
+
+
 def initial_from(fit: dict, *, name: str) -> dict:
     """The form's starting values: the office's last 12 months (capacity.selectors.history_fit)."""
     arrivals = fit["arrivals"]
@@ -221,7 +245,11 @@ def initial_from(fit: dict, *, name: str) -> dict:
     return {
         "name": name,
         "arrivals": ", ".join(f"{a:g}" for a in arrivals),
-        "plans": "\n".join(f"{', '.join(domains)}: {n}" for domains, n in fit["plans"]),
+        # The history counts submissions per plan; the form asks for shares out of 100.
+        "plans": "\n".join(
+            f"{', '.join(domains)}: {share}"
+            for (domains, _), share in zip(fit["plans"], shares_of_100([n for _, n in fit["plans"]]), strict=True)
+        ),
         "work_days": "\n".join(f"{slug}: {days:g}" for slug, days in fit["work_days"].items()),
         "work_spread": 0.5,
         "intake_days": fit["intake_days"],

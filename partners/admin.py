@@ -12,7 +12,7 @@ class TrustedPartnerAdmin(AuditedConfigAdmin):
     list_display = ("organization", "webhook_url", "is_active", "is_exercise")
     list_filter = ("is_active", "is_exercise")
     # Secrets are made and rotated by the API (shown once), never shown or typed here.
-    exclude = ("webhook_secret", "previous_webhook_secret", "previous_secret_until")
+    exclude = ("webhook_secret", "webhook_secret_made_at", "previous_secrets")
 
 
 class DeliveryAttemptInline(RecordInline, admin.TabularInline):

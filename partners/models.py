@@ -6,8 +6,12 @@ becomes the webhook's ``webhook-id``, so a receiver that sees it twice (a retry)
 drop the copy, and never sees two ids for one event.
 """
 
+from __future__ import annotations
+
+import datetime as dt
 import secrets
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator
@@ -87,6 +91,27 @@ def event_label(event_type: str) -> str:
     return event_type.rpartition(".")[2].replace("_", " ").capitalize() or "Notification"
 
 
+@dataclass(frozen=True)
+class PreviousSecret:
+    """A webhook secret a rotation replaced: it signs until its own overlap ends."""
+
+    secret: str
+    made_at: dt.datetime | None  # None: made when the partner was set up
+    until: dt.datetime
+
+    @classmethod
+    def from_json(cls, row: dict) -> PreviousSecret:
+        made_at = dt.datetime.fromisoformat(row["made_at"]) if row.get("made_at") else None
+        return cls(secret=row["secret"], made_at=made_at, until=dt.datetime.fromisoformat(row["until"]))
+
+    def as_json(self) -> dict:
+        return {
+            "secret": self.secret,
+            "made_at": self.made_at.isoformat() if self.made_at else None,
+            "until": self.until.isoformat(),
+        }
+
+
 class TrustedPartner(models.Model):
     """How a trusted-partner organization is told about determinations."""
 
@@ -99,10 +124,12 @@ class TrustedPartner(models.Model):
     emails = models.TextField(blank=True, help_text="One address per line.")
     webhook_url = models.URLField(blank=True, max_length=500)
     webhook_secret = models.CharField(max_length=100, default=new_webhook_secret)
-    # After a rotation the old secret signs beside the new one until the overlap ends, so the
-    # partner can switch its receiver without missing a message.
-    previous_webhook_secret = models.CharField(max_length=100, blank=True)
-    previous_secret_until = models.DateTimeField(null=True, blank=True)
+    # Null: made when the partner was set up, before any rotation.
+    webhook_secret_made_at = models.DateTimeField(null=True, blank=True)
+    # After a rotation the secret it replaced signs beside the new one until its own overlap
+    # ends, so the partner can switch its receiver without missing a message. A second rotation
+    # within the overlap adds one: a receiver may already hold any of them (PreviousSecret).
+    previous_secrets = models.JSONField(default=list, blank=True)
     event_types = models.JSONField(default=list, blank=True, help_text="Event types this partner receives.")
     is_active = models.BooleanField(default=True)
     # An exercise's simulated partner: it receives only exercise events, and the reverse.
@@ -127,12 +154,17 @@ class TrustedPartner(models.Model):
         return str(self.organization)
 
     def signing_secrets(self, now) -> list[str]:
-        """The secrets a webhook is signed with now: the current one, and the previous one
-        during the overlap after a rotation (Standard Webhooks carries several signatures)."""
-        secrets_now = [self.webhook_secret]
-        if self.previous_webhook_secret and self.previous_secret_until and now < self.previous_secret_until:
-            secrets_now.append(self.previous_webhook_secret)
-        return secrets_now
+        """The secrets a webhook is signed with now: the current one, and each previous one
+        still in its overlap (Standard Webhooks carries several signatures)."""
+        return [self.webhook_secret, *(p.secret for p in self.previous_secrets_signing(now))]
+
+    def previous_secrets_signing(self, now) -> list[PreviousSecret]:
+        """The previous secrets that still sign now, the most recently replaced first."""
+        kept = [PreviousSecret.from_json(row) for row in self.previous_secrets]
+        return sorted((p for p in kept if now < p.until), key=lambda p: p.until, reverse=True)
+
+    def previous_secrets_set(self, previous: list[PreviousSecret]) -> None:
+        self.previous_secrets = [p.as_json() for p in previous]
 
     def email_list(self) -> list[str]:
         return [line.strip() for line in self.emails.splitlines() if line.strip()]

@@ -29,7 +29,7 @@ from submissions import states
 from submissions.transitions import event_audiences, transition_events
 
 from . import digests, integrations
-from .models import Delivery, DeliveryAttempt, Event, PartnerEventType, TrustedPartner
+from .models import Delivery, DeliveryAttempt, Event, PartnerEventType, PreviousSecret, TrustedPartner
 from .transports import TRANSPORTS, WEBHOOK_TIMEOUT, TransportError
 
 log = logging.getLogger(__name__)
@@ -674,48 +674,104 @@ def delivery_redeliver(*, delivery: Delivery, actor) -> Delivery:
     return delivery
 
 
-def partner_secret_rotate(*, partner: TrustedPartner, actor) -> str:
-    """A new webhook secret, shown once. The old one keeps signing beside it for the overlap."""
-    import datetime as dt
+# Each signature lengthens every message and is one more secret that can leak: past this many
+# previous secrets still signing, a rotation waits for one to end or for a revocation.
+MAX_PREVIOUS_SECRETS = 3
+MSG_SECRET_ROLE = "Only the office's administrators and the partner's own staff rotate or revoke its secrets."
+MSG_NO_PREVIOUS_SECRET = "No previous secret signs now: only the current secret signs, so there is nothing to revoke."
 
+
+def _secret_audit(actor, partner: TrustedPartner, what: str, detail: str) -> None:
+    from accounts import rules
+    from submissions.services import audit_record
+
+    by = "" if rules.may_manage_partner(actor, partner) else " by its own staff"
+    audit_record(
+        submission=None,
+        actor=actor,
+        action="configuration_changed",
+        comment=f"Trusted partner {partner}: {what}{by} ({detail})",
+        internal=True,
+    )
+
+
+def _secret_named(previous: PreviousSecret) -> str:
+    made = (
+        f"made {timefmt.when(previous.made_at, zone=dt.UTC)}"
+        if previous.made_at
+        else "made when the partner was set up"
+    )
+    return f"the secret {made} (signing until {timefmt.when(previous.until, zone=dt.UTC)})"
+
+
+def partner_secret_rotate(*, partner: TrustedPartner, actor) -> str:
+    """A new webhook secret, shown once. The one it replaces keeps signing beside it for the
+    overlap, and so does each earlier one until its own overlap ends: a receiver may have
+    switched to any of them."""
     from django.utils import timezone
 
     from accounts import rules
-    from caisi_portal.errors import NotPermitted
+    from caisi_portal.errors import ApplicationError, NotPermitted
 
     from .models import new_webhook_secret
 
     if not rules.may_run_partner_webhooks(actor, partner):
-        raise NotPermitted("Only the office's administrators and the partner's own staff rotate its secret.")
+        raise NotPermitted(MSG_SECRET_ROLE)
     now = timezone.now()  # wall time: receivers check signatures against their own clocks
     with transaction.atomic():
         locked = TrustedPartner.objects.select_for_update().get(pk=partner.pk)
-        if locked.previous_webhook_secret and locked.previous_secret_until and now < locked.previous_secret_until:
-            # A rotation under way (a double click, two colleagues): the secret the receiver still
-            # uses is the previous one, so it keeps its overlap; the unused newer one is replaced.
-            pass
-        else:
-            locked.previous_webhook_secret = locked.webhook_secret
-            locked.previous_secret_until = now + dt.timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
-        locked.webhook_secret = new_webhook_secret()
-        locked.save(update_fields=["previous_webhook_secret", "previous_secret_until", "webhook_secret"])
-        from submissions.services import audit_record
-
-        audit_record(
-            submission=None,
-            actor=actor,
-            action="configuration_changed",
-            comment=(
-                f"Trusted partner {locked}: webhook secret rotated"
-                f"{'' if rules.may_manage_partner(actor, locked) else ' by its own staff'} "
-                f"(the old one signs until {timefmt.when(locked.previous_secret_until, zone=dt.UTC)})"
-            ),
-            internal=True,
+        still = locked.previous_secrets_signing(now)
+        if len(still) >= MAX_PREVIOUS_SECRETS:
+            first_end = min(p.until for p in still)
+            raise ApplicationError(
+                f"{len(still)} previous secrets still sign beside the current one. The first stops at "
+                f"{timefmt.when(first_end, zone=dt.UTC)}: rotate after that, or revoke the previous secrets "
+                "now (once your receiver uses the current one) and rotate again."
+            )
+        replaced = PreviousSecret(
+            secret=locked.webhook_secret,
+            made_at=locked.webhook_secret_made_at,
+            until=now + dt.timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS),
         )
-    # The caller's copy shows the rotation (the page says until when the old one signs).
-    partner.webhook_secret, partner.previous_webhook_secret = locked.webhook_secret, locked.previous_webhook_secret
-    partner.previous_secret_until = locked.previous_secret_until
+        locked.previous_secrets_set([replaced, *still])
+        locked.webhook_secret, locked.webhook_secret_made_at = new_webhook_secret(), now
+        locked.save(update_fields=["previous_secrets", "webhook_secret", "webhook_secret_made_at"])
+        earlier = f"; {', '.join(_secret_named(p) for p in still)} still sign{'s' if len(still) == 1 else ''} too"
+        earlier = earlier if still else ""
+        _secret_audit(actor, locked, "webhook secret rotated", f"{_secret_named(replaced)}{earlier}")
+    # The caller's copy shows the rotation (the page says until when the previous ones sign).
+    partner.webhook_secret, partner.webhook_secret_made_at = locked.webhook_secret, locked.webhook_secret_made_at
+    partner.previous_secrets = locked.previous_secrets
     return locked.webhook_secret
+
+
+def partner_previous_secrets_revoke(*, partner: TrustedPartner, actor) -> list[PreviousSecret]:
+    """Every previous secret stops signing now (one leaked, or the receiver has switched):
+    only the current secret signs from the next message on. Returns the ones revoked."""
+    from django.utils import timezone
+
+    from accounts import rules
+    from caisi_portal.errors import ApplicationError, NotPermitted
+    from caisi_portal.words import counted
+
+    if not rules.may_run_partner_webhooks(actor, partner):
+        raise NotPermitted(MSG_SECRET_ROLE)
+    now = timezone.now()  # wall time, as the signatures are
+    with transaction.atomic():
+        locked = TrustedPartner.objects.select_for_update().get(pk=partner.pk)
+        still = locked.previous_secrets_signing(now)
+        if not still:
+            raise ApplicationError(MSG_NO_PREVIOUS_SECRET)
+        locked.previous_secrets_set([])
+        locked.save(update_fields=["previous_secrets"])
+        _secret_audit(
+            actor,
+            locked,
+            f"{counted(len(still), 'previous webhook secret')} revoked early",
+            f"{', '.join(_secret_named(p) for p in still)}; only the current secret signs",
+        )
+    partner.previous_secrets = locked.previous_secrets
+    return still
 
 
 def partner_digest_set(

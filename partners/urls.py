@@ -12,6 +12,7 @@ urlpatterns = [
     path("integration/pause/", views.partner_integration_pause, name="integration_pause"),
     path("integration/resume/", views.partner_integration_resume, name="integration_resume"),
     path("integration/rotate-secret/", views.partner_integration_rotate, name="integration_rotate"),
+    path("integration/revoke-previous-secrets/", views.partner_integration_revoke, name="integration_revoke"),
     path(
         "integration/deliveries/<uuid:pk>/redeliver/",
         views.partner_integration_redeliver,

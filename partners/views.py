@@ -213,13 +213,7 @@ def partner_integration(request):
             "partner": partner,
             "paused_by": partner.paused_by if partner.is_paused else None,
             "waiting": self_service.backlog(partner).count() if partner.is_paused else 0,
-            "old_secret_until": (
-                partner.previous_secret_until
-                if partner.previous_webhook_secret
-                and partner.previous_secret_until
-                and partner.previous_secret_until > now
-                else None
-            ),
+            "previous_secrets": partner.previous_secrets_signing(now),
             "page": page,
             "status": status,
             "statuses": Delivery.Status.choices,
@@ -314,23 +308,53 @@ def partner_integration_rotate(request):
     import datetime as dt
 
     partner = _own_partner(request)
-    overlap = dt.timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
+    now = timezone.now()  # wall time, as the signatures are
+    previous = partner.previous_secrets_signing(now)
     context = {
         "partner": partner,
         "overlap_hours": settings.WEBHOOK_SECRET_OVERLAP_HOURS,
-        "old_until": timezone.now() + overlap,
-        "in_overlap": bool(
-            partner.previous_webhook_secret
-            and partner.previous_secret_until
-            and partner.previous_secret_until > timezone.now()
-        ),
+        "old_until": now + dt.timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS),
+        "previous_secrets": previous,
+        "too_many": len(previous) >= services.MAX_PREVIOUS_SECRETS,
     }
     if request.method == "POST":
         secret = _act(request, lambda p: services.partner_secret_rotate(partner=p, actor=request.user))
         if secret is None:
             return redirect("partners:integration")
-        response = render(request, "partners/integration_rotated.html", {"partner": partner, "secret": secret})
+        response = render(
+            request,
+            "partners/integration_rotated.html",
+            {"partner": partner, "secret": secret, "previous_secrets": partner.previous_secrets_signing(now)},
+        )
         # Shown once: never kept by a browser's or a proxy's cache.
         response["Cache-Control"] = "no-store"
         return response
     return render(request, "partners/integration_rotate.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def partner_integration_revoke(request):
+    """First which previous secrets stop signing and what that does to the receiver (a
+    confirmation); then they stop."""
+    partner = _own_partner(request)
+    if request.method == "POST":
+        revoked = _act(request, lambda p: services.partner_previous_secrets_revoke(partner=p, actor=request.user))
+        if revoked is not None:
+            from caisi_portal.words import counted
+
+            messages.success(
+                request,
+                f"{counted(len(revoked), 'previous secret')} revoked. "
+                "Only the current secret signs, from the next message on.",
+            )
+        return redirect("partners:integration")
+    return render(
+        request,
+        "partners/integration_revoke.html",
+        {
+            "partner": partner,
+            "previous_secrets": partner.previous_secrets_signing(timezone.now()),
+            "nothing": services.MSG_NO_PREVIOUS_SECRET,
+        },
+    )

@@ -20,7 +20,10 @@ from caisi_portal.errors import PayloadTooLarge, ValidationFailed
 MSG_NOT_INSTALLED = "Inspect support is not installed on this server (pip install -r requirements-inspect.txt)."
 MSG_NOT_A_LOG = "This file is not a readable Inspect evaluation log ({reason})."
 MSG_NOT_FINISHED = "This Inspect run did not finish successfully (status: {status}); it records no result."
-MSG_NO_METRIC = "The log has no metric '{metric}', which {version} is scored by. It has: {available}."
+MSG_NO_METRIC = (
+    "The log has no metric '{metric}'{aliases}, which {version} is scored by. It has: {available}. "
+    "An administrator can name the log's metric as an alias of the version's in the benchmark catalog."
+)
 MSG_UNKNOWN_TASK = (
     "No benchmark version planned for this submission takes the Inspect task '{task}': an administrator "
     "names the task on its benchmark version in the catalog, and the lead plans that version."
@@ -71,13 +74,23 @@ def read_inspect_log(uploaded) -> InspectSummary:
     )
 
 
-def _metric_value(metrics: dict[str, float], metric: str):
-    """The version's metric in the log: named in full ("scorer/metric") or by the metric alone
-    when exactly one scorer reports it."""
+def _named(metrics: dict[str, float], metric: str) -> tuple[str, float] | None:
+    """A metric in the log: named in full ("scorer/metric") or by the metric alone when exactly
+    one scorer reports it."""
     if metric in metrics:
-        return metrics[metric]
-    matches = [value for name, value in metrics.items() if name.rsplit("/", 1)[-1] == metric]
+        return metric, metrics[metric]
+    matches = [(name, value) for name, value in metrics.items() if name.rsplit("/", 1)[-1] == metric]
     return matches[0] if len(matches) == 1 else None
+
+
+def metric_of(metrics: dict[str, float], version) -> tuple[str, float] | None:
+    """The version's score in the log, and the name the log gives it: its metric by name first,
+    then each of its metric aliases in order (the scorer/metric pairs that produce it)."""
+    for name in [version.metric, *(version.metric_aliases or [])]:
+        found = _named(metrics, name)
+        if found is not None:
+            return found
+    return None
 
 
 def version_for_task(submission, actor, task: str):
@@ -98,7 +111,7 @@ def version_for_task(submission, actor, task: str):
 
 def result_from_inspect_log(*, submission, actor, log):
     """Record a result from an Inspect log: the log's task names the benchmark version (in the
-    submission's plan), the version's metric names the score. A bad or unknown log changes
+    submission's plan), the version's metric or one of its aliases names the score. A bad or unknown log changes
     nothing and says what it did not recognise."""
     from . import services
 
@@ -114,18 +127,25 @@ def result_from_inspect_log(*, submission, actor, log):
     if version is None:
         message = MSG_UNKNOWN_TASK.format(task=task)
         raise ValidationFailed(message, details={"log": [message]})
-    score = _metric_value(summary.metrics, version.metric)
-    if score is None:
+    found = metric_of(summary.metrics, version)
+    if found is None:
+        aliases = version.metric_aliases or []
         message = MSG_NO_METRIC.format(
-            metric=version.metric, version=version, available=", ".join(sanitized(m) for m in summary.metrics)
+            metric=version.metric,
+            aliases=f" (nor its alias{'es' if len(aliases) > 1 else ''} {', '.join(aliases)})" if aliases else "",
+            version=version,
+            available=", ".join(sanitized(m) for m in summary.metrics),
         )
         raise ValidationFailed(message, details={"log": [message]})
+    taken_from, score = found
+    by_alias = _named(summary.metrics, version.metric) is None
+    source = f"{sanitized(taken_from)} (an alias of {version.metric})" if by_alias else version.metric
     lines = [
         f"From Inspect log: task {task}, model {sanitized(summary.model)}, "
         f"{summary.dataset_samples if summary.dataset_samples is not None else 'unknown'} samples, "
         f"status {summary.status}.",
         "Metrics: " + ", ".join(f"{sanitized(name)} = {value:.4g}" for name, value in summary.metrics.items()),
-        f"Score taken from {version.metric} for {version}.",
+        f"Score taken from {source} for {version}.",
     ]
     with transaction.atomic():
         return services.evaluation_result_record(

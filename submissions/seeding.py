@@ -200,6 +200,7 @@ def _benchmarks(data, users):
                 "direction": v["direction"],
                 "levels": {"elevated": v.get("elevated"), "critical": v.get("critical")},
                 "inspect_tasks": v.get("tasks", []),
+                "metric_aliases": v.get("aliases", []),
                 "reason": v.get("reason", "Lines set when the benchmark was adopted."),
             }
             for v in spec["versions"]

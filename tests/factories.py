@@ -335,3 +335,35 @@ def token_client(user, name: str = "tests"):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_issue(user=user, name=name)[1]}")
     return client
+
+
+def inspect_logs_of(task_name: str, folder) -> dict[str, str]:
+    """Real Inspect logs of a task scored with Inspect's own match() (so they report
+    match/accuracy and match/stderr), made by Inspect itself with a solver that needs no model:
+    one sample of two right, in each log format. {format: path}."""
+    from inspect_ai import Task
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.dataset import Sample
+    from inspect_ai.model import ModelOutput
+    from inspect_ai.scorer import match
+    from inspect_ai.solver import solver
+
+    @solver
+    def canned():
+        async def solve(state, generate):
+            state.output = ModelOutput.from_content(model="mockllm/model", content="4")
+            return state
+
+        return solve
+
+    task = Task(
+        name=task_name,
+        dataset=[Sample(input="2+2?", target="4"), Sample(input="3+3?", target="6")],
+        solver=canned(),
+        scorer=match(),
+    )
+    out = {}
+    for fmt in ("eval", "json"):
+        [log] = inspect_eval(task, model="mockllm/model", log_dir=str(folder / fmt), display="none", log_format=fmt)
+        out[fmt] = log.location
+    return out

@@ -933,6 +933,17 @@ def _benchmark_cases():
             for name in ("version_levels", "version_retire")
         ],
         Case(
+            "benchmarks:version_aliases",
+            "the SECRET version",
+            lambda ws, t: reverse("benchmarks:version_aliases", args=[bench(ws, "secret").pk]),
+            {
+                "GET": NOT_ALLOWED,
+                "POST": lambda u, ws, t: _catalog_page(u, 302, manage=True, version=bench(ws, "secret")),
+            },
+            data=lambda ws, t: {"metric_aliases": "match/accuracy"},
+            per_world=False,
+        ),
+        Case(
             "benchmarks:trends",
             "the SECRET benchmark",
             lambda ws, t: reverse("benchmarks:trends", args=[bench(ws, "secret").benchmark.slug]),
@@ -1240,6 +1251,14 @@ def _partner_integration_cases():
             "confirmation, then the new secret",
             lambda ws, t: reverse("partners:integration_rotate"),
             {"GET": runs_integration(200), "POST": runs_integration(200)},
+            per_world=False,
+        ),
+        Case(
+            "partners:integration_revoke",
+            "confirmation, then the previous secrets stop",
+            lambda ws, t: reverse("partners:integration_revoke"),
+            # Revoked, or refused with the reason (none signs): a message on the way back.
+            {"GET": runs_integration(200), "POST": runs_integration(302)},
             per_world=False,
         ),
         Case(
@@ -1769,6 +1788,20 @@ def _redelivered(u, ws, t):
     return _redeliverable(t.delivery)
 
 
+def _revocable(partner) -> int:
+    """What a permitted early revocation answers: 200 while a previous secret signs, else 400
+    (with the reason)."""
+    return 200 if partner.previous_secrets_signing(timezone.now()) else 400
+
+
+def _own_revocable(u, ws, t):
+    return _revocable(rules.partner_settings_of(u))
+
+
+def _admin_revoked(u, ws, t):
+    return api_of(lambda ws, t: t.trusted_partner, ok=_revocable(t.trusted_partner))(u, ws, t)
+
+
 def _partner_api_cases():
     integration = f"{V1}/partner/"
     return [
@@ -1799,6 +1832,13 @@ def _partner_api_cases():
             "",
             lambda ws, t: f"{integration}rotate-secret/",
             {"POST": partner_staff()},
+            per_world=False,
+        ),
+        Case(
+            "partner_integration_revoke_previous_secrets",
+            "",
+            lambda ws, t: f"{integration}revoke-previous-secrets/",
+            {"POST": partner_staff(_own_revocable)},
             per_world=False,
         ),
         Case(
@@ -1872,6 +1912,20 @@ API_CASES = [
             )
         },
         data=lambda ws, t: {"elevated": "0.3", "critical": "0.5", "reason": "Matrix."},
+        per_world=False,
+    ),
+    Case(
+        "benchmark_versions_metric_aliases_create",
+        "the SECRET version",
+        lambda ws, t: f"{V1}/benchmark-versions/{ws.benchmarks['secret'].pk}/metric-aliases/",
+        {
+            "POST": lambda u, ws, t: (
+                404
+                if not names_version(u, ws.benchmarks["secret"])
+                else (200 if rules.may_change_benchmark_version(u, ws.benchmarks["secret"]) else 403)
+            )
+        },
+        data=lambda ws, t: {"metric_aliases": ["match/accuracy"]},
         per_world=False,
     ),
     Case(
@@ -2320,6 +2374,12 @@ API_CASES = [
         "",
         lambda ws, t: f"{V1}/trusted-partners/{t.trusted_partner.pk}/rotate-secret/",
         {"POST": live_admin(api_of(lambda ws, t: t.trusted_partner))},
+    ),
+    Case(
+        "trusted_partners_revoke_previous_secrets_create",
+        "",
+        lambda ws, t: f"{V1}/trusted-partners/{t.trusted_partner.pk}/revoke-previous-secrets/",
+        {"POST": live_admin(_admin_revoked)},
     ),
 ]
 for case in API_CASES:

@@ -13,7 +13,7 @@ from partners import services as partner_services
 from partners.models import Delivery, PartnerEventType, TrustedPartner
 from reviews.models import EvaluationDomain
 from submissions.models import ModelSubmission, SlaBreach, SlaKind, State
-from tests.factories import OrganizationFactory, reference_version, serious_finding
+from tests.factories import OrganizationFactory, inspect_logs_of, reference_version, serious_finding
 
 pytestmark = pytest.mark.django_db
 
@@ -341,33 +341,7 @@ def test_admin_acknowledges_breach_and_manages_partners(cast, django_capture_on_
 def inspect_logs(tmp_path_factory):
     """Real Inspect logs, made by Inspect itself with a solver that needs no model."""
     pytest.importorskip("inspect_ai")
-    from inspect_ai import Task
-    from inspect_ai import eval as inspect_eval
-    from inspect_ai.dataset import Sample
-    from inspect_ai.model import ModelOutput
-    from inspect_ai.scorer import match
-    from inspect_ai.solver import solver
-
-    @solver
-    def canned():
-        async def solve(state, generate):
-            state.output = ModelOutput.from_content(model="mockllm/model", content="4")
-            return state
-
-        return solve
-
-    folder = tmp_path_factory.mktemp("inspect")
-    task = Task(
-        name="cyber_uplift_probe",
-        dataset=[Sample(input="2+2?", target="4"), Sample(input="3+3?", target="6")],
-        solver=canned(),
-        scorer=match(),
-    )
-    out = {}
-    for fmt in ("eval", "json"):
-        [log] = inspect_eval(task, model="mockllm/model", log_dir=str(folder / fmt), display="none", log_format=fmt)
-        out[fmt] = log.location
-    return out
+    return inspect_logs_of("cyber_uplift_probe", tmp_path_factory.mktemp("inspect"))
 
 
 def probe_task_on_cyber(metric="accuracy", **levels):

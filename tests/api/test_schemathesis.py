@@ -89,7 +89,7 @@ def portfolio(request, portfolio_built):
 # A finding names its evaluation domain by slug: a slug of no domain is refused (400); domains
 # are the office's data, so the schema cannot list them.
 # A capacity scenario's plans and work times are lines of "domains: share", its arrivals a list
-# of 12 numbers, and its clearance shares must add up to 100: the scenario form says so (400,
+# of 12 numbers, and its clearance and plan shares must add up to 100: the scenario form says so (400,
 # with the reason), a schema cannot.
 EXCLUDED_CHECKS = {
     "POST /api/v1/capacity-scenarios/": [positive_data_acceptance],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from capacity import forms, services
 from capacity.models import Scenario
@@ -38,6 +39,20 @@ def test_bad_input_gets_the_pages_words(cast, django_capture_on_commit_callbacks
     assert error["details"]["replications"] == [forms.MSG_REPLICATIONS]
     huge = client.post("/api/v1/capacity-scenarios/", form_data(headcount=10**9), format="json")
     assert huge.status_code == 400 and huge.json()["error"]["message"] == f"headcount: {forms.MSG_HEADCOUNT}"
+
+
+def test_plan_shares_that_do_not_add_up_are_refused_as_on_the_page(cast, client, django_capture_on_commit_callbacks):
+    """The README's promise: 400 naming the total, never a scenario silently rescaled; the
+    page's form refuses the same plans in the same words."""
+    refusal = forms.MSG_PLAN_SHARES.format(total="60")
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = api(cast.admin).post("/api/v1/capacity-scenarios/", form_data(plans="cyber: 60"), format="json")
+    assert response.status_code == 400 and not queued and not Scenario.objects.exists()
+    assert response.json()["error"]["message"] == f"plans: {refusal}"
+    assert response.json()["error"]["details"]["plans"] == [refusal]
+    client.force_login(cast.admin)
+    page = client.post(reverse("capacity:list"), form_data(plans="cyber: 60"))
+    assert page.status_code == 400 and page.context["form"].errors["plans"] == [refusal]
 
 
 @pytest.mark.parametrize("who", ["lead", "reviewer", "developer", "partner"])

@@ -121,6 +121,9 @@ def test_a_run_repeated_gives_the_same_answer(cast, client, django_capture_on_co
         ({"arrivals": "nan"}, forms.MSG_ARRIVALS),
         ({"needs_secret": "50"}, "The submissions' clearance shares must add up to 100."),
         ({"work_days": "cyber: 2"}, "Say how long the work takes for: bio."),
+        ({"plans": "cyber: 60"}, forms.MSG_PLAN_SHARES.format(total="60")),
+        ({"plans": "cyber, bio: 70\ncyber: 40"}, forms.MSG_PLAN_SHARES.format(total="110")),
+        ({"plans": "cyber, bio: 33.3\ncyber: 66.6"}, forms.MSG_PLAN_SHARES.format(total="99.9")),
         (
             {"arrivals": "1000", "replications": "500", "headcount_min": "1", "headcount_max": "10"},
             forms.MSG_BUDGET.format(n=500 * 10 * 12000),
@@ -212,3 +215,27 @@ def test_the_history_fills_in_the_form(cast, client):
     # The starting values are a valid scenario as they stand.
     data = {name: form.initial[name] for name in form.fields}
     assert forms.ScenarioForm(data).is_valid(), forms.ScenarioForm(data).errors
+
+
+def test_plans_counted_from_the_history_start_as_shares_of_100():
+    """The history counts submissions per plan (the eight commonest); the form starts with
+    their shares out of 100, rounded so that they add up to 100 exactly."""
+    fit = {
+        "arrivals": [1.0] * 12,
+        "reviewer_clearance": {"unclassified": 1, "cui": 1, "secret": 1},
+        "headcount": 3,
+        "plans": [(["cyber"], 5), (["bio", "cyber"], 3), (["chem"], 1)],
+        "work_days": {"cyber": 2.0, "bio": 3.0, "chem": 1.0},
+        "intake_days": 1.0,
+        "information_share": 10,
+        "answer_days": 5.0,
+        "window_days": 30,
+    }
+    initial = forms.initial_from(fit, name="From history")
+    assert initial["plans"] == "cyber: 56\nbio, cyber: 33\nchem: 11"
+    data = {**form_data(), **{k: v for k, v in initial.items() if k in forms.ScenarioForm.base_fields}}
+    form = forms.ScenarioForm(data)
+    assert form.is_valid(), form.errors
+    assert sum(share for _, share in form.cleaned_data["plans"]) == 100
+    # A rare plan keeps a share of its own rather than rounding to nothing (a share is more than 0).
+    assert forms.shares_of_100([1000, 1]) == [99, 1] and forms.shares_of_100([1, 1, 1]) == [34, 33, 33]

@@ -9,10 +9,11 @@ import time_machine
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from werkzeug import Response
 
 from accounts.roles import Role
+from caisi_portal import timefmt
 from caisi_portal.errors import ApplicationError, NotPermitted
 from partners import self_service, services
 from partners.models import Delivery, DeliveryAttempt, PartnerEventType, TrustedPartner
@@ -293,20 +294,134 @@ def test_rotation_is_confirmed_first_then_shown_once_with_the_overlap(cast, clie
     ours.refresh_from_db()
     assert response.status_code == 200 and response["Cache-Control"] == "no-store"
     assert ours.webhook_secret in response.content.decode() and ours.webhook_secret != old
-    assert ours.previous_webhook_secret == old
     assert ours.signing_secrets(timezone.now()) == [ours.webhook_secret, old]
+    [first_until] = [p.until for p in ours.previous_secrets_signing(timezone.now())]
     page = client.get(reverse("partners:integration")).content.decode()
     assert ours.webhook_secret not in page and old not in page and "still signs" in page
     entry = AuditEntry.objects.filter(action="configuration_changed").latest("pk")
     assert "rotated by its own staff" in entry.comment and old not in entry.comment
-    # A second rotation during the overlap says what stops at once, and the receiver's secret
-    # (the one before the first rotation) keeps its overlap: a double click cuts nobody off.
-    assert "at once" in client.get(reverse("partners:integration_rotate")).content.decode()
-    until = ours.previous_secret_until
+    # A second rotation during the overlap says that the earlier secrets keep their own overlaps.
+    confirm = client.get(reverse("partners:integration_rotate")).content.decode()
+    assert "keeps its own overlap" in confirm and timefmt.iso(first_until) in confirm
     client.post(reverse("partners:integration_rotate"))
     ours.refresh_from_db()
-    assert ours.previous_webhook_secret == old and ours.previous_secret_until == until
     assert old in ours.signing_secrets(timezone.now())
+
+
+def verifies(secret, message) -> bool:
+    """Does a receiver holding this secret accept the message (the standardwebhooks package)?"""
+    try:
+        Webhook(secret).verify(*message)
+    except WebhookVerificationError:
+        return False
+    return True
+
+
+def signed_test(cast, partner, httpserver):
+    """A test webhook sent now; the (body, headers) the receiver got."""
+    test = self_service.partner_webhook_test(partner=partner, actor=cast.partner)
+    assert services.delivery_attempt(test.pk) == "delivered"
+    request, _ = httpserver.log[-1]
+    return request.get_data(as_text=True), dict(request.headers)
+
+
+def test_each_rotated_secret_signs_until_its_own_overlap_ends(cast, client, ours, httpserver, traveller, settings):
+    """Rotate (S1), rotate again two hours later (S2): a receiver holding the original, S1 or
+    S2 accepts every message. The original stops when its overlap ends, S1 when its own does,
+    and the page says which secrets still sign and until when."""
+    settings.WEBHOOK_SECRET_OVERLAP_HOURS = 24
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    client.force_login(cast.partner)
+    start = timezone.now()
+    original = ours.webhook_secret
+    client.post(reverse("partners:integration_rotate"))
+    s1 = TrustedPartner.objects.get(pk=ours.pk).webhook_secret
+    traveller.shift(dt.timedelta(hours=2))
+    client.post(reverse("partners:integration_rotate"))
+    s2 = TrustedPartner.objects.get(pk=ours.pk).webhook_secret
+
+    sent = signed_test(cast, ours, httpserver)
+    assert [verifies(s, sent) for s in (original, s1, s2)] == [True, True, True]
+    page = client.get(reverse("partners:integration")).content.decode()
+    assert "2 previous secrets still sign" in page
+    assert timefmt.iso(start + dt.timedelta(hours=24)) in page  # the original's end
+    assert timefmt.iso(start + dt.timedelta(hours=26)) in page  # S1's end
+    assert timefmt.iso(start) in page  # S1 is named by when it was made
+    assert original not in page and s1 not in page and s2 not in page
+
+    traveller.shift(dt.timedelta(hours=23))  # 25 hours after the first rotation
+    client.force_login(cast.partner)  # the session of the day before has ended
+    sent = signed_test(cast, ours, httpserver)
+    assert [verifies(s, sent) for s in (original, s1, s2)] == [False, True, True]
+    assert "1 previous secret still signs" in client.get(reverse("partners:integration")).content.decode()
+    traveller.shift(dt.timedelta(hours=2))  # 27 hours
+    client.force_login(cast.partner)
+    sent = signed_test(cast, ours, httpserver)
+    assert [verifies(s, sent) for s in (original, s1, s2)] == [False, False, True]
+    assert "still sign" not in client.get(reverse("partners:integration")).content.decode()
+
+
+def test_rotations_stop_while_too_many_previous_secrets_sign_saying_until_when(cast, ours, traveller):
+    """Each signature lengthens every message: past the limit a rotation is refused, with
+    when the first previous secret stops and how to go on."""
+    for _ in range(services.MAX_PREVIOUS_SECRETS):
+        services.partner_secret_rotate(partner=ours, actor=cast.partner)
+        traveller.shift(dt.timedelta(minutes=10))
+    with pytest.raises(ApplicationError, match="previous secrets still sign") as refused:
+        services.partner_secret_rotate(partner=ours, actor=cast.partner)
+    first_end = min(p.until for p in ours.previous_secrets_signing(timezone.now()))
+    assert timefmt.when(first_end, zone=dt.UTC) in refused.value.message and "revoke" in refused.value.message
+    services.partner_previous_secrets_revoke(partner=ours, actor=cast.partner)
+    assert services.partner_secret_rotate(partner=ours, actor=cast.partner)
+
+
+def test_revoking_the_previous_secrets_early_says_what_it_does_then_stops_them_at_once(
+    cast, client, ours, httpserver, traveller
+):
+    """After a leak: the confirmation names the endpoint and each secret that stops, the
+    action stops them now, is audited (never the secret), and a receiver holding one of them
+    rejects the next message."""
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    client.force_login(cast.partner)
+    original = ours.webhook_secret
+    client.post(reverse("partners:integration_rotate"))
+    s1 = TrustedPartner.objects.get(pk=ours.pk).webhook_secret
+    traveller.shift(dt.timedelta(hours=1))
+    client.post(reverse("partners:integration_rotate"))
+    ours.refresh_from_db()
+    current, previous = ours.webhook_secret, ours.previous_secrets_signing(timezone.now())
+    page = client.get(reverse("partners:integration")).content.decode()
+    assert reverse("partners:integration_revoke") in page
+
+    confirm = client.get(reverse("partners:integration_revoke")).content.decode()
+    assert ours.webhook_url in confirm and "2 previous secrets" in confirm and "at once" in confirm
+    assert all(timefmt.iso(p.until) in confirm for p in previous)
+    assert "reject" in confirm  # what happens to a receiver still using one
+    assert TrustedPartner.objects.get(pk=ours.pk).signing_secrets(timezone.now()) == [current, s1, original]
+
+    done = client.post(reverse("partners:integration_revoke"), follow=True).content.decode()
+    assert "2 previous secrets revoked" in done and "Only the current secret signs" in done
+    sent = signed_test(cast, ours, httpserver)
+    assert [verifies(s, sent) for s in (original, s1, current)] == [False, False, True]
+    entry = AuditEntry.objects.filter(action="configuration_changed").latest("pk")
+    assert "revoked early by its own staff" in entry.comment and entry.actor == cast.partner
+    assert not any(s in entry.comment for s in (original, s1, current))
+
+    # Nothing left to revoke: the page and the service say so, and change nothing.
+    assert "No previous secret signs" in client.get(reverse("partners:integration_revoke")).content.decode()
+    again = client.post(reverse("partners:integration_revoke"), follow=True).content.decode()
+    assert services.MSG_NO_PREVIOUS_SECRET in again
+    with pytest.raises(ApplicationError, match="No previous secret signs"):
+        services.partner_previous_secrets_revoke(partner=ours, actor=cast.admin)
+
+
+def test_only_the_partners_own_staff_or_the_office_revoke_its_previous_secrets(cast, theirs):
+    services.partner_secret_rotate(partner=theirs, actor=cast.admin)
+    with pytest.raises(NotPermitted):
+        services.partner_previous_secrets_revoke(partner=theirs, actor=cast.partner)
+    assert len(services.partner_previous_secrets_revoke(partner=theirs, actor=cast.admin)) == 1
+    theirs.refresh_from_db()
+    assert theirs.signing_secrets(timezone.now()) == [theirs.webhook_secret]
 
 
 def test_only_the_partners_own_staff_or_the_office_rotate_its_secret(cast, theirs):
@@ -429,6 +544,45 @@ def test_partner_staff_run_their_integration_through_the_api(cast, ours, theirs,
     ours.refresh_from_db()
     assert rotated["webhook_secret"] == ours.webhook_secret and rotated["previous_secret_valid_until"]
     assert client.get("/api/v1/partner/").json()["previous_secret_valid_until"] is not None
+
+
+def moments(rows):
+    return [{k: dt.datetime.fromisoformat(v) if v else v for k, v in row.items()} for row in rows]
+
+
+def test_the_api_says_which_previous_secrets_sign_until_when_and_revokes_them(cast, ours, traveller):
+    """A partner's staff, then the office, each see every previous secret (when it was made,
+    until when it signs, never the secret) and revoke them early."""
+    client = api(cast.partner)
+    start = timezone.now()
+    first = client.post("/api/v1/partner/rotate-secret/").json()
+    traveller.shift(dt.timedelta(hours=2))
+    second = client.post("/api/v1/partner/rotate-secret/").json()
+    overlap = dt.timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
+    expected = [
+        {"made_at": start, "signs_until": start + dt.timedelta(hours=2) + overlap},
+        {"made_at": None, "signs_until": start + overlap},
+    ]
+    assert moments(second["previous_secrets"]) == expected
+    integration = client.get("/api/v1/partner/").json()
+    assert moments(integration["previous_secrets"]) == expected
+    assert first["webhook_secret"] not in json.dumps(integration)
+    # The latest end of them all: until then, some previous secret still signs.
+    assert dt.datetime.fromisoformat(integration["previous_secret_valid_until"]) == expected[0]["signs_until"]
+
+    revoked = client.post("/api/v1/partner/revoke-previous-secrets/")
+    assert revoked.status_code == 200 and moments(revoked.json()["revoked"]) == expected
+    assert revoked.json()["integration"]["previous_secrets"] == []
+    refused = client.post("/api/v1/partner/revoke-previous-secrets/")
+    assert refused.status_code == 400 and refused.json()["error"]["message"] == services.MSG_NO_PREVIOUS_SECRET
+
+    office = api(cast.admin)
+    office.post(f"/api/v1/trusted-partners/{ours.pk}/rotate-secret/")
+    by_office = office.post(f"/api/v1/trusted-partners/{ours.pk}/revoke-previous-secrets/")
+    assert by_office.status_code == 200 and len(by_office.json()["revoked"]) == 1
+    ours.refresh_from_db()
+    assert ours.signing_secrets(timezone.now()) == [ours.webhook_secret]
+    assert "revoked early" in AuditEntry.objects.filter(actor=cast.admin).latest("pk").comment
 
 
 @pytest.mark.parametrize("who", ["admin", "developer"])
