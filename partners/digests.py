@@ -5,8 +5,11 @@ a local hour, or in a weekly one (a day and an hour), and may keep quiet hours; 
 partner may have its emails digested (TrustedPartner.email_cadence; webhooks are always sent
 at once). The decision is made when a delivery is written (`deliveries_schedule`):
 
-- urgent (a deadline less than 48 hours away when the next digest would go out, a window that
-  has elapsed, an order, an advisory): never digested;
+- urgent now (a window that has elapsed, an order, an advisory, a missed office target, or a
+  deadline already past or less than a day away): sent at once, whatever the digest or the
+  quiet hours; urgency is judged when the item is written, from what is known then;
+- urgent by the time the next digest would go out (a deadline less than 48 hours after it):
+  never digested;
 - otherwise, for a digest reader: status HELD, due at the next digest time (next_attempt_at,
   partially indexed for held rows, so the run reads only what is due);
 - otherwise, within the person's quiet hours: pending, but not before the quiet hours end
@@ -32,7 +35,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Value, When
+from django.db.models import Case, Q, Value, When
 
 from accounts.models import DigestCadence, NotificationPreference, Weekday
 from caisi_portal import clock, timefmt
@@ -166,12 +169,15 @@ def describe(schedule: Schedule, zone_name: str) -> list[str]:
 
 
 def _clock_deadlines(events) -> dict:
-    """Each submission's running review deadline, for every event at once (one query)."""
+    """Each submission's review deadline, running or already elapsed (so an event about a
+    review past its deadline is known to be late), for every event at once (one query). A
+    paused clock has no deadline while it waits."""
     from submissions.models import ReviewClock
 
     return dict(
         ReviewClock.objects.filter(
-            submission_id__in={e.submission_id for e in events}, status=ReviewClock.Status.RUNNING
+            submission_id__in={e.submission_id for e in events},
+            status__in=[ReviewClock.Status.RUNNING, ReviewClock.Status.ELAPSED],
         ).values_list("submission_id", "deadline_at")
     )
 
@@ -222,10 +228,18 @@ def deliveries_schedule(deliveries: list[Delivery], events, now: dt.datetime) ->
 def schedule_one(
     delivery: Delivery, schedule: Schedule, deadline: dt.datetime | None, always_urgent: bool, now: dt.datetime
 ) -> None:
-    """Urgency is judged at the moment the reader would get the item, not when it is written:
-    an item is held for a digest only if its deadline is still more than 48 hours away when
-    that digest goes out (a weekly digest would otherwise bring news of a deadline already past)."""
-    if schedule.digested and not always_urgent:
+    """Hold for a digest, or defer past quiet hours, one unsaved email (pending, due `now`).
+
+    What is urgent now goes at once: an event urgent by its kind, or a deadline already past or
+    less than a day away. Neither a digest nor quiet hours may hold it: the reader's quiet hours
+    are for what can wait, and news of a deadline missed cannot (a window elapsing at 18:23
+    must not wait for quiet hours to end at 20:00, or at 07:00 the next day).
+    Otherwise an item is held for a digest only if its deadline is still more than 48 hours away
+    when that digest goes out (a weekly digest would otherwise bring news of a deadline already
+    past), and deferred by quiet hours only if a day is still left before its deadline when they end."""
+    if always_urgent or (deadline is not None and deadline - now < QUIET_LEAVES_AT_LEAST):
+        return
+    if schedule.digested:
         digest_at = schedule.next_digest_at(now)
         if deadline is None or deadline - digest_at > URGENT_WITHIN:
             delivery.status = Delivery.Status.HELD
@@ -239,23 +253,39 @@ def schedule_one(
 
 
 def held_reschedule(*, schedule: Schedule, now: dt.datetime, recipient=None, partner=None) -> int:
-    """After a reader changes their preference (or time zone), their held items follow it, each
-    judged again as if written now: held for the new digest only while its deadline is still
-    more than 48 hours after that digest, else sent at once (or when quiet hours allow, never to
-    within a day of its deadline). Three queries however many items: the items with their
-    events, the review deadlines, and one update."""
-    held = Delivery.objects.filter(status=Delivery.Status.HELD).select_related("event")
-    held = held.filter(recipient=recipient) if recipient is not None else held.filter(partner=partner)
-    held = list(held.select_for_update(of=("self",)).order_by("pk"))
-    if not held:
+    """After a reader changes their preference (or time zone), what waits for them follows it:
+    the items held for a digest, and the emails quiet hours deferred (pending, never tried, due
+    later). Each is judged again as if written now: sent at once if it is urgent now, held for
+    the new digest only while its deadline is still more than 48 hours after that digest, else
+    sent at once or when quiet hours allow (never to within a day of its deadline). What is due
+    now is queued after commit. Three queries however many items: the items with their events,
+    the review deadlines, and one update."""
+    waiting = Delivery.objects.filter(
+        Q(status=Delivery.Status.HELD)
+        | Q(
+            status=Delivery.Status.PENDING,
+            channel=Delivery.Channel.EMAIL,
+            kind=Delivery.Kind.NOTIFICATION,
+            attempts=0,
+            next_attempt_at__gt=now,
+            event__isnull=False,
+            event__is_exercise=False,
+        )
+    ).select_related("event")
+    waiting = waiting.filter(recipient=recipient) if recipient is not None else waiting.filter(partner=partner)
+    waiting = list(waiting.select_for_update(of=("self",)).order_by("pk"))
+    if not waiting:
         return 0
-    clock_deadlines = _clock_deadlines([d.event for d in held])
-    for delivery in held:
+    clock_deadlines = _clock_deadlines([d.event for d in waiting])
+    for delivery in waiting:
         delivery.status, delivery.next_attempt_at = Delivery.Status.PENDING, now
         event = delivery.event
         schedule_one(delivery, schedule, deadline_of(event, clock_deadlines), event.type in ALWAYS_URGENT, now)
-    Delivery.objects.bulk_update(held, ["status", "next_attempt_at"])
-    return len(held)
+    Delivery.objects.bulk_update(waiting, ["status", "next_attempt_at"])
+    due = [d.pk for d in waiting if d.status == Delivery.Status.PENDING and d.next_attempt_at <= now]
+    if due:
+        transaction.on_commit(lambda: _enqueue(due))
+    return len(waiting)
 
 
 # --- the digest run -----------------------------------------------------------------------------

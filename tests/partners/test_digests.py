@@ -510,3 +510,90 @@ def test_a_pause_limit_warning_is_judged_by_when_the_submission_would_be_returne
     event = type("E", (), {"submission_id": 1, "payload": {"returned_at": (T0 + dt.timedelta(days=2)).isoformat()}})
     assert digests.deadline_of(event, {}) == T0 + dt.timedelta(days=2)
     assert digests.deadline_of(event, {1: T0 + dt.timedelta(days=1)}) == T0 + dt.timedelta(days=1)
+
+
+def elapse_at(submission, moment):
+    """The review window of `submission` runs out at `moment`, and the sweep acts then."""
+    from submissions import review_clock
+
+    ReviewClock.objects.filter(submission=submission).update(deadline_at=moment)
+    review_clock.act_on_due_items(moment)
+
+
+def test_quiet_hours_never_hold_news_of_an_elapsed_window(cast):
+    """Issue 30: quiet hours 18:00-20:00, a window elapsing at 18:23 waited for 20:00. An
+    elapsed window is urgent by its kind, and its deadline has passed: it goes at once."""
+    elapsed_at = dt.datetime(2026, 1, 12, 18, 23, tzinfo=UTC)
+    with time_machine.travel(T0, tick=False) as traveller:
+        s = cast.submission(State.EVALUATION)
+        prefer(cast.lead, "UTC", quiet_start=18, quiet_end=20)
+        prefer(cast.reviewer, "Europe/Berlin", quiet_start=22, quiet_end=7)
+        traveller.move_to(elapsed_at)
+        elapse_at(s, elapsed_at)
+    told = Delivery.objects.filter(
+        event__type=PartnerEventType.WINDOW_ELAPSED, recipient__in=[cast.lead, cast.reviewer]
+    )
+    assert set(told.values_list("recipient__username", "status", "next_attempt_at")) == {
+        (cast.lead.username, "pending", elapsed_at),
+        (cast.reviewer.username, "pending", elapsed_at),
+    }
+
+
+def test_quiet_hours_never_hold_an_item_whose_deadline_has_passed(cast):
+    """A request about a review already past its deadline is not left for the morning."""
+    at_night = at(2026, 1, 12, 23, 0, zone="Europe/Berlin")
+    with time_machine.travel(at_night, tick=False):
+        late = cast.submission(State.EVALUATION, model_name="Late")
+        prefer(cast.reviewer, "Europe/Berlin", quiet_start=22, quiet_end=7)
+        services.event_record(
+            submission=late,
+            type="review.results_reminder",
+            extra={"deadline_at": (at_night - dt.timedelta(hours=2)).isoformat()},
+            recipients=[cast.reviewer],
+        )
+    [delivery] = Delivery.objects.filter(recipient=cast.reviewer, event__type="review.results_reminder")
+    assert (delivery.status, delivery.next_attempt_at) == ("pending", at_night)
+
+
+def test_a_partner_digest_never_holds_news_of_an_elapsed_window(cast):
+    partner = TrustedPartner.objects.create(
+        organization=cast.partner_org,
+        event_types=list(PartnerEventType.values),
+        emails="desk@partner.example",
+        email_cadence=DigestCadence.WEEKLY,
+        digest_weekday=Weekday.SUNDAY,
+    )
+    elapsed_at = dt.datetime(2026, 1, 12, 18, 23, tzinfo=UTC)
+    with time_machine.travel(T0, tick=False) as traveller:
+        s = cast.submission(State.EVALUATION)
+        traveller.move_to(elapsed_at)
+        elapse_at(s, elapsed_at)
+    [delivery] = Delivery.objects.filter(partner=partner, event__type=PartnerEventType.WINDOW_ELAPSED)
+    assert (delivery.status, delivery.next_attempt_at) == ("pending", elapsed_at)
+
+
+def test_a_new_preference_never_defers_what_is_urgent_and_frees_what_quiet_hours_held(cast):
+    """Re-judged after a change, as if written now: an item deferred by quiet hours the person
+    has just removed goes now; one about an elapsed window was never deferred and is not now."""
+    from accounts import services as account_services
+
+    at_night = at(2026, 1, 12, 23, 0, zone="Europe/Berlin")
+    with time_machine.travel(at_night, tick=False) as traveller:
+        calm, late = cast.submission(State.EVALUATION), cast.submission(State.EVALUATION)
+        prefer(cast.reviewer, "Europe/Berlin", quiet_start=22, quiet_end=7)
+        tell(calm, [cast.reviewer])
+        [deferred] = mine(cast.reviewer)
+        assert deferred.next_attempt_at == at(2026, 1, 13, 7, 0, zone="Europe/Berlin")
+        traveller.move_to(at_night + dt.timedelta(minutes=30))
+        elapse_at(late, services.clock.now())
+        account_services.notification_preference_set(
+            user=cast.reviewer, cadence=DigestCadence.IMMEDIATE, quiet_start=23, quiet_end=5
+        )
+        # Still quiet (23:00-05:00): the request waits for 05:00; the elapsed window does not.
+        deferred.refresh_from_db()
+        assert (deferred.status, deferred.next_attempt_at) == ("pending", at(2026, 1, 13, 5, 0, zone="Europe/Berlin"))
+        elapsed = Delivery.objects.get(recipient=cast.reviewer, event__type=PartnerEventType.WINDOW_ELAPSED)
+        assert elapsed.next_attempt_at == services.clock.now()
+        account_services.notification_preference_set(user=cast.reviewer, cadence=DigestCadence.IMMEDIATE)
+        deferred.refresh_from_db()
+        assert (deferred.status, deferred.next_attempt_at) == ("pending", services.clock.now())
