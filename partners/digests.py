@@ -53,6 +53,8 @@ ALWAYS_URGENT = {
     PartnerEventType.ACCESS_HOLD,
     PartnerEventType.ACCESS_REINSTATED,
     PartnerEventType.ADVISORY,
+    # An office target already missed (submissions.review_clock.BREACH_EVENT).
+    "submission.sla_breached",
     # The developer's: a question the review now waits on (its clock is paused, so no running
     # deadline would mark it urgent), and a review ended without a determination.
     DeveloperEventType.INFORMATION_REQUESTED,

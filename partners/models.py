@@ -67,6 +67,7 @@ EVENT_LABELS = {
     "submission.accepted": "Accepted for review",
     TEST_EVENT: "Test event",
     "review.deadline_warning": "Review deadline approaching",
+    "submission.sla_breached": "An office target was missed (SLA breach)",
     "submission.information_answered": "The developer answered an information request",
     "review.assigned": "Assigned to a review",
     "review.concurrence_requested": "Concurrence asked for a proposed determination",

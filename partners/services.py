@@ -65,6 +65,8 @@ TRANSITION_EVENTS = transition_events()
 INTERNAL_AUDIENCE = {
     **event_audiences(),
     "review.deadline_warning": ("reviewers", "administrators"),
+    # An office target missed (intake decision, reviewer assignment): the office's administrators.
+    "submission.sla_breached": ("administrators",),
     # The developer is warned before an unanswered request returns the submission.
     "submission.pause_limit_warning": ("developer",),
     # An agreement suspended or terminated under an open review the office chose to continue.
