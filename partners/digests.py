@@ -22,6 +22,12 @@ a pointer to it: claimed with FOR UPDATE SKIP LOCKED and marked with `WHERE stat
 in one transaction, so two overlapping runs never send two digests or lose an item. It costs
 a fixed number of queries however many people are due.
 
+An item is read again when its digest is written, not only when it was held: a call to act
+already answered (a concurrence given, or a proposal rewritten since) is left out, the item
+DROPPED with the reason; a fact that changed since (the agreement reinstated, the review moved
+on past what it asked) is said as it stands now. What each line depends on is read with the
+events, in the same query.
+
 Times are computed in the reader's zone with zoneinfo: a daily digest at 08:00 New York time
 is at 08:00 on both sides of a DST change (13:00 UTC in winter, 12:00 UTC in summer).
 Exercise mail is never held: it is recorded, not sent, and runs on simulated time.
@@ -35,7 +41,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, Exists, OuterRef, Q, Subquery, Value, When
 
 from accounts.models import DigestCadence, NotificationPreference, Weekday
 from caisi_portal import clock, timefmt
@@ -65,6 +71,7 @@ ALWAYS_URGENT = {
 # Quiet hours never defer an email about a deadline to within this of it.
 QUIET_LEAVES_AT_LEAST = dt.timedelta(hours=24)
 READER_GONE = "Not sent: its reader was deactivated while it waited for a digest."
+ACTED_ON = "Not sent: what it asked for was done, or overtaken by a newer request, before its digest went out."
 # A digest run reads at most this many due items (the rest are due in the next run).
 RUN_LIMIT = 100_000
 
@@ -325,7 +332,7 @@ def digests_send(now: dt.datetime | None = None, limit: int = RUN_LIMIT) -> list
             return []
         events = {
             e.pk: e
-            for e in Event.objects.filter(pk__in={i[1] for i in items}).only(
+            for e in _as_it_stands(Event.objects.filter(pk__in={i[1] for i in items})).only(
                 "type", "occurred_at", "payload", "is_exercise", "submission_id"
             )
         }
@@ -342,16 +349,19 @@ def digests_send(now: dt.datetime | None = None, limit: int = RUN_LIMIT) -> list
             )
         }
         groups: dict = {}
-        gone = []
+        gone, acted_on = [], []
         for item in items:
             # A person deactivated, or a partner removed, since the item was held gets nothing.
-            if readers.get(("person", item[2]) if item[2] else ("partner", item[3]), ("", False))[1]:
-                groups.setdefault((item[2], item[3], item[4]), []).append(item)
-            else:
+            if not readers.get(("person", item[2]) if item[2] else ("partner", item[3]), ("", False))[1]:
                 gone.append(item[0])
-        if gone:
-            Delivery.objects.filter(pk__in=gone, status=Delivery.Status.HELD).update(
-                status=Delivery.Status.DROPPED, last_error=READER_GONE
+            elif not still_asked(events[item[1]]):
+                acted_on.append(item[0])
+            else:
+                groups.setdefault((item[2], item[3], item[4]), []).append(item)
+        if gone or acted_on:
+            Delivery.objects.filter(pk__in=[*gone, *acted_on], status=Delivery.Status.HELD).update(
+                status=Delivery.Status.DROPPED,
+                last_error=Case(When(pk__in=gone, then=Value(READER_GONE)), default=Value(ACTED_ON)),
             )
         writer = _DigestWriter()
         digests, pairs = [], []
@@ -381,6 +391,73 @@ def digests_send(now: dt.datetime | None = None, limit: int = RUN_LIMIT) -> list
         ids = [d.pk for d in digests]
         transaction.on_commit(lambda: _enqueue(ids))
     return ids
+
+
+# --- what a digest line depends on, as it stands when the digest is written --------------------
+
+CONCURRENCE_REQUESTED = "review.concurrence_requested"
+
+
+def _as_it_stands(events):
+    """The events, each with what its line depends on now, as subqueries of the same query (the
+    run's query count does not change): the submission's state, whether a proposed
+    determination or advisory asked about at the event's time still awaits a concurrence, and
+    the developer's agreement."""
+    from reviews.models import Advisory, Determination
+    from submissions.models import Agreement, ModelSubmission
+
+    asked_about = {
+        "submission_id": OuterRef("submission_id"),
+        # Proposed by the time of the request: a proposal rewritten later is a newer request.
+        "proposed_at__lte": OuterRef("occurred_at"),
+        "concurred_by__isnull": True,
+        "issued_at__isnull": True,
+    }
+    of_submission = {"submission_id": OuterRef("submission_id")}
+    return events.annotate(
+        state_now=Subquery(ModelSubmission.objects.filter(pk=OuterRef("submission_id")).values("state")[:1]),
+        concurrence_awaited=Exists(Determination.objects.filter(**asked_about))
+        | Exists(Advisory.objects.filter(**asked_about))
+        # Nothing proposed at all: nothing to judge it by, so it stands.
+        | ~(Exists(Determination.objects.filter(**of_submission)) | Exists(Advisory.objects.filter(**of_submission))),
+        agreement_now=Subquery(
+            Agreement.objects.filter(organization_id=OuterRef("submission__organization_id")).values("status")[:1]
+        ),
+    )
+
+
+def still_asked(event) -> bool:
+    """Does the item still ask something of its reader? A concurrence request stands while the
+    proposal (or, on a released model, the advisory) it was about awaits one: given by anyone,
+    or overtaken by a rewritten proposal (which asks again itself), it is done. Only what is
+    known to be done is left out."""
+    if event.type != CONCURRENCE_REQUESTED:
+        return True
+    return getattr(event, "concurrence_awaited", True)
+
+
+def payload_now(event) -> dict:
+    """The event's facts as a digest says them: as written, except what has changed since. An
+    agreement suspended or terminated and since changed again is named as it stands (with what
+    it was); a call to act about a review that has since moved to another state is replaced by
+    where the review is now, for the reader to look before acting."""
+    from submissions.models import Agreement, State
+
+    data = dict(event.payload)
+    agreement_now = getattr(event, "agreement_now", None)
+    said = str(data.get("agreement") or "")
+    if said and agreement_now:
+        label_now = Agreement.Status(agreement_now).label
+        # Written as "Suspended: <the office's note>" (submissions.services._open_review_decide).
+        if said.partition(":")[0].strip().lower() != label_now.lower():
+            data["agreement"] = f"{label_now} now (it was {said})"
+    state_now, state_then = getattr(event, "state_now", None), data.get("state")
+    if data.get("next_action") and state_now and state_then and state_now != state_then:
+        data["next_action"] = (
+            f"It has moved on since: the submission is {State(state_now).label.lower()} now. "
+            "Open it to see what, if anything, is still asked of you."
+        )
+    return data
 
 
 def _enqueue(ids) -> int:
@@ -431,8 +508,8 @@ class _DigestWriter:
             if deadline:
                 line += f" (review deadline {timefmt.when(deadline, zone=zone)})"
             # The same facts the single email carries (outcome, summary, release conditions,
-            # an order, the open-weights note...), under the item.
-            details = detail_lines(event.payload, skip=(*HEADING_KEYS, "deadline_at"))
+            # an order, the open-weights note...), under the item, as they stand now.
+            details = detail_lines(payload_now(event), skip=(*HEADING_KEYS, "deadline_at"))
             line = "\n".join([line, *(f"    {d}" if d else "" for d in details)])
             self._lines[key] = line
         return self._lines[key]

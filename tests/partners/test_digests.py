@@ -14,7 +14,7 @@ from accounts.models import DigestCadence, NotificationPreference, Weekday
 from accounts.roles import Role
 from partners import digests, services
 from partners.models import Delivery, PartnerEventType, TrustedPartner
-from submissions.models import ReviewClock, State
+from submissions.models import Agreement, ReviewClock, State
 from tests.factories import OrganizationFactory, UserFactory, move, record_all_results
 
 pytestmark = pytest.mark.django_db
@@ -597,3 +597,87 @@ def test_a_new_preference_never_defers_what_is_urgent_and_frees_what_quiet_hours
         account_services.notification_preference_set(user=cast.reviewer, cadence=DigestCadence.IMMEDIATE)
         deferred.refresh_from_db()
         assert (deferred.status, deferred.next_attempt_at) == ("pending", services.clock.now())
+
+
+def propose(cast, name):
+    from reviews import services as review_services
+
+    s = cast.submission(State.EVALUATION, model_name=name)
+    record_all_results(s, cast.reviewer)
+    return review_services.determination_propose_flag(
+        submission=s, actor=cast.lead, rationale="Uplift.", partner_summary="Flagged."
+    )
+
+
+def test_a_digest_leaves_out_what_was_done_before_it_and_says_what_changed(cast):
+    """Issue 30: the 19:00 digest asked a reviewer to concur with three proposals he had
+    concurred with 35 minutes earlier, and called an agreement Suspended after it was reinstated.
+    Each line is read again when the digest is written: a concurrence already given is left out
+    (the item says why), one still awaited stays, and the agreement is named as it stands."""
+    from reviews import services as review_services
+    from submissions import services as submission_services
+
+    with time_machine.travel(T0, tick=False) as traveller:
+        prefer(cast.reviewer, "UTC", cadence=DigestCadence.DAILY, digest_hour=19)
+        done = [propose(cast, name) for name in ("One", "Two", "Three")]
+        waiting = propose(cast, "Four")
+        agreement = Agreement.objects.get(organization=cast.lab)
+        open_reviews = {str(s.pk): "continue" for s in submission_services.agreement_open_reviews(agreement)}
+        submission_services.agreement_change_status(
+            agreement=agreement, action="suspend", actor=cast.admin, note="Audit pending.", open_reviews=open_reviews
+        )
+        traveller.move_to(dt.datetime(2026, 1, 12, 18, 25, tzinfo=UTC))
+        for proposal in done:
+            review_services.determination_concur(determination=proposal, actor=cast.reviewer)
+        agreement.refresh_from_db()
+        submission_services.agreement_change_status(
+            agreement=agreement, action="reinstate", actor=cast.admin, note="Audit passed."
+        )
+        traveller.move_to(dt.datetime(2026, 1, 12, 19, 0, tzinfo=UTC))
+        [digest_id] = digests.digests_send()
+    body = Delivery.objects.get(pk=digest_id).body
+    asked = "Concurrence asked for a proposed determination"
+    assert body.count(asked) == 1 and body.index("Four") < body.index(asked)
+    assert "Review agreement: Suspended" not in body
+    assert body.count("Review agreement: Signed now (it was Suspended: Audit pending.)") == 4
+    answered = mine(cast.reviewer).filter(event__submission__in=[p.submission for p in done])
+    assert set(answered.values_list("status", "last_error")) == {("dropped", digests.ACTED_ON)}
+    assert mine(cast.reviewer).get(event__submission=waiting.submission).status == "digested"
+
+
+def test_no_digest_is_sent_when_everything_in_it_was_done_already(cast):
+    from reviews import services as review_services
+
+    with time_machine.travel(T0, tick=False) as traveller:
+        s = cast.submission(State.EVALUATION, model_name="Solo")
+        record_all_results(s, cast.reviewer)
+        prefer(cast.reviewer, "UTC", cadence=DigestCadence.DAILY, digest_hour=19)
+        # Asked twice, the proposal rewritten in between: the first request is overtaken by
+        # the second, and the second is answered (by another reviewer) before the digest.
+        for rationale in ("Uplift.", "Uplift, rewritten."):
+            traveller.shift(dt.timedelta(minutes=5))
+            proposal = review_services.determination_propose_flag(
+                submission=s, actor=cast.lead, rationale=rationale, partner_summary="Flagged."
+            )
+        assert list(mine(cast.reviewer).values_list("status", flat=True)) == ["held", "held"]
+        traveller.move_to(dt.datetime(2026, 1, 12, 18, 0, tzinfo=UTC))
+        review_services.determination_concur(determination=proposal, actor=cast.low_reviewer)
+        traveller.move_to(dt.datetime(2026, 1, 12, 19, 0, tzinfo=UTC))
+        assert digests.digests_send() == []
+    assert set(mine(cast.reviewer).values_list("status", flat=True)) == {"dropped"}
+
+
+def test_a_call_to_act_the_review_has_moved_past_says_where_it_is_now(cast):
+    """Assigned at 09:30 with a daily digest at 19:00; the review was determined at 15:00: the
+    digest does not tell the reviewer to record results for it, it says where it stands."""
+    with time_machine.travel(T0, tick=False) as traveller:
+        prefer(cast.reviewer, "UTC", cadence=DigestCadence.DAILY, digest_hour=19)
+        s = cast.submission(State.EVALUATION, model_name="Moved")
+        traveller.move_to(dt.datetime(2026, 1, 12, 15, 0, tzinfo=UTC))
+        record_all_results(s, cast.reviewer)
+        move(s, "clear", cast.lead)
+        traveller.move_to(dt.datetime(2026, 1, 12, 19, 0, tzinfo=UTC))
+        [digest_id] = digests.digests_send()
+    body = Delivery.objects.get(pk=digest_id).body
+    assert "Assigned to a review" in body and "record evaluation results" not in body
+    assert "What to do: It has moved on since: the submission is cleared now." in body
