@@ -208,8 +208,9 @@ class Delivery(models.Model):
         # Waiting for its reader's digest, due at next_attempt_at; then sent inside one.
         HELD = "held", "Held for a digest"
         DIGESTED = "digested", "Sent in a digest"
-        # Held for a digest whose reader was deactivated (or whose partner was removed) meanwhile.
-        DROPPED = "dropped", "Not sent (reader no longer active)"
+        # Held for a digest, and left out of it: its reader was deactivated (or its partner
+        # removed) meanwhile, or what it asked for was done before the digest (last_error says which).
+        DROPPED = "dropped", "Not sent: left out of its digest"
 
     class Kind(models.TextChoices):
         # An event's notification (or a digest of them): retried, and its dead letter alerts.
