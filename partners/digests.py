@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case, Exists, OuterRef, Q, Subquery, Value, When
+from django.urls import reverse
 
 from accounts.models import DigestCadence, NotificationPreference, Weekday
 from caisi_portal import clock, timefmt
@@ -546,8 +547,9 @@ class _DigestWriter:
                 lines.append(f"Open it in the portal: {base}{path}")
             lines.append("")
         lines += [
-            "Items whose deadline was less than 48 hours away by this digest were emailed at once, not held.",
-            "Change when you are emailed on your account page."
+            "Items whose deadline was less than 48 hours away by this digest were emailed at once, not held;",
+            "what was done before it went out (a concurrence already given) is left out.",
+            f"Change when you are emailed, or see what waits for the next one: {base}{reverse('held_notifications')}"
             if to_person
             else "Your organization's staff can change the digest in the portal.",
             "",
