@@ -50,7 +50,7 @@ from caisi_portal.text import one_line
 from caisi_portal.words import counted
 
 from .messages import HEADING_KEYS, detail_lines
-from .models import Delivery, DeveloperEventType, PartnerEventType, event_label
+from .models import SLA_BREACHED, Delivery, DeveloperEventType, PartnerEventType, event_label
 
 URGENT_WITHIN = timefmt.URGENT_WITHIN  # 48 hours, as the deadline chips count it
 # Events about a deadline reached or an order: nobody should read them a day late.
@@ -60,8 +60,8 @@ ALWAYS_URGENT = {
     PartnerEventType.ACCESS_HOLD,
     PartnerEventType.ACCESS_REINSTATED,
     PartnerEventType.ADVISORY,
-    # An office target already missed (submissions.review_clock.BREACH_EVENT).
-    "submission.sla_breached",
+    # An office target already missed.
+    SLA_BREACHED,
     # The developer's: a question the review now waits on (its clock is paused, so no running
     # deadline would mark it urgent), and a review ended without a determination.
     DeveloperEventType.INFORMATION_REQUESTED,

@@ -8,7 +8,7 @@ from caisi_portal import timefmt
 from caisi_portal.text import one_line
 from caisi_portal.words import counted
 
-from .models import event_label
+from .models import SLA_BREACHED, event_label
 
 SUBJECTS = {
     "submission.cleared": "Cleared: {model} {version} ({organization})",
@@ -21,7 +21,7 @@ SUBJECTS = {
     "submission.advisory": "Advisory: {model} {version} ({organization})",
     "submission.information_requested": "Information requested: {model} {version}",
     "review.deadline_warning": "{days_left} left to review {model} {version}",
-    "submission.sla_breached": "Overdue: {target} for {model} {version} ({organization})",
+    SLA_BREACHED: "Overdue: {target} for {model} {version} ({organization})",
     "submission.information_answered": "The developer answered: {model} {version} ({organization})",
     "review.assigned": "You are assigned to review {model} {version} ({organization})",
     "review.concurrence_requested": "Your concurrence is asked: {model} {version} ({organization})",

@@ -57,6 +57,8 @@ class DeveloperEventType(models.TextChoices):
 
 # A developer's "is my endpoint set up right?" message: to that endpoint only, about nothing.
 TEST_EVENT = "webhook.test"
+# An office target missed (submissions.review_clock.breach_obligation): to its administrators.
+SLA_BREACHED = "submission.sla_breached"
 
 
 # Every event type as people read it, in one place: the notifications page, the partners'
@@ -67,7 +69,7 @@ EVENT_LABELS = {
     "submission.accepted": "Accepted for review",
     TEST_EVENT: "Test event",
     "review.deadline_warning": "Review deadline approaching",
-    "submission.sla_breached": "An office target was missed (SLA breach)",
+    SLA_BREACHED: "An office target was missed (SLA breach)",
     "submission.information_answered": "The developer answered an information request",
     "review.assigned": "Assigned to a review",
     "review.concurrence_requested": "Concurrence asked for a proposed determination",

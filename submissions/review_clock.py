@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, Value
 
 from caisi_portal import clock, timefmt
+from partners.models import SLA_BREACHED
 
 from .models import (
     Agreement,
@@ -765,7 +766,7 @@ def pause_step(clock_id: int, now: dt.datetime) -> bool:
 # The office's own targets missed: its administrators are emailed, with what to do now. The
 # determination's is told by the window elapsing (review.window_elapsed goes to them too); the
 # developer's answer is chased by its own warning and the return.
-BREACH_EVENT = "submission.sla_breached"
+BREACH_EVENT = SLA_BREACHED
 _ACKNOWLEDGE = " Then acknowledge the breach under Dashboard, SLA breaches, saying why it was missed."
 OFFICE_TARGETS = {
     SlaKind.INTAKE_DECISION: "Decide on intake now: accept the submission for evaluation, or request information "
