@@ -527,6 +527,21 @@ def scope_deliveries(qs, user):
     return in_world_of_submission(qs, world_of(user), "event__submission")
 
 
+def may_view_held_notifications(user) -> bool:
+    """A person's own emails waiting for their digest: every signed-in live account (an
+    exercise's mail is recorded at once, never held, so a player has none)."""
+    return _signed_in(user) and not is_player(user)
+
+
+def scope_held_deliveries(qs, user):
+    """A person's own emails held for their digest, and nobody else's: an administrator sees
+    everyone's in the outbox (scope_deliveries), a partner's staff their organization's on its
+    Integration page; here, each person only what is addressed to them."""
+    if not may_view_held_notifications(user):
+        return qs.none()
+    return qs.filter(recipient=user, channel="email", status="held")
+
+
 def scope_trusted_partners(qs, user):
     """Partners' settings (secrets, endpoints): live administrators only, live partners only."""
     if not (_signed_in(user) and is_administrator(user)) or is_player(user):

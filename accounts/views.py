@@ -1,8 +1,10 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from api import services as api_services
 from api.models import ApiToken
@@ -114,6 +116,7 @@ def profile(request):
             "notification_form": notification_form or _notification_form(request.user),
             "notification_words": _schedule_words(request.user),
             "partner_digest": rules.may_set_partner_digest(request.user),
+            "held_link": rules.may_view_held_notifications(request.user),
             "second_factor_required": two_factor.second_factor_required(request.user),
             "expertise_form": _expertise_form(request.user),
             **_leave_context(request.user, leave_form),
@@ -147,6 +150,23 @@ def _leave_context(user, bound_form) -> dict:
         # Leave still to come or under way: what changes a suggestion.
         "leave": ReviewerLeave.objects.filter(reviewer=user, ends_on__gte=clock.now().date()),
     }
+
+
+@login_required
+@require_safe
+def held_notifications(request):
+    """What waits for this person's digest: their own held emails, when each goes out, and how
+    to have them sooner."""
+    from partners.selectors import held_for
+
+    if not rules.may_view_held_notifications(request.user):
+        raise Http404
+    page = Paginator(held_for(request.user), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "accounts/held.html",
+        {"page": page, "notification_words": _schedule_words(request.user), "preference": _preference(request.user)},
+    )
 
 
 def _preference(user):

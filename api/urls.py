@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from . import benchmarks, capacity, views
+from . import benchmarks, capacity, notifications, views
 
 router = DefaultRouter()
 router.include_root_view = False
@@ -19,6 +19,8 @@ router.register("capacity-scenarios", capacity.ScenarioViewSet, basename="capaci
 router.register("sla-policy", views.SlaPolicyViewSet, basename="sla-policy")
 router.register("trusted-partners", views.TrustedPartnerViewSet, basename="trusted-partner")
 router.register("deliveries", views.DeliveryViewSet, basename="delivery")
+# A person's own emails waiting for their digest (anyone signed in: their own only).
+router.register("held-deliveries", notifications.HeldDeliveryViewSet, basename="held-delivery")
 router.register("joint-invitations", views.JointInvitationViewSet, basename="joint-invitation")
 router.register("webhook-endpoints", views.WebhookEndpointViewSet, basename="webhook-endpoint")
 # A trusted partner's own: its deliveries, and its webhooks' test, pause, resume and secret.

@@ -33,6 +33,7 @@ urlpatterns = [
     path("joint/", include("joint.urls")),
     path("capacity/", include("capacity.urls")),
     path("account/", account_views.profile, name="profile"),
+    path("account/held/", account_views.held_notifications, name="held_notifications"),
     path("account/two-factor/setup/", account_views.two_factor_setup, name="two_factor_setup"),
     path("account/two-factor/verify/", account_views.two_factor_verify, name="two_factor_verify"),
     path("healthz/", health, name="healthz"),

@@ -5,8 +5,11 @@ a local hour, or in a weekly one (a day and an hour), and may keep quiet hours; 
 partner may have its emails digested (TrustedPartner.email_cadence; webhooks are always sent
 at once). The decision is made when a delivery is written (`deliveries_schedule`):
 
-- urgent (a deadline less than 48 hours away when the next digest would go out, a window that
-  has elapsed, an order, an advisory): never digested;
+- urgent now (a window that has elapsed, an order, an advisory, a missed office target, or a
+  deadline already past or less than a day away): sent at once, whatever the digest or the
+  quiet hours; urgency is judged when the item is written, from what is known then;
+- urgent by the time the next digest would go out (a deadline less than 48 hours after it):
+  never digested;
 - otherwise, for a digest reader: status HELD, due at the next digest time (next_attempt_at,
   partially indexed for held rows, so the run reads only what is due);
 - otherwise, within the person's quiet hours: pending, but not before the quiet hours end
@@ -18,6 +21,12 @@ reader and address, with every item grouped by submission, and marks the items D
 a pointer to it: claimed with FOR UPDATE SKIP LOCKED and marked with `WHERE status = 'held'`,
 in one transaction, so two overlapping runs never send two digests or lose an item. It costs
 a fixed number of queries however many people are due.
+
+An item is read again when its digest is written, not only when it was held: a call to act
+already answered (a concurrence given, or a proposal rewritten since) is left out, the item
+DROPPED with the reason; a fact that changed since (the agreement reinstated, the review moved
+on past what it asked) is said as it stands now. What each line depends on is read with the
+events, in the same query.
 
 Times are computed in the reader's zone with zoneinfo: a daily digest at 08:00 New York time
 is at 08:00 on both sides of a DST change (13:00 UTC in winter, 12:00 UTC in summer).
@@ -32,7 +41,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Value, When
+from django.db.models import Case, Exists, OuterRef, Q, Subquery, Value, When
+from django.urls import reverse
 
 from accounts.models import DigestCadence, NotificationPreference, Weekday
 from caisi_portal import clock, timefmt
@@ -40,7 +50,7 @@ from caisi_portal.text import one_line
 from caisi_portal.words import counted
 
 from .messages import HEADING_KEYS, detail_lines
-from .models import Delivery, DeveloperEventType, PartnerEventType, event_label
+from .models import SLA_BREACHED, Delivery, DeveloperEventType, PartnerEventType, event_label
 
 URGENT_WITHIN = timefmt.URGENT_WITHIN  # 48 hours, as the deadline chips count it
 # Events about a deadline reached or an order: nobody should read them a day late.
@@ -50,6 +60,8 @@ ALWAYS_URGENT = {
     PartnerEventType.ACCESS_HOLD,
     PartnerEventType.ACCESS_REINSTATED,
     PartnerEventType.ADVISORY,
+    # An office target already missed.
+    SLA_BREACHED,
     # The developer's: a question the review now waits on (its clock is paused, so no running
     # deadline would mark it urgent), and a review ended without a determination.
     DeveloperEventType.INFORMATION_REQUESTED,
@@ -60,6 +72,7 @@ ALWAYS_URGENT = {
 # Quiet hours never defer an email about a deadline to within this of it.
 QUIET_LEAVES_AT_LEAST = dt.timedelta(hours=24)
 READER_GONE = "Not sent: its reader was deactivated while it waited for a digest."
+ACTED_ON = "Not sent: what it asked for was done, or overtaken by a newer request, before its digest went out."
 # A digest run reads at most this many due items (the rest are due in the next run).
 RUN_LIMIT = 100_000
 
@@ -166,12 +179,15 @@ def describe(schedule: Schedule, zone_name: str) -> list[str]:
 
 
 def _clock_deadlines(events) -> dict:
-    """Each submission's running review deadline, for every event at once (one query)."""
+    """Each submission's review deadline, running or already elapsed (so an event about a
+    review past its deadline is known to be late), for every event at once (one query). A
+    paused clock has no deadline while it waits."""
     from submissions.models import ReviewClock
 
     return dict(
         ReviewClock.objects.filter(
-            submission_id__in={e.submission_id for e in events}, status=ReviewClock.Status.RUNNING
+            submission_id__in={e.submission_id for e in events},
+            status__in=[ReviewClock.Status.RUNNING, ReviewClock.Status.ELAPSED],
         ).values_list("submission_id", "deadline_at")
     )
 
@@ -222,10 +238,18 @@ def deliveries_schedule(deliveries: list[Delivery], events, now: dt.datetime) ->
 def schedule_one(
     delivery: Delivery, schedule: Schedule, deadline: dt.datetime | None, always_urgent: bool, now: dt.datetime
 ) -> None:
-    """Urgency is judged at the moment the reader would get the item, not when it is written:
-    an item is held for a digest only if its deadline is still more than 48 hours away when
-    that digest goes out (a weekly digest would otherwise bring news of a deadline already past)."""
-    if schedule.digested and not always_urgent:
+    """Hold for a digest, or defer past quiet hours, one unsaved email (pending, due `now`).
+
+    What is urgent now goes at once: an event urgent by its kind, or a deadline already past or
+    less than a day away. Neither a digest nor quiet hours may hold it: the reader's quiet hours
+    are for what can wait, and news of a deadline missed cannot (a window elapsing at 18:23
+    must not wait for quiet hours to end at 20:00, or at 07:00 the next day).
+    Otherwise an item is held for a digest only if its deadline is still more than 48 hours away
+    when that digest goes out (a weekly digest would otherwise bring news of a deadline already
+    past), and deferred by quiet hours only if a day is still left before its deadline when they end."""
+    if always_urgent or (deadline is not None and deadline - now < QUIET_LEAVES_AT_LEAST):
+        return
+    if schedule.digested:
         digest_at = schedule.next_digest_at(now)
         if deadline is None or deadline - digest_at > URGENT_WITHIN:
             delivery.status = Delivery.Status.HELD
@@ -239,23 +263,39 @@ def schedule_one(
 
 
 def held_reschedule(*, schedule: Schedule, now: dt.datetime, recipient=None, partner=None) -> int:
-    """After a reader changes their preference (or time zone), their held items follow it, each
-    judged again as if written now: held for the new digest only while its deadline is still
-    more than 48 hours after that digest, else sent at once (or when quiet hours allow, never to
-    within a day of its deadline). Three queries however many items: the items with their
-    events, the review deadlines, and one update."""
-    held = Delivery.objects.filter(status=Delivery.Status.HELD).select_related("event")
-    held = held.filter(recipient=recipient) if recipient is not None else held.filter(partner=partner)
-    held = list(held.select_for_update(of=("self",)).order_by("pk"))
-    if not held:
+    """After a reader changes their preference (or time zone), what waits for them follows it:
+    the items held for a digest, and the emails quiet hours deferred (pending, never tried, due
+    later). Each is judged again as if written now: sent at once if it is urgent now, held for
+    the new digest only while its deadline is still more than 48 hours after that digest, else
+    sent at once or when quiet hours allow (never to within a day of its deadline). What is due
+    now is queued after commit. Three queries however many items: the items with their events,
+    the review deadlines, and one update."""
+    waiting = Delivery.objects.filter(
+        Q(status=Delivery.Status.HELD)
+        | Q(
+            status=Delivery.Status.PENDING,
+            channel=Delivery.Channel.EMAIL,
+            kind=Delivery.Kind.NOTIFICATION,
+            attempts=0,
+            next_attempt_at__gt=now,
+            event__isnull=False,
+            event__is_exercise=False,
+        )
+    ).select_related("event")
+    waiting = waiting.filter(recipient=recipient) if recipient is not None else waiting.filter(partner=partner)
+    waiting = list(waiting.select_for_update(of=("self",)).order_by("pk"))
+    if not waiting:
         return 0
-    clock_deadlines = _clock_deadlines([d.event for d in held])
-    for delivery in held:
+    clock_deadlines = _clock_deadlines([d.event for d in waiting])
+    for delivery in waiting:
         delivery.status, delivery.next_attempt_at = Delivery.Status.PENDING, now
         event = delivery.event
         schedule_one(delivery, schedule, deadline_of(event, clock_deadlines), event.type in ALWAYS_URGENT, now)
-    Delivery.objects.bulk_update(held, ["status", "next_attempt_at"])
-    return len(held)
+    Delivery.objects.bulk_update(waiting, ["status", "next_attempt_at"])
+    due = [d.pk for d in waiting if d.status == Delivery.Status.PENDING and d.next_attempt_at <= now]
+    if due:
+        transaction.on_commit(lambda: _enqueue(due))
+    return len(waiting)
 
 
 # --- the digest run -----------------------------------------------------------------------------
@@ -293,7 +333,7 @@ def digests_send(now: dt.datetime | None = None, limit: int = RUN_LIMIT) -> list
             return []
         events = {
             e.pk: e
-            for e in Event.objects.filter(pk__in={i[1] for i in items}).only(
+            for e in _as_it_stands(Event.objects.filter(pk__in={i[1] for i in items})).only(
                 "type", "occurred_at", "payload", "is_exercise", "submission_id"
             )
         }
@@ -310,16 +350,19 @@ def digests_send(now: dt.datetime | None = None, limit: int = RUN_LIMIT) -> list
             )
         }
         groups: dict = {}
-        gone = []
+        gone, acted_on = [], []
         for item in items:
             # A person deactivated, or a partner removed, since the item was held gets nothing.
-            if readers.get(("person", item[2]) if item[2] else ("partner", item[3]), ("", False))[1]:
-                groups.setdefault((item[2], item[3], item[4]), []).append(item)
-            else:
+            if not readers.get(("person", item[2]) if item[2] else ("partner", item[3]), ("", False))[1]:
                 gone.append(item[0])
-        if gone:
-            Delivery.objects.filter(pk__in=gone, status=Delivery.Status.HELD).update(
-                status=Delivery.Status.DROPPED, last_error=READER_GONE
+            elif not still_asked(events[item[1]]):
+                acted_on.append(item[0])
+            else:
+                groups.setdefault((item[2], item[3], item[4]), []).append(item)
+        if gone or acted_on:
+            Delivery.objects.filter(pk__in=[*gone, *acted_on], status=Delivery.Status.HELD).update(
+                status=Delivery.Status.DROPPED,
+                last_error=Case(When(pk__in=gone, then=Value(READER_GONE)), default=Value(ACTED_ON)),
             )
         writer = _DigestWriter()
         digests, pairs = [], []
@@ -349,6 +392,73 @@ def digests_send(now: dt.datetime | None = None, limit: int = RUN_LIMIT) -> list
         ids = [d.pk for d in digests]
         transaction.on_commit(lambda: _enqueue(ids))
     return ids
+
+
+# --- what a digest line depends on, as it stands when the digest is written --------------------
+
+CONCURRENCE_REQUESTED = "review.concurrence_requested"
+
+
+def _as_it_stands(events):
+    """The events, each with what its line depends on now, as subqueries of the same query (the
+    run's query count does not change): the submission's state, whether a proposed
+    determination or advisory asked about at the event's time still awaits a concurrence, and
+    the developer's agreement."""
+    from reviews.models import Advisory, Determination
+    from submissions.models import Agreement, ModelSubmission
+
+    asked_about = {
+        "submission_id": OuterRef("submission_id"),
+        # Proposed by the time of the request: a proposal rewritten later is a newer request.
+        "proposed_at__lte": OuterRef("occurred_at"),
+        "concurred_by__isnull": True,
+        "issued_at__isnull": True,
+    }
+    of_submission = {"submission_id": OuterRef("submission_id")}
+    return events.annotate(
+        state_now=Subquery(ModelSubmission.objects.filter(pk=OuterRef("submission_id")).values("state")[:1]),
+        concurrence_awaited=Exists(Determination.objects.filter(**asked_about))
+        | Exists(Advisory.objects.filter(**asked_about))
+        # Nothing proposed at all: nothing to judge it by, so it stands.
+        | ~(Exists(Determination.objects.filter(**of_submission)) | Exists(Advisory.objects.filter(**of_submission))),
+        agreement_now=Subquery(
+            Agreement.objects.filter(organization_id=OuterRef("submission__organization_id")).values("status")[:1]
+        ),
+    )
+
+
+def still_asked(event) -> bool:
+    """Does the item still ask something of its reader? A concurrence request stands while the
+    proposal (or, on a released model, the advisory) it was about awaits one: given by anyone,
+    or overtaken by a rewritten proposal (which asks again itself), it is done. Only what is
+    known to be done is left out."""
+    if event.type != CONCURRENCE_REQUESTED:
+        return True
+    return getattr(event, "concurrence_awaited", True)
+
+
+def payload_now(event) -> dict:
+    """The event's facts as a digest says them: as written, except what has changed since. An
+    agreement suspended or terminated and since changed again is named as it stands (with what
+    it was); a call to act about a review that has since moved to another state is replaced by
+    where the review is now, for the reader to look before acting."""
+    from submissions.models import Agreement, State
+
+    data = dict(event.payload)
+    agreement_now = getattr(event, "agreement_now", None)
+    said = str(data.get("agreement") or "")
+    if said and agreement_now:
+        label_now = Agreement.Status(agreement_now).label
+        # Written as "Suspended: <the office's note>" (submissions.services._open_review_decide).
+        if said.partition(":")[0].strip().lower() != label_now.lower():
+            data["agreement"] = f"{label_now} now (it was {said})"
+    state_now, state_then = getattr(event, "state_now", None), data.get("state")
+    if data.get("next_action") and state_now and state_then and state_now != state_then:
+        data["next_action"] = (
+            f"It has moved on since: the submission is {State(state_now).label.lower()} now. "
+            "Open it to see what, if anything, is still asked of you."
+        )
+    return data
 
 
 def _enqueue(ids) -> int:
@@ -399,8 +509,8 @@ class _DigestWriter:
             if deadline:
                 line += f" (review deadline {timefmt.when(deadline, zone=zone)})"
             # The same facts the single email carries (outcome, summary, release conditions,
-            # an order, the open-weights note...), under the item.
-            details = detail_lines(event.payload, skip=(*HEADING_KEYS, "deadline_at"))
+            # an order, the open-weights note...), under the item, as they stand now.
+            details = detail_lines(payload_now(event), skip=(*HEADING_KEYS, "deadline_at"))
             line = "\n".join([line, *(f"    {d}" if d else "" for d in details)])
             self._lines[key] = line
         return self._lines[key]
@@ -437,8 +547,9 @@ class _DigestWriter:
                 lines.append(f"Open it in the portal: {base}{path}")
             lines.append("")
         lines += [
-            "Items whose deadline was less than 48 hours away by this digest were emailed at once, not held.",
-            "Change when you are emailed on your account page."
+            "Items whose deadline was less than 48 hours away by this digest were emailed at once, not held;",
+            "what was done before it went out (a concurrence already given) is left out.",
+            f"Change when you are emailed, or see what waits for the next one: {base}{reverse('held_notifications')}"
             if to_person
             else "Your organization's staff can change the digest in the portal.",
             "",

@@ -8,7 +8,7 @@ from caisi_portal import timefmt
 from caisi_portal.text import one_line
 from caisi_portal.words import counted
 
-from .models import event_label
+from .models import SLA_BREACHED, event_label
 
 SUBJECTS = {
     "submission.cleared": "Cleared: {model} {version} ({organization})",
@@ -21,6 +21,7 @@ SUBJECTS = {
     "submission.advisory": "Advisory: {model} {version} ({organization})",
     "submission.information_requested": "Information requested: {model} {version}",
     "review.deadline_warning": "{days_left} left to review {model} {version}",
+    SLA_BREACHED: "Overdue: {target} for {model} {version} ({organization})",
     "submission.information_answered": "The developer answered: {model} {version} ({organization})",
     "review.assigned": "You are assigned to review {model} {version} ({organization})",
     "review.unassigned": "Your assignment has ended: {model} {version} ({organization})",
@@ -45,7 +46,7 @@ def _in_words(key: str, value):
         return dict(State.choices).get(value, value)
     if key == "release_channel":
         return dict(ReleaseChannel.choices).get(value, value)
-    if key in ("determined_at", "released_at", "deadline_at", "returned_at") and isinstance(value, str):
+    if key in ("determined_at", "released_at", "deadline_at", "returned_at", "sla_due_at") and isinstance(value, str):
         # One message for many readers in many zones: the portal's format, in UTC, named.
         return timefmt.when(value, zone=dt.UTC) or value
     return value
@@ -81,6 +82,8 @@ _LABELS = {
     "released_at": "Released",
     "deadline_at": "Review deadline",
     "returned_at": "Returned on",
+    "sla_target": "Missed target",
+    "sla_due_at": "Was due",
     "remaining": "Time left",
     "missing_results": "Planned results",
     "summary": "Summary released by the office",
@@ -124,6 +127,7 @@ def email_for(delivery) -> tuple[str, str]:
         "version": data.get("model_version", ""),
         "organization": data.get("organization", ""),
         "days_left": counted(data["days_left"], "day") if isinstance(data.get("days_left"), int) else "",
+        "target": str(data.get("sla_target", "")).lower(),
     }
     template = SUBJECTS.get(event.type, event_label(event.type))
     if event.type == "submission.access_reinstated" and (data.get("order") or {}).get("kind") == "hold":

@@ -61,6 +61,8 @@ class DeveloperEventType(models.TextChoices):
 
 # A developer's "is my endpoint set up right?" message: to that endpoint only, about nothing.
 TEST_EVENT = "webhook.test"
+# An office target missed (submissions.review_clock.breach_obligation): to its administrators.
+SLA_BREACHED = "submission.sla_breached"
 
 
 # Every event type as people read it, in one place: the notifications page, the partners'
@@ -71,6 +73,7 @@ EVENT_LABELS = {
     "submission.accepted": "Accepted for review",
     TEST_EVENT: "Test event",
     "review.deadline_warning": "Review deadline approaching",
+    SLA_BREACHED: "An office target was missed (SLA breach)",
     "submission.information_answered": "The developer answered an information request",
     "review.assigned": "Assigned to a review",
     "review.unassigned": "Assignment to a review ended",
@@ -240,8 +243,9 @@ class Delivery(models.Model):
         # Waiting for its reader's digest, due at next_attempt_at; then sent inside one.
         HELD = "held", "Held for a digest"
         DIGESTED = "digested", "Sent in a digest"
-        # Held for a digest whose reader was deactivated (or whose partner was removed) meanwhile.
-        DROPPED = "dropped", "Not sent (reader no longer active)"
+        # Held for a digest, and left out of it: its reader was deactivated (or its partner
+        # removed) meanwhile, or what it asked for was done before the digest (last_error says which).
+        DROPPED = "dropped", "Not sent: left out of its digest"
 
     class Kind(models.TextChoices):
         # An event's notification (or a digest of them): retried, and its dead letter alerts.

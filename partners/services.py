@@ -29,7 +29,7 @@ from submissions import states
 from submissions.transitions import event_audiences, transition_events
 
 from . import digests, integrations
-from .models import Delivery, DeliveryAttempt, Event, PartnerEventType, PreviousSecret, TrustedPartner
+from .models import SLA_BREACHED, Delivery, DeliveryAttempt, Event, PartnerEventType, PreviousSecret, TrustedPartner
 from .transports import TRANSPORTS, WEBHOOK_TIMEOUT, TransportError
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,8 @@ TRANSITION_EVENTS = transition_events()
 INTERNAL_AUDIENCE = {
     **event_audiences(),
     "review.deadline_warning": ("reviewers", "administrators"),
+    # An office target missed (intake decision, reviewer assignment): the office's administrators.
+    SLA_BREACHED: ("administrators",),
     # The developer is warned before an unanswered request returns the submission.
     "submission.pause_limit_warning": ("developer",),
     # An agreement suspended or terminated under an open review the office chose to continue.

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, Value
 
 from caisi_portal import clock, timefmt
+from partners.models import SLA_BREACHED
 
 from .models import (
     Agreement,
@@ -762,14 +763,31 @@ def pause_step(clock_id: int, now: dt.datetime) -> bool:
     return True
 
 
+# The office's own targets missed: its administrators are emailed, with what to do now. The
+# determination's is told by the window elapsing (review.window_elapsed goes to them too); the
+# developer's answer is chased by its own warning and the return.
+BREACH_EVENT = SLA_BREACHED
+_ACKNOWLEDGE = " Then acknowledge the breach under Dashboard, SLA breaches, saying why it was missed."
+OFFICE_TARGETS = {
+    SlaKind.INTAKE_DECISION: "Decide on intake now: accept the submission for evaluation, or request information "
+    "from the developer, on its page." + _ACKNOWLEDGE,
+    SlaKind.REVIEWER_ASSIGNMENT: "Assign a lead reviewer now, on the submission's page." + _ACKNOWLEDGE,
+}
+
+
 def breach_obligation(obligation_id: int, now: dt.datetime) -> bool:
+    """Record a missed target once: compare-and-set on breached_at (and one breach per
+    obligation), so two sweeps, or one run twice, record it and tell it once. A missed office
+    target emails the administrators of the submission's world in the same transaction."""
+    from partners.services import event_record
+
     with transaction.atomic():
         won = SlaObligation.objects.filter(
             pk=obligation_id, closed_at__isnull=True, breached_at__isnull=True, due_at__lte=now
         ).update(breached_at=now)
         if won != 1:
             return False
-        obligation = SlaObligation.objects.get(pk=obligation_id)
+        obligation = SlaObligation.objects.select_related("submission").get(pk=obligation_id)
         SlaBreach.objects.create(
             submission_id=obligation.submission_id,
             kind=obligation.kind,
@@ -777,6 +795,16 @@ def breach_obligation(obligation_id: int, now: dt.datetime) -> bool:
             due_at=obligation.due_at,
             detected_at=now,
         )
+        if obligation.kind in OFFICE_TARGETS:
+            event_record(
+                submission=obligation.submission,
+                type=BREACH_EVENT,
+                extra={
+                    "sla_target": obligation.get_kind_display(),
+                    "sla_due_at": obligation.due_at.isoformat(),
+                    "next_action": OFFICE_TARGETS[obligation.kind],
+                },
+            )
     return True
 
 

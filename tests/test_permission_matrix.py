@@ -1659,6 +1659,15 @@ PAGE_CASES = [
         data=lambda ws, t: {"action": "calendar_revoke"},
         per_world=False,
     ),
+    # One's own emails waiting for a digest: every live account, its own only; players have none
+    # (exercise mail is never held) and the page is off the play surface.
+    Case(
+        "held_notifications",
+        "",
+        lambda ws, t: reverse("held_notifications"),
+        {"GET": when(rules.may_view_held_notifications), "POST": NOT_ALLOWED},
+        per_world=False,
+    ),
     Case(
         "two_factor_setup",
         "a wrong code",
@@ -1987,6 +1996,14 @@ API_CASES = [
         lambda ws, t: f"{V1}/deliveries/{t.delivery.pk}/redeliver/",
         # Queued again when delivered or dead-lettered; a pending one is refused with the reason.
         {"POST": live_admin(_admin_redelivered)},
+    ),
+    # Anyone's own held emails (the API is closed to players): never anyone else's.
+    Case(
+        "held_deliveries_list",
+        "",
+        lambda ws, t: f"{V1}/held-deliveries/",
+        {"GET": when(rules.may_view_held_notifications, otherwise=403)},
+        per_world=False,
     ),
     *_partner_api_cases(),
     Case("organizations_list", "", lambda ws, t: f"{V1}/organizations/", {"GET": always(200)}, per_world=False),

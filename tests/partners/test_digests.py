@@ -14,7 +14,7 @@ from accounts.models import DigestCadence, NotificationPreference, Weekday
 from accounts.roles import Role
 from partners import digests, services
 from partners.models import Delivery, PartnerEventType, TrustedPartner
-from submissions.models import ReviewClock, State
+from submissions.models import Agreement, ReviewClock, State
 from tests.factories import OrganizationFactory, UserFactory, move, record_all_results
 
 pytestmark = pytest.mark.django_db
@@ -510,3 +510,174 @@ def test_a_pause_limit_warning_is_judged_by_when_the_submission_would_be_returne
     event = type("E", (), {"submission_id": 1, "payload": {"returned_at": (T0 + dt.timedelta(days=2)).isoformat()}})
     assert digests.deadline_of(event, {}) == T0 + dt.timedelta(days=2)
     assert digests.deadline_of(event, {1: T0 + dt.timedelta(days=1)}) == T0 + dt.timedelta(days=1)
+
+
+def elapse_at(submission, moment):
+    """The review window of `submission` runs out at `moment`, and the sweep acts then."""
+    from submissions import review_clock
+
+    ReviewClock.objects.filter(submission=submission).update(deadline_at=moment)
+    review_clock.act_on_due_items(moment)
+
+
+def test_quiet_hours_never_hold_news_of_an_elapsed_window(cast):
+    """Issue 30: quiet hours 18:00-20:00, a window elapsing at 18:23 waited for 20:00. An
+    elapsed window is urgent by its kind, and its deadline has passed: it goes at once."""
+    elapsed_at = dt.datetime(2026, 1, 12, 18, 23, tzinfo=UTC)
+    with time_machine.travel(T0, tick=False) as traveller:
+        s = cast.submission(State.EVALUATION)
+        prefer(cast.lead, "UTC", quiet_start=18, quiet_end=20)
+        prefer(cast.reviewer, "Europe/Berlin", quiet_start=22, quiet_end=7)
+        traveller.move_to(elapsed_at)
+        elapse_at(s, elapsed_at)
+    told = Delivery.objects.filter(
+        event__type=PartnerEventType.WINDOW_ELAPSED, recipient__in=[cast.lead, cast.reviewer]
+    )
+    assert set(told.values_list("recipient__username", "status", "next_attempt_at")) == {
+        (cast.lead.username, "pending", elapsed_at),
+        (cast.reviewer.username, "pending", elapsed_at),
+    }
+
+
+def test_quiet_hours_never_hold_an_item_whose_deadline_has_passed(cast):
+    """A request about a review already past its deadline is not left for the morning."""
+    at_night = at(2026, 1, 12, 23, 0, zone="Europe/Berlin")
+    with time_machine.travel(at_night, tick=False):
+        late = cast.submission(State.EVALUATION, model_name="Late")
+        prefer(cast.reviewer, "Europe/Berlin", quiet_start=22, quiet_end=7)
+        services.event_record(
+            submission=late,
+            type="review.results_reminder",
+            extra={"deadline_at": (at_night - dt.timedelta(hours=2)).isoformat()},
+            recipients=[cast.reviewer],
+        )
+    [delivery] = Delivery.objects.filter(recipient=cast.reviewer, event__type="review.results_reminder")
+    assert (delivery.status, delivery.next_attempt_at) == ("pending", at_night)
+
+
+def test_a_partner_digest_never_holds_news_of_an_elapsed_window(cast):
+    partner = TrustedPartner.objects.create(
+        organization=cast.partner_org,
+        event_types=list(PartnerEventType.values),
+        emails="desk@partner.example",
+        email_cadence=DigestCadence.WEEKLY,
+        digest_weekday=Weekday.SUNDAY,
+    )
+    elapsed_at = dt.datetime(2026, 1, 12, 18, 23, tzinfo=UTC)
+    with time_machine.travel(T0, tick=False) as traveller:
+        s = cast.submission(State.EVALUATION)
+        traveller.move_to(elapsed_at)
+        elapse_at(s, elapsed_at)
+    [delivery] = Delivery.objects.filter(partner=partner, event__type=PartnerEventType.WINDOW_ELAPSED)
+    assert (delivery.status, delivery.next_attempt_at) == ("pending", elapsed_at)
+
+
+def test_a_new_preference_never_defers_what_is_urgent_and_frees_what_quiet_hours_held(cast):
+    """Re-judged after a change, as if written now: an item deferred by quiet hours the person
+    has just removed goes now; one about an elapsed window was never deferred and is not now."""
+    from accounts import services as account_services
+
+    at_night = at(2026, 1, 12, 23, 0, zone="Europe/Berlin")
+    with time_machine.travel(at_night, tick=False) as traveller:
+        calm, late = cast.submission(State.EVALUATION), cast.submission(State.EVALUATION)
+        prefer(cast.reviewer, "Europe/Berlin", quiet_start=22, quiet_end=7)
+        tell(calm, [cast.reviewer])
+        [deferred] = mine(cast.reviewer)
+        assert deferred.next_attempt_at == at(2026, 1, 13, 7, 0, zone="Europe/Berlin")
+        traveller.move_to(at_night + dt.timedelta(minutes=30))
+        elapse_at(late, services.clock.now())
+        account_services.notification_preference_set(
+            user=cast.reviewer, cadence=DigestCadence.IMMEDIATE, quiet_start=23, quiet_end=5
+        )
+        # Still quiet (23:00-05:00): the request waits for 05:00; the elapsed window does not.
+        deferred.refresh_from_db()
+        assert (deferred.status, deferred.next_attempt_at) == ("pending", at(2026, 1, 13, 5, 0, zone="Europe/Berlin"))
+        elapsed = Delivery.objects.get(recipient=cast.reviewer, event__type=PartnerEventType.WINDOW_ELAPSED)
+        assert elapsed.next_attempt_at == services.clock.now()
+        account_services.notification_preference_set(user=cast.reviewer, cadence=DigestCadence.IMMEDIATE)
+        deferred.refresh_from_db()
+        assert (deferred.status, deferred.next_attempt_at) == ("pending", services.clock.now())
+
+
+def propose(cast, name):
+    from reviews import services as review_services
+
+    s = cast.submission(State.EVALUATION, model_name=name)
+    record_all_results(s, cast.reviewer)
+    return review_services.determination_propose_flag(
+        submission=s, actor=cast.lead, rationale="Uplift.", partner_summary="Flagged."
+    )
+
+
+def test_a_digest_leaves_out_what_was_done_before_it_and_says_what_changed(cast):
+    """Issue 30: the 19:00 digest asked a reviewer to concur with three proposals he had
+    concurred with 35 minutes earlier, and called an agreement Suspended after it was reinstated.
+    Each line is read again when the digest is written: a concurrence already given is left out
+    (the item says why), one still awaited stays, and the agreement is named as it stands."""
+    from reviews import services as review_services
+    from submissions import services as submission_services
+
+    with time_machine.travel(T0, tick=False) as traveller:
+        prefer(cast.reviewer, "UTC", cadence=DigestCadence.DAILY, digest_hour=19)
+        done = [propose(cast, name) for name in ("One", "Two", "Three")]
+        waiting = propose(cast, "Four")
+        agreement = Agreement.objects.get(organization=cast.lab)
+        open_reviews = {str(s.pk): "continue" for s in submission_services.agreement_open_reviews(agreement)}
+        submission_services.agreement_change_status(
+            agreement=agreement, action="suspend", actor=cast.admin, note="Audit pending.", open_reviews=open_reviews
+        )
+        traveller.move_to(dt.datetime(2026, 1, 12, 18, 25, tzinfo=UTC))
+        for proposal in done:
+            review_services.determination_concur(determination=proposal, actor=cast.reviewer)
+        agreement.refresh_from_db()
+        submission_services.agreement_change_status(
+            agreement=agreement, action="reinstate", actor=cast.admin, note="Audit passed."
+        )
+        traveller.move_to(dt.datetime(2026, 1, 12, 19, 0, tzinfo=UTC))
+        [digest_id] = digests.digests_send()
+    body = Delivery.objects.get(pk=digest_id).body
+    asked = "Concurrence asked for a proposed determination"
+    assert body.count(asked) == 1 and body.index("Four") < body.index(asked)
+    assert "Review agreement: Suspended" not in body
+    assert body.count("Review agreement: Signed now (it was Suspended: Audit pending.)") == 4
+    answered = mine(cast.reviewer).filter(event__submission__in=[p.submission for p in done])
+    assert set(answered.values_list("status", "last_error")) == {("dropped", digests.ACTED_ON)}
+    assert mine(cast.reviewer).get(event__submission=waiting.submission).status == "digested"
+
+
+def test_no_digest_is_sent_when_everything_in_it_was_done_already(cast):
+    from reviews import services as review_services
+
+    with time_machine.travel(T0, tick=False) as traveller:
+        s = cast.submission(State.EVALUATION, model_name="Solo")
+        record_all_results(s, cast.reviewer)
+        prefer(cast.reviewer, "UTC", cadence=DigestCadence.DAILY, digest_hour=19)
+        # Asked twice, the proposal rewritten in between: the first request is overtaken by
+        # the second, and the second is answered (by another reviewer) before the digest.
+        for rationale in ("Uplift.", "Uplift, rewritten."):
+            traveller.shift(dt.timedelta(minutes=5))
+            proposal = review_services.determination_propose_flag(
+                submission=s, actor=cast.lead, rationale=rationale, partner_summary="Flagged."
+            )
+        assert list(mine(cast.reviewer).values_list("status", flat=True)) == ["held", "held"]
+        traveller.move_to(dt.datetime(2026, 1, 12, 18, 0, tzinfo=UTC))
+        review_services.determination_concur(determination=proposal, actor=cast.low_reviewer)
+        traveller.move_to(dt.datetime(2026, 1, 12, 19, 0, tzinfo=UTC))
+        assert digests.digests_send() == []
+    assert set(mine(cast.reviewer).values_list("status", flat=True)) == {"dropped"}
+
+
+def test_a_call_to_act_the_review_has_moved_past_says_where_it_is_now(cast):
+    """Assigned at 09:30 with a daily digest at 19:00; the review was determined at 15:00: the
+    digest does not tell the reviewer to record results for it, it says where it stands."""
+    with time_machine.travel(T0, tick=False) as traveller:
+        prefer(cast.reviewer, "UTC", cadence=DigestCadence.DAILY, digest_hour=19)
+        s = cast.submission(State.EVALUATION, model_name="Moved")
+        traveller.move_to(dt.datetime(2026, 1, 12, 15, 0, tzinfo=UTC))
+        record_all_results(s, cast.reviewer)
+        move(s, "clear", cast.lead)
+        traveller.move_to(dt.datetime(2026, 1, 12, 19, 0, tzinfo=UTC))
+        [digest_id] = digests.digests_send()
+    body = Delivery.objects.get(pk=digest_id).body
+    assert "Assigned to a review" in body and "record evaluation results" not in body
+    assert "What to do: It has moved on since: the submission is cleared now." in body

@@ -216,6 +216,59 @@ class TestSlaBreaches:
         assert review_clock.breach_obligation(obligation.pk, now) is True
         assert review_clock.breach_obligation(obligation.pk, now) is False
         assert SlaBreach.objects.filter(submission=s).count() == 1
+        assert Event.objects.filter(submission=s, type=review_clock.BREACH_EVENT).count() == 1
+
+    def told_of_breaches(self, s):
+        from partners.models import Delivery
+
+        return sorted(
+            Delivery.objects.filter(event__submission=s, event__type=review_clock.BREACH_EVENT).values_list(
+                "recipient__username", "status", "next_attempt_at"
+            )
+        )
+
+    def test_an_overdue_intake_decision_emails_the_administrators_once(self, cast, traveller):
+        """Issue 30: a breach was recorded and shown on the administrator's home, and nobody was
+        told. The office's administrators are emailed once, however often the sweep runs."""
+        from partners.messages import email_for
+        from partners.models import Delivery
+
+        s = cast.submission(State.INTAKE, model_name="Late-Sim")
+        sweep_at(traveller, START + 3 * DAY)
+        sweep_at(traveller, START + 4 * DAY)
+        assert self.told_of_breaches(s) == [(cast.admin.username, "pending", START + 3 * DAY)]
+        subject, body = email_for(Delivery.objects.get(event__type=review_clock.BREACH_EVENT))
+        assert subject == "Overdue: intake decision for Late-Sim 1.0 (Lab Alpha)"
+        assert "Missed target: Intake decision" in body and "Was due: 4 Jul 2026, 09:00 UTC" in body
+        assert "What to do: Decide on intake now" in body and f"/submissions/{s.pk}/" in body
+
+    def test_an_overdue_reviewer_assignment_emails_the_administrators(self, cast, traveller):
+        s = cast.submission(State.INTAKE)
+        move(s, "accept", cast.admin)
+        sweep_at(traveller, START + 10 * DAY)
+        assert [who for who, *_ in self.told_of_breaches(s)] == [cast.admin.username]
+        event = Event.objects.get(submission=s, type=review_clock.BREACH_EVENT)
+        assert event.payload["sla_target"] == "Reviewer assignment"
+        assert "Assign a lead reviewer" in event.payload["next_action"]
+
+    def test_a_developers_late_answer_is_not_an_office_target(self, cast, traveller):
+        """The developer's own answer is chased by its own warnings and the return: recorded as a
+        breach, but not emailed to the office as one of its own targets missed."""
+        s = cast.submission(State.INFORMATION_REQUESTED)
+        sweep_at(traveller, START + 11 * DAY)
+        assert self.breaches(s) == [SlaKind.DEVELOPER_ANSWER] and self.told_of_breaches(s) == []
+
+    def test_a_breach_is_urgent_past_a_digest_and_quiet_hours(self, cast, traveller):
+        """An administrator with a weekly digest and quiet hours at the moment of the breach is
+        emailed at once: the target is already missed."""
+        from accounts.models import DigestCadence, NotificationPreference
+
+        NotificationPreference.objects.create(
+            user=cast.admin, cadence=DigestCadence.WEEKLY, digest_hour=8, quiet_start=8, quiet_end=12
+        )
+        s = cast.submission(State.INTAKE)
+        sweep_at(traveller, START + 3 * DAY)  # 09:00 UTC: inside quiet hours
+        assert self.told_of_breaches(s) == [(cast.admin.username, "pending", START + 3 * DAY)]
 
     def test_administrator_acknowledges_with_a_note(self, cast, traveller):
         from caisi_portal.errors import NotPermitted, ValidationFailed
@@ -387,3 +440,40 @@ def test_a_sweep_run_hands_over_when_its_time_is_up(cast, traveller, monkeypatch
     traveller.move_to(max(clock_of(s).deadline_at for s in subs))
     report = review_clock.sweep_run(seconds=0)
     assert len(report.expired) == 2 and report.batch_full  # the task queues the next run
+
+
+@pytest.mark.postgres  # two transactions at once on one row: SQLite serialises whole databases
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_sweeps_racing_on_a_breach_record_and_tell_it_once(cast, traveller):
+    """Both sweeps find the obligation due; one wins the compare-and-set, the other waits on the
+    row, then finds it breached and does nothing: one breach, one event, one email per admin."""
+    import threading
+
+    from django.db import connection
+
+    from partners.models import Delivery
+
+    s = cast.submission(State.INTAKE)
+    traveller.move_to(START + 3 * DAY)
+    obligation = SlaObligation.objects.get(submission=s, kind=SlaKind.INTAKE_DECISION)
+    now = review_clock.clock.now()
+    ready = threading.Barrier(2)
+    results = []
+
+    def sweep_one():
+        try:
+            ready.wait(10)
+            results.append(review_clock.breach_obligation(obligation.pk, now))
+        finally:
+            connection.close()
+
+    sweeps = [threading.Thread(target=sweep_one) for _ in range(2)]
+    for t in sweeps:
+        t.start()
+    for t in sweeps:
+        t.join(20)
+    assert sorted(results) == [False, True]
+    assert SlaBreach.objects.filter(submission=s).count() == 1
+    assert Event.objects.filter(submission=s, type=review_clock.BREACH_EVENT).count() == 1
+    told = Delivery.objects.filter(event__submission=s, event__type=review_clock.BREACH_EVENT)
+    assert list(told.values_list("recipient__username", flat=True)) == [cast.admin.username]
