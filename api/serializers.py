@@ -1,5 +1,6 @@
 """What the API reads and accepts. Writes go through the services, never serializer.save()."""
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -560,6 +561,22 @@ class DeterminationSummarySerializer(serializers.ModelSerializer):
 
     def get_contributing_institutes(self, determination) -> list[str]:
         return sorted(o.shown_publicly for o in determination.contributing_institutes.all())
+
+
+class DeterminationAsReadSerializer(serializers.Serializer):
+    """For the schema only: GET .../determination/ answers the office the determination in full
+    (DeterminationSerializer) and everyone else its released summary (DeterminationSummarySerializer).
+    Described by DeterminationAsReadScheme below: either one."""
+
+
+class DeterminationAsReadScheme(OpenApiSerializerExtension):
+    target_class = DeterminationAsReadSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        # anyOf, not oneOf: the full determination carries every field of the summary, so it
+        # matches both shapes.
+        shapes = (DeterminationSerializer, DeterminationSummarySerializer)
+        return {"anyOf": [auto_schema.resolve_serializer(shape, direction).ref for shape in shapes]}
 
 
 class ProposeFlagSerializer(serializers.Serializer):

@@ -241,6 +241,8 @@ class SubmissionViewSet(
         return self.partial_update(request, *args, **kwargs)
 
     # --- artifacts ---------------------------------------------------------------------------
+    # A submission's parts (artifacts, history, findings, ...) are short lists sent whole, never in
+    # pages: pagination_class=None on each, so that the schema says "an array", as they are sent.
 
     @extend_schema(
         methods=["get"],
@@ -253,7 +255,13 @@ class SubmissionViewSet(
         request={"multipart/form-data": s.ArtifactUploadSerializer},
         responses={201: s.ArtifactSerializer, **_errors(400, 401, 403, 404, 429, extra=TOO_LARGE)},
     )
-    @action(detail=True, filter_backends=[], methods=["get", "post"], parser_classes=[MultiPartParser, FormParser])
+    @action(
+        detail=True,
+        filter_backends=[],
+        pagination_class=None,
+        methods=["get", "post"],
+        parser_classes=[MultiPartParser, FormParser],
+    )
     def artifacts(self, request, pk=None):
         submission = self.get_object()
         if request.method == "GET":
@@ -276,7 +284,7 @@ class SubmissionViewSet(
         summary="The transitions you may take now",
         responses={200: s.TransitionSerializer(many=True), **_errors(401, 404, 429)},
     )
-    @action(detail=True, filter_backends=[], methods=["get"])
+    @action(detail=True, filter_backends=[], pagination_class=None, methods=["get"])
     def transitions(self, request, pk=None):
         submission = self.get_object()
         data = [
@@ -323,7 +331,7 @@ class SubmissionViewSet(
     @extend_schema(
         summary="Audit history", responses={200: s.AuditEntrySerializer(many=True), **_errors(401, 404, 429)}
     )
-    @action(detail=True, filter_backends=[], methods=["get"])
+    @action(detail=True, filter_backends=[], pagination_class=None, methods=["get"])
     def history(self, request, pk=None):
         submission = self.get_object()
         entries = submission.audit_entries.for_viewer(request.user).select_related("actor", "submission")
@@ -347,7 +355,7 @@ class SubmissionViewSet(
         ),
         responses={200: s.SlaObligationSerializer(many=True), **_errors(401, 403, 404, 429)},
     )
-    @action(detail=True, filter_backends=[], methods=["get"], url_path="sla-obligations")
+    @action(detail=True, filter_backends=[], pagination_class=None, methods=["get"], url_path="sla-obligations")
     def sla_obligations(self, request, pk=None):
         submission = self.get_object()
         if not rules.may_view_sla_obligations(request.user, submission):
@@ -368,7 +376,7 @@ class SubmissionViewSet(
         request=s.AssignmentCreateSerializer,
         responses={201: s.AssignmentSerializer, **_errors(400, 401, 403, 404, 429)},
     )
-    @action(detail=True, filter_backends=[], methods=["get", "post"])
+    @action(detail=True, filter_backends=[], pagination_class=None, methods=["get", "post"])
     def assignments(self, request, pk=None):
         submission = self._office_submission()
         if request.method == "GET":
@@ -429,7 +437,7 @@ class SubmissionViewSet(
         request=s.PlanVersionsSerializer,
         responses={200: s.PlanItemSerializer(many=True), **_errors(400, 401, 403, 404, 429)},
     )
-    @action(detail=True, filter_backends=[], methods=["get", "post"])
+    @action(detail=True, filter_backends=[], pagination_class=None, methods=["get", "post"])
     def plan(self, request, pk=None):
         submission = self._evaluation_submission()
         if request.method == "POST":
@@ -477,7 +485,7 @@ class SubmissionViewSet(
         request=s.FindingCreateSerializer,
         responses={201: s.FindingSerializer, **_errors(400, 401, 403, 404, 429)},
     )
-    @action(detail=True, filter_backends=[], methods=["get", "post"])
+    @action(detail=True, filter_backends=[], pagination_class=None, methods=["get", "post"])
     def findings(self, request, pk=None):
         submission = self._evaluation_submission()
         if request.method == "GET":
@@ -549,7 +557,7 @@ class SubmissionViewSet(
 
     @extend_schema(
         summary="The determination: in full for the office, its released summary for others",
-        responses={200: s.DeterminationSerializer, **_errors(401, 404, 429)},
+        responses={200: s.DeterminationAsReadSerializer, **_errors(401, 404, 429)},
     )
     @action(detail=True, filter_backends=[], methods=["get"])
     def determination(self, request, pk=None):
@@ -631,7 +639,7 @@ class SubmissionViewSet(
         request=s.AccessOrderCreateSerializer,
         responses={201: s.AccessOrderSerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
     )
-    @action(detail=True, filter_backends=[], methods=["get", "post"], url_path="access-orders")
+    @action(detail=True, filter_backends=[], pagination_class=None, methods=["get", "post"], url_path="access-orders")
     def access_orders(self, request, pk=None):
         submission = self.get_object()
         context = {"request": request}
@@ -680,7 +688,9 @@ class SubmissionViewSet(
         request=s.WeightsPublicationCreateSerializer,
         responses={201: s.WeightsPublicationSerializer, **_errors(400, 401, 403, 404, 429)},
     )
-    @action(detail=True, filter_backends=[], methods=["get", "post"], url_path="weights-publications")
+    @action(
+        detail=True, filter_backends=[], pagination_class=None, methods=["get", "post"], url_path="weights-publications"
+    )
     def weights_publications(self, request, pk=None):
         submission = self.get_object()
         if request.method == "GET":
@@ -726,7 +736,7 @@ class SubmissionViewSet(
         request=s.AdvisoryCreateSerializer,
         responses={201: s.AdvisorySerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
     )
-    @action(detail=True, filter_backends=[], methods=["get", "post"])
+    @action(detail=True, filter_backends=[], pagination_class=None, methods=["get", "post"])
     def advisories(self, request, pk=None):
         submission = self.get_object()
         context = {"request": request}
@@ -1093,7 +1103,7 @@ class WebhookEndpointViewSet(
         summary="An endpoint's 50 most recent deliveries, newest first (status, attempts, next try, last error)",
         responses={200: s.EndpointDeliverySerializer(many=True), **_errors(401, 403, 404, 429)},
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, pagination_class=None, methods=["get"])
     def deliveries(self, request, pk=None):
         recent = integrations.endpoint_recent_deliveries(self.get_object())
         return Response(s.EndpointDeliverySerializer(recent, many=True).data)

@@ -316,6 +316,8 @@ SPECTACULAR_SETTINGS = {
         "DeveloperEventTypeEnum": "partners.models.DeveloperEventType",
         "DeliveryStatusEnum": "partners.models.Delivery.Status",
         "DeliveryKindEnum": "partners.models.Delivery.Kind",
+        # Read in full and as a summary: one name for both, the one clients already know.
+        "DeterminationOutcomeEnum": "reviews.models.Determination.Outcome",
     },
 }
 

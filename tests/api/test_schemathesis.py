@@ -16,10 +16,15 @@ from django.core.handlers.wsgi import WSGIHandler
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    positive_data_acceptance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from api.services import api_token_issue
-from submissions.models import State
+from submissions.models import ModelSubmission, State
 from tests.built_once import shared
 from tests.factories import Cast
 
@@ -143,3 +148,47 @@ def test_api_conforms_to_its_schema(live_schema, portfolio, label, who):
     key = api_token_issue(user=getattr(portfolio, who), name="schemathesis")[1]
     failures = fuzz(operation, key)
     assert not failures, "\n\n".join(failures)
+
+
+def test_only_collections_are_sent_in_pages():
+    """A collection (`/api/v1/submissions/`) is sent in pages; an object's parts (a submission's
+    history, an endpoint's deliveries) are short lists sent whole, and the schema says so (an
+    array, no `page` parameter), or a generated client breaks on the first list it reads."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    paged = {}
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            answer = operation.get("responses", {}).get("200", {}).get("content", {}).get("application/json", {})
+            if answer.get("schema", {}).get("$ref", "").startswith("#/components/schemas/Paginated"):
+                paged[f"{method.upper()} {path}"] = any(p["name"] == "page" for p in operation["parameters"])
+    assert paged, "no collection is paged"
+    wrongly = sorted(label for label in paged if not label.startswith("GET ") or "{" in label)
+    assert wrongly == [], f"documented as pages, sent whole: {wrongly}"
+    assert all(paged.values()), "a paged collection must take a `page` parameter"
+
+
+def submission_reads() -> list[str]:
+    """The GET operations on one submission's parts (`/api/v1/submissions/{id}/<part>/`)."""
+    prefix = "GET /api/v1/submissions/{id}/"
+    return [label for label in operation_labels() if label.startswith(prefix) and "{" not in label[len(prefix) :]]
+
+
+@pytest.mark.parametrize("who", ROLES)
+@pytest.mark.parametrize("label", submission_reads())
+def test_a_submissions_parts_are_answered_as_the_schema_says(live_schema, portfolio, label, who):
+    """Fuzzing names submissions that do not exist (404), so it rarely reads a real one's parts:
+    here each part of each submission of the portfolio is read, and the answer checked against
+    the served schema (its status, content type and body). A client generated from the schema
+    reads these lists as they are sent."""
+    operation = live_schema.find_operation_by_label(label)
+    key = api_token_issue(user=getattr(portfolio, who), name="schema")[1]
+    statuses = []
+    for submission in ModelSubmission.objects.order_by("pk"):
+        case = operation.Case(path_parameters={"id": submission.pk}, headers={"Authorization": f"Bearer {key}"})
+        response = case.call()
+        statuses.append(response.status_code)
+        case.validate_response(
+            response, checks=[status_code_conformance, content_type_conformance, response_schema_conformance]
+        )
+    if who == "admin":
+        assert 200 in statuses, f"{label}: the office's administrator read none of it ({statuses})"
