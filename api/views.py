@@ -941,8 +941,10 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         summary="Send again, with the same webhook-id",
+        description="A delivered or dead-lettered one is sent again; one still being tried, held for a digest, "
+        "sent in a digest or a webhook test is refused with the reason (400).",
         request=None,
-        responses={200: s.DeliverySerializer, **_errors(401, 403, 404, 429)},
+        responses={200: s.DeliverySerializer, **_errors(400, 401, 403, 404, 429)},
     )
     @action(detail=True, filter_backends=[], methods=["post"])
     def redeliver(self, request, pk=None):

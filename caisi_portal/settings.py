@@ -302,7 +302,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
-    # 411 and 415 on every operation with a body, answered before its view (api/schema_hooks.py).
+    # 411, 414 and 415, answered before an operation's view (api/schema_hooks.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema_hooks.document_body_answers",

@@ -27,6 +27,15 @@ def client_for(user) -> APIClient:
     return client
 
 
+def documented_answers() -> dict[str, dict]:
+    """Each operation of the served schema ("POST /api/v1/...") and the answers it documents."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    methods = ("get", "put", "post", "patch", "delete")
+    return {f"{m.upper()} {path}": item[m]["responses"] for path, item in paths.items() for m in methods if m in item}
+
+
 def assert_error(response, status, code=None):
     assert response.status_code == status, response.content
     body = response.json()
@@ -123,6 +132,36 @@ class TestErrorShape:
             format="multipart",
         )
         assert_error(response, 413, "too_large")
+
+    def test_411_for_a_body_without_its_length_whatever_the_operation(self, cast):
+        """The body-size guard answers before any view, so an operation that reads no body answers
+        411 too, and the schema says so on every operation a client may send a body to."""
+        response = client_for(cast.admin).generic(
+            "POST", f"{V1}/deliveries/1/redeliver/", b"{}", CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked"
+        )
+        assert_error(response, 411, "length_required")
+        for label, responses in documented_answers().items():
+            if label.split()[0] in ("POST", "PUT", "PATCH"):
+                assert "411" in responses, label
+
+    def test_414_from_the_server_is_in_the_schema_of_every_operation(self):
+        """gunicorn refuses a request line (path and query) longer than it reads (4094 bytes) with
+        414 before the portal sees it: any operation can get it (a long list of organizations for
+        the conflict check, a long model name for the release gate), and the schema says so."""
+        answers = documented_answers()
+        missing = sorted(label for label, responses in answers.items() if "414" not in responses)
+        assert missing == [], missing
+        assert "text/html" in answers["GET /api/v1/release-gate/"]["414"]["content"]
+
+    def test_400_for_a_delivery_that_cannot_be_sent_again(self, cast):
+        """Redelivering a delivery that is still being tried is refused with the reason; the
+        administrators' operation documents the 400, as the partner's does."""
+        cast.submission(State.CLEARED)
+        pending = Delivery.objects.filter(status=Delivery.Status.PENDING).first()
+        assert pending is not None
+        error = assert_error(client_for(cast.admin).post(f"{V1}/deliveries/{pending.pk}/redeliver/"), 400)
+        assert "still" in error["message"]
+        assert "400" in documented_answers()["POST /api/v1/deliveries/{id}/redeliver/"]
 
     def test_429_when_throttled(self, cast, settings):
         from django.core.cache import cache
