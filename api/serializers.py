@@ -24,7 +24,7 @@ from submissions.models import (
     State,
     WeightsPublication,
 )
-from submissions.services import AGREEMENT_ACTIONS, DRAFT_FIELDS
+from submissions.services import AGREEMENT_ACTIONS, DRAFT_FIELDS, MSG_AGREEMENT_NOTE
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -64,11 +64,9 @@ class AgreementSerializer(serializers.ModelSerializer):
 class AgreementStatusSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=list(AGREEMENT_ACTIONS.items()))
     note = serializers.CharField(
-        required=False,
-        allow_blank=True,
         max_length=2000,
-        default="",
-        help_text="Why the agreement changes (required: kept in its history and the audit trail).",
+        error_messages={"required": MSG_AGREEMENT_NOTE, "blank": MSG_AGREEMENT_NOTE},
+        help_text="Why the agreement changes, in words (kept in its history and the audit trail).",
     )
     open_reviews = serializers.DictField(
         child=serializers.ChoiceField(choices=["continue", "withdraw"]),
@@ -124,7 +122,24 @@ class SubmissionSerializer(serializers.ModelSerializer):
         return {key: value for key, value in data.items() if key in self.PUBLIC_FIELDS}
 
 
-class SubmissionWriteSerializer(serializers.Serializer):
+class ClosedBody(serializers.Serializer):
+    """A request body whose unknown fields are refused (400), not ignored: a misspelt field must
+    not vanish before the service sees it. Each says how in its `validate`; the schema says
+    `additionalProperties: false` (ClosedBodyScheme)."""
+
+
+class ClosedBodyScheme(OpenApiSerializerExtension):
+    target_class = ClosedBody
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema
+
+
+class SubmissionWriteSerializer(ClosedBody):
     """A draft's fields. On create the model name, version and channel are required."""
 
     model_name = serializers.CharField(max_length=200)
@@ -175,7 +190,7 @@ class ChecklistSerializer(serializers.Serializer):
     release_plan_confirmed = serializers.BooleanField(default=False)
 
 
-class TransitionRequestSerializer(serializers.Serializer):
+class TransitionRequestSerializer(ClosedBody):
     """One body for every transition; each takes only the fields it declares (submissions/transitions.py):
     a field of another transition is refused with 400, naming the fields this one takes."""
 
@@ -252,7 +267,8 @@ class AssignmentSerializer(serializers.ModelSerializer):
         fields = ["id", "reviewer", "role", "assigned_at"]
 
 
-@extend_schema_field(str)
+# An empty slug is read as "none" and refused (SlugRelatedField): the schema says it cannot be empty.
+@extend_schema_field({"type": "string", "minLength": 1})
 class InCallersWorld(serializers.SlugRelatedField):
     """A choice among rows of the caller's world, computed for each request (never at import).
 

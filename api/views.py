@@ -165,6 +165,9 @@ class AgreementViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, filter_backends=[], methods=["post"])
     def status(self, request, pk=None):
         agreement = self.get_object()
+        # The role first: someone who may not change agreements is told so, whatever they sent.
+        if not rules.may_manage_agreements(request.user, agreement):
+            raise NotPermitted(services.MSG_AGREEMENTS_WHO)
         body = s.AgreementStatusSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.agreement_change_status(agreement=agreement, actor=request.user, **body.validated_data)
@@ -195,6 +198,9 @@ class AgreementViewSet(viewsets.ReadOnlyModelViewSet):
     # Drafts are written as JSON: a form body cannot say "no date" (null) for an optional field.
     create=extend_schema(
         summary="File a draft (developer staff)",
+        description="An organization has one live submission per model name and version: a draft of one it "
+        "has already filed (and not withdrawn) is refused (400). A new version names the earlier one it "
+        "supersedes, which must be your organization's, of the same model, its review ended.",
         request={"application/json": s.SubmissionWriteSerializer},
         responses={201: s.SubmissionSerializer, **_errors(400, 401, 403, 429)},
     ),
@@ -252,6 +258,8 @@ class SubmissionViewSet(
     @extend_schema(
         methods=["post"],
         summary="Upload an artifact (developer staff, before evaluation)",
+        description="PDF, Markdown, plain text, JSON or CSV, read from its name and its content: another "
+        "kind of file, or one whose content does not match its name, is refused (400).",
         request={"multipart/form-data": s.ArtifactUploadSerializer},
         responses={201: s.ArtifactSerializer, **_errors(400, 401, 403, 404, 429, extra=TOO_LARGE)},
     )
@@ -299,7 +307,11 @@ class SubmissionViewSet(
 
     @extend_schema(
         summary="Take a transition",
-        description="Names: " + ", ".join(services.all_transition_names()) + ". Each reads only its own fields.",
+        description="Names: "
+        + ", ".join(services.all_transition_names())
+        + ". Each takes only its own fields: another's is refused (400). Required, else refused (400): "
+        + "; ".join(f"{name}: {', '.join(fields)}" for name, fields in services.transition_required_inputs().items())
+        + ". Whether it may be taken now is the submission's state and guards (409, with the reasons).",
         parameters=[
             OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, enum=services.all_transition_names())
         ],
@@ -373,6 +385,9 @@ class SubmissionViewSet(
     @extend_schema(
         methods=["post"],
         summary="Assign a reviewer (administrators, lead reviewers)",
+        description="The reviewer is named by username, among the reviewers of your world. Refused with the "
+        "reason (400): one already assigned, one with a conflict of interest with the developer, one who is "
+        "not a reviewer (or not a lead reviewer, to lead), a second lead.",
         request=s.AssignmentCreateSerializer,
         responses={201: s.AssignmentSerializer, **_errors(400, 401, 403, 404, 429)},
     )
@@ -482,6 +497,8 @@ class SubmissionViewSet(
     @extend_schema(
         methods=["post"],
         summary="Record a finding (assigned reviewers)",
+        description="The evaluation domain is named by its slug (GET .../plan/ lists the review's): a slug of "
+        "no domain is refused (400).",
         request=s.FindingCreateSerializer,
         responses={201: s.FindingSerializer, **_errors(400, 401, 403, 404, 429)},
     )
@@ -634,7 +651,8 @@ class SubmissionViewSet(
         description=(
             "On a released model (or a cleared / past-window one with `deployed`) access is removed; on a "
             "model not yet released the order holds the release until it is lifted. The developer and the "
-            "subscribed partners are told; for open weights, every notice says published weights cannot be recalled."
+            "subscribed partners are told; for open weights, every notice says published weights cannot be recalled. "
+            "An order is recorded once issued: one dated in the future is refused (400)."
         ),
         request=s.AccessOrderCreateSerializer,
         responses={201: s.AccessOrderSerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
@@ -866,6 +884,9 @@ class SlaPolicyViewSet(viewsets.GenericViewSet):
     ),
     create=extend_schema(
         summary="Add a trusted partner (the answer shows its webhook secret, once)",
+        description="The organization is named by slug: one of the trusted-partner organizations here with no "
+        "partner settings yet, else refused (400). A webhook URL's host name must resolve, to a public "
+        "address, when it is saved: else refused with the reason (400).",
         request=s.TrustedPartnerSerializer,
         responses={201: s.TrustedPartnerCreatedSerializer, **_errors(400, 401, 403, 429)},
     ),
@@ -962,6 +983,9 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     ),
     create=extend_schema(
         summary="Invite an allied institute to an open review (administrators, the review's lead)",
+        description="The institute is named by slug: a slug of no allied institute here is refused (400), as "
+        "is an institute invited already or with no data-sharing arrangement in force. The review must be "
+        "open (409).",
         request=s.JointInvitationCreateSerializer,
         responses={201: s.JointInvitationSerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
     ),
@@ -1013,6 +1037,8 @@ class JointInvitationViewSet(
 
     @extend_schema(
         summary="Accept for your institute (an institute reviewer, no conflict with the developer)",
+        description="An invitation already answered or withdrawn, or whose arrangement is no longer in force, "
+        "is refused (400).",
         request=None,
         responses={200: s.JointInvitationSerializer, **_errors(400, 401, 403, 404, 429)},
     )
@@ -1022,6 +1048,7 @@ class JointInvitationViewSet(
 
     @extend_schema(
         summary="Decline for your institute",
+        description="An invitation already answered or withdrawn is refused (400).",
         request=None,
         responses={200: s.JointInvitationSerializer, **_errors(400, 401, 403, 404, 429)},
     )
@@ -1031,6 +1058,8 @@ class JointInvitationViewSet(
 
     @extend_schema(
         summary="Withdraw the invitation: the institute's access ends (administrators, the review's lead)",
+        description="A pending or accepted invitation is withdrawn; one already answered or withdrawn (declined, "
+        "withdrawn) is refused (400).",
         request=None,
         responses={200: s.JointInvitationSerializer, **_errors(400, 401, 403, 404, 429)},
     )
@@ -1264,6 +1293,8 @@ class ConflictCheckView(APIView):
     @extend_schema(
         operation_id="conflict_check",
         summary="Check a reviewer for conflicts of interest (administrators, lead reviewers)",
+        description="The reviewer (a username) and the organizations (slugs) must exist in your world: a name "
+        "of no one, or of another world, is refused (400).",
         parameters=[s.ConflictCheckQuerySerializer],
         responses={200: s.ConflictCheckSerializer, **_errors(400, 401, 403, 429)},
     )
@@ -1302,8 +1333,9 @@ class ReleaseGateView(APIView):
         description=(
             "permitted (cleared, or the review window elapsed), not_yet (under review, with the "
             "deadline), blocked (flagged, or access removed) or unknown (never submitted, withdrawn, "
-            "or not yours to know about). `caisi-gate` (clients/caisi-gate) asks this from a CI step "
-            "and exits non-zero unless release is permitted."
+            "or not yours to know about). When several organizations you can see filed this model and "
+            "version, name one (`organization`), else refused (400). `caisi-gate` (clients/caisi-gate) asks "
+            "this from a CI step and exits non-zero unless release is permitted."
         ),
         parameters=[s.ReleaseGateQuerySerializer],
         responses={200: s.ReleaseGateSerializer, **_errors(400, 401, 403, 429)},

@@ -242,6 +242,12 @@ def all_transition_names() -> list[str]:
     return seen
 
 
+def transition_required_inputs() -> dict[str, list[str]]:
+    """Each transition that requires inputs, and their names (as declared in submissions/transitions.py)."""
+    required = {name: [k for k, given in d.inputs.items() if given.required] for name, d in DECLARED.items()}
+    return {name: fields for name, fields in required.items() if fields}
+
+
 def available_transitions(submission, user) -> list:
     """The transitions this user may take now: right state, guards met, permitted."""
     return list(submission.get_available_user_state_transitions(user))
@@ -646,6 +652,10 @@ def _fates_check(agreement, action: str, reviews: list, fates: dict) -> dict:
     return {by_id[k]: v for k, v in fates.items()}
 
 
+MSG_AGREEMENTS_WHO = "Only administrators can change agreements."
+MSG_AGREEMENT_NOTE = "Say why the agreement changes: the reason is kept in its history and the audit trail."
+
+
 def agreement_change_status(
     *, agreement: Agreement, action: str, actor, note: str = "", open_reviews: dict | None = None
 ) -> Agreement:
@@ -654,10 +664,9 @@ def agreement_change_status(
     `open_reviews` maps each submission's id to "continue" or "withdraw", one for every review
     open at that moment (a review opened meanwhile is refused, never decided by default)."""
     if not rules.may_manage_agreements(actor, agreement):
-        raise NotPermitted("Only administrators can change agreements.")
+        raise NotPermitted(MSG_AGREEMENTS_WHO)
     if not has_words(note):
-        message = "Say why the agreement changes: the reason is kept in its history and the audit trail."
-        raise ValidationFailed(message, details={"note": [message]})
+        raise ValidationFailed(MSG_AGREEMENT_NOTE, details={"note": [MSG_AGREEMENT_NOTE]})
     problems = text_problems(multi_line={"note": note}, limits={"note": SHORT_TEXT})
     if problems:
         raise ValidationFailed(problems["note"][0], details=problems)
@@ -730,7 +739,7 @@ def _open_review_decide(submission, fate: str, agreement, actor, note: str) -> N
 
 def agreement_set_window(*, agreement: Agreement, actor, days: int) -> Agreement:
     if not rules.may_manage_agreements(actor, agreement):
-        raise NotPermitted("Only administrators can change agreements.")
+        raise NotPermitted(MSG_AGREEMENTS_WHO)
     if not 1 <= int(days) <= 30:
         message = "The review window is between 1 and 30 days."
         raise ValidationFailed(message, details={"review_window_days": [message]})

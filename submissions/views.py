@@ -589,7 +589,7 @@ def agreement_change(request, pk):
         Agreement.objects.visible_to(request.user).prefetch_related(Prefetch("events", to_attr="history")), pk=pk
     )
     if not rules.may_manage_agreements(request.user, agreement):
-        raise PermissionDenied("Only administrators can change agreements.")
+        raise PermissionDenied(services.MSG_AGREEMENTS_WHO)
     if request.method == "GET":
         open_reviews = services.agreement_open_reviews(agreement).select_related("review_clock")
         return render(
