@@ -354,6 +354,16 @@ class EvaluationResultListSerializer(serializers.Serializer):
     )
 
 
+def refuse_computed_result_fields(sent) -> None:
+    """A client written for the old API still sends a threshold, and one may echo a result's outcome
+    or level back: refuse them rather than ignore them, so nobody believes their value was used."""
+    from reviews.services import COMPUTED_RESULT_FIELDS
+
+    typed = {field: [message] for field, message in COMPUTED_RESULT_FIELDS.items() if field in sent}
+    if typed:
+        raise serializers.ValidationError(typed)
+
+
 class EvaluationResultCreateSerializer(serializers.Serializer):
     version = serializers.IntegerField(
         help_text="The planned benchmark version scored (its id, from the plan or the catalog)."
@@ -363,12 +373,7 @@ class EvaluationResultCreateSerializer(serializers.Serializer):
     summary = serializers.CharField(required=False, allow_blank=True, max_length=20000, default="")
 
     def validate(self, data):
-        # A client written for the old API still sends a threshold: refuse it rather than ignore
-        # it, so nobody believes their number was used.
-        if "threshold" in self.initial_data:
-            from reviews.services import MSG_THRESHOLD_NOT_TYPED
-
-            raise serializers.ValidationError({"threshold": [MSG_THRESHOLD_NOT_TYPED]})
+        refuse_computed_result_fields(self.initial_data)
         return data
 
 
@@ -396,10 +401,7 @@ class InspectLogUploadSerializer(serializers.Serializer):
     )
 
     def validate(self, data):
-        if "threshold" in self.initial_data:
-            from reviews.services import MSG_THRESHOLD_NOT_TYPED
-
-            raise serializers.ValidationError({"threshold": [MSG_THRESHOLD_NOT_TYPED]})
+        refuse_computed_result_fields(self.initial_data)
         return data
 
 

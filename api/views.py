@@ -415,7 +415,8 @@ class SubmissionViewSet(
         methods=["post"],
         summary="Record a score for a planned benchmark version (assigned reviewers)",
         description=(
-            "The outcome is computed from the version's policy levels; a `threshold` is refused (400). "
+            "The outcome and the level reached are computed from the version's policy levels: a `threshold`, "
+            "`outcome` or `level` sent with the score is refused (400). "
             "Recording again for the same version replaces the score."
         ),
         request=s.EvaluationResultCreateSerializer,

@@ -615,6 +615,24 @@ def test_every_domain_slug_is_accepted_for_results(cast, evaluation):
         assert r.status_code == 201
 
 
+@pytest.mark.parametrize(
+    ("computed", "value"), [("threshold", "0.5"), ("outcome", "below_threshold"), ("level", "critical")]
+)
+def test_what_is_computed_is_refused_when_typed(cast, evaluation, computed, value):
+    """A result's outcome, the level it reached and the line it is judged by come from the version's
+    policy levels: one sent with a score is refused, never ignored, so nobody believes theirs was used."""
+    domain = EvaluationDomain.objects.order_by("sort_order").first()
+    response = client_for(cast.reviewer).post(
+        f"{V1}/submissions/{evaluation.pk}/results/",
+        {"version": reference_version(domain).pk, "score": "0.9", computed: value},
+        format="json",
+    )
+    error = assert_error(response, 400)
+    assert list(error["details"]) == [computed]
+    assert "computed from the benchmark version's policy levels" in error["details"][computed][0]
+    assert not evaluation.results.exists()
+
+
 def test_two_page_numbers_are_refused_not_guessed(cast):
     client = client_for(cast.admin)
     response = client.get(f"{V1}/agreements/?page=x&page=1")
