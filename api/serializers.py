@@ -610,7 +610,10 @@ class ProposeClearSerializer(ProposeFlagSerializer):
         child=serializers.CharField(max_length=20000),
         required=False,
         default=dict,
-        help_text="One written reason per concern, by its key (result-<domain>, finding-<id>).",
+        help_text="One written reason per concern, by its key: a result's is result-<domain slug>-<benchmark "
+        "version id> (a domain may have several versions planned, each result its own concern; a result "
+        "recorded before the benchmark catalog keeps result-<domain slug>), a finding's finding-<id>. A "
+        "refusal names each concern left without one as justify_<key> in its details.",
     )
 
 

@@ -633,6 +633,29 @@ def test_what_is_computed_is_refused_when_typed(cast, evaluation, computed, valu
     assert not evaluation.results.exists()
 
 
+def test_justifications_are_keyed_as_the_schema_documents(cast):
+    """A result's concern is keyed by its domain and its benchmark version (a domain may have several
+    versions planned, each result its own concern): a client that keys its justifications as the
+    schema documents proposes the clearance, with nothing left to justify."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    from reviews import evidence
+    from tests.factories import record_all_results
+
+    s = cast.submission(State.EVALUATION)
+    record_all_results(s, cast.reviewer, score=0.9)
+    results = list(s.results.select_related("domain"))
+    assert len(results) >= 2 and all(r.outcome == "threshold_exceeded" for r in results)
+    schema = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    documented = schema["ProposeClearRequest"]["properties"]["justifications"]["description"]
+    assert "result-<domain slug>-<benchmark version id>" in documented, documented
+    keyed = {f"result-{r.domain.slug}-{r.version_id}": "Within the lab's mitigations." for r in results}
+    assert set(keyed) == {c.key for c in evidence.concerns(s)}
+    body = {"rationale": "Mitigated.", "partner_summary": "Cleared.", "justifications": keyed}
+    response = client_for(cast.lead).post(f"{V1}/submissions/{s.pk}/determination/propose-clear/", body, format="json")
+    assert response.status_code == 201, response.content
+
+
 def test_two_page_numbers_are_refused_not_guessed(cast):
     client = client_for(cast.admin)
     response = client.get(f"{V1}/agreements/?page=x&page=1")
