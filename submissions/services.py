@@ -39,7 +39,7 @@ from .models import (
     SlaPolicy,
     State,
 )
-from .states import OPEN_REVIEW_STATES
+from .states import OPEN_REVIEW_STATES, state_phrase
 from .transitions import DECLARED, MSG_LIFT_REASON
 
 # --- audit -----------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def transition_done_message(submission, name: str) -> str:
             done = t.custom.get("done", "")
             break
     if not done:
-        return f"{transition_label(name)}: done. The submission is now {submission.get_state_display().lower()}."
+        return f"{transition_label(name)}: done. The submission is now {state_phrase(submission.state)}."
     policy = SlaPolicy.current()
     window = ReviewClock.objects.filter(submission=submission).first()
     left = window.remaining(clock.now()) if window else None
@@ -261,7 +261,7 @@ def transition_check(submission, name: str, user) -> None:
         reason = MSG_UNKNOWN_TRANSITION.format(name=name)
         raise TransitionRefused(reason, state=submission.state, details={"reasons": [reason]})
     if name not in transitions:
-        reason = MSG_NOT_FROM_STATE.format(state=submission.get_state_display().lower(), label=label)
+        reason = MSG_NOT_FROM_STATE.format(state=state_phrase(submission.state), label=label)
         raise TransitionRefused(reason, state=submission.state, details={"reasons": [reason]})
     fsm = transitions[name]
     # The review clock (no user) acts in every world; a person only in their own.
@@ -379,7 +379,7 @@ def submission_transition(
         reasons = (
             problems_for(_fsm_transitions(submission)[name])(submission) if name in _fsm_transitions(submission) else []
         )
-        message = " ".join(reasons) or SubmissionChanged.MESSAGE.format(state=submission.get_state_display().lower())
+        message = " ".join(reasons) or SubmissionChanged.MESSAGE.format(state=state_phrase(submission.state))
         raise TransitionRefused(message, state=submission.state, details={"reasons": reasons}) from None
     except SubmissionChanged:
         submission.refresh_from_db()
@@ -835,7 +835,7 @@ def access_order_record(
     if expected_state is not None and submission.state != expected_state:
         raise SubmissionChanged(state=submission.state)
     if submission.state not in (*ORDER_REMOVAL_STATES, *ORDER_HOLD_STATES):
-        message = MSG_ORDER_NOT_HERE.format(state=submission.get_state_display().lower())
+        message = MSG_ORDER_NOT_HERE.format(state=state_phrase(submission.state))
         raise TransitionRefused(message, state=submission.state, details={"reasons": [message]})
     in_force = access_order_in_force(submission)
     if in_force is not None:

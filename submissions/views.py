@@ -31,6 +31,7 @@ from .forms import (
     transition_form_class,
 )
 from .models import AccessRemovalOrder, Agreement, Artifact, ModelSubmission
+from .states import state_phrase
 
 
 def _visible_submission(request, pk) -> ModelSubmission:
@@ -381,7 +382,7 @@ def order_record(request, pk):
         blockers = [
             "An order is in force on this model: lift it before recording another."
             if services.access_order_in_force(submission)
-            else services.MSG_ORDER_NOT_HERE.format(state=submission.get_state_display().lower())
+            else services.MSG_ORDER_NOT_HERE.format(state=state_phrase(submission.state))
         ]
     removal_only = submission.state == "released"
     return render(
