@@ -66,7 +66,7 @@ def profile(request):
             form = NotificationPreferenceForm(request.POST)
             if form.is_valid():
                 services.notification_preference_set(user=request.user, **form.cleaned_data)
-                messages.success(request, "Saved: " + "; ".join(_schedule_words(request.user)) + ".")
+                messages.success(request, "Saved: " + _as_sentences(_schedule_words(request.user)))
                 return redirect("profile")
             notification_form = form
 
@@ -186,6 +186,11 @@ def _notification_form(user):
             "quiet_end": preference.quiet_end,
         }
     )
+
+
+def _as_sentences(lines: list[str]) -> str:
+    """The schedule's lines, each a sentence ending in one period (some end in one already)."""
+    return " ".join(line if line.endswith(".") else f"{line}." for line in lines)
 
 
 def _schedule_words(user) -> list[str]:

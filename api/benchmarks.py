@@ -192,6 +192,9 @@ class BenchmarkVersionViewSet(viewsets.GenericViewSet):
     @extend_schema(
         operation_id="benchmark_versions_levels_create",
         summary="Set a version's policy lines, with the reason (administrators cleared for it)",
+        description="At least one of `elevated` and `critical` is given: a version with no line cannot decide "
+        "an outcome, so a body with neither is refused (400), as are lines in the wrong order for the "
+        "version's direction.",
         request=LevelsSerializer,
         responses={200: BenchmarkVersionSerializer, **_errors(400, 401, 403, 404, 429)},
     )

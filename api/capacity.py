@@ -80,6 +80,9 @@ ScenarioRequestSerializer = type(
     create=extend_schema(
         operation_id="capacity_scenarios_create",
         summary="Save a capacity scenario and queue its simulation (the page's fields; arrivals may be a list)",
+        description="As the scenario form reads them, and refused with the reasons (400) as it is: plans and "
+        "work times are lines of `domains: share` and `domain: days`, arrivals 12 numbers (one a month), and "
+        "each set of clearance shares (the submissions', the reviewers') must add up to 100.",
         request=ScenarioRequestSerializer,
         responses={201: ScenarioSerializer, **_errors(400, 401, 403, 429)},
     ),

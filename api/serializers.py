@@ -1,5 +1,6 @@
 """What the API reads and accepts. Writes go through the services, never serializer.save()."""
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -32,7 +33,7 @@ from submissions.models import (
     State,
     WeightsPublication,
 )
-from submissions.services import AGREEMENT_ACTIONS, DRAFT_FIELDS
+from submissions.services import AGREEMENT_ACTIONS, DRAFT_FIELDS, MSG_AGREEMENT_NOTE
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -72,11 +73,9 @@ class AgreementSerializer(serializers.ModelSerializer):
 class AgreementStatusSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=list(AGREEMENT_ACTIONS.items()))
     note = serializers.CharField(
-        required=False,
-        allow_blank=True,
         max_length=2000,
-        default="",
-        help_text="Why the agreement changes (required: kept in its history and the audit trail).",
+        error_messages={"required": MSG_AGREEMENT_NOTE, "blank": MSG_AGREEMENT_NOTE},
+        help_text="Why the agreement changes, in words (kept in its history and the audit trail).",
     )
     open_reviews = serializers.DictField(
         child=serializers.ChoiceField(choices=["continue", "withdraw"]),
@@ -132,7 +131,24 @@ class SubmissionSerializer(serializers.ModelSerializer):
         return {key: value for key, value in data.items() if key in self.PUBLIC_FIELDS}
 
 
-class SubmissionWriteSerializer(serializers.Serializer):
+class ClosedBody(serializers.Serializer):
+    """A request body whose unknown fields are refused (400), not ignored: a misspelt field must
+    not vanish before the service sees it. Each says how in its `validate`; the schema says
+    `additionalProperties: false` (ClosedBodyScheme)."""
+
+
+class ClosedBodyScheme(OpenApiSerializerExtension):
+    target_class = ClosedBody
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema
+
+
+class SubmissionWriteSerializer(ClosedBody):
     """A draft's fields. On create the model name, version and channel are required."""
 
     model_name = serializers.CharField(max_length=200)
@@ -183,7 +199,7 @@ class ChecklistSerializer(serializers.Serializer):
     release_plan_confirmed = serializers.BooleanField(default=False)
 
 
-class TransitionRequestSerializer(serializers.Serializer):
+class TransitionRequestSerializer(ClosedBody):
     """One body for every transition; each takes only the fields it declares (submissions/transitions.py):
     a field of another transition is refused with 400, naming the fields this one takes."""
 
@@ -290,7 +306,8 @@ class AssignmentSerializer(serializers.ModelSerializer):
         )
 
 
-@extend_schema_field(str)
+# An empty slug is read as "none" and refused (SlugRelatedField): the schema says it cannot be empty.
+@extend_schema_field({"type": "string", "minLength": 1})
 class InCallersWorld(serializers.SlugRelatedField):
     """A choice among rows of the caller's world, computed for each request (never at import).
 
@@ -383,6 +400,16 @@ class EvaluationResultListSerializer(serializers.Serializer):
     )
 
 
+def refuse_computed_result_fields(sent) -> None:
+    """A client written for the old API still sends a threshold, and one may echo a result's outcome
+    or level back: refuse them rather than ignore them, so nobody believes their value was used."""
+    from reviews.services import COMPUTED_RESULT_FIELDS
+
+    typed = {field: [message] for field, message in COMPUTED_RESULT_FIELDS.items() if field in sent}
+    if typed:
+        raise serializers.ValidationError(typed)
+
+
 class EvaluationResultCreateSerializer(serializers.Serializer):
     version = serializers.IntegerField(
         help_text="The planned benchmark version scored (its id, from the plan or the catalog)."
@@ -392,12 +419,7 @@ class EvaluationResultCreateSerializer(serializers.Serializer):
     summary = serializers.CharField(required=False, allow_blank=True, max_length=20000, default="")
 
     def validate(self, data):
-        # A client written for the old API still sends a threshold: refuse it rather than ignore
-        # it, so nobody believes their number was used.
-        if "threshold" in self.initial_data:
-            from reviews.services import MSG_THRESHOLD_NOT_TYPED
-
-            raise serializers.ValidationError({"threshold": [MSG_THRESHOLD_NOT_TYPED]})
+        refuse_computed_result_fields(self.initial_data)
         return data
 
 
@@ -425,10 +447,7 @@ class InspectLogUploadSerializer(serializers.Serializer):
     )
 
     def validate(self, data):
-        if "threshold" in self.initial_data:
-            from reviews.services import MSG_THRESHOLD_NOT_TYPED
-
-            raise serializers.ValidationError({"threshold": [MSG_THRESHOLD_NOT_TYPED]})
+        refuse_computed_result_fields(self.initial_data)
         return data
 
 
@@ -608,6 +627,22 @@ class DeterminationSummarySerializer(serializers.ModelSerializer):
         return sorted(o.shown_publicly for o in determination.contributing_institutes.all())
 
 
+class DeterminationAsReadSerializer(serializers.Serializer):
+    """For the schema only: GET .../determination/ answers the office the determination in full
+    (DeterminationSerializer) and everyone else its released summary (DeterminationSummarySerializer).
+    Described by DeterminationAsReadScheme below: either one."""
+
+
+class DeterminationAsReadScheme(OpenApiSerializerExtension):
+    target_class = DeterminationAsReadSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        # anyOf, not oneOf: the full determination carries every field of the summary, so it
+        # matches both shapes.
+        shapes = (DeterminationSerializer, DeterminationSummarySerializer)
+        return {"anyOf": [auto_schema.resolve_serializer(shape, direction).ref for shape in shapes]}
+
+
 class ProposeFlagSerializer(serializers.Serializer):
     rationale = serializers.CharField(max_length=20000)
     partner_summary = serializers.CharField(
@@ -621,7 +656,10 @@ class ProposeClearSerializer(ProposeFlagSerializer):
         child=serializers.CharField(max_length=20000),
         required=False,
         default=dict,
-        help_text="One written reason per concern, by its key (result-<domain>, finding-<id>).",
+        help_text="One written reason per concern, by its key: a result's is result-<domain slug>-<benchmark "
+        "version id> (a domain may have several versions planned, each result its own concern; a result "
+        "recorded before the benchmark catalog keeps result-<domain slug>), a finding's finding-<id>. A "
+        "refusal names each concern left without one as justify_<key> in its details.",
     )
 
 

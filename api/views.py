@@ -146,6 +146,9 @@ class AgreementViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, filter_backends=[], methods=["post"])
     def status(self, request, pk=None):
         agreement = self.get_object()
+        # The role first: someone who may not change agreements is told so, whatever they sent.
+        if not rules.may_manage_agreements(request.user, agreement):
+            raise NotPermitted(services.MSG_AGREEMENTS_WHO)
         body = s.AgreementStatusSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.agreement_change_status(agreement=agreement, actor=request.user, **body.validated_data)
@@ -176,6 +179,9 @@ class AgreementViewSet(viewsets.ReadOnlyModelViewSet):
     # Drafts are written as JSON: a form body cannot say "no date" (null) for an optional field.
     create=extend_schema(
         summary="File a draft (developer staff)",
+        description="An organization has one live submission per model name and version: a draft of one it "
+        "has already filed (and not withdrawn) is refused (400). A new version names the earlier one it "
+        "supersedes, which must be your organization's, of the same model, its review ended.",
         request={"application/json": s.SubmissionWriteSerializer},
         responses={201: s.SubmissionSerializer, **_errors(400, 401, 403, 429)},
     ),
@@ -223,6 +229,8 @@ class SubmissionViewSet(
         return self.partial_update(request, *args, **kwargs)
 
     # --- artifacts ---------------------------------------------------------------------------
+    # A submission's parts (artifacts, history, findings, ...) are short lists sent whole, never in
+    # pages: pagination_class=None on each, so that the schema says "an array", as they are sent.
 
     @extend_schema(
         methods=["get"],
@@ -232,10 +240,18 @@ class SubmissionViewSet(
     @extend_schema(
         methods=["post"],
         summary="Upload an artifact (developer staff, before evaluation)",
+        description="PDF, Markdown, plain text, JSON or CSV, read from its name and its content: another "
+        "kind of file, or one whose content does not match its name, is refused (400).",
         request={"multipart/form-data": s.ArtifactUploadSerializer},
         responses={201: s.ArtifactSerializer, **_errors(400, 401, 403, 404, 429, extra=TOO_LARGE)},
     )
-    @action(detail=True, filter_backends=[], methods=["get", "post"], parser_classes=[MultiPartParser, FormParser])
+    @action(
+        detail=True,
+        filter_backends=[],
+        pagination_class=None,
+        methods=["get", "post"],
+        parser_classes=[MultiPartParser, FormParser],
+    )
     def artifacts(self, request, pk=None):
         submission = self.get_object()
         if request.method == "GET":
@@ -258,7 +274,7 @@ class SubmissionViewSet(
         summary="The transitions you may take now",
         responses={200: s.TransitionSerializer(many=True), **_errors(401, 404, 429)},
     )
-    @action(detail=True, filter_backends=[], methods=["get"])
+    @action(detail=True, filter_backends=[], pagination_class=None, methods=["get"])
     def transitions(self, request, pk=None):
         submission = self.get_object()
         data = [
@@ -273,7 +289,11 @@ class SubmissionViewSet(
 
     @extend_schema(
         summary="Take a transition",
-        description="Names: " + ", ".join(services.all_transition_names()) + ". Each reads only its own fields.",
+        description="Names: "
+        + ", ".join(services.all_transition_names())
+        + ". Each takes only its own fields: another's is refused (400). Required, else refused (400): "
+        + "; ".join(f"{name}: {', '.join(fields)}" for name, fields in services.transition_required_inputs().items())
+        + ". Whether it may be taken now is the submission's state and guards (409, with the reasons).",
         parameters=[
             OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, enum=services.all_transition_names())
         ],
@@ -305,7 +325,7 @@ class SubmissionViewSet(
     @extend_schema(
         summary="Audit history", responses={200: s.AuditEntrySerializer(many=True), **_errors(401, 404, 429)}
     )
-    @action(detail=True, filter_backends=[], methods=["get"])
+    @action(detail=True, filter_backends=[], pagination_class=None, methods=["get"])
     def history(self, request, pk=None):
         submission = self.get_object()
         entries = submission.audit_entries.for_viewer(request.user).select_related("actor", "submission")
@@ -329,7 +349,7 @@ class SubmissionViewSet(
         ),
         responses={200: s.SlaObligationSerializer(many=True), **_errors(401, 403, 404, 429)},
     )
-    @action(detail=True, filter_backends=[], methods=["get"], url_path="sla-obligations")
+    @action(detail=True, filter_backends=[], pagination_class=None, methods=["get"], url_path="sla-obligations")
     def sla_obligations(self, request, pk=None):
         submission = self.get_object()
         if not rules.may_view_sla_obligations(request.user, submission):
@@ -348,14 +368,17 @@ class SubmissionViewSet(
         methods=["post"],
         summary="Assign a reviewer (administrators, lead reviewers)",
         description=(
-            "A reviewer cleared below what the review's evidence needs is refused (400, the reason in "
-            "`details.acknowledge_clearance_gap`) unless `acknowledge_clearance_gap` is true, as on the page; "
-            "the answer's `clearance_gap` then says what the gap means."
+            "The reviewer is named by username, among the reviewers of your world. Refused with the "
+            "reason (400): one already assigned, one with a conflict of interest with the developer, one who is "
+            "not a reviewer (or not a lead reviewer, to lead), a second lead. A reviewer cleared below what the "
+            "review's evidence needs is refused (400, the reason in `details.acknowledge_clearance_gap`) unless "
+            "`acknowledge_clearance_gap` is true, as on the page; the answer's `clearance_gap` then says what the "
+            "gap means."
         ),
         request=s.AssignmentCreateSerializer,
         responses={201: s.AssignmentSerializer, **_errors(400, 401, 403, 404, 429)},
     )
-    @action(detail=True, filter_backends=[], methods=["get", "post"])
+    @action(detail=True, filter_backends=[], pagination_class=None, methods=["get", "post"])
     def assignments(self, request, pk=None):
         submission = self._office_submission()
         if request.method == "GET":
@@ -383,7 +406,8 @@ class SubmissionViewSet(
         methods=["post"],
         summary="Record a score for a planned benchmark version (assigned reviewers)",
         description=(
-            "The outcome is computed from the version's policy levels; a `threshold` is refused (400). "
+            "The outcome and the level reached are computed from the version's policy levels: a `threshold`, "
+            "`outcome` or `level` sent with the score is refused (400). "
             "Recording again for the same version replaces the score."
         ),
         request=s.EvaluationResultCreateSerializer,
@@ -420,7 +444,7 @@ class SubmissionViewSet(
         request=s.PlanVersionsSerializer,
         responses={200: s.PlanItemSerializer(many=True), **_errors(400, 401, 403, 404, 429)},
     )
-    @action(detail=True, filter_backends=[], methods=["get", "post"])
+    @action(detail=True, filter_backends=[], pagination_class=None, methods=["get", "post"])
     def plan(self, request, pk=None):
         submission = self._evaluation_submission()
         if request.method == "POST":
@@ -465,10 +489,12 @@ class SubmissionViewSet(
     @extend_schema(
         methods=["post"],
         summary="Record a finding (assigned reviewers)",
+        description="The evaluation domain is named by its slug (GET .../plan/ lists the review's): a slug of "
+        "no domain is refused (400).",
         request=s.FindingCreateSerializer,
         responses={201: s.FindingSerializer, **_errors(400, 401, 403, 404, 429)},
     )
-    @action(detail=True, filter_backends=[], methods=["get", "post"])
+    @action(detail=True, filter_backends=[], pagination_class=None, methods=["get", "post"])
     def findings(self, request, pk=None):
         submission = self._evaluation_submission()
         if request.method == "GET":
@@ -540,7 +566,7 @@ class SubmissionViewSet(
 
     @extend_schema(
         summary="The determination: in full for the office, its released summary for others",
-        responses={200: s.DeterminationSerializer, **_errors(401, 404, 429)},
+        responses={200: s.DeterminationAsReadSerializer, **_errors(401, 404, 429)},
     )
     @action(detail=True, filter_backends=[], methods=["get"])
     def determination(self, request, pk=None):
@@ -617,12 +643,13 @@ class SubmissionViewSet(
         description=(
             "On a released model (or a cleared / past-window one with `deployed`) access is removed; on a "
             "model not yet released the order holds the release until it is lifted. The developer and the "
-            "subscribed partners are told; for open weights, every notice says published weights cannot be recalled."
+            "subscribed partners are told; for open weights, every notice says published weights cannot be recalled. "
+            "An order is recorded once issued: one dated in the future is refused (400)."
         ),
         request=s.AccessOrderCreateSerializer,
         responses={201: s.AccessOrderSerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
     )
-    @action(detail=True, filter_backends=[], methods=["get", "post"], url_path="access-orders")
+    @action(detail=True, filter_backends=[], pagination_class=None, methods=["get", "post"], url_path="access-orders")
     def access_orders(self, request, pk=None):
         submission = self.get_object()
         context = {"request": request}
@@ -671,7 +698,9 @@ class SubmissionViewSet(
         request=s.WeightsPublicationCreateSerializer,
         responses={201: s.WeightsPublicationSerializer, **_errors(400, 401, 403, 404, 429)},
     )
-    @action(detail=True, filter_backends=[], methods=["get", "post"], url_path="weights-publications")
+    @action(
+        detail=True, filter_backends=[], pagination_class=None, methods=["get", "post"], url_path="weights-publications"
+    )
     def weights_publications(self, request, pk=None):
         submission = self.get_object()
         if request.method == "GET":
@@ -717,7 +746,7 @@ class SubmissionViewSet(
         request=s.AdvisoryCreateSerializer,
         responses={201: s.AdvisorySerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
     )
-    @action(detail=True, filter_backends=[], methods=["get", "post"])
+    @action(detail=True, filter_backends=[], pagination_class=None, methods=["get", "post"])
     def advisories(self, request, pk=None):
         submission = self.get_object()
         context = {"request": request}
@@ -847,6 +876,9 @@ class SlaPolicyViewSet(viewsets.GenericViewSet):
     ),
     create=extend_schema(
         summary="Add a trusted partner (the answer shows its webhook secret, once)",
+        description="The organization is named by slug: one of the trusted-partner organizations here with no "
+        "partner settings yet, else refused (400). A webhook URL's host name must resolve, to a public "
+        "address, when it is saved: else refused with the reason (400).",
         request=s.TrustedPartnerSerializer,
         responses={201: s.TrustedPartnerCreatedSerializer, **_errors(400, 401, 403, 429)},
     ),
@@ -937,8 +969,10 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         summary="Send again, with the same webhook-id",
+        description="A delivered or dead-lettered one is sent again; one still being tried, held for a digest, "
+        "sent in a digest or a webhook test is refused with the reason (400).",
         request=None,
-        responses={200: s.DeliverySerializer, **_errors(401, 403, 404, 429)},
+        responses={200: s.DeliverySerializer, **_errors(400, 401, 403, 404, 429)},
     )
     @action(detail=True, filter_backends=[], methods=["post"])
     def redeliver(self, request, pk=None):
@@ -956,6 +990,9 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     ),
     create=extend_schema(
         summary="Invite an allied institute to an open review (administrators, the review's lead)",
+        description="The institute is named by slug: a slug of no allied institute here is refused (400), as "
+        "is an institute invited already or with no data-sharing arrangement in force. The review must be "
+        "open (409).",
         request=s.JointInvitationCreateSerializer,
         responses={201: s.JointInvitationSerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
     ),
@@ -1007,6 +1044,8 @@ class JointInvitationViewSet(
 
     @extend_schema(
         summary="Accept for your institute (an institute reviewer, no conflict with the developer)",
+        description="An invitation already answered or withdrawn, or whose arrangement is no longer in force, "
+        "is refused (400).",
         request=None,
         responses={200: s.JointInvitationSerializer, **_errors(400, 401, 403, 404, 429)},
     )
@@ -1016,6 +1055,7 @@ class JointInvitationViewSet(
 
     @extend_schema(
         summary="Decline for your institute",
+        description="An invitation already answered or withdrawn is refused (400).",
         request=None,
         responses={200: s.JointInvitationSerializer, **_errors(400, 401, 403, 404, 429)},
     )
@@ -1025,6 +1065,8 @@ class JointInvitationViewSet(
 
     @extend_schema(
         summary="Withdraw the invitation: the institute's access ends (administrators, the review's lead)",
+        description="A pending or accepted invitation is withdrawn; one already answered or withdrawn (declined, "
+        "withdrawn) is refused (400).",
         request=None,
         responses={200: s.JointInvitationSerializer, **_errors(400, 401, 403, 404, 429)},
     )
@@ -1099,7 +1141,7 @@ class WebhookEndpointViewSet(
         summary="An endpoint's 50 most recent deliveries, newest first (status, attempts, next try, last error)",
         responses={200: s.EndpointDeliverySerializer(many=True), **_errors(401, 403, 404, 429)},
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, pagination_class=None, methods=["get"])
     def deliveries(self, request, pk=None):
         recent = integrations.endpoint_recent_deliveries(self.get_object())
         return Response(s.EndpointDeliverySerializer(recent, many=True).data)
@@ -1287,6 +1329,8 @@ class ConflictCheckView(APIView):
     @extend_schema(
         operation_id="conflict_check",
         summary="Check a reviewer for conflicts of interest (administrators, lead reviewers)",
+        description="The reviewer (a username) and the organizations (slugs) must exist in your world: a name "
+        "of no one, or of another world, is refused (400).",
         parameters=[s.ConflictCheckQuerySerializer],
         responses={200: s.ConflictCheckSerializer, **_errors(400, 401, 403, 429)},
     )
@@ -1325,8 +1369,9 @@ class ReleaseGateView(APIView):
         description=(
             "permitted (cleared, or the review window elapsed), not_yet (under review, with the "
             "deadline), blocked (flagged, or access removed) or unknown (never submitted, withdrawn, "
-            "or not yours to know about). `caisi-gate` (clients/caisi-gate) asks this from a CI step "
-            "and exits non-zero unless release is permitted."
+            "or not yours to know about). When several organizations you can see filed this model and "
+            "version, name one (`organization`), else refused (400). `caisi-gate` (clients/caisi-gate) asks "
+            "this from a CI step and exits non-zero unless release is permitted."
         ),
         parameters=[s.ReleaseGateQuerySerializer],
         responses={200: s.ReleaseGateSerializer, **_errors(400, 401, 403, 429)},

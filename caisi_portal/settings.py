@@ -302,10 +302,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
-    # 411 and 415 on every operation with a body, answered before its view (api/schema_hooks.py).
+    # 411, 414 and 415, answered before an operation's view, and the rules of every body that
+    # drf-spectacular does not write (api/schema_hooks.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema_hooks.document_body_answers",
+        "api.schema_hooks.require_digits_in_decimals",
+        "api.schema_hooks.refuse_nul_in_query_text",
     ],
     "ENUM_NAME_OVERRIDES": {
         "SubmissionStateEnum": "submissions.models.State",
@@ -316,6 +319,8 @@ SPECTACULAR_SETTINGS = {
         "DeveloperEventTypeEnum": "partners.models.DeveloperEventType",
         "DeliveryStatusEnum": "partners.models.Delivery.Status",
         "DeliveryKindEnum": "partners.models.Delivery.Kind",
+        # Read in full and as a summary: one name for both, the one clients already know.
+        "DeterminationOutcomeEnum": "reviews.models.Determination.Outcome",
     },
 }
 

@@ -85,8 +85,9 @@ def justifications_withheld(determination, shown: dict) -> int:
 
 
 def _result_key(result) -> str:
-    # A result from before the catalog kept its domain's key, so justifications written for it
-    # then still answer it.
+    # The version is part of the key: a domain may have several versions planned, and each result
+    # is its own concern, justified on its own. A result from before the catalog kept its domain's
+    # key, so justifications written for it then still answer it. (The API documents both forms.)
     if result.version.is_legacy:
         return f"result-{result.domain.slug}"
     return f"result-{result.domain.slug}-{result.version_id}"

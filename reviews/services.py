@@ -509,6 +509,16 @@ MSG_THRESHOLD_NOT_TYPED = (
     "Thresholds are not typed with a result: the outcome is computed from the benchmark version's policy "
     "levels, which administrators set in the catalog."
 )
+MSG_COMPUTED_NOT_TYPED = (
+    "The {field} is not typed with a result: it is computed from the benchmark version's policy levels, "
+    "which administrators set in the catalog."
+)
+# What a client may send with a score but the portal computes: refused with these, never ignored.
+COMPUTED_RESULT_FIELDS = {
+    "threshold": MSG_THRESHOLD_NOT_TYPED,
+    "outcome": MSG_COMPUTED_NOT_TYPED.format(field="outcome"),
+    "level": MSG_COMPUTED_NOT_TYPED.format(field="level reached"),
+}
 
 
 def planned_version(submission, version_id, actor):

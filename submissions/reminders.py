@@ -5,7 +5,8 @@ Two ways in, one way out:
   then the lead, then the administrators, each once per review. The clock's
   ``next_reminder_at`` is the indexed moment of the next step, moved by compare-and-set
   exactly as ``next_warning_at`` is, so overlapping sweeps send nothing twice; the
-  ResultsReminder rows' unique constraint stands behind it.
+  ResultsReminder rows' unique constraint stands behind it. A lead reviewing alone is both the
+  reviewers and the lead: when both steps fall due at one sweep, one message says both.
 - the Remind button (reviewer_remind): a lead or an administrator reminds one reviewer by
   hand, refused again within MANUAL_REMIND_GAP so a page pressed twice is not two emails.
 
@@ -121,8 +122,11 @@ def remind_button_text(assignment, missing: list[str], deadline_at: dt.datetime,
 # --- sending -------------------------------------------------------------------------------------
 
 
-def _words(step: str, submission, missing: list[str], deadline_at: dt.datetime, now: dt.datetime, lead=None) -> dict:
-    """The event's extra payload: which domains are missing and by when, for every step."""
+def _words(
+    step: str, submission, missing: list[str], deadline_at: dt.datetime, now: dt.datetime, lead=None, alone=False
+) -> dict:
+    """The event's extra payload: which domains are missing and by when, for every step. `alone`:
+    the lead's escalation also carries the reviewers' reminder, the lead being the only reviewer."""
     due = timefmt.when(deadline_at, zone=dt.UTC)
     left = deadline_at - now
     from .review_clock import humanize
@@ -130,6 +134,11 @@ def _words(step: str, submission, missing: list[str], deadline_at: dt.datetime, 
     remaining = humanize(left) if left > dt.timedelta(0) else f"none, overdue by {humanize(-left)}"
     if step in (ReminderStep.REVIEWER, ReminderStep.MANUAL):
         action = f"Record the planned results for {', '.join(missing)} by {due}."
+    elif step == ReminderStep.LEAD and alone:
+        action = (
+            f"You are the review's only reviewer. Record the planned results for {', '.join(missing)} by {due}, "
+            "or assign another reviewer to record them."
+        )
     elif step == ReminderStep.LEAD:
         action = (
             f"Results for {', '.join(missing)} are still missing and the review is due {due}: "
@@ -157,10 +166,14 @@ _SENT_TO = {
     ReminderStep.LEAD: "Escalated to the lead reviewer ({names})",
     ReminderStep.ADMINISTRATOR: "Escalated to the administrators ({names})",
 }
+SENT_TO_ALONE = "Reminded and escalated in one message to the lead reviewer, the review's only reviewer ({names})"
 
 
-def _send(*, submission, step, recipients, missing, deadline_at, now, actor=None, assignment=None, lead=None):
-    """Event, deliveries, reminder rows and the timeline entry, in the caller's transaction."""
+def _send(*, submission, step, recipients, missing, deadline_at, now, actor=None, assignment=None, lead=None, also=()):
+    """Event, deliveries, reminder rows and the timeline entry, in the caller's transaction.
+
+    `also`: earlier steps these recipients are told in this same message (a lead reviewing alone:
+    the reviewers' reminder), recorded as sent with it."""
     from partners.services import event_record
 
     from .services import audit_record
@@ -171,7 +184,7 @@ def _send(*, submission, step, recipients, missing, deadline_at, now, actor=None
     event_record(
         submission=submission,
         type=event_type,
-        extra=_words(step, submission, missing, deadline_at, now, lead=lead),
+        extra=_words(step, submission, missing, deadline_at, now, lead=lead, alone=bool(also)),
         recipients=recipients,
     )
     rows = ResultsReminder.objects.bulk_create(
@@ -179,7 +192,7 @@ def _send(*, submission, step, recipients, missing, deadline_at, now, actor=None
             ResultsReminder(
                 submission=submission,
                 assignment=assignment,
-                step=step,
+                step=told_step,
                 recipient=person,
                 sent_by=actor,
                 sent_at=now,
@@ -187,15 +200,17 @@ def _send(*, submission, step, recipients, missing, deadline_at, now, actor=None
                 missing=missing,
             )
             for person in recipients
+            for told_step in (step, *also)
         ]
     )
     names = ", ".join(str(p) for p in recipients)
+    sent_to = SENT_TO_ALONE if also else _SENT_TO[step]
     audit_record(
         submission=submission,
         actor=actor,
         action="results_reminder" if event_type == REMINDER_EVENT else "results_escalation",
         comment=(
-            f"{_SENT_TO[step].format(names=names)}: {describe_missing(missing)}; "
+            f"{sent_to.format(names=names)}: {describe_missing(missing)}; "
             f"review due {timefmt.when(deadline_at, zone=dt.UTC)}."
         ),
         internal=True,
@@ -258,8 +273,15 @@ def clock_remind(clock_id: int, now: dt.datetime) -> bool:
             # Every planned result is in: the step is handled, and no one needs telling.
             return False
         told = False
+        plans = {step: _step_recipients(step, submission) for step in due}
+        alone = _reviewing_alone(plans)
         for step in due:
-            recipients, lead = _step_recipients(step, submission)
+            recipients, lead = plans[step]
+            also = ()
+            if alone is not None and step == ReminderStep.REVIEWER:
+                continue  # told in the lead's escalation, below, in the same message
+            if alone is not None and step == ReminderStep.LEAD:
+                also = (ReminderStep.REVIEWER,)
             told |= bool(
                 _send(
                     submission=submission,
@@ -269,9 +291,20 @@ def clock_remind(clock_id: int, now: dt.datetime) -> bool:
                     deadline_at=review_clock.deadline_at,
                     now=now,
                     lead=lead,
+                    also=also,
                 )
             )
     return told
+
+
+def _reviewing_alone(plans: dict):
+    """The lead, when this sweep's reminder to the reviewers and escalation to the lead both fall
+    due and go to that one person (no other reviewer): they get one message, not two at once."""
+    reviewers = plans.get(ReminderStep.REVIEWER, ([], None))[0]
+    leads = plans.get(ReminderStep.LEAD, ([], None))[0]
+    if len(reviewers) == 1 and len(leads) == 1 and reviewers[0].pk == leads[0].pk:
+        return leads[0]
+    return None
 
 
 def reviewer_remind(*, assignment, actor) -> ResultsReminder:

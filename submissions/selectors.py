@@ -221,7 +221,13 @@ def clock_summary(submission, user) -> dict:
     review_clock = ReviewClock.objects.filter(submission=submission).prefetch_related("pauses").first()
     if review_clock is None:
         return {}
-    return {"review_clock": review_clock, "clock_text": describe_remaining(review_clock, clock.now())}
+    now = clock.now()
+    summary = {"review_clock": review_clock, "clock_text": describe_remaining(review_clock, now)}
+    if review_clock.status == ReviewClock.Status.PAUSED:
+        # No deadline runs while paused: the stored one is where it stood when the pause began,
+        # and reading it as a deadline would call a paused review overdue.
+        summary["left_when_resumed"] = humanize(review_clock.remaining(now))
+    return summary
 
 
 def submission_detail_context(submission, user) -> dict:

@@ -39,7 +39,7 @@ from .models import (
     SlaPolicy,
     State,
 )
-from .states import OPEN_REVIEW_STATES
+from .states import OPEN_REVIEW_STATES, state_phrase
 from .transitions import DECLARED, MSG_LIFT_REASON
 
 # --- audit -----------------------------------------------------------------------------
@@ -213,7 +213,7 @@ def transition_done_message(submission, name: str) -> str:
             done = t.custom.get("done", "")
             break
     if not done:
-        return f"{transition_label(name)}: done. The submission is now {submission.get_state_display().lower()}."
+        return f"{transition_label(name)}: done. The submission is now {state_phrase(submission.state)}."
     policy = SlaPolicy.current()
     window = ReviewClock.objects.filter(submission=submission).first()
     left = window.remaining(clock.now()) if window else None
@@ -242,6 +242,12 @@ def all_transition_names() -> list[str]:
     return seen
 
 
+def transition_required_inputs() -> dict[str, list[str]]:
+    """Each transition that requires inputs, and their names (as declared in submissions/transitions.py)."""
+    required = {name: [k for k, given in d.inputs.items() if given.required] for name, d in DECLARED.items()}
+    return {name: fields for name, fields in required.items() if fields}
+
+
 def available_transitions(submission, user) -> list:
     """The transitions this user may take now: right state, guards met, permitted."""
     return list(submission.get_available_user_state_transitions(user))
@@ -255,7 +261,7 @@ def transition_check(submission, name: str, user) -> None:
         reason = MSG_UNKNOWN_TRANSITION.format(name=name)
         raise TransitionRefused(reason, state=submission.state, details={"reasons": [reason]})
     if name not in transitions:
-        reason = MSG_NOT_FROM_STATE.format(state=submission.get_state_display().lower(), label=label)
+        reason = MSG_NOT_FROM_STATE.format(state=state_phrase(submission.state), label=label)
         raise TransitionRefused(reason, state=submission.state, details={"reasons": [reason]})
     fsm = transitions[name]
     # The review clock (no user) acts in every world; a person only in their own.
@@ -373,7 +379,7 @@ def submission_transition(
         reasons = (
             problems_for(_fsm_transitions(submission)[name])(submission) if name in _fsm_transitions(submission) else []
         )
-        message = " ".join(reasons) or SubmissionChanged.MESSAGE.format(state=submission.get_state_display().lower())
+        message = " ".join(reasons) or SubmissionChanged.MESSAGE.format(state=state_phrase(submission.state))
         raise TransitionRefused(message, state=submission.state, details={"reasons": reasons}) from None
     except SubmissionChanged:
         submission.refresh_from_db()
@@ -646,6 +652,10 @@ def _fates_check(agreement, action: str, reviews: list, fates: dict) -> dict:
     return {by_id[k]: v for k, v in fates.items()}
 
 
+MSG_AGREEMENTS_WHO = "Only administrators can change agreements."
+MSG_AGREEMENT_NOTE = "Say why the agreement changes: the reason is kept in its history and the audit trail."
+
+
 def agreement_change_status(
     *, agreement: Agreement, action: str, actor, note: str = "", open_reviews: dict | None = None
 ) -> Agreement:
@@ -654,10 +664,9 @@ def agreement_change_status(
     `open_reviews` maps each submission's id to "continue" or "withdraw", one for every review
     open at that moment (a review opened meanwhile is refused, never decided by default)."""
     if not rules.may_manage_agreements(actor, agreement):
-        raise NotPermitted("Only administrators can change agreements.")
+        raise NotPermitted(MSG_AGREEMENTS_WHO)
     if not has_words(note):
-        message = "Say why the agreement changes: the reason is kept in its history and the audit trail."
-        raise ValidationFailed(message, details={"note": [message]})
+        raise ValidationFailed(MSG_AGREEMENT_NOTE, details={"note": [MSG_AGREEMENT_NOTE]})
     problems = text_problems(multi_line={"note": note}, limits={"note": SHORT_TEXT})
     if problems:
         raise ValidationFailed(problems["note"][0], details=problems)
@@ -730,7 +739,7 @@ def _open_review_decide(submission, fate: str, agreement, actor, note: str) -> N
 
 def agreement_set_window(*, agreement: Agreement, actor, days: int) -> Agreement:
     if not rules.may_manage_agreements(actor, agreement):
-        raise NotPermitted("Only administrators can change agreements.")
+        raise NotPermitted(MSG_AGREEMENTS_WHO)
     if not 1 <= int(days) <= 30:
         message = "The review window is between 1 and 30 days."
         raise ValidationFailed(message, details={"review_window_days": [message]})
@@ -826,7 +835,7 @@ def access_order_record(
     if expected_state is not None and submission.state != expected_state:
         raise SubmissionChanged(state=submission.state)
     if submission.state not in (*ORDER_REMOVAL_STATES, *ORDER_HOLD_STATES):
-        message = MSG_ORDER_NOT_HERE.format(state=submission.get_state_display().lower())
+        message = MSG_ORDER_NOT_HERE.format(state=state_phrase(submission.state))
         raise TransitionRefused(message, state=submission.state, details={"reasons": [message]})
     in_force = access_order_in_force(submission)
     if in_force is not None:

@@ -17,6 +17,27 @@ class State(models.TextChoices):
     WINDOW_ELAPSED = "window_elapsed", "Review window elapsed"
 
 
+# A state as people say it after "is" ("Orion 4.6 is under evaluation"): a label is a heading
+# ("Evaluation"), and "is evaluation" is not English.
+_AFTER_IS = {
+    State.DRAFT: "still a draft",
+    State.INTAKE: "in intake",
+    State.INFORMATION_REQUESTED: "waiting for the developer's answer",
+    State.EVALUATION: "under evaluation",
+    State.CLEARED: "cleared",
+    State.FLAGGED: "flagged",
+    State.WITHDRAWN: "withdrawn",
+    State.RELEASED: "released",
+    State.ACCESS_REMOVED: "under an order that removed its access",
+    State.WINDOW_ELAPSED: "past its review window",
+}
+
+
+def state_phrase(state) -> str:
+    """The words after "is" for a submission in `state`."""
+    return _AFTER_IS[State(state)]
+
+
 OPEN_REVIEW_STATES = (State.INTAKE, State.INFORMATION_REQUESTED, State.EVALUATION)
 DETERMINED_STATES = (State.CLEARED, State.FLAGGED)
 # A determination may be proposed, concurred with and issued in evaluation, and late, after the
@@ -52,4 +73,5 @@ __all__ = [
     "ORDER_REMOVAL_STATES",
     "ReleaseChannel",
     "State",
+    "state_phrase",
 ]

@@ -19,7 +19,7 @@ import datetime as dt
 
 from caisi_portal.errors import ValidationFailed
 
-from .states import State
+from .states import State, state_phrase
 
 # The earlier version's review has ended with an outcome: there are results to compare and
 # findings to carry forward (a withdrawn one was never reviewed; an open one is still running).
@@ -103,7 +103,7 @@ def supersedes_refusal(submission, earlier) -> str:
     if earlier.state == State.WITHDRAWN:
         return MSG_WITHDRAWN.format(earlier=earlier)
     if earlier.state not in SUPERSEDABLE_STATES:
-        return MSG_NOT_ENDED.format(earlier=earlier, state=earlier.get_state_display().lower())
+        return MSG_NOT_ENDED.format(earlier=earlier, state=state_phrase(earlier.state))
     other = (
         ModelSubmission.objects.filter(supersedes=earlier)
         .exclude(state=State.WITHDRAWN)
@@ -111,7 +111,7 @@ def supersedes_refusal(submission, earlier) -> str:
         .first()
     )
     if other is not None:
-        return MSG_TAKEN.format(earlier=earlier, other=other, state=other.get_state_display().lower())
+        return MSG_TAKEN.format(earlier=earlier, other=other, state=state_phrase(other.state))
     return ""
 
 

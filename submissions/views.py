@@ -31,6 +31,7 @@ from .forms import (
     transition_form_class,
 )
 from .models import OPEN_REVIEW_STATES, AccessRemovalOrder, Agreement, Artifact, ModelSubmission
+from .states import state_phrase
 
 
 def _visible_submission(request, pk) -> ModelSubmission:
@@ -387,7 +388,7 @@ def order_record(request, pk):
         blockers = [
             "An order is in force on this model: lift it before recording another."
             if services.access_order_in_force(submission)
-            else services.MSG_ORDER_NOT_HERE.format(state=submission.get_state_display().lower())
+            else services.MSG_ORDER_NOT_HERE.format(state=state_phrase(submission.state))
         ]
     removal_only = submission.state == "released"
     return render(
@@ -595,7 +596,7 @@ def agreement_change(request, pk):
         Agreement.objects.visible_to(request.user).prefetch_related(Prefetch("events", to_attr="history")), pk=pk
     )
     if not rules.may_manage_agreements(request.user, agreement):
-        raise PermissionDenied("Only administrators can change agreements.")
+        raise PermissionDenied(services.MSG_AGREEMENTS_WHO)
     if request.method == "GET":
         open_reviews = services.agreement_open_reviews(agreement).select_related("review_clock")
         return render(

@@ -27,6 +27,15 @@ def client_for(user) -> APIClient:
     return client
 
 
+def documented_answers() -> dict[str, dict]:
+    """Each operation of the served schema ("POST /api/v1/...") and the answers it documents."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    methods = ("get", "put", "post", "patch", "delete")
+    return {f"{m.upper()} {path}": item[m]["responses"] for path, item in paths.items() for m in methods if m in item}
+
+
 def assert_error(response, status, code=None):
     assert response.status_code == status, response.content
     body = response.json()
@@ -123,6 +132,36 @@ class TestErrorShape:
             format="multipart",
         )
         assert_error(response, 413, "too_large")
+
+    def test_411_for_a_body_without_its_length_whatever_the_operation(self, cast):
+        """The body-size guard answers before any view, so an operation that reads no body answers
+        411 too, and the schema says so on every operation a client may send a body to."""
+        response = client_for(cast.admin).generic(
+            "POST", f"{V1}/deliveries/1/redeliver/", b"{}", CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked"
+        )
+        assert_error(response, 411, "length_required")
+        for label, responses in documented_answers().items():
+            if label.split()[0] in ("POST", "PUT", "PATCH"):
+                assert "411" in responses, label
+
+    def test_414_from_the_server_is_in_the_schema_of_every_operation(self):
+        """gunicorn refuses a request line (path and query) longer than it reads (4094 bytes) with
+        414 before the portal sees it: any operation can get it (a long list of organizations for
+        the conflict check, a long model name for the release gate), and the schema says so."""
+        answers = documented_answers()
+        missing = sorted(label for label, responses in answers.items() if "414" not in responses)
+        assert missing == [], missing
+        assert "text/html" in answers["GET /api/v1/release-gate/"]["414"]["content"]
+
+    def test_400_for_a_delivery_that_cannot_be_sent_again(self, cast):
+        """Redelivering a delivery that is still being tried is refused with the reason; the
+        administrators' operation documents the 400, as the partner's does."""
+        cast.submission(State.CLEARED)
+        pending = Delivery.objects.filter(status=Delivery.Status.PENDING).first()
+        assert pending is not None
+        error = assert_error(client_for(cast.admin).post(f"{V1}/deliveries/{pending.pk}/redeliver/"), 400)
+        assert "still" in error["message"]
+        assert "400" in documented_answers()["POST /api/v1/deliveries/{id}/redeliver/"]
 
     def test_429_when_throttled(self, cast, settings):
         from django.core.cache import cache
@@ -548,6 +587,47 @@ def test_every_domain_slug_is_accepted_for_results(cast, evaluation):
             format="json",
         )
         assert r.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("computed", "value"), [("threshold", "0.5"), ("outcome", "below_threshold"), ("level", "critical")]
+)
+def test_what_is_computed_is_refused_when_typed(cast, evaluation, computed, value):
+    """A result's outcome, the level it reached and the line it is judged by come from the version's
+    policy levels: one sent with a score is refused, never ignored, so nobody believes theirs was used."""
+    domain = EvaluationDomain.objects.order_by("sort_order").first()
+    response = client_for(cast.reviewer).post(
+        f"{V1}/submissions/{evaluation.pk}/results/",
+        {"version": reference_version(domain).pk, "score": "0.9", computed: value},
+        format="json",
+    )
+    error = assert_error(response, 400)
+    assert list(error["details"]) == [computed]
+    assert "computed from the benchmark version's policy levels" in error["details"][computed][0]
+    assert not evaluation.results.exists()
+
+
+def test_justifications_are_keyed_as_the_schema_documents(cast):
+    """A result's concern is keyed by its domain and its benchmark version (a domain may have several
+    versions planned, each result its own concern): a client that keys its justifications as the
+    schema documents proposes the clearance, with nothing left to justify."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    from reviews import evidence
+    from tests.factories import record_all_results
+
+    s = cast.submission(State.EVALUATION)
+    record_all_results(s, cast.reviewer, score=0.9)
+    results = list(s.results.select_related("domain"))
+    assert len(results) >= 2 and all(r.outcome == "threshold_exceeded" for r in results)
+    schema = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    documented = schema["ProposeClearRequest"]["properties"]["justifications"]["description"]
+    assert "result-<domain slug>-<benchmark version id>" in documented, documented
+    keyed = {f"result-{r.domain.slug}-{r.version_id}": "Within the lab's mitigations." for r in results}
+    assert set(keyed) == {c.key for c in evidence.concerns(s)}
+    body = {"rationale": "Mitigated.", "partner_summary": "Cleared.", "justifications": keyed}
+    response = client_for(cast.lead).post(f"{V1}/submissions/{s.pk}/determination/propose-clear/", body, format="json")
+    assert response.status_code == 201, response.content
 
 
 def test_two_page_numbers_are_refused_not_guessed(cast):

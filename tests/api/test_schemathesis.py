@@ -8,6 +8,7 @@ kind (3 by default, the quick run); `make fuzz`, which CI runs too, draws 25.
 """
 
 import copy
+import functools
 import os
 
 import pytest
@@ -16,10 +17,15 @@ from django.core.handlers.wsgi import WSGIHandler
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    positive_data_acceptance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from api.services import api_token_issue
-from submissions.models import State
+from submissions.models import ModelSubmission, State
 from tests.built_once import shared
 from tests.factories import Cast
 
@@ -28,11 +34,18 @@ ROLES = ["admin", "developer", "reviewer"]
 SERVED_SCHEMA: list[dict] = []
 
 
-def operation_labels() -> list[str]:
+@functools.cache
+def operation_labels() -> tuple[str, ...]:
     """Every operation of the schema, as schemathesis labels them ("GET /api/v1/...")."""
     paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
     methods = ("get", "put", "post", "patch", "delete")
-    return [f"{m.upper()} {path}" for path, item in paths.items() for m in methods if m in item]
+    return tuple(f"{m.upper()} {path}" for path, item in paths.items() for m in methods if m in item)
+
+
+def submission_reads() -> list[str]:
+    """The GET operations on one submission's parts (`/api/v1/submissions/{id}/<part>/`)."""
+    prefix = "GET /api/v1/submissions/{id}/"
+    return [label for label in operation_labels() if label.startswith(prefix) and "{" not in label[len(prefix) :]]
 
 
 @pytest.fixture
@@ -76,24 +89,22 @@ def portfolio(request, portfolio_built):
     return shared(request, portfolio_built)
 
 
-# Business rules the schema cannot express: a valid draft is refused when the
-# organization already has one for that model and version (one live submission each).
-# Schemathesis's multipart encoding of a `format: binary` field does not always arrive as a part
-# Django reads as an uploaded file, so some "valid" uploads it generates carry no file at all.
-# A trusted partner names its organization by slug: a slug of no organization is refused (400);
-# so does a joint invitation its allied institute.
-# Hypothesis draws strings from the source code's own constants, so a new identifier anywhere
-# in the code can become such a slug. The conflict check names a reviewer and organizations that
-# must exist in the caller's world. The release gate's names are text without NUL characters,
-# which a schema's string cannot say (a NUL in a name is refused with 400, as everywhere).
-# A finding names its evaluation domain by slug: a slug of no domain is refused (400); domains
-# are the office's data, so the schema cannot list them.
-# A capacity scenario's plans and work times are lines of "domains: share", its arrivals a list
-# of 12 numbers, and its clearance and plan shares must add up to 100: the scenario form says so (400,
-# with the reason), a schema cannot.
+# Refusals the schema cannot state (each operation's description says them, beside its 400), so
+# valid data may be refused on these, and only these:
+# - a draft, when the organization already has one for that model and version (one live
+#   submission each);
+# - an artifact whose file is not PDF, Markdown, plain text, JSON or CSV, read from its name and
+#   content (a `format: binary` cannot say which bytes);
+# - names of rows that must exist in the caller's world, which are the office's data: a trusted
+#   partner's organization (and its webhook's host must resolve), a joint invitation's allied
+#   institute, the conflict check's reviewer and organizations, a finding's evaluation domain.
+#   Hypothesis draws strings from the source code's own constants, so a new identifier anywhere
+#   in the code can become such a name;
+# - a capacity scenario's plans and work times, lines of "domains: share", its arrivals, a list of
+#   12 numbers, and clearance and plan shares that must each add up to 100 (the scenario form's rules).
+# The release gate is checked in full: its names refuse a NUL character, which its schema now says.
 EXCLUDED_CHECKS = {
     "POST /api/v1/capacity-scenarios/": [positive_data_acceptance],
-    "GET /api/v1/release-gate/": [positive_data_acceptance],
     "POST /api/v1/trusted-partners/": [positive_data_acceptance],
     "POST /api/v1/joint-invitations/": [positive_data_acceptance],
     "GET /api/v1/conflict-check/": [positive_data_acceptance],
@@ -103,12 +114,12 @@ EXCLUDED_CHECKS = {
 }
 
 
-def fuzz(operation, key) -> list[str]:
+def fuzz(operation, key, modes=(GenerationMode.POSITIVE, GenerationMode.NEGATIVE), path_parameters=None) -> list[str]:
     failures = []
     headers = {"Authorization": f"Bearer {key}"}
-    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+    for mode in modes:
 
-        @given(case=operation.as_strategy(generation_mode=mode))
+        @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
         @settings(
             max_examples=EXAMPLES_PER_OPERATION,
             deadline=None,
@@ -133,6 +144,9 @@ def test_every_operation_is_fuzzed():
     labels = operation_labels()
     assert len(labels) >= 30
     assert set(EXCLUDED_CHECKS) <= set(labels), set(EXCLUDED_CHECKS) - set(labels)
+    # Valid data may be refused only where the operation states the rule that refuses it.
+    stated = {label for label, _, words in REFUSED_IN_A_FULL_FUZZ if words}
+    assert set(EXCLUDED_CHECKS) <= stated, set(EXCLUDED_CHECKS) - stated
 
 
 @pytest.mark.parametrize("who", ROLES)
@@ -142,4 +156,99 @@ def test_api_conforms_to_its_schema(live_schema, portfolio, label, who):
     assert operation is not None, f"{label} is not in the schema the API serves"
     key = api_token_issue(user=getattr(portfolio, who), name="schemathesis")[1]
     failures = fuzz(operation, key)
+    if label in submission_reads():
+        # Drawn at random, a submission's id names none (404): its parts are read from a real one
+        # too, so that their answers are checked against the schema.
+        in_evaluation = ModelSubmission.objects.get(state=State.EVALUATION)
+        failures += fuzz(operation, key, modes=[GenerationMode.POSITIVE], path_parameters={"id": in_evaluation.pk})
     assert not failures, "\n\n".join(failures)
+
+
+def test_only_collections_are_sent_in_pages():
+    """A collection (`/api/v1/submissions/`) is sent in pages; an object's parts (a submission's
+    history, an endpoint's deliveries) are short lists sent whole, and the schema says so (an
+    array, no `page` parameter), or a generated client breaks on the first list it reads."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    paged = {}
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            answer = operation.get("responses", {}).get("200", {}).get("content", {}).get("application/json", {})
+            if answer.get("schema", {}).get("$ref", "").startswith("#/components/schemas/Paginated"):
+                paged[f"{method.upper()} {path}"] = any(p["name"] == "page" for p in operation["parameters"])
+    assert paged, "no collection is paged"
+    wrongly = sorted(label for label in paged if not label.startswith("GET ") or "{" in label)
+    assert wrongly == [], f"documented as pages, sent whole: {wrongly}"
+    assert all(paged.values()), "a paged collection must take a `page` parameter"
+
+
+@pytest.mark.parametrize("who", ROLES)
+@pytest.mark.parametrize("label", submission_reads())
+def test_a_submissions_parts_are_answered_as_the_schema_says(live_schema, portfolio, label, who):
+    """Fuzzing names submissions that do not exist (404), so it rarely reads a real one's parts:
+    here each part of each submission of the portfolio is read, and the answer checked against
+    the served schema (its status, content type and body). A client generated from the schema
+    reads these lists as they are sent."""
+    operation = live_schema.find_operation_by_label(label)
+    key = api_token_issue(user=getattr(portfolio, who), name="schema")[1]
+    statuses = []
+    for submission in ModelSubmission.objects.order_by("pk"):
+        case = operation.Case(path_parameters={"id": submission.pk}, headers={"Authorization": f"Bearer {key}"})
+        response = case.call()
+        statuses.append(response.status_code)
+        case.validate_response(
+            response, checks=[status_code_conformance, content_type_conformance, response_schema_conformance]
+        )
+    if who == "admin":
+        assert 200 in statuses, f"{label}: the office's administrator read none of it ({statuses})"
+
+
+# Requests a full fuzz (every check, as an administrator, issue 30) sent as valid by the schema and
+# the API refused: each is now either invalid by the schema, or refused by a rule the operation's
+# description (or its documented 400) states. (label, body, None: the schema refuses the body; else
+# the words that state the rule)
+REFUSED_IN_A_FULL_FUZZ = [
+    # Unknown fields are refused, not ignored: the bodies are closed.
+    ("PATCH /api/v1/submissions/{id}/", {"model_name": "Gemini-Sim", "colour": "red"}, None),
+    ("POST /api/v1/submissions/{id}/transitions/{name}/", {"relased_at": "2026-01-01T00:00:00Z"}, None),
+    # A decimal is at least one digit; an empty, "-" or "." one is refused.
+    ("POST /api/v1/submissions/{id}/results/", {"score": "", "version": 1}, None),
+    ("POST /api/v1/benchmark-versions/{id}/levels/", {"reason": "Revised.", "elevated": "-"}, None),
+    # The reason for an agreement's change is required.
+    ("POST /api/v1/agreements/{id}/status/", {"action": "sign"}, None),
+    ("POST /api/v1/agreements/{id}/status/", {"action": "sign", "note": ""}, None),
+    # An organization is named by a slug, never an empty one.
+    ("POST /api/v1/trusted-partners/", {"organization": "", "event_types": []}, None),
+    # Rules a schema cannot state, stated in words.
+    ("POST /api/v1/benchmark-versions/{id}/levels/", {"reason": "Revised."}, "at least one"),
+    ("POST /api/v1/submissions/{id}/transitions/{name}/", {}, "request_information: questions"),
+    ("POST /api/v1/submissions/{id}/assignments/", {"reviewer": "lead.carol"}, "already assigned"),
+    ("POST /api/v1/submissions/{id}/access-orders/", {"reference": "R\u0091"}, "control characters"),
+    ("POST /api/v1/submissions/{id}/access-orders/", {"issued_on": "2999-01-01"}, "dated in the future"),
+    ("POST /api/v1/joint-invitations/{id}/withdraw/", None, "already answered or withdrawn"),
+    ("POST /api/v1/deliveries/{id}/redeliver/", None, "still being tried"),
+    ("POST /api/v1/trusted-partners/", {"organization": "x", "event_types": []}, "host name"),
+    ("GET /api/v1/conflict-check/", None, "must exist"),
+    ("POST /api/v1/capacity-scenarios/", None, "add up to 100"),
+    ("POST /api/v1/joint-invitations/", None, "no allied institute"),
+    ("POST /api/v1/submissions/{id}/findings/", None, "domain"),
+    ("POST /api/v1/submissions/", None, "one live submission"),
+    ("POST /api/v1/submissions/{id}/artifacts/", None, "PDF, Markdown, plain text, JSON or CSV"),
+]
+
+
+@pytest.mark.parametrize(("label", "body", "stated"), REFUSED_IN_A_FULL_FUZZ)
+def test_what_the_api_refuses_the_schema_says(label, body, stated):
+    import jsonschema
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    method, path = label.split(" ", 1)
+    operation = schema["paths"][path][method.lower()]
+    if stated is None:
+        ref = operation["requestBody"]["content"]["application/json"]["schema"]
+        document = {"components": schema["components"], "allOf": [ref]}
+        assert not jsonschema.Draft7Validator(document).is_valid(body), f"{label}: the schema accepts {body}"
+    else:
+        assert "400" in operation["responses"], f"{label}: 400 is not documented"
+        refusal = operation["responses"]["400"]["description"]
+        words = f"{operation.get('summary', '')} {operation.get('description', '')} {refusal}".lower()
+        assert stated.lower() in words, f"{label}: neither the description nor the 400 says {stated!r}"

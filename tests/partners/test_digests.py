@@ -359,6 +359,17 @@ def test_people_choose_their_digest_on_their_account_page(client, cast):
     )
 
 
+def test_saving_a_digest_says_what_was_saved_in_one_sentence(client, cast):
+    """The schedule's lines end in one period, not two ("sent at once.."), whichever line is last."""
+    client.force_login(cast.reviewer)
+    choice = {"action": "notifications", "cadence": "daily", "digest_hour": "8", "digest_weekday": "0"}
+    response = client.post(reverse("profile"), choice, follow=True)
+    (message,) = [str(m) for m in response.context["messages"]]
+    assert message == (
+        "Saved: Daily at 08:00 UTC. An item whose deadline would be less than 48 hours away by then is sent at once."
+    )
+
+
 @pytest.mark.parametrize(
     "hostile",
     [

@@ -45,3 +45,30 @@ def test_requesting_information_says_the_clock_is_paused(cast, client):
     (message,) = flash(response)
     assert message.startswith("Information requested. The review clock is paused until the developer answers")
     assert "(they have 10 days)" in message
+
+
+@pytest.mark.parametrize(
+    ("state", "words"),
+    [
+        (State.DRAFT, "A submission that is still a draft cannot be moved by 'clear for release'."),
+        (State.INTAKE, "A submission that is in intake cannot be moved by 'clear for release'."),
+        (State.INFORMATION_REQUESTED, "A submission that is waiting for the developer's answer cannot be moved by"),
+        (State.EVALUATION, "A submission that is under evaluation cannot be moved by 'submit for review'."),
+        (State.WINDOW_ELAPSED, "A submission that is past its review window cannot be moved by 'submit for review'."),
+        (
+            State.ACCESS_REMOVED,
+            "A submission that is under an order that removed its access cannot be moved by 'submit for review'.",
+        ),
+    ],
+)
+def test_a_refused_transition_names_the_state_in_words(cast, state, words):
+    """A state is said as a person says it ("under evaluation"), never its label used as a
+    description ("a submission that is evaluation")."""
+    from caisi_portal.errors import TransitionRefused
+    from submissions import services
+
+    s = cast.submission(state)
+    name = "submit" if state not in (State.DRAFT, State.INTAKE, State.INFORMATION_REQUESTED) else "clear"
+    with pytest.raises(TransitionRefused) as refused:
+        services.transition_check(s, name, cast.admin)
+    assert refused.value.message.startswith(words), refused.value.message

@@ -14,7 +14,7 @@ from partners.models import Delivery, Event
 from reviews.models import EvaluationResult
 from submissions import reminders, review_clock
 from submissions.models import AuditEntry, ResultsReminder, SlaPolicy, State
-from tests.factories import move, record_all_results
+from tests.factories import draft, move, record_all_results
 from tests.submissions.clocks import DAY, START, clock_of, sweep_at
 
 
@@ -63,6 +63,34 @@ class TestSweepSteps:
         assert told(s) == EXPECTED_STEPS
         assert ResultsReminder.objects.filter(submission=s).count() == 4
         assert clock_of(s).next_reminder_at is None
+
+    def test_a_lead_reviewing_alone_gets_one_message_when_reminder_and_escalation_fall_due_together(
+        self, cast, traveller
+    ):
+        """The reviewers' reminder goes to the lead when no one else reviews, and so does the lead's
+        escalation: due at the same sweep, they are one message that says both, not two at once.
+        Both steps are on record, each once."""
+        from reviews import services as review_services
+        from reviews.models import Assignment
+
+        s = move(move(draft(cast.developer), "submit", cast.developer), "accept", cast.admin)
+        s.assignments.all().delete()  # whoever accepting suggested: this review is the lead's alone
+        review_services.assignment_create(submission=s, reviewer=cast.lead, role=Assignment.Role.LEAD, actor=cast.admin)
+        deadline = clock_of(s).deadline_at
+        sweep_at(traveller, deadline - 2 * DAY)  # past the reminder (7 days) and the escalation (3 days)
+        assert told(s) == [("review.results_escalation", "lead", "lead")]
+        subject, body = email_for(
+            Delivery.objects.get(event__submission=s, event__type=reminders.ESCALATION_EVENT, recipient=cast.lead)
+        )
+        assert subject.startswith("Escalation: planned results still missing")
+        assert "the review's only reviewer" in body and "Record the planned results for" in body
+        steps = ResultsReminder.objects.filter(submission=s).values_list("step", "recipient__username")
+        assert sorted(steps) == [("lead", "lead"), ("reviewer", "lead")]
+        (entry,) = s.audit_entries.filter(action__in=["results_reminder", "results_escalation"])
+        assert "the review's only reviewer" in entry.comment
+        # Later sweeps send nothing more to the lead (the administrators' step is theirs).
+        sweep_at(traveller, deadline - DAY)
+        assert [who for _, _, who in told(s)].count("lead") == 1
 
     def test_the_words_say_which_domains_are_missing_and_by_when(self, cast, traveller):
         s = cast.submission(State.EVALUATION)

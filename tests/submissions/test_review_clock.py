@@ -48,6 +48,27 @@ def test_pause_and_resume_move_the_deadline_and_explain_it(cast, traveller):
     assert text == "25 days left; paused 3 days 4 hours in all for information"
 
 
+def test_a_paused_clock_past_its_old_deadline_is_paused_not_overdue(cast, client, traveller):
+    """While paused, the stored deadline is the one that stood when the pause began, and no deadline
+    runs: past that moment, the pages say the clock is paused and how long is left when it resumes,
+    never that the review is overdue."""
+    from django.urls import reverse
+
+    s = cast.submission(State.EVALUATION)
+    traveller.move_to(START + 25 * DAY)
+    move(s, "request_information", cast.lead)
+    traveller.move_to(START + 30 * DAY + dt.timedelta(hours=10))
+    client.force_login(cast.developer)
+    for url in (s.get_absolute_url(), reverse("submissions:action", args=[s.pk, "answer_information_request"])):
+        page = client.get(url).content.decode()
+        assert "overdue" not in page, url
+        assert "5 days left; paused since 26 Jul 2026, 09:00 UTC" in page, url
+        assert (
+            "No deadline runs while the clock is paused: it is set again when the clock resumes, with 5 days left."
+            in page
+        ), url
+
+
 def test_paused_clock_never_expires(cast, traveller):
     s = cast.submission(State.INTAKE)
     traveller.move_to(START + 20 * DAY)

@@ -142,9 +142,9 @@ def test_renaming_a_draft_checks_its_earlier_version_again(cast):
 @pytest.mark.parametrize(
     ("state", "words"),
     [
-        (State.DRAFT, "is draft"),
-        (State.INTAKE, "is intake"),
-        (State.EVALUATION, "is evaluation"),
+        (State.DRAFT, "is still a draft:"),
+        (State.INTAKE, "is in intake:"),
+        (State.EVALUATION, "is under evaluation:"),
         (State.WITHDRAWN, "was withdrawn"),
     ],
 )
