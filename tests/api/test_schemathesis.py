@@ -233,6 +233,10 @@ REFUSED_IN_A_FULL_FUZZ = [
     ("POST /api/v1/submissions/{id}/findings/", None, "domain"),
     ("POST /api/v1/submissions/", None, "one live submission"),
     ("POST /api/v1/submissions/{id}/artifacts/", None, "PDF, Markdown, plain text, JSON or CSV"),
+    ("POST /api/v1/submissions/{id}/artifacts/", None, "an empty one"),
+    ("PATCH /api/v1/trusted-partners/{id}/", None, "host name"),
+    ("POST /api/v1/agreements/{id}/status/", None, "one left undecided"),
+    ("POST /api/v1/submissions/{id}/plan/", None, "must be in the review's plan"),
 ]
 
 
