@@ -410,7 +410,26 @@ def refuse_computed_result_fields(sent) -> None:
         raise serializers.ValidationError(typed)
 
 
-class EvaluationResultCreateSerializer(serializers.Serializer):
+class ScoreBody(serializers.Serializer):
+    """A body that records a score: what the portal computes from it is refused when sent
+    (refuse_computed_result_fields), and the schema says those fields must be absent (ScoreBodyScheme)."""
+
+
+class ScoreBodyScheme(OpenApiSerializerExtension):
+    target_class = ScoreBody
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        from reviews.services import COMPUTED_RESULT_FIELDS
+
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            for field in COMPUTED_RESULT_FIELDS:
+                schema["properties"][field] = {"not": {}, "description": "Computed by the portal: refused when sent."}
+        return schema
+
+
+class EvaluationResultCreateSerializer(ScoreBody):
     version = serializers.IntegerField(
         help_text="The planned benchmark version scored (its id, from the plan or the catalog)."
     )
@@ -440,7 +459,7 @@ class PlanItemSerializer(serializers.Serializer):
     above_your_clearance = serializers.IntegerField(help_text="Planned versions above your clearance (not named).")
 
 
-class InspectLogUploadSerializer(serializers.Serializer):
+class InspectLogUploadSerializer(ScoreBody):
     log = serializers.FileField(
         help_text="An Inspect evaluation log (.eval or .json). Its task names the planned benchmark version; "
         "the version's metric is the score."

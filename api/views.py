@@ -140,6 +140,9 @@ class AgreementViewSet(viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         summary="Change an agreement's status (administrators)",
+        description="The reason (`note`) is required, in words. Suspending or terminating decides each open "
+        "review of the organization (`open_reviews`): one left undecided, or one not open, is refused (400). "
+        "An action the agreement's status does not allow is refused (409).",
         request=s.AgreementStatusSerializer,
         responses={200: s.AgreementSerializer, **_errors(400, 401, 403, 404, 429, extra=CONFLICT)},
     )
@@ -241,7 +244,7 @@ class SubmissionViewSet(
         methods=["post"],
         summary="Upload an artifact (developer staff, before evaluation)",
         description="PDF, Markdown, plain text, JSON or CSV, read from its name and its content: another "
-        "kind of file, or one whose content does not match its name, is refused (400).",
+        "kind of file, an empty one, or one whose content does not match its name, is refused (400).",
         request={"multipart/form-data": s.ArtifactUploadSerializer},
         responses={201: s.ArtifactSerializer, **_errors(400, 401, 403, 404, 429, extra=TOO_LARGE)},
     )
@@ -441,6 +444,9 @@ class SubmissionViewSet(
     @extend_schema(
         methods=["post"],
         summary="Choose the benchmark versions for one planned domain (the lead, while evaluating)",
+        description="The domain is named by its slug and must be in the review's plan (GET .../plan/); the "
+        "versions must be that domain's (current or earlier, not retired), each once. Else refused with the "
+        "reason (400).",
         request=s.PlanVersionsSerializer,
         responses={200: s.PlanItemSerializer(many=True), **_errors(400, 401, 403, 404, 429)},
     )
@@ -884,6 +890,9 @@ class SlaPolicyViewSet(viewsets.GenericViewSet):
     ),
     partial_update=extend_schema(
         summary="Change a trusted partner",
+        description="As when adding one: an organization slug of no trusted-partner organization here (or of "
+        "one with partner settings already), or a webhook URL whose host name does not resolve to a public "
+        "address, is refused with the reason (400).",
         responses={200: s.TrustedPartnerSerializer, **_errors(400, 401, 403, 404, 429)},
     ),
 )

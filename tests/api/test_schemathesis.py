@@ -212,6 +212,8 @@ REFUSED_IN_A_FULL_FUZZ = [
     ("POST /api/v1/submissions/{id}/transitions/{name}/", {"relased_at": "2026-01-01T00:00:00Z"}, None),
     # A decimal is at least one digit; an empty, "-" or "." one is refused.
     ("POST /api/v1/submissions/{id}/results/", {"score": "", "version": 1}, None),
+    # What the portal computes from a score is refused when sent.
+    ("POST /api/v1/submissions/{id}/results/", {"score": "0.9", "version": 1, "outcome": "below_threshold"}, None),
     ("POST /api/v1/benchmark-versions/{id}/levels/", {"reason": "Revised.", "elevated": "-"}, None),
     # The reason for an agreement's change is required.
     ("POST /api/v1/agreements/{id}/status/", {"action": "sign"}, None),
@@ -233,6 +235,10 @@ REFUSED_IN_A_FULL_FUZZ = [
     ("POST /api/v1/submissions/{id}/findings/", None, "domain"),
     ("POST /api/v1/submissions/", None, "one live submission"),
     ("POST /api/v1/submissions/{id}/artifacts/", None, "PDF, Markdown, plain text, JSON or CSV"),
+    ("POST /api/v1/submissions/{id}/artifacts/", None, "an empty one"),
+    ("PATCH /api/v1/trusted-partners/{id}/", None, "host name"),
+    ("POST /api/v1/agreements/{id}/status/", None, "one left undecided"),
+    ("POST /api/v1/submissions/{id}/plan/", None, "must be in the review's plan"),
 ]
 
 
